@@ -1,0 +1,199 @@
+//! One instrument's order book: price levels per side with an intrusive FIFO of orders each.
+//!
+//! Levels live in a Vec per side sorted so that the best price is the last element: the touch is
+//! where almost all inserts, fills and cancels happen, so they shift few elements and stay in cache.
+//! Bids ascend by price, asks descend. Orders live in the engine's pool and link to each other by
+//! slot number (`prev`/`next`), so a level is a head/tail pair and totals kept incrementally.
+
+use crate::records::side;
+
+pub const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Order {
+    pub id: u64,
+    pub price: i64,
+    pub qty: i64, // remaining open quantity
+    pub account: u32,
+    pub stp_group: u32,
+    pub prev: u32,
+    pub next: u32,
+    pub instrument: u32,
+    pub side: u8,
+    pub stp_mode: u8,
+    pub tif: u8,
+    pub _pad: u8,
+}
+
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct Level {
+    pub price: i64,
+    pub qty: i64,
+    pub count: u32,
+    pub head: u32,
+    pub tail: u32,
+    pub _pad: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstrumentConfig {
+    pub id: u32,
+    pub tick_size: i64,
+    pub lot_size: i64,
+    pub min_qty: i64,
+    pub max_qty: i64,
+    /// Reference price the band is centred on until the first trade; then the last trade price.
+    pub ref_price: i64,
+    /// Half-width of the price band around the reference price, in basis points.
+    pub band_bps: u32,
+}
+
+pub const LEVELS_RESERVED: usize = 256;
+
+pub struct Book {
+    pub config: InstrumentConfig,
+    pub ref_price: i64,
+    pub last_trade_id: u64,
+    pub sides: [Vec<Level>; 2],
+    pub counts: [u32; 2],
+}
+
+impl Book {
+    pub fn new(config: InstrumentConfig) -> Self {
+        Book {
+            config,
+            ref_price: config.ref_price,
+            last_trade_id: 0,
+            sides: [Vec::with_capacity(LEVELS_RESERVED), Vec::with_capacity(LEVELS_RESERVED)],
+            counts: [0, 0],
+        }
+    }
+
+    /// The inclusive price band [low, high] around the current reference price.
+    #[inline]
+    pub fn band(&self) -> (i64, i64) {
+        let delta = (self.ref_price as i128 * self.config.band_bps as i128 / 10_000) as i64;
+        (self.ref_price - delta, self.ref_price + delta)
+    }
+
+    #[inline]
+    pub fn in_band(&self, price: i64) -> bool {
+        let (low, high) = self.band();
+        price >= low && price <= high
+    }
+
+    /// The protection price of a market order that named none: the band edge on its side,
+    /// rounded inwards to the tick grid.
+    pub fn band_edge(&self, order_side: u8) -> i64 {
+        let (low, high) = self.band();
+        let tick = self.config.tick_size;
+        if order_side == side::BUY {
+            (high / tick) * tick
+        } else if low <= tick {
+            tick
+        } else {
+            ((low + tick - 1) / tick) * tick
+        }
+    }
+
+    #[inline]
+    pub fn best(&self, s: u8) -> Option<&Level> {
+        self.sides[s as usize].last()
+    }
+
+    /// Would an order on `order_side` at `limit` trade against the opposite touch?
+    #[inline]
+    pub fn crosses(&self, order_side: u8, limit: i64) -> bool {
+        match self.best(1 - order_side) {
+            None => false,
+            Some(level) => {
+                if order_side == side::BUY {
+                    level.price <= limit
+                } else {
+                    level.price >= limit
+                }
+            }
+        }
+    }
+
+    /// Position of `price` in the side's level vector: Ok(found) or Err(insert position).
+    #[inline]
+    pub fn find_level(&self, s: u8, price: i64) -> Result<usize, usize> {
+        let levels = &self.sides[s as usize];
+        let pos = if s == side::BUY {
+            levels.partition_point(|l| l.price < price)
+        } else {
+            levels.partition_point(|l| l.price > price)
+        };
+        if pos < levels.len() && levels[pos].price == price {
+            Ok(pos)
+        } else {
+            Err(pos)
+        }
+    }
+
+    /// Appends the order in `slot` to the tail of its price level, creating the level if needed.
+    pub fn link_tail(&mut self, orders: &mut [Order], slot: u32) {
+        let (s, price, qty) = {
+            let o = &orders[slot as usize];
+            (o.side, o.price, o.qty)
+        };
+        debug_assert!(qty > 0);
+        let pos = match self.find_level(s, price) {
+            Ok(pos) => pos,
+            Err(pos) => {
+                self.sides[s as usize].insert(
+                    pos,
+                    Level { price, qty: 0, count: 0, head: NIL, tail: NIL, _pad: 0 },
+                );
+                pos
+            }
+        };
+        let level = &mut self.sides[s as usize][pos];
+        let tail = level.tail;
+        orders[slot as usize].prev = tail;
+        orders[slot as usize].next = NIL;
+        if tail == NIL {
+            level.head = slot;
+        } else {
+            orders[tail as usize].next = slot;
+        }
+        level.tail = slot;
+        level.qty += qty;
+        level.count += 1;
+        self.counts[s as usize] += 1;
+    }
+
+    /// Removes the order in `slot` from its level (dropping the level when it empties).
+    pub fn unlink(&mut self, orders: &mut [Order], slot: u32) {
+        let o = orders[slot as usize];
+        let pos = self
+            .find_level(o.side, o.price)
+            .expect("a resting order's price level exists");
+        let level = &mut self.sides[o.side as usize][pos];
+        if o.prev == NIL {
+            level.head = o.next;
+        } else {
+            orders[o.prev as usize].next = o.next;
+        }
+        if o.next == NIL {
+            level.tail = o.prev;
+        } else {
+            orders[o.next as usize].prev = o.prev;
+        }
+        level.qty -= o.qty;
+        level.count -= 1;
+        self.counts[o.side as usize] -= 1;
+        if level.count == 0 {
+            debug_assert_eq!(level.qty, 0);
+            self.sides[o.side as usize].remove(pos);
+        }
+    }
+
+    /// Total resting orders on both sides.
+    pub fn resting(&self) -> usize {
+        (self.counts[0] + self.counts[1]) as usize
+    }
+}

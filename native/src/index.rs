@@ -1,0 +1,155 @@
+//! Order-id index: open addressing with linear probing and backward-shift deletion.
+//!
+//! Fixed capacity (twice the order pool, a power of two), so it never allocates after start-up
+//! and never needs tombstones. The hash is a fixed multiplicative one: no random seed, and the
+//! table is never iterated, so nothing depends on hash order (CORE-4).
+
+const EMPTY: u64 = 0; // order id 0 is reserved as "no order"
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Slot {
+    key: u64,
+    value: u32,
+    _pad: u32,
+}
+
+pub struct OrderIndex {
+    slots: Vec<Slot>,
+    mask: usize,
+    shift: u32,
+    len: usize,
+}
+
+impl OrderIndex {
+    pub fn new(orders_max: usize) -> Self {
+        let capacity = (orders_max.max(4) * 2).next_power_of_two();
+        OrderIndex {
+            slots: vec![Slot { key: EMPTY, value: 0, _pad: 0 }; capacity],
+            mask: capacity - 1,
+            shift: 64 - capacity.trailing_zeros(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<u32> {
+        if key == EMPTY {
+            return None;
+        }
+        let mut i = self.home(key);
+        loop {
+            let slot = unsafe { self.slots.get_unchecked(i) };
+            if slot.key == key {
+                return Some(slot.value);
+            }
+            if slot.key == EMPTY {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Inserts a key that must not be present. The pool bounds `len` below half the capacity.
+    #[inline]
+    pub fn insert(&mut self, key: u64, value: u32) {
+        assert!(key != EMPTY, "order id 0 cannot be indexed");
+        assert!(self.len < self.slots.len() / 2, "order index over its load limit");
+        let mut i = self.home(key);
+        loop {
+            let slot = unsafe { self.slots.get_unchecked_mut(i) };
+            if slot.key == EMPTY {
+                slot.key = key;
+                slot.value = value;
+                self.len += 1;
+                return;
+            }
+            assert!(slot.key != key, "order id indexed twice");
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Removes a key that must be present.
+    #[inline]
+    pub fn remove(&mut self, key: u64) {
+        let mut i = self.home(key);
+        loop {
+            let k = self.slots[i].key;
+            assert!(k != EMPTY, "removing an order id that is not indexed");
+            if k == key {
+                break;
+            }
+            i = (i + 1) & self.mask;
+        }
+        // Backward-shift: pull later entries of the probe run into the hole.
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let k = self.slots[j].key;
+            if k == EMPTY {
+                break;
+            }
+            let home = self.home(k);
+            // Move the entry at j into the hole unless its home lies cyclically in (hole, j].
+            let distance_home = j.wrapping_sub(home) & self.mask;
+            let distance_hole = j.wrapping_sub(hole) & self.mask;
+            if distance_home >= distance_hole {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+        }
+        self.slots[hole].key = EMPTY;
+        self.len -= 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<Slot>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_4_index_insert_get_remove_matches_a_model() {
+        // A deterministic xorshift drives random inserts and removes against a sorted Vec model.
+        let mut index = OrderIndex::new(512);
+        let mut model: Vec<(u64, u32)> = Vec::new();
+        let mut x: u64 = 88172645463325252;
+        for step in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = 1 + (x % 2000);
+            let present = model.iter().position(|&(k, _)| k == key);
+            match present {
+                Some(p) => {
+                    assert_eq!(index.get(key), Some(model[p].1));
+                    index.remove(key);
+                    model.swap_remove(p);
+                    assert_eq!(index.get(key), None);
+                }
+                None if model.len() < 512 => {
+                    index.insert(key, step);
+                    model.push((key, step));
+                }
+                None => assert_eq!(index.get(key), None),
+            }
+            assert_eq!(index.len(), model.len());
+        }
+        for &(k, v) in &model {
+            assert_eq!(index.get(k), Some(v));
+        }
+    }
+}
