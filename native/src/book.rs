@@ -52,9 +52,22 @@ pub struct InstrumentConfig {
 
 pub const LEVELS_RESERVED: usize = 256;
 
+fn band_around(ref_price: i64, band_bps: u32) -> (i64, i64) {
+    let bps = band_bps as i64;
+    // i64 when the product fits (every realistic price); i128 division is several times slower.
+    let delta = if ref_price <= i64::MAX / 10_000 {
+        ref_price * bps / 10_000
+    } else {
+        (ref_price as i128 * bps as i128 / 10_000) as i64
+    };
+    (ref_price - delta, ref_price + delta)
+}
+
 pub struct Book {
     pub config: InstrumentConfig,
-    pub ref_price: i64,
+    ref_price: i64,
+    /// The band around ref_price, recomputed only when the reference price moves.
+    band: (i64, i64),
     pub last_trade_id: u64,
     pub sides: [Vec<Level>; 2],
     pub counts: [u32; 2],
@@ -65,6 +78,7 @@ impl Book {
         Book {
             config,
             ref_price: config.ref_price,
+            band: band_around(config.ref_price, config.band_bps),
             last_trade_id: 0,
             sides: [Vec::with_capacity(LEVELS_RESERVED), Vec::with_capacity(LEVELS_RESERVED)],
             counts: [0, 0],
@@ -74,8 +88,20 @@ impl Book {
     /// The inclusive price band [low, high] around the current reference price.
     #[inline]
     pub fn band(&self) -> (i64, i64) {
-        let delta = (self.ref_price as i128 * self.config.band_bps as i128 / 10_000) as i64;
-        (self.ref_price - delta, self.ref_price + delta)
+        self.band
+    }
+
+    pub fn ref_price(&self) -> i64 {
+        self.ref_price
+    }
+
+    /// Moves the band's centre: every trade sets it to the trade price.
+    #[inline]
+    pub fn set_ref_price(&mut self, price: i64) {
+        if price != self.ref_price {
+            self.ref_price = price;
+            self.band = band_around(price, self.config.band_bps);
+        }
     }
 
     #[inline]
@@ -119,22 +145,43 @@ impl Book {
     }
 
     /// Position of `price` in the side's level vector: Ok(found) or Err(insert position).
-    #[inline]
+    ///
+    /// Levels hold distinct prices on the tick grid, so the level k places from the touch is at
+    /// least k ticks from it: a price D ticks from the touch sits no further than D places in.
+    /// The search starts there and walks towards the touch; in a dense book that is one step.
+    /// A long walk (a sparse book) falls back to binary search.
+    #[inline(always)]
     pub fn find_level(&self, s: u8, price: i64) -> Result<usize, usize> {
+        const WALK_MAX: usize = 8;
         let levels = &self.sides[s as usize];
-        let pos = if s == side::BUY {
-            levels.partition_point(|l| l.price < price)
+        let n = levels.len();
+        let Some(best) = levels.last() else { return Err(0) };
+        let diff = if s == side::BUY { best.price - price } else { price - best.price };
+        if diff < 0 {
+            return Err(n);
+        }
+        let tick = self.config.tick_size;
+        let ticks = if tick == 1 { diff } else { diff / tick };
+        let mut i = n - 1 - (ticks as u64).min(n as u64 - 1) as usize;
+        let worse = |l: &crate::book::Level| if s == side::BUY { l.price < price } else { l.price > price };
+        let mut steps = 0;
+        while i < n && worse(&levels[i]) {
+            i += 1;
+            steps += 1;
+            if steps == WALK_MAX {
+                i += levels[i..].partition_point(|l| worse(l));
+                break;
+            }
+        }
+        if i < n && levels[i].price == price {
+            Ok(i)
         } else {
-            levels.partition_point(|l| l.price > price)
-        };
-        if pos < levels.len() && levels[pos].price == price {
-            Ok(pos)
-        } else {
-            Err(pos)
+            Err(i)
         }
     }
 
     /// Appends the order in `slot` to the tail of its price level, creating the level if needed.
+    #[inline]
     pub fn link_tail(&mut self, orders: &mut [Order], slot: u32) {
         let (s, price, qty) = {
             let o = &orders[slot as usize];
@@ -167,6 +214,7 @@ impl Book {
     }
 
     /// Removes the order in `slot` from its level (dropping the level when it empties).
+    #[inline]
     pub fn unlink(&mut self, orders: &mut [Order], slot: u32) {
         let o = orders[slot as usize];
         let pos = self

@@ -19,10 +19,15 @@ pub struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
-    #[inline]
-    fn push(&mut self, mut event: Event) {
-        event.command_index = self.command_index;
-        self.buf[self.len] = event;
+    #[inline(always)]
+    fn push(&mut self, event: Event) {
+        // The caller checked the command's event bound against the buffer before applying it.
+        assert!(self.len < self.buf.len(), "event buffer overrun");
+        unsafe {
+            let slot = self.buf.as_mut_ptr().add(self.len);
+            core::ptr::write(slot, event);
+            (*slot).command_index = self.command_index;
+        }
         self.len += 1;
     }
 }
@@ -194,7 +199,7 @@ impl Engine {
     fn check_quantity(cfg: &InstrumentConfig, qty: i64, check_min: bool) -> Option<u8> {
         if qty <= 0 {
             Some(reject::INVALID_QUANTITY)
-        } else if qty % cfg.lot_size != 0 {
+        } else if cfg.lot_size != 1 && qty % cfg.lot_size != 0 {
             Some(reject::QUANTITY_OFF_LOT)
         } else if check_min && qty < cfg.min_qty {
             Some(reject::QUANTITY_BELOW_MIN)
@@ -208,7 +213,7 @@ impl Engine {
     fn check_price(book: &Book, price: i64) -> Option<u8> {
         if price <= 0 {
             Some(reject::INVALID_PRICE)
-        } else if price % book.config.tick_size != 0 {
+        } else if book.config.tick_size != 1 && price % book.config.tick_size != 0 {
             Some(reject::PRICE_OFF_TICK)
         } else if !book.in_band(price) {
             Some(reject::PRICE_OUT_OF_BAND)
@@ -274,9 +279,12 @@ impl Engine {
             taker.remaining = 0;
             return sink.push(taker_event(event_kind::CANCELLED, cancel::FOK_UNFILLABLE, c.instrument, &taker, c.qty));
         }
-        let killed = match_taker(book, &mut self.orders, &mut self.free_head, &mut self.resting, &mut self.index, &mut taker, sink);
-        if killed || taker.remaining == 0 {
-            return;
+        // Most orders do not cross: skip the matching loop for them.
+        if book.crosses(c.side, limit) {
+            let killed = match_taker(book, &mut self.orders, &mut self.free_head, &mut self.resting, &mut self.index, &mut taker, sink);
+            if killed || taker.remaining == 0 {
+                return;
+            }
         }
         if c.order_type == order_type::LIMIT && (c.tif == tif::GTC || c.tif == tif::POST_ONLY) {
             let slot = self.free_head;
@@ -324,13 +332,20 @@ impl Engine {
         let Some(bi) = self.book_index(c.instrument) else {
             return sink.push(reject(c, reject::UNKNOWN_INSTRUMENT));
         };
-        let Some(slot) = self.find_order(c.instrument, c.order_id) else {
+        let found = self.index.position(c.order_id).filter(|&p| {
+            self.orders[self.index.value_at(p) as usize].instrument == c.instrument
+        });
+        let Some(position) = found else {
             return sink.push(reject(c, reject::UNKNOWN_ORDER));
         };
+        let slot = self.index.value_at(position);
         self.books[bi].as_mut().unwrap().unlink(&mut self.orders, slot);
-        let o = self.orders[slot as usize];
-        sink.push(order_event(event_kind::CANCELLED, cancel::USER, &o, o.qty, 0));
-        self.release(slot);
+        let o = &mut self.orders[slot as usize];
+        sink.push(order_event(event_kind::CANCELLED, cancel::USER, o, o.qty, 0));
+        self.index.remove_at(position);
+        o.next = self.free_head;
+        self.free_head = slot;
+        self.resting -= 1;
     }
 
     fn amend(&mut self, c: &Command, sink: &mut Sink) {
@@ -519,6 +534,7 @@ impl Engine {
     }
 }
 
+#[inline(always)]
 fn release_slot(orders: &mut [Order], free_head: &mut u32, resting: &mut usize, index: &mut OrderIndex, slot: u32) {
     index.remove(orders[slot as usize].id);
     orders[slot as usize].next = *free_head;
@@ -557,7 +573,8 @@ fn fok_fillable(book: &Book, orders: &[Order], t: &Taker) -> bool {
 }
 
 /// Matches a taker against the opposite side. Returns true when self-trade prevention cancelled
-/// the taker (its Cancelled event is already emitted).
+/// the taker (its Cancelled event is already emitted). The last trade price becomes the band's
+/// reference once the taker is done (the taker's own limit was fixed on entry).
 #[inline]
 fn match_taker(
     book: &mut Book,
@@ -567,6 +584,26 @@ fn match_taker(
     index: &mut OrderIndex,
     t: &mut Taker,
     sink: &mut Sink,
+) -> bool {
+    let mut last_price = 0;
+    let killed = match_levels(book, orders, free_head, resting, index, t, sink, &mut last_price);
+    if last_price != 0 {
+        book.set_ref_price(last_price);
+    }
+    killed
+}
+
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn match_levels(
+    book: &mut Book,
+    orders: &mut [Order],
+    free_head: &mut u32,
+    resting: &mut usize,
+    index: &mut OrderIndex,
+    t: &mut Taker,
+    sink: &mut Sink,
+    last_price: &mut i64,
 ) -> bool {
     let opposite = (1 - t.side) as usize;
     let instrument = book.config.id;
@@ -627,7 +664,7 @@ fn match_taker(
         let maker_left = maker.qty - q;
         orders[slot as usize].qty = maker_left;
         book.last_trade_id += 1;
-        book.ref_price = price;
+        *last_price = price;
         sink.push(Event {
             kind: event_kind::FILL,
             reason: 0,

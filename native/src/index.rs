@@ -1,8 +1,10 @@
 //! Order-id index: open addressing with linear probing and backward-shift deletion.
 //!
 //! Fixed capacity (twice the order pool, a power of two), so it never allocates after start-up
-//! and never needs tombstones. The hash is a fixed multiplicative one: no random seed, and the
-//! table is never iterated, so nothing depends on hash order (CORE-4).
+//! and never needs tombstones. Order ids come from the node's sequencer and rise, so the hash keeps
+//! neighbouring ids in neighbouring slots (the live ids form a moving window that stays in cache)
+//! and folds the high bits in so ids a table-size apart do not pile onto one probe run. No random
+//! seed, and the table is never iterated, so nothing depends on hash order (CORE-4).
 
 const EMPTY: u64 = 0; // order id 0 is reserved as "no order"
 
@@ -17,7 +19,7 @@ struct Slot {
 pub struct OrderIndex {
     slots: Vec<Slot>,
     mask: usize,
-    shift: u32,
+    bits: u32,
     len: usize,
 }
 
@@ -25,16 +27,18 @@ impl OrderIndex {
     pub fn new(orders_max: usize) -> Self {
         let capacity = (orders_max.max(4) * 2).next_power_of_two();
         OrderIndex {
-            slots: vec![Slot { key: EMPTY, value: 0, _pad: 0 }; capacity],
+            // A non-zero filler keeps the allocator from handing out lazily-zeroed pages: the
+            // table is touched now, at start-up, not page by page on the matching path.
+            slots: vec![Slot { key: EMPTY, value: u32::MAX, _pad: 0 }; capacity],
             mask: capacity - 1,
-            shift: 64 - capacity.trailing_zeros(),
+            bits: capacity.trailing_zeros(),
             len: 0,
         }
     }
 
     #[inline]
     fn home(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        (key ^ (key >> self.bits)) as usize & self.mask
     }
 
     #[inline]
@@ -74,21 +78,44 @@ impl OrderIndex {
         }
     }
 
-    /// Removes a key that must be present.
+    /// The table position of `key`, for a lookup followed by `remove_at` without a second probe.
     #[inline]
-    pub fn remove(&mut self, key: u64) {
+    pub fn position(&self, key: u64) -> Option<usize> {
+        if key == EMPTY {
+            return None;
+        }
         let mut i = self.home(key);
         loop {
-            let k = self.slots[i].key;
-            assert!(k != EMPTY, "removing an order id that is not indexed");
-            if k == key {
-                break;
+            let slot = unsafe { self.slots.get_unchecked(i) };
+            if slot.key == key {
+                return Some(i);
+            }
+            if slot.key == EMPTY {
+                return None;
             }
             i = (i + 1) & self.mask;
         }
+    }
+
+    #[inline]
+    pub fn value_at(&self, position: usize) -> u32 {
+        self.slots[position].value
+    }
+
+    /// Removes a key that must be present.
+    #[inline]
+    pub fn remove(&mut self, key: u64) {
+        let position = self.position(key).expect("removing an order id that is not indexed");
+        self.remove_at(position);
+    }
+
+    /// Removes the entry at a position `position` returned, with no change to the table between.
+    #[inline]
+    pub fn remove_at(&mut self, position: usize) {
+        assert!(self.slots[position].key != EMPTY, "removing an empty index slot");
         // Backward-shift: pull later entries of the probe run into the hole.
-        let mut hole = i;
-        let mut j = i;
+        let mut hole = position;
+        let mut j = position;
         loop {
             j = (j + 1) & self.mask;
             let k = self.slots[j].key;

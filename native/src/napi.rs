@@ -289,13 +289,13 @@ unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_val
     let ops: &[i32] = records(raw, 4);
     let instrument = integer(env, a[2], "instrument", 0.0, u32::MAX as f64)? as u32;
     let account = integer(env, a[3], "account", 0.0, u32::MAX as f64)? as u32;
-    const SCRATCH_EVENTS: usize = 1 << 16;
+    const SCRATCH_EVENTS: usize = 1 << 12;
     if h.scratch.len() < SCRATCH_EVENTS {
         h.scratch = vec![Event::default(); SCRATCH_EVENTS];
     }
     let Handle { engine, scratch, .. } = h;
     let mut fills = 0u64;
-    let mut sink = Sink { buf: &mut scratch[..], len: 0, command_index: 0 };
+    let mut used = 0usize;
     for (i, op) in ops.chunks_exact(5).enumerate() {
         let c = Command {
             kind: if op[0] == 1 { command_kind::CANCEL } else { command_kind::NEW_ORDER },
@@ -308,14 +308,19 @@ unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_val
             qty: op[3] as i64,
             ..Command::default()
         };
-        if sink.len + engine.events_bound(&c) > sink.buf.len() {
-            fills += sink.buf[..sink.len].iter().filter(|e| e.kind == event_kind::FILL).count() as u64;
-            sink.len = 0;
+        let bound = engine.events_bound(&c);
+        if used + bound > scratch.len() {
+            fills += scratch[..used].iter().filter(|e| e.kind == event_kind::FILL).count() as u64;
+            used = 0;
+            if bound > scratch.len() {
+                scratch.resize(bound, Event::default());
+            }
         }
-        sink.command_index = i as u32;
+        let mut sink = Sink { buf: &mut scratch[..], len: used, command_index: i as u32 };
         engine.apply(&c, &mut sink);
+        used = sink.len;
     }
-    fills += sink.buf[..sink.len].iter().filter(|e| e.kind == event_kind::FILL).count() as u64;
+    fills += scratch[..used].iter().filter(|e| e.kind == event_kind::FILL).count() as u64;
     double(env, fills as f64)
 }
 

@@ -34,7 +34,7 @@ pub fn snapshot(engine: &Engine) -> Vec<u8> {
         let c = &book.config;
         out.extend_from_slice(&c.id.to_le_bytes());
         out.extend_from_slice(&c.band_bps.to_le_bytes());
-        for v in [c.tick_size, c.lot_size, c.min_qty, c.max_qty, c.ref_price, book.ref_price] {
+        for v in [c.tick_size, c.lot_size, c.min_qty, c.max_qty, c.ref_price, book.ref_price()] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&book.last_trade_id.to_le_bytes());
@@ -104,7 +104,7 @@ pub fn restore(bytes: &[u8]) -> Result<Engine, String> {
             (r.i64()?, r.i64()?, r.i64()?, r.i64()?, r.i64()?, r.i64()?);
         engine.add_instrument(InstrumentConfig { id, tick_size, lot_size, min_qty, max_qty, ref_price: initial_ref, band_bps })?;
         let book = engine.books[id as usize].as_mut().unwrap();
-        book.ref_price = ref_price;
+        book.set_ref_price(ref_price);
         book.last_trade_id = r.u64()?;
         let resting = r.u64()?;
         for _ in 0..resting {

@@ -68,8 +68,8 @@ export class CommandStream {
         orderId: this.chance(0.03) ? this.existingId() : this.nextId++,
         account,
         side: this.chance(0.005) ? 2 : this.int(2),
-        type: this.chance(0.005) ? 2 : market ? OrderType.Market : OrderType.Limit,
-        tif: this.chance(0.005) ? this.pick([4, 255]) : tif,
+        type: this.chance(0.005) ? (2 as OrderType) : market ? OrderType.Market : OrderType.Limit,
+        tif: this.chance(0.005) ? (this.pick([4, 255]) as TimeInForce) : tif,
         price: market && this.chance(0.6) ? 0 : this.price(spec),
         qty: this.qty(spec),
         // Accounts 1-3 share STP group 1; 4-5 group 2; account 6 uses none.
