@@ -152,7 +152,7 @@ impl Book {
     /// A long walk (a sparse book) falls back to binary search.
     #[inline(always)]
     pub fn find_level(&self, s: u8, price: i64) -> Result<usize, usize> {
-        const WALK_MAX: usize = 8;
+        const WALK_MAX: usize = 16;
         let levels = &self.sides[s as usize];
         let n = levels.len();
         let Some(best) = levels.last() else { return Err(0) };

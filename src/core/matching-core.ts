@@ -30,7 +30,8 @@ const TWO_MINUS_32 = 1 / TWO_32; // scaling by a power of two is exact: no divis
 
 function writeI64(words: Int32Array, at: number, x: number): void {
   words[at] = x | 0; // ToInt32 keeps the low 32 bits of any safe integer
-  words[at + 1] = Math.floor(x * TWO_MINUS_32) | 0;
+  // Almost every value fits 31 bits: a predictable branch beats the float multiply and floor.
+  words[at + 1] = x >= 0 && x <= 0x7fffffff ? 0 : Math.floor(x * TWO_MINUS_32) | 0;
 }
 
 function readI64(words: Int32Array, at: number): number {
