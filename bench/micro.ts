@@ -1,7 +1,7 @@
 // Micro-benchmarks of the native core through MatchingCore: resting adds, cancels, and IOC sweeps.
 // Each iteration prepares its book untimed, times only the queueing and the one flush of a batch,
 // and reports that time divided by the batch size; the time per operation therefore includes the
-// wrapper's command writes and one N-API call shared by the batch, not the event reading.
+// wrapper's command writes and its share of one N-API call, not the reading of the events.
 // Prints a table, then one JSON line per benchmark: {"bench","ns_per_op","ops_per_s"}, where
 // ns_per_op is the median over iterations of (batch time / batch size).
 // usage: npm run bench:micro -- [--time MS]
@@ -28,11 +28,10 @@ const ORDERS_PER_BATCH = 1000;
 const PASSIVE_TICKS_MAX = 50;
 const ORDER_QTY_MAX = 10;
 
-// Sweeps: each IOC takes out 10 ask levels of 5 orders; 100 sweeps per batch, one flush.
+// Sweeps: one IOC takes out 10 ask levels of 5 orders each.
 const SWEEP_LEVELS = 10;
 const SWEEP_ORDERS_PER_LEVEL = 5;
 const SWEEP_MAKERS = SWEEP_LEVELS * SWEEP_ORDERS_PER_LEVEL;
-const SWEEPS_PER_BATCH = 100;
 const SWEEP_MAKER_QTY = 2;
 
 // A fixed pseudo-random order flow (xorshift32), so every run measures the same commands.
@@ -134,32 +133,29 @@ function cancelBatch(): FnReturnedObject {
   return result(ms(t0, t1), ORDERS_PER_BATCH, startedAt);
 }
 
-// Untimed: 100 x 10 ask levels of 5 orders seeded above mid. Timed: 100 IOC buys and one flush;
-// sweep s takes out levels 10s..10s+9 completely (50 fills), so the book is empty afterwards.
+// Untimed: 10 ask levels of 5 orders seeded above mid. Timed: one IOC buy that takes them all out
+// (50 fills) and its own flush, so unlike add and cancel this includes a whole N-API call per sweep.
 const sweepCore = newCore();
-function sweepBatch(): FnReturnedObject {
+function sweep(): FnReturnedObject {
   const startedAt = process.hrtime.bigint();
-  for (let level = 0; level < SWEEPS_PER_BATCH * SWEEP_LEVELS; level++) {
+  for (let level = 0; level < SWEEP_LEVELS; level++) {
     for (let o = 0; o < SWEEP_ORDERS_PER_LEVEL; o++) {
       limit(sweepCore, nextId++, Side.Sell, TimeInForce.GTC, MID + 1 + level, SWEEP_MAKER_QTY);
     }
   }
-  expect('rested', countKind(sweepCore.flush(), EventKind.Rested), SWEEPS_PER_BATCH * SWEEP_MAKERS);
-  const takerQty = SWEEP_MAKERS * SWEEP_MAKER_QTY;
+  expect('rested', countKind(sweepCore.flush(), EventKind.Rested), SWEEP_MAKERS);
   const t0 = process.hrtime.bigint();
-  for (let s = 0; s < SWEEPS_PER_BATCH; s++) {
-    limit(sweepCore, nextId++, Side.Buy, TimeInForce.IOC, MID + (s + 1) * SWEEP_LEVELS, takerQty);
-  }
+  limit(sweepCore, nextId++, Side.Buy, TimeInForce.IOC, MID + SWEEP_LEVELS, SWEEP_MAKERS * SWEEP_MAKER_QTY);
   const events = sweepCore.flush();
   const t1 = process.hrtime.bigint();
-  expect('fills', countKind(events, EventKind.Fill), SWEEPS_PER_BATCH * SWEEP_MAKERS);
-  expect('resting after sweeps', sweepCore.stats().resting, 0);
-  return result(ms(t0, t1), SWEEPS_PER_BATCH, startedAt);
+  expect('fills', countKind(events, EventKind.Fill), SWEEP_MAKERS);
+  expect('resting after sweep', sweepCore.stats().resting, 0);
+  return result(ms(t0, t1), 1, startedAt);
 }
 
-const batchSize: Record<string, number> = { add: ORDERS_PER_BATCH, cancel: ORDERS_PER_BATCH, sweep: SWEEPS_PER_BATCH };
+const batchSize: Record<string, number> = { add: ORDERS_PER_BATCH, cancel: ORDERS_PER_BATCH, sweep: 1 };
 const bench = new Bench({ name: 'MatchingCore micro', time: TASK_MS, warmupTime: WARMUP_MS, throws: true });
-bench.add('add', addBatch).add('cancel', cancelBatch).add('sweep', sweepBatch);
+bench.add('add', addBatch).add('cancel', cancelBatch).add('sweep', sweep);
 const tasks: Task[] = bench.runSync();
 
 const rows: Record<string, string | number>[] = [];
