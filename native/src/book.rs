@@ -2,7 +2,9 @@
 //!
 //! Levels live in a Vec per side sorted so that the best price is the last element: the touch is
 //! where almost all inserts, fills and cancels happen, so they shift few elements and stay in cache.
-//! Bids ascend by price, asks descend. Orders live in the engine's pool and link to each other by
+//! Bids ascend by price, asks descend. A level that empties below the touch stays in place, empty,
+//! so that the common add-cancel churn at a price does not shift the vector each time; the last
+//! level (the touch) is never empty, and empty levels are compacted away once they are many. Orders live in the engine's pool and link to each other by
 //! slot number (`prev`/`next`), so a level is a head/tail pair and totals kept incrementally.
 
 use crate::records::side;
@@ -51,6 +53,9 @@ pub struct InstrumentConfig {
 }
 
 pub const LEVELS_RESERVED: usize = 256;
+/// Empty levels a side may hold before an insert compacts them away (and then only when they
+/// are at least half the side).
+pub const LEVELS_EMPTY_MAX: usize = 64;
 
 fn band_around(ref_price: i64, band_bps: u32) -> (i64, i64) {
     let bps = band_bps as i64;
@@ -71,6 +76,7 @@ pub struct Book {
     pub last_trade_id: u64,
     pub sides: [Vec<Level>; 2],
     pub counts: [u32; 2],
+    pub empty_levels: [usize; 2],
 }
 
 impl Book {
@@ -82,6 +88,7 @@ impl Book {
             last_trade_id: 0,
             sides: [Vec::with_capacity(LEVELS_RESERVED), Vec::with_capacity(LEVELS_RESERVED)],
             counts: [0, 0],
+            empty_levels: [0, 0],
         }
     }
 
@@ -188,17 +195,27 @@ impl Book {
             (o.side, o.price, o.qty)
         };
         debug_assert!(qty > 0);
+        let si = s as usize;
         let pos = match self.find_level(s, price) {
-            Ok(pos) => pos,
+            Ok(pos) => {
+                if self.sides[si][pos].count == 0 {
+                    self.empty_levels[si] -= 1;
+                }
+                pos
+            }
+            Err(_) if self.empty_levels[si] > LEVELS_EMPTY_MAX && self.empty_levels[si] * 2 > self.sides[si].len() => {
+                self.sides[si].retain(|l| l.count > 0);
+                self.empty_levels[si] = 0;
+                let pos = self.find_level(s, price).unwrap_err();
+                self.sides[si].insert(pos, Level { price, qty: 0, count: 0, head: NIL, tail: NIL, _pad: 0 });
+                pos
+            }
             Err(pos) => {
-                self.sides[s as usize].insert(
-                    pos,
-                    Level { price, qty: 0, count: 0, head: NIL, tail: NIL, _pad: 0 },
-                );
+                self.sides[si].insert(pos, Level { price, qty: 0, count: 0, head: NIL, tail: NIL, _pad: 0 });
                 pos
             }
         };
-        let level = &mut self.sides[s as usize][pos];
+        let level = &mut self.sides[si][pos];
         let tail = level.tail;
         orders[slot as usize].prev = tail;
         orders[slot as usize].next = NIL;
@@ -210,17 +227,19 @@ impl Book {
         level.tail = slot;
         level.qty += qty;
         level.count += 1;
-        self.counts[s as usize] += 1;
+        self.counts[si] += 1;
     }
 
-    /// Removes the order in `slot` from its level (dropping the level when it empties).
+    /// Removes the order in `slot` from its level. An emptied level below the touch stays (empty);
+    /// an emptied touch is dropped along with any empty levels behind it.
     #[inline]
     pub fn unlink(&mut self, orders: &mut [Order], slot: u32) {
         let o = orders[slot as usize];
+        let si = o.side as usize;
         let pos = self
             .find_level(o.side, o.price)
             .expect("a resting order's price level exists");
-        let level = &mut self.sides[o.side as usize][pos];
+        let level = &mut self.sides[si][pos];
         if o.prev == NIL {
             level.head = o.next;
         } else {
@@ -233,10 +252,26 @@ impl Book {
         }
         level.qty -= o.qty;
         level.count -= 1;
-        self.counts[o.side as usize] -= 1;
+        self.counts[si] -= 1;
         if level.count == 0 {
             debug_assert_eq!(level.qty, 0);
-            self.sides[o.side as usize].remove(pos);
+            self.empty_levels[si] += 1;
+            if pos + 1 == self.sides[si].len() {
+                self.pop_empty_touch(o.side);
+            }
+        }
+    }
+
+    /// Drops empty levels from the touch end so the last level is a real one again.
+    #[inline]
+    pub fn pop_empty_touch(&mut self, s: u8) {
+        let si = s as usize;
+        while let Some(last) = self.sides[si].last() {
+            if last.count != 0 {
+                break;
+            }
+            self.sides[si].pop();
+            self.empty_levels[si] -= 1;
         }
     }
 

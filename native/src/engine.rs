@@ -158,11 +158,16 @@ impl Engine {
     #[inline]
     pub fn events_bound(&self, c: &Command) -> usize {
         match c.kind {
-            command_kind::NEW_ORDER | command_kind::AMEND => match self.book_index(c.instrument) {
-                // Accepted/Amended + final Rested/Cancelled + up to two events per maker touched.
-                Some(i) if c.side <= 1 || c.kind == command_kind::AMEND => {
+            // Accepted/Amended + final Rested/Cancelled + up to two events per maker touched: a new
+            // order meets only the opposite side; an amend's side is known only after the lookup.
+            command_kind::NEW_ORDER => match self.book_index(c.instrument) {
+                Some(i) if c.side <= side::SELL => 3 + 2 * self.books[i].as_ref().unwrap().counts[1 - c.side as usize] as usize,
+                _ => 1,
+            },
+            command_kind::AMEND => match self.book_index(c.instrument) {
+                Some(i) => {
                     let b = self.books[i].as_ref().unwrap();
-                    3 + 2 * (b.counts[0] + b.counts[1]) as usize
+                    3 + 2 * b.counts[0].max(b.counts[1]) as usize
                 }
                 _ => 1,
             },
@@ -432,6 +437,11 @@ impl Engine {
                 }
                 let mut li = self.books[bi].as_ref().unwrap().sides[s as usize].len();
                 while li > 0 {
+                    // Cancelling an emptied touch pops it (and empty levels behind it).
+                    li = li.min(self.books[bi].as_ref().unwrap().sides[s as usize].len());
+                    if li == 0 {
+                        break;
+                    }
                     li -= 1;
                     let mut slot = self.books[bi].as_ref().unwrap().sides[s as usize][li].head;
                     while slot != NIL {
@@ -456,6 +466,9 @@ impl Engine {
             for s in [side::BUY, side::SELL] {
                 let levels = &book.sides[s as usize];
                 let mut count = 0u32;
+                let empty = levels.iter().filter(|l| l.count == 0).count();
+                assert_eq!(empty, book.empty_levels[s as usize], "empty level count");
+                assert!(levels.last().map_or(true, |l| l.count > 0), "empty touch");
                 for (li, level) in levels.iter().enumerate() {
                     if li > 0 {
                         let prev = levels[li - 1].price;
@@ -473,7 +486,7 @@ impl Engine {
                         slot = o.next;
                     }
                     assert_eq!(level.tail, prev, "level tail");
-                    assert!(n > 0 && n == level.count && qty == level.qty, "level totals");
+                    assert!(n == level.count && qty == level.qty, "level totals");
                     count += n;
                 }
                 assert_eq!(count, book.counts[s as usize], "side count");
@@ -691,6 +704,7 @@ fn match_levels(
             if maker.next == NIL {
                 debug_assert_eq!(level.qty, 0);
                 book.sides[opposite].pop();
+                book.pop_empty_touch(opposite as u8);
             } else {
                 orders[maker.next as usize].prev = NIL;
             }

@@ -232,8 +232,8 @@ unsafe fn depth(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
     let Some(Some(book)) = h.engine.books.get(instrument) else {
         return Err(format!("unknown instrument {instrument}"));
     };
-    let n = levels_max.min(out.len() / 3).min(book.sides[s].len());
-    for (i, level) in book.sides[s].iter().rev().take(n).enumerate() {
+    let n = levels_max.min(out.len() / 3).min(book.sides[s].len() - book.empty_levels[s]);
+    for (i, level) in book.sides[s].iter().rev().filter(|l| l.count > 0).take(n).enumerate() {
         out[3 * i] = level.price as f64;
         out[3 * i + 1] = level.qty as f64;
         out[3 * i + 2] = level.count as f64;
@@ -289,7 +289,7 @@ unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_val
     let ops: &[i32] = records(raw, 4);
     let instrument = integer(env, a[2], "instrument", 0.0, u32::MAX as f64)? as u32;
     let account = integer(env, a[3], "account", 0.0, u32::MAX as f64)? as u32;
-    const SCRATCH_EVENTS: usize = 1 << 12;
+    const SCRATCH_EVENTS: usize = 1 << 9;
     if h.scratch.len() < SCRATCH_EVENTS {
         h.scratch = vec![Event::default(); SCRATCH_EVENTS];
     }
