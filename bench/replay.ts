@@ -15,7 +15,7 @@ const { values } = parseArgs({
   options: {
     ops: { type: 'string' },
     engine: { type: 'string', default: 'native' },
-    runs: { type: 'string', default: '3' },
+    runs: { type: 'string', default: '5' },
     batch: { type: 'string', default: '4096' },
   },
 });

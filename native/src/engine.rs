@@ -53,16 +53,25 @@ pub struct Engine {
     pub books: Vec<Option<Book>>,
 }
 
+/// A Rejected event echoes the fields the command kind carries (and zero for the rest), so a
+/// command writer need not clear fields its kind does not use.
 fn reject(c: &Command, reason: u8) -> Event {
+    let (has_side, has_order, has_price) = match c.kind {
+        command_kind::NEW_ORDER => (true, true, true),
+        command_kind::CANCEL => (false, true, false),
+        command_kind::AMEND => (false, true, true),
+        command_kind::MASS_CANCEL => (true, false, false),
+        _ => (false, false, false),
+    };
     Event {
         kind: event_kind::REJECTED,
         reason,
-        side: c.side,
+        side: if has_side { c.side } else { 0 },
         instrument: c.instrument,
         account: c.account,
-        order_id: c.order_id,
-        price: c.price,
-        qty: c.qty,
+        order_id: if has_order { c.order_id } else { 0 },
+        price: if has_price { c.price } else { 0 },
+        qty: if has_price { c.qty } else { 0 },
         ..Event::default()
     }
 }

@@ -143,12 +143,27 @@ export class MatchingCore {
   }
 
   cancel(instrument: number, orderId: number, account: number): number {
-    return this.simple(CommandKind.Cancel, instrument, orderId, account, 0, 0);
+    // Only the fields a cancel carries: the core reads nothing else of it (not even to echo).
+    const w = this.commandWords;
+    const at = this.slot();
+    w[at] = CommandKind.Cancel;
+    w[at + CommandWord.instrument] = instrument;
+    w[at + CommandWord.account] = account;
+    writeI64(w, at + CommandWord.orderId, orderId);
+    return at / COMMAND_WORDS;
   }
 
   /** New price and new remaining quantity for a resting order. */
   amend(instrument: number, orderId: number, account: number, price: number, qty: number): number {
-    return this.simple(CommandKind.Amend, instrument, orderId, account, price, qty);
+    const w = this.commandWords;
+    const at = this.slot();
+    w[at] = CommandKind.Amend;
+    w[at + CommandWord.instrument] = instrument;
+    w[at + CommandWord.account] = account;
+    writeI64(w, at + CommandWord.orderId, orderId);
+    writeI64(w, at + CommandWord.price, price);
+    writeI64(w, at + CommandWord.qty, qty);
+    return at / COMMAND_WORDS;
   }
 
   /** Cancels every resting order selected by `scope` (Scope bits; 0 selects all). */
@@ -159,24 +174,6 @@ export class MatchingCore {
     w[at + CommandWord.modes] = (scope & 0xff) << 8;
     w[at + CommandWord.instrument] = instrument;
     w[at + CommandWord.account] = account;
-    writeI64(w, at + CommandWord.orderId, 0);
-    writeI64(w, at + CommandWord.price, 0);
-    writeI64(w, at + CommandWord.qty, 0);
-    w[at + CommandWord.stpGroup] = 0;
-    return at / COMMAND_WORDS;
-  }
-
-  private simple(kind: CommandKind, instrument: number, orderId: number, account: number, price: number, qty: number): number {
-    const w = this.commandWords;
-    const at = this.slot();
-    w[at] = kind;
-    w[at + CommandWord.modes] = 0;
-    w[at + CommandWord.instrument] = instrument;
-    w[at + CommandWord.account] = account;
-    writeI64(w, at + CommandWord.orderId, orderId);
-    writeI64(w, at + CommandWord.price, price);
-    writeI64(w, at + CommandWord.qty, qty);
-    w[at + CommandWord.stpGroup] = 0;
     return at / COMMAND_WORDS;
   }
 
@@ -190,8 +187,8 @@ export class MatchingCore {
       case CommandKind.MassCancel: return this.massCancel(c.scope, c.account, c.instrument, c.side);
       default: {
         // An unknown kind still reaches the core, which rejects it with UnknownCommand.
-        const raw = c as { kind: number; instrument?: number; orderId?: number; account?: number };
-        const at = this.simple(CommandKind.Cancel, raw.instrument ?? 0, raw.orderId ?? 0, raw.account ?? 0, 0, 0);
+        const raw = c as { kind: number; instrument?: number; account?: number };
+        const at = this.cancel(raw.instrument ?? 0, 0, raw.account ?? 0);
         this.commandBytes[at * COMMAND_BYTES] = raw.kind & 0xff;
         return at;
       }

@@ -72,12 +72,24 @@ export class ReferenceBook {
     this.out.push({ ...emptyEvent(), ...fields, commandIndex: this.commandIndex });
   }
 
+  /** Echoes the fields the command kind carries, zero for the rest (as the native core does). */
   private reject(c: Command, reason: RejectReason): void {
-    const raw = c as Partial<NewOrderCommand> & Partial<MassCancelCommand>;
-    this.emit({
-      kind: EventKind.Rejected, reason, side: (raw.side ?? 0) & 0xff, instrument: raw.instrument ?? 0,
-      account: raw.account ?? 0, orderId: raw.orderId ?? 0, price: raw.price ?? 0, qty: raw.qty ?? 0,
-    });
+    const event: Partial<CoreEvent> = { kind: EventKind.Rejected, reason, instrument: c.instrument ?? 0, account: c.account ?? 0 };
+    switch (c.kind) {
+      case CommandKind.NewOrder:
+        Object.assign(event, { side: c.side & 0xff, orderId: c.orderId, price: c.price, qty: c.qty });
+        break;
+      case CommandKind.Cancel:
+        event.orderId = c.orderId;
+        break;
+      case CommandKind.Amend:
+        Object.assign(event, { orderId: c.orderId, price: c.price, qty: c.qty });
+        break;
+      case CommandKind.MassCancel:
+        event.side = c.side & 0xff;
+        break;
+    }
+    this.emit(event);
   }
 
   private orderEvent(kind: EventKind, reason: number, o: RestingOrder, qty: number, remaining: number): void {
