@@ -11,6 +11,8 @@ use crate::records::*;
 
 pub const ORDERS_MAX_LIMIT: u32 = 1 << 28;
 pub const INSTRUMENTS_MAX_LIMIT: u32 = 1 << 16;
+/// How many commands ahead of the one being applied the order index is prefetched.
+pub const PREFETCH_AHEAD: usize = 8;
 
 pub struct Sink<'a> {
     pub buf: &'a mut [Event],
@@ -185,11 +187,20 @@ impl Engine {
         }
     }
 
+    /// Starts loading the index line a command a little further on will probe.
+    #[inline(always)]
+    pub fn prefetch(&self, order_id: u64) {
+        self.index.prefetch(order_id);
+    }
+
     /// Applies commands in order until the event buffer could overflow.
     /// Returns (commands consumed, events written, events needed by the next command if stalled).
     pub fn process(&mut self, cmds: &[Command], first_index: u32, events: &mut [Event]) -> (usize, usize, usize) {
         let mut sink = Sink { buf: events, len: 0, command_index: first_index };
         for (i, c) in cmds.iter().enumerate() {
+            if let Some(ahead) = cmds.get(i + PREFETCH_AHEAD) {
+                self.prefetch(ahead.order_id);
+            }
             let bound = self.events_bound(c);
             if sink.len + bound > sink.buf.len() {
                 return (i, sink.len, bound);

@@ -41,6 +41,17 @@ impl OrderIndex {
         (key ^ (key >> self.bits)) as usize & self.mask
     }
 
+    /// Asks the CPU to start loading the cache line `key` probes first, a few commands ahead of
+    /// its use: a cancel of an old order otherwise waits on a cache miss in the index.
+    #[inline(always)]
+    pub fn prefetch(&self, key: u64) {
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            let p = self.slots.as_ptr().add(self.home(key)) as *const i8;
+            core::arch::x86_64::_mm_prefetch(p, core::arch::x86_64::_MM_HINT_T0);
+        }
+    }
+
     #[inline]
     pub fn get(&self, key: u64) -> Option<u32> {
         if key == EMPTY {

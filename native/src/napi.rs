@@ -297,6 +297,9 @@ unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_val
     let mut fills = 0u64;
     let mut used = 0usize;
     for (i, op) in ops.chunks_exact(5).enumerate() {
+        if let Some(&ahead) = ops.get(5 * (i + crate::engine::PREFETCH_AHEAD) + 4) {
+            engine.prefetch(ahead as u64);
+        }
         let c = Command {
             kind: if op[0] == 1 { command_kind::CANCEL } else { command_kind::NEW_ORDER },
             side: if op[1] == 0 { side::BUY } else { side::SELL },
