@@ -57,6 +57,8 @@ pub struct Engine {
 
 /// A Rejected event echoes the fields the command kind carries (and zero for the rest), so a
 /// command writer need not clear fields its kind does not use.
+#[cold]
+#[inline(never)]
 fn reject(c: &Command, reason: u8) -> Event {
     let (has_side, has_order, has_price) = match c.kind {
         command_kind::NEW_ORDER => (true, true, true),
@@ -373,6 +375,7 @@ impl Engine {
         self.resting -= 1;
     }
 
+    #[inline(never)]
     fn amend(&mut self, c: &Command, sink: &mut Sink) {
         let Some(bi) = self.book_index(c.instrument) else {
             return sink.push(reject(c, reject::UNKNOWN_INSTRUMENT));
@@ -433,6 +436,8 @@ impl Engine {
         sink.push(order_event(event_kind::RESTED, 0, o, o.qty, o.qty));
     }
 
+    #[cold]
+    #[inline(never)]
     fn mass_cancel(&mut self, c: &Command, sink: &mut Sink) {
         if c.scope > scope::ALL_BITS {
             return sink.push(reject(c, reject::INVALID_SCOPE));
@@ -626,6 +631,67 @@ fn match_taker(
     killed
 }
 
+/// Applies the taker's STP mode against the maker at the head of the touch (`slot`), which is in
+/// the taker's STP group. Returns true when the taker is cancelled. Rare, so kept out of line.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn prevent_self_trade(
+    book: &mut Book,
+    orders: &mut [Order],
+    free_head: &mut u32,
+    resting: &mut usize,
+    index: &mut OrderIndex,
+    t: &mut Taker,
+    sink: &mut Sink,
+    slot: u32,
+) -> bool {
+    let instrument = book.config.id;
+    let maker = orders[slot as usize];
+    match t.stp_mode {
+        stp_mode::CANCEL_OLDEST | stp_mode::CANCEL_BOTH => {
+            book.unlink(orders, slot);
+            sink.push(order_event(event_kind::CANCELLED, cancel::SELF_TRADE, &maker, maker.qty, 0));
+            release_slot(orders, free_head, resting, index, slot);
+            if t.stp_mode == stp_mode::CANCEL_OLDEST {
+                return false;
+            }
+            let left = t.remaining;
+            t.remaining = 0;
+            sink.push(taker_event(event_kind::CANCELLED, cancel::SELF_TRADE, instrument, t, left));
+            true
+        }
+        stp_mode::DECREMENT_AND_CANCEL => {
+            let d = t.remaining.min(maker.qty);
+            if d == maker.qty {
+                book.unlink(orders, slot);
+                sink.push(order_event(event_kind::CANCELLED, cancel::SELF_TRADE, &maker, d, 0));
+                release_slot(orders, free_head, resting, index, slot);
+            } else {
+                let level = book.sides[(1 - t.side) as usize].last_mut().expect("the maker's level is the touch");
+                level.qty -= d;
+                let m = &mut orders[slot as usize];
+                m.qty -= d;
+                sink.push(order_event(event_kind::REDUCED, cancel::SELF_TRADE, m, d, m.qty));
+            }
+            t.remaining -= d;
+            if t.remaining == 0 {
+                sink.push(taker_event(event_kind::CANCELLED, cancel::SELF_TRADE, instrument, t, d));
+                return true;
+            }
+            sink.push(taker_event(event_kind::REDUCED, cancel::SELF_TRADE, instrument, t, d));
+            false
+        }
+        _ => {
+            // Cancel newest: the taker's remainder goes, the resting order stays.
+            let left = t.remaining;
+            t.remaining = 0;
+            sink.push(taker_event(event_kind::CANCELLED, cancel::SELF_TRADE, instrument, t, left));
+            true
+        }
+    }
+}
+
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn match_levels(
@@ -649,47 +715,10 @@ fn match_levels(
         let slot = level.head;
         let maker = orders[slot as usize];
         if t.stp_group != 0 && maker.stp_group == t.stp_group {
-            match t.stp_mode {
-                stp_mode::CANCEL_OLDEST | stp_mode::CANCEL_BOTH => {
-                    book.unlink(orders, slot);
-                    sink.push(order_event(event_kind::CANCELLED, cancel::SELF_TRADE, &maker, maker.qty, 0));
-                    release_slot(orders, free_head, resting, index, slot);
-                    if t.stp_mode == stp_mode::CANCEL_OLDEST {
-                        continue;
-                    }
-                    let left = t.remaining;
-                    t.remaining = 0;
-                    sink.push(taker_event(event_kind::CANCELLED, cancel::SELF_TRADE, instrument, t, left));
-                    return true;
-                }
-                stp_mode::DECREMENT_AND_CANCEL => {
-                    let d = t.remaining.min(maker.qty);
-                    if d == maker.qty {
-                        book.unlink(orders, slot);
-                        sink.push(order_event(event_kind::CANCELLED, cancel::SELF_TRADE, &maker, d, 0));
-                        release_slot(orders, free_head, resting, index, slot);
-                    } else {
-                        level.qty -= d;
-                        let m = &mut orders[slot as usize];
-                        m.qty -= d;
-                        sink.push(order_event(event_kind::REDUCED, cancel::SELF_TRADE, m, d, m.qty));
-                    }
-                    t.remaining -= d;
-                    if t.remaining == 0 {
-                        sink.push(taker_event(event_kind::CANCELLED, cancel::SELF_TRADE, instrument, t, d));
-                        return true;
-                    }
-                    sink.push(taker_event(event_kind::REDUCED, cancel::SELF_TRADE, instrument, t, d));
-                    continue;
-                }
-                _ => {
-                    // Cancel newest: the taker's remainder goes, the resting order stays.
-                    let left = t.remaining;
-                    t.remaining = 0;
-                    sink.push(taker_event(event_kind::CANCELLED, cancel::SELF_TRADE, instrument, t, left));
-                    return true;
-                }
+            if prevent_self_trade(book, orders, free_head, resting, index, t, sink, slot) {
+                return true;
             }
+            continue;
         }
         let q = t.remaining.min(maker.qty);
         t.remaining -= q;
