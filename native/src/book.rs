@@ -1,11 +1,13 @@
-//! One instrument's order book: price levels per side with an intrusive FIFO of orders each.
+//! One instrument's order book: price levels per side, each an intrusive FIFO of orders.
 //!
-//! Levels live in a Vec per side sorted so that the best price is the last element: the touch is
-//! where almost all inserts, fills and cancels happen, so they shift few elements and stay in cache.
-//! Bids ascend by price, asks descend. A level that empties below the touch stays in place, empty,
-//! so that the common add-cancel churn at a price does not shift the vector each time; the last
-//! level (the touch) is never empty, and empty levels are compacted away once they are many. Orders live in the engine's pool and link to each other by
-//! slot number (`prev`/`next`), so a level is a head/tail pair and totals kept incrementally.
+//! Levels live in a slab and keep their slot for life, so every resting order knows its level and
+//! a cancel or fill never searches for it. Each side keeps its levels' prices in a sorted vector
+//! (with the level slots alongside) whose last element is the touch: almost all inserts, fills and
+//! cancels happen near it, so the vector shifts little and stays in cache. Bids ascend by price,
+//! asks descend. A level that empties below the touch stays in place, empty, so the common
+//! add-cancel churn at a price does not shift the vector; the touch is never empty, and empty
+//! levels are compacted away once they are many. Orders live in the engine's pool and link to each
+//! other by slot number (`prev`/`next`); level totals are kept incrementally.
 
 use crate::records::side;
 
@@ -22,10 +24,12 @@ pub struct Order {
     pub prev: u32,
     pub next: u32,
     pub instrument: u32,
+    /// The level slot the order rests in (meaningless while it does not rest).
+    pub level: u32,
     pub side: u8,
     pub stp_mode: u8,
     pub tif: u8,
-    pub _pad: u8,
+    pub _pad: [u8; 5],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +38,7 @@ pub struct Level {
     pub price: i64,
     pub qty: i64,
     pub count: u32,
-    pub head: u32,
+    pub head: u32, // first order; in a free slab slot, the next free slot
     pub tail: u32,
     pub _pad: u32,
 }
@@ -68,27 +72,43 @@ fn band_around(ref_price: i64, band_bps: u32) -> (i64, i64) {
     (ref_price - delta, ref_price + delta)
 }
 
+/// One side's levels in price order, the touch last.
+#[derive(Default)]
+pub struct Ladder {
+    pub prices: Vec<i64>,
+    pub slots: Vec<u32>,
+    pub empty: usize,
+    /// Resting orders on this side.
+    pub count: u32,
+}
+
 pub struct Book {
     pub config: InstrumentConfig,
     ref_price: i64,
     /// The band around ref_price, recomputed only when the reference price moves.
     band: (i64, i64),
     pub last_trade_id: u64,
-    pub sides: [Vec<Level>; 2],
-    pub counts: [u32; 2],
-    pub empty_levels: [usize; 2],
+    pub sides: [Ladder; 2],
+    pub levels: Vec<Level>,
+    level_free_head: u32,
 }
 
 impl Book {
     pub fn new(config: InstrumentConfig) -> Self {
+        let ladder = || Ladder {
+            prices: Vec::with_capacity(LEVELS_RESERVED),
+            slots: Vec::with_capacity(LEVELS_RESERVED),
+            empty: 0,
+            count: 0,
+        };
         Book {
             config,
             ref_price: config.ref_price,
             band: band_around(config.ref_price, config.band_bps),
             last_trade_id: 0,
-            sides: [Vec::with_capacity(LEVELS_RESERVED), Vec::with_capacity(LEVELS_RESERVED)],
-            counts: [0, 0],
-            empty_levels: [0, 0],
+            sides: [ladder(), ladder()],
+            levels: Vec::with_capacity(2 * LEVELS_RESERVED),
+            level_free_head: NIL,
         }
     }
 
@@ -131,60 +151,109 @@ impl Book {
         }
     }
 
+    /// The touch of a side: its best level, never empty.
     #[inline]
     pub fn best(&self, s: u8) -> Option<&Level> {
-        self.sides[s as usize].last()
+        self.sides[s as usize].slots.last().map(|&l| &self.levels[l as usize])
+    }
+
+    /// The slot of a side's touch level.
+    #[inline]
+    pub fn touch(&self, s: u8) -> Option<u32> {
+        self.sides[s as usize].slots.last().copied()
     }
 
     /// Would an order on `order_side` at `limit` trade against the opposite touch?
     #[inline]
     pub fn crosses(&self, order_side: u8, limit: i64) -> bool {
-        match self.best(1 - order_side) {
+        match self.sides[1 - order_side as usize].prices.last() {
             None => false,
-            Some(level) => {
+            Some(&price) => {
                 if order_side == side::BUY {
-                    level.price <= limit
+                    price <= limit
                 } else {
-                    level.price >= limit
+                    price >= limit
                 }
             }
         }
     }
 
-    /// Position of `price` in the side's level vector: Ok(found) or Err(insert position).
+    /// Level slots of one side from the touch outwards, empty levels included.
+    pub fn levels_best_first(&self, s: u8) -> impl Iterator<Item = &Level> + '_ {
+        self.sides[s as usize].slots.iter().rev().map(|&l| &self.levels[l as usize])
+    }
+
+    /// Position of `price` in a side's price vector: Ok(found) or Err(insert position).
     ///
-    /// Levels hold distinct prices on the tick grid, so the level k places from the touch is at
-    /// least k ticks from it: a price D ticks from the touch sits no further than D places in.
-    /// The search starts there and walks towards the touch; in a dense book that is one step.
-    /// A long walk (a sparse book) falls back to binary search.
+    /// Prices are distinct and on the tick grid, so the level k places from the touch is at least
+    /// k ticks from it: a price D ticks from the touch sits no further than D places in. The search
+    /// starts there and walks towards the touch; a long walk falls back to binary search.
     #[inline(always)]
-    pub fn find_level(&self, s: u8, price: i64) -> Result<usize, usize> {
+    fn find(&self, s: u8, price: i64) -> Result<usize, usize> {
         const WALK_MAX: usize = 16;
-        let levels = &self.sides[s as usize];
-        let n = levels.len();
-        let Some(best) = levels.last() else { return Err(0) };
-        let diff = if s == side::BUY { best.price - price } else { price - best.price };
+        let prices = &self.sides[s as usize].prices;
+        let n = prices.len();
+        let Some(&best) = prices.last() else { return Err(0) };
+        let diff = if s == side::BUY { best - price } else { price - best };
         if diff < 0 {
             return Err(n);
         }
         let tick = self.config.tick_size;
         let ticks = if tick == 1 { diff } else { diff / tick };
         let mut i = n - 1 - (ticks as u64).min(n as u64 - 1) as usize;
-        let worse = |l: &crate::book::Level| if s == side::BUY { l.price < price } else { l.price > price };
+        let worse = |p: i64| if s == side::BUY { p < price } else { p > price };
         let mut steps = 0;
-        while i < n && worse(&levels[i]) {
+        while i < n && worse(prices[i]) {
             i += 1;
             steps += 1;
             if steps == WALK_MAX {
-                i += levels[i..].partition_point(|l| worse(l));
+                i += prices[i..].partition_point(|&p| worse(p));
                 break;
             }
         }
-        if i < n && levels[i].price == price {
+        if i < n && prices[i] == price {
             Ok(i)
         } else {
             Err(i)
         }
+    }
+
+    fn new_level(&mut self, price: i64) -> u32 {
+        let level = Level { price, qty: 0, count: 0, head: NIL, tail: NIL, _pad: 0 };
+        if self.level_free_head != NIL {
+            let l = self.level_free_head;
+            self.level_free_head = self.levels[l as usize].head;
+            self.levels[l as usize] = level;
+            l
+        } else {
+            self.levels.push(level);
+            (self.levels.len() - 1) as u32
+        }
+    }
+
+    fn free_level(&mut self, l: u32) {
+        self.levels[l as usize].head = self.level_free_head;
+        self.levels[l as usize].count = 0;
+        self.level_free_head = l;
+    }
+
+    /// Drops the side's empty levels (returning their slots to the slab).
+    fn compact(&mut self, s: u8) {
+        let si = s as usize;
+        let (mut kept, n) = (0, self.sides[si].prices.len());
+        for i in 0..n {
+            let l = self.sides[si].slots[i];
+            if self.levels[l as usize].count == 0 {
+                self.free_level(l);
+            } else {
+                self.sides[si].prices[kept] = self.sides[si].prices[i];
+                self.sides[si].slots[kept] = l;
+                kept += 1;
+            }
+        }
+        self.sides[si].prices.truncate(kept);
+        self.sides[si].slots.truncate(kept);
+        self.sides[si].empty = 0;
     }
 
     /// Appends the order in `slot` to the tail of its price level, creating the level if needed.
@@ -196,29 +265,31 @@ impl Book {
         };
         debug_assert!(qty > 0);
         let si = s as usize;
-        let pos = match self.find_level(s, price) {
+        let l = match self.find(s, price) {
             Ok(pos) => {
-                if self.sides[si][pos].count == 0 {
-                    self.empty_levels[si] -= 1;
+                let l = self.sides[si].slots[pos];
+                if self.levels[l as usize].count == 0 {
+                    self.sides[si].empty -= 1;
                 }
-                pos
+                l
             }
-            Err(_) if self.empty_levels[si] > LEVELS_EMPTY_MAX && self.empty_levels[si] * 2 > self.sides[si].len() => {
-                self.sides[si].retain(|l| l.count > 0);
-                self.empty_levels[si] = 0;
-                let pos = self.find_level(s, price).unwrap_err();
-                self.sides[si].insert(pos, Level { price, qty: 0, count: 0, head: NIL, tail: NIL, _pad: 0 });
-                pos
-            }
-            Err(pos) => {
-                self.sides[si].insert(pos, Level { price, qty: 0, count: 0, head: NIL, tail: NIL, _pad: 0 });
-                pos
+            Err(mut pos) => {
+                if self.sides[si].empty > LEVELS_EMPTY_MAX && self.sides[si].empty * 2 > self.sides[si].prices.len() {
+                    self.compact(s);
+                    pos = self.find(s, price).unwrap_err();
+                }
+                let l = self.new_level(price);
+                self.sides[si].prices.insert(pos, price);
+                self.sides[si].slots.insert(pos, l);
+                l
             }
         };
-        let level = &mut self.sides[si][pos];
+        let level = &mut self.levels[l as usize];
         let tail = level.tail;
-        orders[slot as usize].prev = tail;
-        orders[slot as usize].next = NIL;
+        let o = &mut orders[slot as usize];
+        o.level = l;
+        o.prev = tail;
+        o.next = NIL;
         if tail == NIL {
             level.head = slot;
         } else {
@@ -227,7 +298,7 @@ impl Book {
         level.tail = slot;
         level.qty += qty;
         level.count += 1;
-        self.counts[si] += 1;
+        self.sides[si].count += 1;
     }
 
     /// Removes the order in `slot` from its level. An emptied level below the touch stays (empty);
@@ -236,10 +307,8 @@ impl Book {
     pub fn unlink(&mut self, orders: &mut [Order], slot: u32) {
         let o = orders[slot as usize];
         let si = o.side as usize;
-        let pos = self
-            .find_level(o.side, o.price)
-            .expect("a resting order's price level exists");
-        let level = &mut self.sides[si][pos];
+        let level = &mut self.levels[o.level as usize];
+        debug_assert_eq!(level.price, o.price);
         if o.prev == NIL {
             level.head = o.next;
         } else {
@@ -252,13 +321,34 @@ impl Book {
         }
         level.qty -= o.qty;
         level.count -= 1;
-        self.counts[si] -= 1;
+        self.sides[si].count -= 1;
         if level.count == 0 {
             debug_assert_eq!(level.qty, 0);
-            self.empty_levels[si] += 1;
-            if pos + 1 == self.sides[si].len() {
+            self.sides[si].empty += 1;
+            if self.sides[si].slots.last() == Some(&o.level) {
                 self.pop_empty_touch(o.side);
             }
+        }
+    }
+
+    /// Removes the order at the head of the side's touch level, whose quantity has run out.
+    #[inline]
+    pub fn pop_touch_head(&mut self, orders: &mut [Order], s: u8) {
+        let si = s as usize;
+        let l = *self.sides[si].slots.last().expect("a touch to pop from");
+        let level = &mut self.levels[l as usize];
+        let slot = level.head;
+        let next = orders[slot as usize].next;
+        level.head = next;
+        level.count -= 1;
+        self.sides[si].count -= 1;
+        if next == NIL {
+            debug_assert_eq!(level.qty, 0);
+            level.tail = NIL;
+            self.sides[si].empty += 1;
+            self.pop_empty_touch(s);
+        } else {
+            orders[next as usize].prev = NIL;
         }
     }
 
@@ -266,17 +356,24 @@ impl Book {
     #[inline]
     pub fn pop_empty_touch(&mut self, s: u8) {
         let si = s as usize;
-        while let Some(last) = self.sides[si].last() {
-            if last.count != 0 {
+        while let Some(&l) = self.sides[si].slots.last() {
+            if self.levels[l as usize].count != 0 {
                 break;
             }
-            self.sides[si].pop();
-            self.empty_levels[si] -= 1;
+            self.sides[si].slots.pop();
+            self.sides[si].prices.pop();
+            self.sides[si].empty -= 1;
+            self.free_level(l);
         }
     }
 
     /// Total resting orders on both sides.
     pub fn resting(&self) -> usize {
-        (self.counts[0] + self.counts[1]) as usize
+        (self.sides[0].count + self.sides[1].count) as usize
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.levels.capacity() * core::mem::size_of::<Level>()
+            + self.sides.iter().map(|l| l.prices.capacity() * 8 + l.slots.capacity() * 4).sum::<usize>()
     }
 }

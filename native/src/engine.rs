@@ -174,13 +174,13 @@ impl Engine {
             // Accepted/Amended + final Rested/Cancelled + up to two events per maker touched: a new
             // order meets only the opposite side; an amend's side is known only after the lookup.
             command_kind::NEW_ORDER => match self.book_index(c.instrument) {
-                Some(i) if c.side <= side::SELL => 3 + 2 * self.books[i].as_ref().unwrap().counts[1 - c.side as usize] as usize,
+                Some(i) if c.side <= side::SELL => 3 + 2 * self.books[i].as_ref().unwrap().sides[1 - c.side as usize].count as usize,
                 _ => 1,
             },
             command_kind::AMEND => match self.book_index(c.instrument) {
                 Some(i) => {
                     let b = self.books[i].as_ref().unwrap();
-                    3 + 2 * b.counts[0].max(b.counts[1]) as usize
+                    3 + 2 * b.sides[0].count.max(b.sides[1].count) as usize
                 }
                 _ => 1,
             },
@@ -330,7 +330,8 @@ impl Engine {
                 side: taker.side,
                 stp_mode: taker.stp_mode,
                 tif: c.tif,
-                _pad: 0,
+                level: NIL,
+                _pad: [0; 5],
             };
             self.index.insert(taker.id, slot);
             let book = self.books[bi].as_mut().unwrap();
@@ -402,8 +403,7 @@ impl Engine {
         let book = self.books[bi].as_mut().unwrap();
         if c.price == o.price && c.qty <= o.qty {
             // Quantity down (or unchanged) at the same price keeps time priority.
-            let pos = book.find_level(o.side, o.price).expect("resting order has a level");
-            book.sides[o.side as usize][pos].qty -= o.qty - c.qty;
+            book.levels[o.level as usize].qty -= o.qty - c.qty;
             let order = &mut self.orders[slot as usize];
             order.qty = c.qty;
             return sink.push(Event { flags: 1, ..order_event(event_kind::AMENDED, 0, order, c.qty, c.qty) });
@@ -460,15 +460,16 @@ impl Engine {
                 if by_side && s != c.side {
                     continue;
                 }
-                let mut li = self.books[bi].as_ref().unwrap().sides[s as usize].len();
+                let mut li = self.books[bi].as_ref().unwrap().sides[s as usize].slots.len();
                 while li > 0 {
                     // Cancelling an emptied touch pops it (and empty levels behind it).
-                    li = li.min(self.books[bi].as_ref().unwrap().sides[s as usize].len());
+                    li = li.min(self.books[bi].as_ref().unwrap().sides[s as usize].slots.len());
                     if li == 0 {
                         break;
                     }
                     li -= 1;
-                    let mut slot = self.books[bi].as_ref().unwrap().sides[s as usize][li].head;
+                    let book = self.books[bi].as_ref().unwrap();
+                    let mut slot = book.levels[book.sides[s as usize].slots[li] as usize].head;
                     while slot != NIL {
                         let o = self.orders[slot as usize];
                         if !by_account || o.account == c.account {
@@ -489,20 +490,23 @@ impl Engine {
         for (bi, book) in self.books.iter().enumerate() {
             let Some(book) = book else { continue };
             for s in [side::BUY, side::SELL] {
-                let levels = &book.sides[s as usize];
+                let ladder = &book.sides[s as usize];
                 let mut count = 0u32;
-                let empty = levels.iter().filter(|l| l.count == 0).count();
-                assert_eq!(empty, book.empty_levels[s as usize], "empty level count");
-                assert!(levels.last().map_or(true, |l| l.count > 0), "empty touch");
-                for (li, level) in levels.iter().enumerate() {
+                assert_eq!(ladder.prices.len(), ladder.slots.len(), "ladder vectors");
+                let empty = ladder.slots.iter().filter(|&&l| book.levels[l as usize].count == 0).count();
+                assert_eq!(empty, ladder.empty, "empty level count");
+                assert!(book.best(s).map_or(true, |l| l.count > 0), "empty touch");
+                for (li, &l) in ladder.slots.iter().enumerate() {
+                    let level = &book.levels[l as usize];
+                    assert_eq!(level.price, ladder.prices[li], "level price");
                     if li > 0 {
-                        let prev = levels[li - 1].price;
+                        let prev = ladder.prices[li - 1];
                         assert!(if s == side::BUY { prev < level.price } else { prev > level.price }, "levels out of order");
                     }
                     let (mut n, mut qty, mut slot, mut prev) = (0u32, 0i64, level.head, NIL);
                     while slot != NIL {
                         let o = &self.orders[slot as usize];
-                        assert!(o.qty > 0 && o.price == level.price && o.side == s && o.instrument as usize == bi);
+                        assert!(o.qty > 0 && o.price == level.price && o.side == s && o.instrument as usize == bi && o.level == l);
                         assert_eq!(o.prev, prev, "broken back link");
                         assert_eq!(self.index.get(o.id), Some(slot), "resting order missing from the index");
                         n += 1;
@@ -514,7 +518,7 @@ impl Engine {
                     assert!(n == level.count && qty == level.qty, "level totals");
                     count += n;
                 }
-                assert_eq!(count, book.counts[s as usize], "side count");
+                assert_eq!(count, ladder.count, "side count");
                 total += count as usize;
             }
             if let (Some(bid), Some(ask)) = (book.best(side::BUY), book.best(side::SELL)) {
@@ -530,7 +534,7 @@ impl Engine {
             .books
             .iter()
             .flatten()
-            .map(|b| (b.sides[0].capacity() + b.sides[1].capacity()) * core::mem::size_of::<crate::book::Level>())
+            .map(|b| b.memory_bytes())
             .sum();
         self.orders.capacity() * core::mem::size_of::<Order>()
             + self.index.memory_bytes()
@@ -561,7 +565,7 @@ impl Engine {
     /// Resting orders of one side of a book in priority order (best level first, FIFO).
     pub fn for_each_resting(&self, instrument: usize, s: u8, mut f: impl FnMut(&Order)) {
         let book = self.books[instrument].as_ref().unwrap();
-        for level in book.sides[s as usize].iter().rev() {
+        for level in book.levels_best_first(s) {
             let mut slot = level.head;
             while slot != NIL {
                 let o = &self.orders[slot as usize];
@@ -586,7 +590,7 @@ fn release_slot(orders: &mut [Order], free_head: &mut u32, resting: &mut usize, 
 fn fok_fillable(book: &Book, orders: &[Order], t: &Taker) -> bool {
     let opposite = 1 - t.side;
     let mut available = 0i64;
-    for level in book.sides[opposite as usize].iter().rev() {
+    for level in book.levels_best_first(opposite) {
         let crosses = if t.side == side::BUY { level.price <= t.limit } else { level.price >= t.limit };
         if !crosses {
             return false;
@@ -668,8 +672,7 @@ fn prevent_self_trade(
                 sink.push(order_event(event_kind::CANCELLED, cancel::SELF_TRADE, &maker, d, 0));
                 release_slot(orders, free_head, resting, index, slot);
             } else {
-                let level = book.sides[(1 - t.side) as usize].last_mut().expect("the maker's level is the touch");
-                level.qty -= d;
+                book.levels[maker.level as usize].qty -= d;
                 let m = &mut orders[slot as usize];
                 m.qty -= d;
                 sink.push(order_event(event_kind::REDUCED, cancel::SELF_TRADE, m, d, m.qty));
@@ -707,7 +710,8 @@ fn match_levels(
     let opposite = (1 - t.side) as usize;
     let instrument = book.config.id;
     while t.remaining > 0 {
-        let Some(level) = book.sides[opposite].last_mut() else { break };
+        let Some(touch) = book.touch(opposite as u8) else { break };
+        let level = &mut book.levels[touch as usize];
         let price = level.price;
         if (t.side == side::BUY && price > t.limit) || (t.side == side::SELL && price < t.limit) {
             break;
@@ -746,17 +750,7 @@ fn match_levels(
             _pad: 0,
         });
         if maker_left == 0 {
-            // The maker is the head of the best level: pop it without a level search.
-            level.head = maker.next;
-            level.count -= 1;
-            book.counts[opposite] -= 1;
-            if maker.next == NIL {
-                debug_assert_eq!(level.qty, 0);
-                book.sides[opposite].pop();
-                book.pop_empty_touch(opposite as u8);
-            } else {
-                orders[maker.next as usize].prev = NIL;
-            }
+            book.pop_touch_head(orders, opposite as u8);
             release_slot(orders, free_head, resting, index, slot);
         }
     }

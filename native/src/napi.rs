@@ -232,13 +232,15 @@ unsafe fn depth(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
     let Some(Some(book)) = h.engine.books.get(instrument) else {
         return Err(format!("unknown instrument {instrument}"));
     };
-    let n = levels_max.min(out.len() / 3).min(book.sides[s].len() - book.empty_levels[s]);
-    for (i, level) in book.sides[s].iter().rev().filter(|l| l.count > 0).take(n).enumerate() {
+    let n = levels_max.min(out.len() / 3);
+    let mut written = 0;
+    for (i, level) in book.levels_best_first(s as u8).filter(|l| l.count > 0).take(n).enumerate() {
+        written = i + 1;
         out[3 * i] = level.price as f64;
         out[3 * i + 1] = level.qty as f64;
         out[3 * i + 2] = level.count as f64;
     }
-    double(env, n as f64)
+    double(env, written as f64)
 }
 
 // stats(h, out: Float64Array) <- [resting, memoryBytes, ordersMax]

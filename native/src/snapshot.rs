@@ -126,7 +126,8 @@ pub fn restore(bytes: &[u8]) -> Result<Engine, String> {
                 side: flags[0],
                 stp_mode: flags[1],
                 tif: flags[2],
-                _pad: 0,
+                level: NIL,
+                _pad: [0; 5],
             })?;
         }
     }
