@@ -253,6 +253,7 @@ impl Engine {
         let Some(bi) = self.book_index(c.instrument) else {
             return sink.push(reject(c, reject::UNKNOWN_INSTRUMENT));
         };
+        let mut probe = Err(0);
         let failure = {
             let book = self.books[bi].as_ref().unwrap();
             let market = c.order_type == order_type::MARKET;
@@ -267,7 +268,10 @@ impl Engine {
                 Some(reject::INVALID_STP_MODE)
             } else if c.order_id == 0 {
                 Some(reject::INVALID_ORDER_ID)
-            } else if self.index.get(c.order_id).is_some() {
+            } else if {
+                probe = self.index.probe(c.order_id);
+                probe.is_ok()
+            } {
                 Some(reject::DUPLICATE_ORDER_ID)
             } else if let Some(r) = Self::check_quantity(&book.config, c.qty, true) {
                 Some(r)
@@ -307,7 +311,8 @@ impl Engine {
             return sink.push(taker_event(event_kind::CANCELLED, cancel::FOK_UNFILLABLE, c.instrument, &taker, c.qty));
         }
         // Most orders do not cross: skip the matching loop for them.
-        if book.crosses(c.side, limit) {
+        let crossed = book.crosses(c.side, limit);
+        if crossed {
             let killed = match_taker(book, &mut self.orders, &mut self.free_head, &mut self.resting, &mut self.index, &mut taker, sink);
             if killed || taker.remaining == 0 {
                 return;
@@ -333,7 +338,11 @@ impl Engine {
                 level: NIL,
                 _pad: [0; 5],
             };
-            self.index.insert(taker.id, slot);
+            match probe {
+                // Matching removed nothing from the index, so the probed position still holds.
+                Err(position) if !crossed => self.index.insert_at(position, taker.id, slot),
+                _ => self.index.insert(taker.id, slot),
+            }
             let book = self.books[bi].as_mut().unwrap();
             book.link_tail(&mut self.orders, slot);
             let o = &self.orders[slot as usize];

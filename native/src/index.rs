@@ -89,6 +89,34 @@ impl OrderIndex {
         }
     }
 
+    /// Probes for a non-zero `key`: Ok(its position) when present, else Err(the empty position it
+    /// would take), for a lookup followed by `insert_at` without a second probe.
+    #[inline]
+    pub fn probe(&self, key: u64) -> Result<usize, usize> {
+        debug_assert!(key != EMPTY);
+        let mut i = self.home(key);
+        loop {
+            let slot = unsafe { self.slots.get_unchecked(i) };
+            if slot.key == key {
+                return Ok(i);
+            }
+            if slot.key == EMPTY {
+                return Err(i);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Inserts at the empty position `probe` returned; valid only while nothing was removed since
+    /// (a removal's backward shift can open a hole earlier in the key's probe run).
+    #[inline]
+    pub fn insert_at(&mut self, position: usize, key: u64, value: u32) {
+        assert!(key != EMPTY && self.slots[position].key == EMPTY, "insert_at needs an empty slot");
+        assert!(self.len < self.slots.len() / 2, "order index over its load limit");
+        self.slots[position] = Slot { key, value, _pad: 0 };
+        self.len += 1;
+    }
+
     /// The table position of `key`, for a lookup followed by `remove_at` without a second probe.
     #[inline]
     pub fn position(&self, key: u64) -> Option<usize> {

@@ -315,7 +315,7 @@ unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_val
         };
         let bound = engine.events_bound(&c);
         if used + bound > scratch.len() {
-            fills += scratch[..used].iter().filter(|e| e.kind == event_kind::FILL).count() as u64;
+            fills += count_fills(&scratch[..used]);
             used = 0;
             if bound > scratch.len() {
                 scratch.resize(bound, Event::default());
@@ -325,8 +325,12 @@ unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_val
         engine.apply(&c, &mut sink);
         used = sink.len;
     }
-    fills += scratch[..used].iter().filter(|e| e.kind == event_kind::FILL).count() as u64;
+    fills += count_fills(&scratch[..used]);
     double(env, fills as f64)
+}
+
+fn count_fills(events: &[Event]) -> u64 {
+    events.iter().map(|e| (e.kind == event_kind::FILL) as u64).sum()
 }
 
 macro_rules! entry {
