@@ -213,6 +213,7 @@ impl Engine {
         (cmds.len(), sink.len, 0)
     }
 
+    #[inline(always)]
     pub fn apply(&mut self, c: &Command, sink: &mut Sink) {
         match c.kind {
             command_kind::NEW_ORDER => self.new_order(c, sink),
