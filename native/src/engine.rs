@@ -6,7 +6,7 @@
 //! behaviour depends on hash order, so the same command stream always gives the same events (CORE-4).
 
 use crate::book::{Book, InstrumentConfig, Order, NIL};
-use crate::index::OrderIndex;
+use crate::pool::Pool;
 use crate::records::*;
 
 pub const ORDERS_MAX_LIMIT: u32 = 1 << 28;
@@ -46,11 +46,7 @@ struct Taker {
 }
 
 pub struct Engine {
-    pub orders: Vec<Order>,
-    free_head: u32,
-    pub resting: usize,
-    pub orders_max: usize,
-    index: OrderIndex,
+    pub pool: Pool,
     /// Indexed by instrument id; id 0 is never used.
     pub books: Vec<Option<Book>>,
 }
@@ -118,14 +114,9 @@ impl Engine {
         if instruments_max == 0 || instruments_max > INSTRUMENTS_MAX_LIMIT {
             return Err(format!("instrumentsMax must be in 1..={INSTRUMENTS_MAX_LIMIT}"));
         }
-        let n = orders_max as usize;
-        let mut orders = vec![Order::default(); n];
-        for (i, o) in orders.iter_mut().enumerate() {
-            o.next = if i + 1 < n { (i + 1) as u32 } else { NIL };
-        }
         let mut books = Vec::with_capacity(instruments_max as usize + 1);
         books.resize_with(instruments_max as usize + 1, || None);
-        Ok(Engine { orders, free_head: 0, resting: 0, orders_max: n, index: OrderIndex::new(n), books })
+        Ok(Engine { pool: Pool::new(orders_max as usize), books })
     }
 
     pub fn add_instrument(&mut self, c: InstrumentConfig) -> Result<(), String> {
@@ -184,7 +175,7 @@ impl Engine {
                 }
                 _ => 1,
             },
-            command_kind::MASS_CANCEL => 1 + self.resting,
+            command_kind::MASS_CANCEL => 1 + self.pool.resting,
             _ => 1,
         }
     }
@@ -192,7 +183,7 @@ impl Engine {
     /// Starts loading the index line a command a little further on will probe.
     #[inline(always)]
     pub fn prefetch(&self, order_id: u64) {
-        self.index.prefetch(order_id);
+        self.pool.index.prefetch(order_id);
     }
 
     /// Applies commands in order until the event buffer could overflow.
@@ -270,7 +261,7 @@ impl Engine {
             } else if c.order_id == 0 {
                 Some(reject::INVALID_ORDER_ID)
             } else if {
-                probe = self.index.probe(c.order_id);
+                probe = self.pool.index.probe(c.order_id);
                 probe.is_ok()
             } {
                 Some(reject::DUPLICATE_ORDER_ID)
@@ -280,7 +271,7 @@ impl Engine {
                 Some(reject::INVALID_PRICE)
             } else if let Some(r) = if market && c.price == 0 { None } else { Self::check_price(book, c.price) } {
                 Some(r)
-            } else if rests && self.resting >= self.orders_max {
+            } else if rests && self.pool.resting >= self.pool.orders_max {
                 Some(reject::ORDER_POOL_FULL)
             } else if c.tif == tif::POST_ONLY && book.crosses(c.side, c.price) {
                 Some(reject::POST_ONLY_WOULD_TAKE)
@@ -307,24 +298,20 @@ impl Engine {
             flags: (c.order_type << 4) | c.tif,
             ..taker_event(event_kind::ACCEPTED, 0, c.instrument, &taker, c.qty)
         });
-        if c.tif == tif::FOK && !fok_fillable(book, &self.orders, &taker) {
+        if c.tif == tif::FOK && !fok_fillable(book, &self.pool.orders, &taker) {
             taker.remaining = 0;
             return sink.push(taker_event(event_kind::CANCELLED, cancel::FOK_UNFILLABLE, c.instrument, &taker, c.qty));
         }
         // Most orders do not cross: skip the matching loop for them.
         let crossed = book.crosses(c.side, limit);
         if crossed {
-            let killed = match_taker(book, &mut self.orders, &mut self.free_head, &mut self.resting, &mut self.index, &mut taker, sink);
+            let killed = match_taker(book, &mut self.pool, &mut taker, sink);
             if killed || taker.remaining == 0 {
                 return;
             }
         }
         if c.order_type == order_type::LIMIT && (c.tif == tif::GTC || c.tif == tif::POST_ONLY) {
-            let slot = self.free_head;
-            assert!(slot != NIL, "order pool exhausted after the pool-full check");
-            self.free_head = self.orders[slot as usize].next;
-            self.resting += 1;
-            self.orders[slot as usize] = Order {
+            let slot = self.pool.alloc(Order {
                 id: taker.id,
                 price: limit,
                 qty: taker.remaining,
@@ -338,15 +325,15 @@ impl Engine {
                 tif: c.tif,
                 level: NIL,
                 _pad: [0; 5],
-            };
+            });
             match probe {
                 // Matching removed nothing from the index, so the probed position still holds.
-                Err(position) if !crossed => self.index.insert_at(position, taker.id, slot),
-                _ => self.index.insert(taker.id, slot),
+                Err(position) if !crossed => self.pool.index.insert_at(position, taker.id, slot),
+                _ => self.pool.index.insert(taker.id, slot),
             }
             let book = self.books[bi].as_mut().unwrap();
-            book.link_tail(&mut self.orders, slot);
-            let o = &self.orders[slot as usize];
+            book.link_tail(&mut self.pool.orders, slot);
+            let o = &self.pool.orders[slot as usize];
             sink.push(order_event(event_kind::RESTED, 0, o, o.qty, o.qty));
         } else {
             let left = taker.remaining;
@@ -357,33 +344,27 @@ impl Engine {
 
     /// The slot of a resting order, if it rests in `instrument`.
     fn find_order(&self, instrument: u32, order_id: u64) -> Option<u32> {
-        self.index
+        self.pool.index
             .get(order_id)
-            .filter(|&slot| self.orders[slot as usize].instrument == instrument)
+            .filter(|&slot| self.pool.orders[slot as usize].instrument == instrument)
     }
 
-    fn release(&mut self, slot: u32) {
-        release_slot(&mut self.orders, &mut self.free_head, &mut self.resting, &mut self.index, slot);
-    }
 
     fn cancel(&mut self, c: &Command, sink: &mut Sink) {
         let Some(bi) = self.book_index(c.instrument) else {
             return sink.push(reject(c, reject::UNKNOWN_INSTRUMENT));
         };
-        let found = self.index.position(c.order_id).filter(|&p| {
-            self.orders[self.index.value_at(p) as usize].instrument == c.instrument
+        let found = self.pool.index.position(c.order_id).filter(|&p| {
+            self.pool.orders[self.pool.index.value_at(p) as usize].instrument == c.instrument
         });
         let Some(position) = found else {
             return sink.push(reject(c, reject::UNKNOWN_ORDER));
         };
-        let slot = self.index.value_at(position);
-        self.books[bi].as_mut().unwrap().unlink(&mut self.orders, slot);
-        let o = &mut self.orders[slot as usize];
+        let slot = self.pool.index.value_at(position);
+        self.books[bi].as_mut().unwrap().unlink(&mut self.pool.orders, slot);
+        let o = &mut self.pool.orders[slot as usize];
         sink.push(order_event(event_kind::CANCELLED, cancel::USER, o, o.qty, 0));
-        self.index.remove_at(position);
-        o.next = self.free_head;
-        self.free_head = slot;
-        self.resting -= 1;
+        self.pool.release_at(slot, position);
     }
 
     #[inline(never)]
@@ -394,7 +375,7 @@ impl Engine {
         let Some(slot) = self.find_order(c.instrument, c.order_id) else {
             return sink.push(reject(c, reject::UNKNOWN_ORDER));
         };
-        let o = self.orders[slot as usize];
+        let o = self.pool.orders[slot as usize];
         let failure = {
             let book = self.books[bi].as_ref().unwrap();
             if let Some(r) = Self::check_quantity(&book.config, c.qty, false) {
@@ -414,14 +395,14 @@ impl Engine {
         if c.price == o.price && c.qty <= o.qty {
             // Quantity down (or unchanged) at the same price keeps time priority.
             book.levels[o.level as usize].qty -= o.qty - c.qty;
-            let order = &mut self.orders[slot as usize];
+            let order = &mut self.pool.orders[slot as usize];
             order.qty = c.qty;
             return sink.push(Event { flags: 1, ..order_event(event_kind::AMENDED, 0, order, c.qty, c.qty) });
         }
         // A price change or a quantity increase loses priority: the order re-enters as a taker.
-        book.unlink(&mut self.orders, slot);
+        book.unlink(&mut self.pool.orders, slot);
         {
-            let order = &mut self.orders[slot as usize];
+            let order = &mut self.pool.orders[slot as usize];
             order.price = c.price;
             order.qty = c.qty;
             sink.push(order_event(event_kind::AMENDED, 0, order, c.qty, c.qty));
@@ -435,14 +416,14 @@ impl Engine {
             limit: c.price,
             remaining: c.qty,
         };
-        let killed = match_taker(book, &mut self.orders, &mut self.free_head, &mut self.resting, &mut self.index, &mut taker, sink);
+        let killed = match_taker(book, &mut self.pool, &mut taker, sink);
         if killed || taker.remaining == 0 {
-            return self.release(slot);
+            return self.pool.release(slot);
         }
-        self.orders[slot as usize].qty = taker.remaining;
+        self.pool.orders[slot as usize].qty = taker.remaining;
         let book = self.books[bi].as_mut().unwrap();
-        book.link_tail(&mut self.orders, slot);
-        let o = &self.orders[slot as usize];
+        book.link_tail(&mut self.pool.orders, slot);
+        let o = &self.pool.orders[slot as usize];
         sink.push(order_event(event_kind::RESTED, 0, o, o.qty, o.qty));
     }
 
@@ -481,11 +462,11 @@ impl Engine {
                     let book = self.books[bi].as_ref().unwrap();
                     let mut slot = book.levels[book.sides[s as usize].slots[li] as usize].head;
                     while slot != NIL {
-                        let o = self.orders[slot as usize];
+                        let o = self.pool.orders[slot as usize];
                         if !by_account || o.account == c.account {
-                            self.books[bi].as_mut().unwrap().unlink(&mut self.orders, slot);
+                            self.books[bi].as_mut().unwrap().unlink(&mut self.pool.orders, slot);
                             sink.push(order_event(event_kind::CANCELLED, cancel::MASS, &o, o.qty, 0));
-                            self.release(slot);
+                            self.pool.release(slot);
                         }
                         slot = o.next;
                     }
@@ -515,10 +496,10 @@ impl Engine {
                     }
                     let (mut n, mut qty, mut slot, mut prev) = (0u32, 0i64, level.head, NIL);
                     while slot != NIL {
-                        let o = &self.orders[slot as usize];
+                        let o = &self.pool.orders[slot as usize];
                         assert!(o.qty > 0 && o.price == level.price && o.side == s && o.instrument as usize == bi && o.level == l);
                         assert_eq!(o.prev, prev, "broken back link");
-                        assert_eq!(self.index.get(o.id), Some(slot), "resting order missing from the index");
+                        assert_eq!(self.pool.index.get(o.id), Some(slot), "resting order missing from the index");
                         n += 1;
                         qty += o.qty;
                         prev = slot;
@@ -535,8 +516,8 @@ impl Engine {
                 assert!(bid.price < ask.price, "crossed book");
             }
         }
-        assert_eq!(total, self.resting, "resting count");
-        assert_eq!(self.index.len(), self.resting, "index size");
+        assert_eq!(total, self.pool.resting, "resting count");
+        assert_eq!(self.pool.index.len(), self.pool.resting, "index size");
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -546,8 +527,7 @@ impl Engine {
             .flatten()
             .map(|b| b.memory_bytes())
             .sum();
-        self.orders.capacity() * core::mem::size_of::<Order>()
-            + self.index.memory_bytes()
+        self.pool.memory_bytes()
             + levels
             + self.books.capacity() * core::mem::size_of::<Option<Book>>()
     }
@@ -557,18 +537,15 @@ impl Engine {
         let Some(bi) = self.book_index(o.instrument) else {
             return Err(format!("order {} names unknown instrument {}", o.id, o.instrument));
         };
-        if o.id == 0 || self.index.get(o.id).is_some() {
+        if o.id == 0 || self.pool.index.get(o.id).is_some() {
             return Err(format!("order id {} is zero or repeated", o.id));
         }
-        if o.side > side::SELL || o.qty <= 0 || o.price <= 0 || self.free_head == NIL {
+        if o.side > side::SELL || o.qty <= 0 || o.price <= 0 || self.pool.is_full() {
             return Err(format!("order {} is malformed or the pool is full", o.id));
         }
-        let slot = self.free_head;
-        self.free_head = self.orders[slot as usize].next;
-        self.resting += 1;
-        self.orders[slot as usize] = Order { prev: NIL, next: NIL, ..o };
-        self.index.insert(o.id, slot);
-        self.books[bi].as_mut().unwrap().link_tail(&mut self.orders, slot);
+        let slot = self.pool.alloc(Order { prev: NIL, next: NIL, ..o });
+        self.pool.index.insert(o.id, slot);
+        self.books[bi].as_mut().unwrap().link_tail(&mut self.pool.orders, slot);
         Ok(())
     }
 
@@ -578,7 +555,7 @@ impl Engine {
         for level in book.levels_best_first(s) {
             let mut slot = level.head;
             while slot != NIL {
-                let o = &self.orders[slot as usize];
+                let o = &self.pool.orders[slot as usize];
                 f(o);
                 slot = o.next;
             }
@@ -586,13 +563,6 @@ impl Engine {
     }
 }
 
-#[inline(always)]
-fn release_slot(orders: &mut [Order], free_head: &mut u32, resting: &mut usize, index: &mut OrderIndex, slot: u32) {
-    index.remove(orders[slot as usize].id);
-    orders[slot as usize].next = *free_head;
-    *free_head = slot;
-    *resting -= 1;
-}
 
 /// Would a fill-or-kill taker fill completely? Walks the crossing liquidity in priority order the
 /// way `match_taker` will: a same-group maker is skipped under cancel-oldest and ends the walk
@@ -630,15 +600,12 @@ fn fok_fillable(book: &Book, orders: &[Order], t: &Taker) -> bool {
 #[inline]
 fn match_taker(
     book: &mut Book,
-    orders: &mut [Order],
-    free_head: &mut u32,
-    resting: &mut usize,
-    index: &mut OrderIndex,
+    pool: &mut Pool,
     t: &mut Taker,
     sink: &mut Sink,
 ) -> bool {
     let mut last_price = 0;
-    let killed = match_levels(book, orders, free_head, resting, index, t, sink, &mut last_price);
+    let killed = match_levels(book, pool, t, sink, &mut last_price);
     if last_price != 0 {
         book.set_ref_price(last_price);
     }
@@ -652,21 +619,18 @@ fn match_taker(
 #[allow(clippy::too_many_arguments)]
 fn prevent_self_trade(
     book: &mut Book,
-    orders: &mut [Order],
-    free_head: &mut u32,
-    resting: &mut usize,
-    index: &mut OrderIndex,
+    pool: &mut Pool,
     t: &mut Taker,
     sink: &mut Sink,
     slot: u32,
 ) -> bool {
     let instrument = book.config.id;
-    let maker = orders[slot as usize];
+    let maker = pool.orders[slot as usize];
     match t.stp_mode {
         stp_mode::CANCEL_OLDEST | stp_mode::CANCEL_BOTH => {
-            book.unlink(orders, slot);
+            book.unlink(&mut pool.orders, slot);
             sink.push(order_event(event_kind::CANCELLED, cancel::SELF_TRADE, &maker, maker.qty, 0));
-            release_slot(orders, free_head, resting, index, slot);
+            pool.release(slot);
             if t.stp_mode == stp_mode::CANCEL_OLDEST {
                 return false;
             }
@@ -678,12 +642,12 @@ fn prevent_self_trade(
         stp_mode::DECREMENT_AND_CANCEL => {
             let d = t.remaining.min(maker.qty);
             if d == maker.qty {
-                book.unlink(orders, slot);
+                book.unlink(&mut pool.orders, slot);
                 sink.push(order_event(event_kind::CANCELLED, cancel::SELF_TRADE, &maker, d, 0));
-                release_slot(orders, free_head, resting, index, slot);
+                pool.release(slot);
             } else {
                 book.levels[maker.level as usize].qty -= d;
-                let m = &mut orders[slot as usize];
+                let m = &mut pool.orders[slot as usize];
                 m.qty -= d;
                 sink.push(order_event(event_kind::REDUCED, cancel::SELF_TRADE, m, d, m.qty));
             }
@@ -709,10 +673,7 @@ fn prevent_self_trade(
 #[allow(clippy::too_many_arguments)]
 fn match_levels(
     book: &mut Book,
-    orders: &mut [Order],
-    free_head: &mut u32,
-    resting: &mut usize,
-    index: &mut OrderIndex,
+    pool: &mut Pool,
     t: &mut Taker,
     sink: &mut Sink,
     last_price: &mut i64,
@@ -727,9 +688,9 @@ fn match_levels(
             break;
         }
         let slot = level.head;
-        let maker = orders[slot as usize];
+        let maker = pool.orders[slot as usize];
         if t.stp_group != 0 && maker.stp_group == t.stp_group {
-            if prevent_self_trade(book, orders, free_head, resting, index, t, sink, slot) {
+            if prevent_self_trade(book, pool, t, sink, slot) {
                 return true;
             }
             continue;
@@ -738,7 +699,7 @@ fn match_levels(
         t.remaining -= q;
         level.qty -= q;
         let maker_left = maker.qty - q;
-        orders[slot as usize].qty = maker_left;
+        pool.orders[slot as usize].qty = maker_left;
         book.last_trade_id += 1;
         *last_price = price;
         sink.push(Event {
@@ -760,8 +721,8 @@ fn match_levels(
             _pad: 0,
         });
         if maker_left == 0 {
-            book.pop_touch_head(orders, opposite as u8);
-            release_slot(orders, free_head, resting, index, slot);
+            book.pop_touch_head(&mut pool.orders, opposite as u8);
+            pool.release(slot);
         }
     }
     false

@@ -52,6 +52,8 @@ impl OrderIndex {
         }
     }
 
+    // get, probe and position each keep their own probe loop: expressed through one shared
+    // loop they measured ~1.5% slower on the replay benchmark (the hot path uses all three).
     #[inline]
     pub fn get(&self, key: u64) -> Option<u32> {
         if key == EMPTY {

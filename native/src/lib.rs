@@ -3,6 +3,7 @@
 pub mod book;
 pub mod engine;
 pub mod index;
+pub mod pool;
 pub mod records;
 pub mod snapshot;
 

@@ -251,9 +251,9 @@ unsafe fn stats(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
     if out.len() < 3 {
         return Err("stats: out needs 3 slots".into());
     }
-    out[0] = h.engine.resting as f64;
+    out[0] = h.engine.pool.resting as f64;
     out[1] = h.engine.memory_bytes() as f64;
-    out[2] = h.engine.orders_max as f64;
+    out[2] = h.engine.pool.orders_max as f64;
     undefined(env)
 }
 

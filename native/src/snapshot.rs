@@ -22,9 +22,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 pub fn snapshot(engine: &Engine) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + engine.resting * 48);
+    let mut out = Vec::with_capacity(64 + engine.pool.resting * 48);
     out.extend_from_slice(MAGIC);
-    for v in [VERSION, engine.orders_max as u32, (engine.books.len() - 1) as u32] {
+    for v in [VERSION, engine.pool.orders_max as u32, (engine.books.len() - 1) as u32] {
         out.extend_from_slice(&v.to_le_bytes());
     }
     let count = engine.books.iter().flatten().count() as u32;

@@ -53,7 +53,7 @@ fn core_1_price_time_priority() {
     let fills: Vec<(u64, i64, u64)> = ev.iter().filter(|e| e.kind == FILL).map(|e| (e.maker_order_id, e.price, e.trade_id)).collect();
     assert_eq!(fills, vec![(2, 1005, 1), (3, 1005, 2), (1, 1010, 3)]);
     assert_eq!(kinds(&ev), vec![ACCEPTED, FILL, FILL, FILL]);
-    assert_eq!(e.resting, 0);
+    assert_eq!(e.pool.resting, 0);
 }
 
 // [CORE-2] IOC cancels its remainder; FOK kills when it cannot fill whole; post-only rejects when it would take.
@@ -183,7 +183,7 @@ fn core_2_rejects_name_their_reason() {
         let ev = run(&mut e, c);
         assert_eq!((ev.len(), ev[0].kind, ev[0].reason), (1, REJECTED, reason), "{c:?}");
     }
-    assert_eq!(e.resting, 1);
+    assert_eq!(e.pool.resting, 1);
 }
 
 // [CORE-2] the pool bounds resting orders: a full pool rejects new resting orders, not IOCs.
