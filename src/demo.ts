@@ -1,30 +1,51 @@
-// The demo instruments `npm start` loads when no configuration is given.
-// Prices are integer ticks of the quote currency's minor unit, quantities integer lots of the base
-// asset's smallest unit, so nothing in the node is ever a floating-point amount.
-import type { InstrumentSpec } from './core/index.js';
+// The demo configuration `npm start` creates in a new data folder: two spot instruments, the
+// platform's own accounts, a market maker and a client, with fee tiers.
+// Amounts are integer ledger units: USD in micro-dollars (scale 6), BTC and ETH in 1e-8.
+// Prices are quote units per one whole base unit, so BTC-USD at 95,000.00 is 95_000_000_000.
+import { AccountKind, PLATFORM_CUSTODY } from './ledger/model.js';
+import type { NodeConfig } from './pipeline/runtime.js';
 
-export interface InstrumentListing {
-  symbol: string;
-  base: string;
-  quote: string;
-  /** Decimal places of one price unit (2: a price of 9_500_000 is 95,000.00). */
-  priceDecimals: number;
-  /** Decimal places of one quantity unit (8: a quantity of 10_000 is 0.0001). */
-  qtyDecimals: number;
-  spec: InstrumentSpec;
-}
+export const DEMO_CONFIG: NodeConfig = {
+  ordersMax: 1 << 20,
+  assets: [
+    { code: 'USD', scale: 6, custody: PLATFORM_CUSTODY },
+    { code: 'BTC', scale: 8, custody: PLATFORM_CUSTODY },
+    { code: 'ETH', scale: 8, custody: PLATFORM_CUSTODY },
+  ],
+  participants: [
+    { id: 1, name: 'Junction platform', professionalInvestor: true, affiliatedMarketMaker: false, homeVenue: null },
+    { id: 2, name: 'Demo Market Maker', professionalInvestor: true, affiliatedMarketMaker: false, homeVenue: null },
+    { id: 3, name: 'Demo Client', professionalInvestor: false, affiliatedMarketMaker: false, homeVenue: null },
+  ],
+  accounts: [
+    { id: 1, participant: 1, kind: AccountKind.Fees, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 0, orderNotionalMax: 0 },
+    { id: 2, participant: 1, kind: AccountKind.House, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 1000, orderNotionalMax: 0 },
+    { id: 3, participant: 1, kind: AccountKind.Reserve, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 0, orderNotionalMax: 0 },
+    { id: 4, participant: 1, kind: AccountKind.Insurance, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 0, orderNotionalMax: 0 },
+    { id: 10, participant: 2, kind: AccountKind.Client, feeTier: 1, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 10_000, orderNotionalMax: 0 },
+    { id: 11, participant: 3, kind: AccountKind.Client, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 200, orderNotionalMax: 1_000_000_000_000 },
+  ],
+  feeTiers: [
+    { id: 0, makerBps: 2, takerBps: 5 },
+    { id: 1, makerBps: -1, takerBps: 3 },
+  ],
+  instruments: [
+    {
+      symbol: 'BTC-USD', base: 'BTC', quote: 'USD',
+      spec: { id: 1, tickSize: 10_000, lotSize: 10_000, minQty: 10_000, maxQty: 10_000_000_000, refPrice: 95_000_000_000, bandBps: 500 },
+    },
+    {
+      symbol: 'ETH-USD', base: 'ETH', quote: 'USD',
+      spec: { id: 2, tickSize: 10_000, lotSize: 100_000, minQty: 100_000, maxQty: 100_000_000_000, refPrice: 3_500_000_000, bandBps: 500 },
+    },
+  ],
+};
 
-export const DEMO_INSTRUMENTS: readonly InstrumentListing[] = [
-  {
-    symbol: 'BTC-USD', base: 'BTC', quote: 'USD', priceDecimals: 2, qtyDecimals: 8,
-    spec: { id: 1, tickSize: 1, lotSize: 10_000, minQty: 10_000, maxQty: 10_000_000_000, refPrice: 9_500_000, bandBps: 500 },
-  },
-  {
-    symbol: 'ETH-USD', base: 'ETH', quote: 'USD', priceDecimals: 2, qtyDecimals: 8,
-    spec: { id: 2, tickSize: 1, lotSize: 100_000, minQty: 100_000, maxQty: 100_000_000_000, refPrice: 350_000, bandBps: 500 },
-  },
-  {
-    symbol: 'SOL-USD', base: 'SOL', quote: 'USD', priceDecimals: 3, qtyDecimals: 6,
-    spec: { id: 3, tickSize: 10, lotSize: 1_000, minQty: 10_000, maxQty: 1_000_000_000_000, refPrice: 180_000, bandBps: 800 },
-  },
+/** Deposits that fund the demo market maker and client on a new data folder. */
+export const DEMO_FUNDING = [
+  { account: 10, asset: 'USD', amount: 10_000_000_000_000 },
+  { account: 10, asset: 'BTC', amount: 10_000_000_000 },
+  { account: 10, asset: 'ETH', amount: 100_000_000_000 },
+  { account: 11, asset: 'USD', amount: 100_000_000_000 },
+  { account: 11, asset: 'BTC', amount: 100_000_000 },
 ];

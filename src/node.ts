@@ -1,45 +1,46 @@
 // Junction's composition root: builds the node from its parts and runs it until told to stop.
-// For now the node is the matching core with the demo instruments; later stages (ledger, risk,
-// gateways, settlement, perps) are composed here.
+// `npm start -- --data DIR` opens (or creates, with the demo configuration) the node in DIR,
+// recovering its state from LMDB, and serves until SIGINT or SIGTERM.
 import { parseArgs } from 'node:util';
-import { MatchingCore } from './core/index.js';
-import { DEMO_INSTRUMENTS } from './demo.js';
+import { DEMO_CONFIG, DEMO_FUNDING } from './demo.js';
+import { NodeRuntime } from './pipeline/runtime.js';
 
-const ORDERS_MAX_DEFAULT = 1 << 20;
-const INSTRUMENTS_MAX = 1024;
+export const DATA_DIR_DEFAULT = '.data';
 
-export interface NodeOptions { ordersMax: number }
-
-export function startNode(options: NodeOptions): MatchingCore {
-  const core = new MatchingCore({ ordersMax: options.ordersMax, instrumentsMax: INSTRUMENTS_MAX });
-  for (const listing of DEMO_INSTRUMENTS) core.addInstrument(listing.spec);
-  core.checkInvariants();
-  return core;
+export async function startNode(dataDir: string): Promise<NodeRuntime> {
+  const runtime = await NodeRuntime.open({ dataDir, config: DEMO_CONFIG });
+  if (runtime.lastSequence === 0) {
+    await Promise.all(DEMO_FUNDING.map((f) => runtime.submit({ type: 'deposit', key: `demo-${f.account}-${f.asset}`, ...f })));
+  }
+  return runtime;
 }
 
-function main(): void {
-  const { values } = parseArgs({ options: { 'orders-max': { type: 'string', default: String(ORDERS_MAX_DEFAULT) } } });
-  const ordersMax = Number(values['orders-max']);
-  if (!Number.isInteger(ordersMax) || ordersMax < 1) {
-    console.error(`--orders-max must be a positive integer, got ${values['orders-max']}`);
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { data: { type: 'string', default: DATA_DIR_DEFAULT } } });
+  const dataDir = values.data!;
+  let runtime: NodeRuntime;
+  try {
+    runtime = await startNode(dataDir);
+  } catch (e) {
+    console.error(`cannot start the node on ${dataDir}: ${(e as Error).message}`);
     process.exit(2);
   }
-  const core = startNode({ ordersMax });
-  const stats = core.stats();
   const keepAlive = setInterval(() => {}, 1 << 30);
-  const stop = (signal: string) => {
+  const stop = async (signal: string) => {
     clearInterval(keepAlive);
-    console.log(JSON.stringify({ event: 'stopped', signal, resting: core.stats().resting }));
+    await runtime.close();
+    console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  // Ready only once the stop handlers are in place.
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  // Ready only once recovery is done and the stop handlers are in place.
   console.log(JSON.stringify({
     event: 'ready',
-    instruments: DEMO_INSTRUMENTS.map((l) => l.symbol),
-    ordersMax: stats.ordersMax,
-    nativeMemoryBytes: stats.memoryBytes,
+    data: dataDir,
+    instruments: runtime.config.instruments.map((l) => l.symbol),
+    lastSequence: runtime.lastSequence,
+    openOrders: runtime.pipeline.orders.size,
   }));
 }
 
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) main();
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) void main();

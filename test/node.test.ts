@@ -1,38 +1,52 @@
-// `npm start` runs the node: it loads the demo instruments, says it is ready, and stops cleanly.
+// `npm start` runs the node: it opens (or creates) its data folder, says it is ready, and stops cleanly.
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const NODE_JS = join(__dirname, '../dist/src/node.js');
 
-describe('node start-up', () => {
-  it('[CORE-1] [CORE-5] starts with the demo instruments on the native core and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [NODE_JS, '--orders-max', '4096'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let buffered = '';
-    const ready = new Promise<void>((resolve) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString();
-        const parts = buffered.split('\n');
-        buffered = parts.pop()!;
-        lines.push(...parts);
-        if (lines.some((l) => l.includes('"ready"'))) resolve();
-      });
+function run(args: string[]): { lines: string[]; stderr: () => string; ready: Promise<void>; exit: Promise<number | null>; kill: (s: NodeJS.Signals) => void } {
+  const child = spawn(process.execPath, [NODE_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let buffered = '';
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const ready = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      lines.push(...parts);
+      if (lines.some((l) => l.includes('"ready"'))) resolve();
     });
-    await ready;
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(0);
-    expect(JSON.parse(lines[0])).toMatchObject({ event: 'ready', instruments: ['BTC-USD', 'ETH-USD', 'SOL-USD'], ordersMax: 4096 });
-    expect(JSON.parse(lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', resting: 0 });
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { lines, stderr: () => stderr, ready, exit, kill: (s) => child.kill(s) };
+}
+
+describe('node start-up', () => {
+  it('[CORE-5] [OPS-2] starts on a new data folder with the demo configuration, stops on SIGTERM, restarts where it stopped', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'junction-node-'));
+    const first = run(['--data', data]);
+    await first.ready;
+    first.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    expect(JSON.parse(first.lines[0])).toEqual({ event: 'ready', data, instruments: ['BTC-USD', 'ETH-USD'], lastSequence: 5, openOrders: 0 });
+    expect(JSON.parse(first.lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', lastSequence: 5 });
+    const second = run(['--data', data]);
+    await second.ready;
+    second.kill('SIGINT');
+    expect(await second.exit).toBe(0);
+    expect(JSON.parse(second.lines[0])).toMatchObject({ event: 'ready', lastSequence: 5 });
   });
 
-  it('[CORE-5] refuses a bad --orders-max with a clear message', async () => {
-    const child = spawn(process.execPath, [NODE_JS, '--orders-max', 'lots'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(2);
-    expect(stderr.trim()).toBe('--orders-max must be a positive integer, got lots');
+  it('[OPS-2] refuses a data folder it cannot use, with a clear message', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'junction-node-')), 'not-a-folder');
+    writeFileSync(file, 'x');
+    const child = run(['--data', join(file, 'sub')]);
+    expect(await child.exit).toBe(2);
+    expect(child.stderr()).toMatch(new RegExp(`^cannot start the node on ${join(file, 'sub')}: `));
   });
 });

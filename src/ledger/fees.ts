@@ -1,0 +1,48 @@
+// Fee schedule by account tier. Fees are charged in the quote asset on each fill's notional:
+// a positive rate rounds up (never undercharged), a negative maker rate is a rebate rounded down.
+export interface FeeTier { id: number; makerBps: number; takerBps: number }
+
+export const BPS = 10_000;
+
+export class FeeSchedule {
+  private readonly tiers = new Map<number, FeeTier>();
+
+  constructor(tiers: readonly FeeTier[]) {
+    for (const t of tiers) {
+      if (!Number.isInteger(t.makerBps) || !Number.isInteger(t.takerBps) || t.takerBps < 0 || t.takerBps >= BPS || t.makerBps >= BPS || t.makerBps <= -BPS) {
+        throw new Error(`fee tier ${t.id}: takerBps must be in 0..9999 and makerBps in -9999..9999`);
+      }
+      this.tiers.set(t.id, { ...t });
+    }
+    // A rebate is paid out of the same fill's taker fee, so the fee account can never go negative.
+    const rebateMax = Math.max(0, ...[...this.tiers.values()].map((t) => -t.makerBps));
+    const takerMin = Math.min(...[...this.tiers.values()].map((t) => t.takerBps));
+    if (rebateMax > takerMin) {
+      throw new Error(`a maker rebate of ${rebateMax} bps exceeds the lowest taker fee of ${takerMin} bps`);
+    }
+  }
+
+  tier(id: number): FeeTier {
+    const t = this.tiers.get(id);
+    if (!t) throw new Error(`unknown fee tier ${id}`);
+    return t;
+  }
+
+  all(): FeeTier[] { return [...this.tiers.values()]; }
+}
+
+/** The fee on `notional` at `bps`: positive is charged (rounded up), negative is a rebate (rounded down). */
+export function feeOf(notional: number, bps: number): number {
+  const rate = Math.abs(bps);
+  const product = notional * rate;
+  let fee: number;
+  if (product <= Number.MAX_SAFE_INTEGER) {
+    fee = bps >= 0 ? Math.ceil(product / BPS) : Math.floor(product / BPS);
+  } else {
+    // Exact in BigInt when the product passes 2^53.
+    const p = BigInt(notional) * BigInt(rate);
+    const q = p / BigInt(BPS);
+    fee = Number(bps >= 0 && q * BigInt(BPS) !== p ? q + 1n : q);
+  }
+  return bps >= 0 ? fee : -fee;
+}

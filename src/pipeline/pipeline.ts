@@ -1,0 +1,325 @@
+// The node's state machine: a batch of sequenced commands goes through pre-trade risk, the native
+// matching core (one N-API call per core batch) and post-trade ledger postings. It reads no clock,
+// no random source and does no I/O, so the state is a pure function of the sequenced batches
+// (CORE-4); recovery replays the journal through it.
+import {
+  EventKind, MatchingCore, REJECT_REASON_NAMES, Scope, Side,
+  type CoreEvent, type EventBatch, type InstrumentSpec,
+} from '../core/index.js';
+import { feeOf } from '../ledger/fees.js';
+import { balanceKey, type Ledger } from '../ledger/ledger.js';
+import { AccountKind, Bucket, Cause, EXTERNAL_ACCOUNT, type Account, type InstrumentTerms } from '../ledger/model.js';
+import { PreTradeRisk } from '../risk/risk.js';
+import { NODE_REJECT_NAMES, NodeReject } from '../risk/reasons.js';
+import type {
+  AmendCommand, CancelCommand, DepositCommand, MassCancelCommand, OrderCommand, Outcome, SequencedCommand, WithdrawCommand,
+} from './commands.js';
+
+export interface OpenOrder {
+  id: number;
+  account: number;
+  instrument: number;
+  side: number;
+  limit: number;
+  remaining: number;
+  /** What the order holds now: exactly what its remaining quantity needs (see PreTradeRisk.holdFor). */
+  held: number;
+  asset: number;
+}
+
+export interface PipelineState {
+  orders: OpenOrder[];
+  keys: [string, number][];
+}
+
+function rejectName(reason: number): string {
+  return reason >= 100 ? NODE_REJECT_NAMES[reason] : REJECT_REASON_NAMES[reason];
+}
+
+export class Pipeline {
+  readonly risk: PreTradeRisk;
+  readonly orders = new Map<number, OpenOrder>();
+  private readonly openCounts = new Map<number, number>();
+  /** Idempotency keys of deposits and withdrawals → the sequence number that applied them. */
+  private readonly keys = new Map<string, number>();
+  private readonly feesAccount: number;
+  /** Per core command queued in the current core batch: its outcome and what to undo on a reject. */
+  private pending: { outcome: Outcome; newOrder?: OpenOrder; amendDelta?: { order: OpenOrder; delta: number } }[] = [];
+  private seq = 0;
+
+  constructor(readonly ledger: Ledger, readonly core: MatchingCore) {
+    this.risk = new PreTradeRisk(ledger);
+    const fees = [...ledger.accounts.values()].filter((a) => a.kind === AccountKind.Fees);
+    if (fees.length !== 1) throw new Error(`the ledger needs exactly one fees account, found ${fees.length}`);
+    this.feesAccount = fees[0].id;
+  }
+
+  /** Applies one batch; outcomes come back in command order. */
+  apply(batch: readonly SequencedCommand[]): Outcome[] {
+    const outcomes: Outcome[] = [];
+    for (const c of batch) {
+      this.seq = c.seq;
+      const outcome: Outcome = { seq: c.seq, ok: true, events: [] };
+      outcomes.push(outcome);
+      switch (c.type) {
+        case 'deposit': this.deposit(c, outcome); break;
+        case 'withdraw': this.withdraw(c, outcome); break;
+        case 'order': this.order(c, outcome); break;
+        case 'cancel': this.cancel(c, outcome); break;
+        case 'amend': this.amend(c, outcome); break;
+        case 'massCancel': this.massCancel(c, outcome); break;
+        default: this.reject(outcome, NodeReject.InvalidCommand);
+      }
+      if (this.core.pending === this.core.batchCommandsMax) this.flush();
+    }
+    this.flush();
+    return outcomes;
+  }
+
+  private reject(outcome: Outcome, reason: number): void {
+    outcome.ok = false;
+    outcome.reason = reason;
+    outcome.reasonName = rejectName(reason);
+  }
+
+  private assetOf(code: string): number | undefined { return this.ledger.assetIndex.get(code); }
+
+  private validTransfer(c: DepositCommand | WithdrawCommand, outcome: Outcome): number | undefined {
+    const previous = this.keys.get(c.key);
+    if (typeof c.key !== 'string' || c.key.length === 0) return this.reject(outcome, NodeReject.InvalidCommand), undefined;
+    if (previous !== undefined) {
+      outcome.duplicateOf = previous;
+      return undefined;
+    }
+    const account = this.ledger.accounts.get(c.account);
+    if (!account) return this.reject(outcome, NodeReject.UnknownAccount), undefined;
+    const asset = this.assetOf(c.asset);
+    if (asset === undefined) return this.reject(outcome, NodeReject.UnknownAsset), undefined;
+    if (!Number.isSafeInteger(c.amount) || c.amount <= 0) return this.reject(outcome, NodeReject.InvalidAmount), undefined;
+    return asset;
+  }
+
+  private deposit(c: DepositCommand, outcome: Outcome): void {
+    const asset = this.validTransfer(c, outcome);
+    if (asset === undefined) return;
+    this.ledger.post(this.seq, Cause.Deposit, asset, EXTERNAL_ACCOUNT, Bucket.Available, c.account, Bucket.Available, c.amount);
+    this.keys.set(c.key, this.seq);
+  }
+
+  private withdraw(c: WithdrawCommand, outcome: Outcome): void {
+    const asset = this.validTransfer(c, outcome);
+    if (asset === undefined) return;
+    // Only available funds leave: what open orders hold never does.
+    if (this.ledger.balance(c.account, asset).available < c.amount) return this.reject(outcome, NodeReject.InsufficientFunds);
+    this.ledger.post(this.seq, Cause.Withdrawal, asset, c.account, Bucket.Available, EXTERNAL_ACCOUNT, Bucket.Available, c.amount);
+    this.keys.set(c.key, this.seq);
+  }
+
+  private order(c: OrderCommand, outcome: Outcome): void {
+    if ((c.side !== 0 && c.side !== 1) || !Number.isInteger(c.orderType) || !Number.isInteger(c.tif)) {
+      return this.reject(outcome, NodeReject.InvalidCommand);
+    }
+    const check = this.risk.checkOrder(
+      { account: c.account, instrument: c.instrument, side: c.side, market: c.orderType === 1, price: c.price, qty: c.qty },
+      this.openCounts.get(c.account) ?? 0,
+    );
+    if (!check.ok) return this.reject(outcome, check.reason);
+    const account = this.ledger.accounts.get(c.account)!;
+    this.ledger.hold(this.seq, c.account, check.hold.asset, check.hold.amount);
+    const order: OpenOrder = {
+      id: this.seq, account: c.account, instrument: c.instrument, side: c.side, limit: c.price,
+      remaining: c.qty, held: check.hold.amount, asset: check.hold.asset,
+    };
+    this.open(order);
+    outcome.orderId = order.id;
+    const stp = c.stpMode !== undefined;
+    this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, c.qty,
+      stp ? account.participant : 0, stp ? c.stpMode! : 0);
+    this.pending.push({ outcome, newOrder: order });
+  }
+
+  /** The caller's own open order, or undefined (another account's order is "unknown" to it). */
+  private owned(account: number, instrument: number, orderId: number): OpenOrder | undefined {
+    const o = this.orders.get(orderId);
+    return o && o.account === account && o.instrument === instrument ? o : undefined;
+  }
+
+  private cancel(c: CancelCommand, outcome: Outcome): void {
+    if (!this.owned(c.account, c.instrument, c.orderId)) return this.reject(outcome, NodeReject.UnknownOrder);
+    this.core.cancel(c.instrument, c.orderId, c.account);
+    this.pending.push({ outcome });
+  }
+
+  private amend(c: AmendCommand, outcome: Outcome): void {
+    const o = this.owned(c.account, c.instrument, c.orderId);
+    if (!o) return this.reject(outcome, NodeReject.UnknownOrder);
+    if (!Number.isSafeInteger(c.price) || c.price <= 0) return this.reject(outcome, NodeReject.InvalidPrice);
+    if (!Number.isSafeInteger(c.qty) || c.qty <= 0) return this.reject(outcome, NodeReject.InvalidQuantity);
+    const account = this.ledger.accounts.get(o.account)!;
+    const terms = this.ledger.instruments.get(o.instrument)!;
+    if (Number.isNaN(this.ledger.notional(terms, c.price, c.qty))) return this.reject(outcome, NodeReject.NotionalTooLarge);
+    const need = this.risk.holdFor(account, terms, o.side, c.price, c.qty);
+    const delta = need.amount - o.held;
+    if (delta > 0) {
+      const short = this.risk.checkFunds(account, { asset: o.asset, amount: delta });
+      if (short !== undefined) return this.reject(outcome, short);
+      this.ledger.hold(this.seq, o.account, o.asset, delta);
+      o.held += delta;
+    }
+    this.core.amend(c.instrument, c.orderId, c.account, c.price, c.qty);
+    this.pending.push({ outcome, amendDelta: delta > 0 ? { order: o, delta } : undefined });
+  }
+
+  private massCancel(c: MassCancelCommand, outcome: Outcome): void {
+    if (!this.ledger.accounts.has(c.account)) return this.reject(outcome, NodeReject.UnknownAccount);
+    // An account only ever cancels its own orders.
+    let scope = Scope.Account;
+    if (c.instrument !== undefined) scope |= Scope.Instrument;
+    if (c.side !== undefined) scope |= Scope.Side;
+    this.core.massCancel(scope, c.account, c.instrument ?? 0, c.side ?? 0);
+    this.pending.push({ outcome });
+  }
+
+  private open(o: OpenOrder): void {
+    this.orders.set(o.id, o);
+    this.openCounts.set(o.account, (this.openCounts.get(o.account) ?? 0) + 1);
+  }
+
+  private close(o: OpenOrder): void {
+    this.ledger.release(this.seq, o.account, o.asset, o.held);
+    o.held = 0;
+    this.orders.delete(o.id);
+    this.openCounts.set(o.account, this.openCounts.get(o.account)! - 1);
+  }
+
+  /** Releases what an open order holds beyond what its remaining quantity needs. */
+  private trim(o: OpenOrder): void {
+    if (o.remaining === 0) return this.close(o);
+    const account = this.ledger.accounts.get(o.account)!;
+    const need = this.risk.holdFor(account, this.ledger.instruments.get(o.instrument)!, o.side, o.limit, o.remaining).amount;
+    const excess = o.held - need;
+    if (excess < 0) throw new Error(`order ${o.id} holds ${o.held} but needs ${need}`);
+    this.ledger.release(this.seq, o.account, o.asset, excess);
+    o.held = need;
+  }
+
+  /** Runs the queued core commands and books what they did. */
+  private flush(): void {
+    if (this.core.pending === 0) return;
+    const events = this.core.flush();
+    const pending = this.pending;
+    this.pending = [];
+    for (let i = 0; i < events.length; i++) {
+      const entry = pending[events.commandIndex(i)];
+      this.seq = entry.outcome.seq;
+      this.book(events, i, entry);
+    }
+  }
+
+  private book(events: EventBatch, i: number, entry: (typeof this.pending)[number]): void {
+    const kind = events.kind(i);
+    const event: CoreEvent = events.get(i);
+    entry.outcome.events.push(event);
+    switch (kind) {
+      case EventKind.Rejected:
+        this.reject(entry.outcome, event.reason);
+        if (entry.newOrder) this.close(entry.newOrder);
+        if (entry.amendDelta) {
+          const { order, delta } = entry.amendDelta;
+          this.ledger.release(this.seq, order.account, order.asset, delta);
+          order.held -= delta;
+        }
+        return;
+      case EventKind.Fill:
+        return this.fill(event);
+      case EventKind.Cancelled: {
+        const o = this.orders.get(event.orderId);
+        if (o) this.close(o);
+        return;
+      }
+      case EventKind.Reduced:
+      case EventKind.Amended: {
+        const o = this.orders.get(event.orderId)!;
+        if (kind === EventKind.Amended) o.limit = event.price;
+        o.remaining = event.remaining;
+        return this.trim(o);
+      }
+      default:
+        return; // Accepted, Rested: nothing moves.
+    }
+  }
+
+  private fill(e: CoreEvent): void {
+    const taker = this.orders.get(e.orderId)!;
+    const maker = this.orders.get(e.makerOrderId)!;
+    const terms = this.ledger.instruments.get(taker.instrument)!;
+    const buyer = e.side === Side.Buy ? taker : maker;
+    const seller = e.side === Side.Buy ? maker : taker;
+    const notional = this.ledger.notional(terms, e.price, e.qty);
+    // Delivery versus payment inside the ledger: both legs post together.
+    this.ledger.post(this.seq, Cause.Fill, terms.quote, buyer.account, Bucket.Held, seller.account, Bucket.Available, notional);
+    buyer.held -= notional;
+    this.ledger.post(this.seq, Cause.Fill, terms.base, seller.account, Bucket.Held, buyer.account, Bucket.Available, e.qty);
+    seller.held -= e.qty;
+    // The taker's fee first, so a maker rebate is always covered by it.
+    this.charge(taker, terms, notional, true);
+    this.charge(maker, terms, notional, false);
+    taker.remaining = e.remaining;
+    maker.remaining = e.makerRemaining;
+    this.trim(taker);
+    this.trim(maker);
+  }
+
+  private charge(o: OpenOrder, terms: InstrumentTerms, notional: number, taker: boolean): void {
+    const account: Account = this.ledger.accounts.get(o.account)!;
+    const tier = this.ledger.fees.tier(account.feeTier);
+    const fee = feeOf(notional, taker ? tier.takerBps : tier.makerBps);
+    if (fee > 0) {
+      // A buyer pays from its hold, a seller from the proceeds it just received.
+      const bucket = o.side === Side.Buy ? Bucket.Held : Bucket.Available;
+      this.ledger.post(this.seq, Cause.Fee, terms.quote, o.account, bucket, this.feesAccount, Bucket.Available, fee);
+      if (o.side === Side.Buy) o.held -= fee;
+    } else if (fee < 0) {
+      this.ledger.post(this.seq, Cause.Rebate, terms.quote, this.feesAccount, Bucket.Available, o.account, Bucket.Available, -fee);
+    }
+  }
+
+  /** balanceKey(account, asset) → what open orders hold there. */
+  heldByOrders(): Map<number, number> {
+    const held = new Map<number, number>();
+    for (const o of this.orders.values()) {
+      const key = balanceKey(o.account, o.asset);
+      held.set(key, (held.get(key) ?? 0) + o.held);
+    }
+    return held;
+  }
+
+  /** Ledger invariants, and the core's resting orders against the open orders the node tracks. */
+  checkInvariants(specs: readonly InstrumentSpec[]): void {
+    this.ledger.checkInvariants(this.heldByOrders());
+    this.core.checkInvariants();
+    const resting = this.core.stats().resting;
+    if (resting !== this.orders.size) throw new Error(`the core rests ${resting} orders but the node tracks ${this.orders.size}`);
+    for (const spec of specs) {
+      for (const side of [Side.Buy, Side.Sell]) {
+        const core = this.core.depth(spec.id, side, 1 << 20).reduce((s, l) => s + l.qty, 0);
+        let tracked = 0;
+        for (const o of this.orders.values()) if (o.instrument === spec.id && o.side === side) tracked += o.remaining;
+        if (core !== tracked) throw new Error(`instrument ${spec.id} side ${side}: the core rests ${core} but the node tracks ${tracked}`);
+      }
+    }
+  }
+
+  state(): PipelineState {
+    return { orders: [...this.orders.values()].map((o) => ({ ...o })), keys: [...this.keys] };
+  }
+
+  restoreState(state: PipelineState): void {
+    this.orders.clear();
+    this.openCounts.clear();
+    for (const o of state.orders) this.open({ ...o });
+    this.keys.clear();
+    for (const [k, v] of state.keys) this.keys.set(k, v);
+  }
+}
+

@@ -1,0 +1,254 @@
+// The running node: sequencer, batch pipeline and durable group commit over LMDB, and recovery.
+//
+// Commands arriving in one event-loop turn (up to batch_commands_max) form a batch. The sequencer
+// stamps each with a sequence number and a timestamp, the only clock read on the path; the batch
+// goes through the pipeline (risk → core → ledger) and is committed to LMDB in one transaction.
+// Only then are its outcomes released: an acknowledgement means durable.
+//
+// Recovery loads the latest snapshot (core books, ledger, open orders) and replays the journal
+// after it through the same deterministic pipeline, checking that every replayed batch posts
+// exactly what was committed for it, and that the invariants hold, before accepting traffic.
+import { MatchingCore, type InstrumentSpec } from '../core/index.js';
+import { Ledger, balanceKey, ASSETS_MAX } from '../ledger/ledger.js';
+import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../ledger/model.js';
+import type { FeeTier } from '../ledger/fees.js';
+import { LedgerStore, type Snapshot } from '../ledger/store.js';
+import type { NodeCommand, Outcome, SequencedCommand } from './commands.js';
+import { Pipeline, type PipelineState } from './pipeline.js';
+
+export const BATCH_COMMANDS_MAX = 4096;
+export const SNAPSHOT_EVERY_BATCHES_DEFAULT = 1000;
+export const INSTRUMENTS_MAX = 1024;
+
+export interface InstrumentListing { symbol: string; base: string; quote: string; spec: InstrumentSpec }
+
+export interface NodeConfig {
+  ordersMax: number;
+  assets: Asset[];
+  participants: Participant[];
+  accounts: Account[];
+  feeTiers: FeeTier[];
+  instruments: InstrumentListing[];
+}
+
+export interface RuntimeOptions {
+  dataDir: string;
+  /** Used when the data folder is new; an existing folder keeps the configuration it was made with. */
+  config?: NodeConfig;
+  snapshotEveryBatches?: number;
+  batchCommandsMax?: number;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** How the ledger forms an instrument's notional exactly (see InstrumentTerms). */
+export function instrumentTerms(config: NodeConfig): InstrumentTerms[] {
+  const index = new Map(config.assets.map((a, i) => [a.code, i]));
+  return config.instruments.map((l) => {
+    const base = index.get(l.base);
+    const quote = index.get(l.quote);
+    if (base === undefined || quote === undefined) throw new Error(`instrument ${l.symbol}: unknown asset`);
+    const unit = 10 ** config.assets[base].scale;
+    const priceDivisor = gcd(l.spec.tickSize, unit);
+    const qtyDivisor = unit / priceDivisor;
+    if (l.spec.lotSize % qtyDivisor !== 0) {
+      throw new Error(`instrument ${l.symbol}: tickSize × lotSize must be a multiple of 10^${config.assets[base].scale} so every notional is whole quote units`);
+    }
+    return { id: l.spec.id, symbol: l.symbol, base, quote, priceDivisor, qtyDivisor, lotSize: l.spec.lotSize };
+  });
+}
+
+interface Waiting { command: NodeCommand; resolve: (o: Outcome) => void; reject: (e: Error) => void }
+
+export class NodeRuntime {
+  private queue: Waiting[] = [];
+  private scheduled = false;
+  private batch: number;
+  private lastSeq: number;
+  private lastTs = 0;
+  private inflight = new Set<Promise<unknown>>();
+  private failure: Error | undefined;
+  private readonly batchCommandsMax: number;
+  private readonly snapshotEvery: number;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly store: LedgerStore<SequencedCommand, PipelineState, NodeConfig>,
+    readonly ledger: Ledger,
+    readonly pipeline: Pipeline,
+    batch: number,
+    lastSeq: number,
+    options: RuntimeOptions,
+  ) {
+    this.batch = batch;
+    this.lastSeq = lastSeq;
+    this.batchCommandsMax = options.batchCommandsMax ?? BATCH_COMMANDS_MAX;
+    this.snapshotEvery = options.snapshotEveryBatches ?? SNAPSHOT_EVERY_BATCHES_DEFAULT;
+  }
+
+  static async open(options: RuntimeOptions): Promise<NodeRuntime> {
+    const store = new LedgerStore<SequencedCommand, PipelineState, NodeConfig>(options.dataDir);
+    let config = store.config();
+    if (!config) {
+      if (!options.config) throw new Error(`${options.dataDir} holds no node and no configuration was given`);
+      config = options.config;
+      NodeRuntime.build(config, undefined); // validate before anything is written
+      await store.writeConfig(config);
+    }
+    const snapshot = store.latestSnapshot();
+    const { ledger, pipeline } = NodeRuntime.build(config, snapshot);
+    let batch = snapshot?.batch ?? 0;
+    let lastSeq = snapshot?.lastSeq ?? 0;
+    for (const entry of store.journalAfter(batch)) {
+      pipeline.apply(entry.commands);
+      const replayed = ledger.takePending();
+      const committed = store.postingsOf(entry.batch);
+      const divergence = firstPostingDifference(replayed, committed);
+      if (divergence) throw new Error(`journal replay diverged at batch ${entry.batch}: ${divergence}`);
+      batch = entry.batch;
+      if (entry.commands.length > 0) lastSeq = entry.commands[entry.commands.length - 1].seq;
+    }
+    const runtime = new NodeRuntime(config, store, ledger, pipeline, batch, lastSeq, options);
+    runtime.checkInvariants();
+    runtime.checkStoredBalances();
+    return runtime;
+  }
+
+  private static build(config: NodeConfig, snapshot: Snapshot<PipelineState> | undefined): { ledger: Ledger; pipeline: Pipeline } {
+    const ledger = new Ledger({
+      assets: config.assets, participants: config.participants, accounts: config.accounts,
+      feeTiers: config.feeTiers, instruments: instrumentTerms(config),
+    });
+    let core: MatchingCore;
+    if (snapshot) {
+      core = MatchingCore.restore(snapshot.core, { batchCommandsMax: BATCH_COMMANDS_MAX });
+    } else {
+      core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax: BATCH_COMMANDS_MAX });
+      for (const l of config.instruments) core.addInstrument(l.spec);
+    }
+    const pipeline = new Pipeline(ledger, core);
+    if (snapshot) {
+      ledger.restoreState(snapshot.ledger);
+      pipeline.restoreState(snapshot.extra);
+    }
+    return { ledger, pipeline };
+  }
+
+  get lastSequence(): number { return this.lastSeq; }
+  get lastBatch(): number { return this.batch; }
+
+  /** Queues a command; resolves with its outcome once the batch holding it is durable. */
+  submit(command: NodeCommand): Promise<Outcome> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<Outcome>((resolve, reject) => {
+      this.queue.push({ command, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.runBatch());
+      }
+    });
+  }
+
+  private runBatch(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0 || this.failure) return;
+    const waiting = this.queue.length <= this.batchCommandsMax ? this.queue : this.queue.slice(0, this.batchCommandsMax);
+    this.queue = this.queue.length <= this.batchCommandsMax ? [] : this.queue.slice(this.batchCommandsMax);
+    // The sequencer: the one place on the path that reads a clock.
+    const ts = Math.max(this.lastTs, Date.now() * 1000);
+    this.lastTs = ts;
+    const commands: SequencedCommand[] = waiting.map((w) => ({ ...w.command, seq: ++this.lastSeq, ts }));
+    let outcomes: Outcome[];
+    try {
+      outcomes = this.pipeline.apply(commands);
+    } catch (e) {
+      return this.fail(e as Error, waiting);
+    }
+    this.batch += 1;
+    const commit = this.commitBatch(this.batch, commands).then(
+      () => waiting.forEach((w, i) => w.resolve(outcomes[i])),
+      (e: Error) => this.fail(e, waiting),
+    );
+    this.inflight.add(commit);
+    void commit.finally(() => this.inflight.delete(commit));
+    if (this.queue.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => this.runBatch());
+    }
+  }
+
+  private commitBatch(batch: number, commands: SequencedCommand[]): Promise<unknown> {
+    const postings = this.ledger.takePending();
+    const touched = new Set<number>();
+    for (const p of postings) {
+      if (p.debitAccount !== 0) touched.add(balanceKey(p.debitAccount, p.asset));
+      if (p.creditAccount !== 0) touched.add(balanceKey(p.creditAccount, p.asset));
+    }
+    const balances: [number, number, number][] = [...touched].map((key) => {
+      const b = this.ledger.balance(Math.floor(key / ASSETS_MAX), key % ASSETS_MAX);
+      return [key, b.available, b.held];
+    });
+    const snapshot = batch % this.snapshotEvery === 0 ? this.snapshot(batch) : undefined;
+    return this.store.commit({ batch, commands, postings, balances, snapshot });
+  }
+
+  private snapshot(batch: number): Snapshot<PipelineState> {
+    return { batch, lastSeq: this.lastSeq, core: this.pipeline.core.snapshot(), ledger: this.ledger.state(), extra: this.pipeline.state() };
+  }
+
+  private fail(error: Error, waiting: Waiting[]): void {
+    // Past a failed commit or a broken invariant the in-memory state cannot be trusted: stop.
+    this.failure = new Error(`node stopped: ${error.message}`);
+    for (const w of waiting) w.reject(this.failure);
+    for (const w of this.queue) w.reject(this.failure);
+    this.queue = [];
+  }
+
+  /** Waits for every queued command to be applied and committed. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.scheduled || this.inflight.size > 0) {
+      await Promise.all([...this.inflight]);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  checkInvariants(): void {
+    this.pipeline.checkInvariants(this.config.instruments.map((l) => l.spec));
+  }
+
+  /** The balances table in LMDB must equal the ledger rebuilt in memory. */
+  private checkStoredBalances(): void {
+    for (const [key, available, held] of this.store.allBalances()) {
+      const b = this.ledger.balance(Math.floor(key / ASSETS_MAX), key % ASSETS_MAX);
+      if (b.available !== available || b.held !== held) {
+        throw new Error(`stored balance ${key} is ${available}/${held} but the rebuilt ledger has ${b.available}/${b.held}`);
+      }
+    }
+  }
+
+  /** Drains, writes a snapshot so the next start replays nothing, and closes the store. */
+  async close(): Promise<void> {
+    await this.drain();
+    if (!this.failure) {
+      this.batch += 1;
+      await this.store.commit({ batch: this.batch, commands: [], postings: [], balances: [], snapshot: this.snapshot(this.batch) });
+    }
+    await this.store.close();
+  }
+}
+
+function firstPostingDifference(replayed: Posting[], committed: Posting[]): string | undefined {
+  const n = Math.max(replayed.length, committed.length);
+  for (let i = 0; i < n; i++) {
+    const a = replayed[i];
+    const b = committed[i];
+    if (!a || !b || a.id !== b.id || a.seq !== b.seq || a.amount !== b.amount || a.asset !== b.asset || a.cause !== b.cause
+      || a.debitAccount !== b.debitAccount || a.creditAccount !== b.creditAccount || a.debitBucket !== b.debitBucket || a.creditBucket !== b.creditBucket) {
+      return `posting #${i}: replayed ${JSON.stringify(a)} vs committed ${JSON.stringify(b)}`;
+    }
+  }
+  return undefined;
+}

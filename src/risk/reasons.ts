@@ -1,0 +1,27 @@
+// Stable reject codes of the node's pre-trade and ledger checks. They continue the core's
+// RejectReason numbering (1-19) from 100, so one number names any reject. Append, never renumber.
+export const enum NodeReject {
+  UnknownAccount = 100,
+  AccountCannotTrade = 101,
+  UnknownInstrument = 102,
+  InstrumentNotEnabled = 103,
+  CustodyNotEligible = 104,
+  InsufficientFunds = 105,
+  OpenOrdersLimit = 106,
+  NotionalLimit = 107,
+  NotionalTooLarge = 108,
+  ProtectionPriceRequired = 109,
+  UnknownAsset = 110,
+  InvalidAmount = 111,
+  UnknownOrder = 112,
+  InvalidCommand = 113,
+  InvalidPrice = 114,
+  InvalidQuantity = 115,
+}
+
+export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
+  100: 'UnknownAccount', 101: 'AccountCannotTrade', 102: 'UnknownInstrument', 103: 'InstrumentNotEnabled',
+  104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit',
+  108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount',
+  112: 'UnknownOrder', 113: 'InvalidCommand', 114: 'InvalidPrice', 115: 'InvalidQuantity',
+};
