@@ -302,7 +302,7 @@ export class Pipeline {
     if (resting !== this.orders.size) throw new Error(`the core rests ${resting} orders but the node tracks ${this.orders.size}`);
     for (const spec of specs) {
       for (const side of [Side.Buy, Side.Sell]) {
-        const core = this.core.depth(spec.id, side, 1 << 20).reduce((s, l) => s + l.qty, 0);
+        const core = this.core.depth(spec.id, side, resting).reduce((s, l) => s + l.qty, 0);
         let tracked = 0;
         for (const o of this.orders.values()) if (o.instrument === spec.id && o.side === side) tracked += o.remaining;
         if (core !== tracked) throw new Error(`instrument ${spec.id} side ${side}: the core rests ${core} but the node tracks ${tracked}`);
