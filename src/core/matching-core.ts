@@ -76,6 +76,13 @@ export class EventBatch {
     return e;
   }
 
+  /** A copy of this batch's events that stays valid after the next flush. */
+  copy(): EventBatch {
+    const c = new EventBatch(this.words.slice(0, this.length * EVENT_WORDS));
+    c.length = this.length;
+    return c;
+  }
+
   toArray(): CoreEvent[] {
     const out: CoreEvent[] = new Array(this.length);
     for (let i = 0; i < this.length; i++) out[i] = this.get(i);

@@ -4,9 +4,10 @@
 // than trading on a broken ledger.
 import {
   Bucket, Cause, EXTERNAL_ACCOUNT,
-  type Account, type Asset, type Balance, type InstrumentTerms, type Participant, type Posting,
+  type Account, type Asset, type Balance, type InstrumentTerms, type Participant,
 } from './model.js';
 import { FeeSchedule } from './fees.js';
+import { PostingLog } from './postings.js';
 
 export const ASSETS_MAX = 4096;
 
@@ -41,7 +42,7 @@ export class Ledger {
   private readonly inflow: number[];
   private nextPostingId = 1;
   /** Postings since the store last took them (one batch). */
-  pending: Posting[] = [];
+  readonly pending = new PostingLog();
 
   constructor(config: LedgerConfig) {
     if (config.assets.length > ASSETS_MAX) throw new Error(`at most ${ASSETS_MAX} assets`);
@@ -107,7 +108,7 @@ export class Ledger {
     } else {
       this.inflow[asset] -= amount;
     }
-    this.pending.push({ id: this.nextPostingId++, seq, cause, asset, debitAccount, debitBucket, creditAccount, creditBucket, amount });
+    this.pending.append(this.nextPostingId++, seq, cause, asset, debitAccount, debitBucket, creditAccount, creditBucket, amount);
   }
 
   hold(seq: number, account: number, asset: number, amount: number): void {
@@ -118,11 +119,9 @@ export class Ledger {
     if (amount > 0) this.post(seq, Cause.Release, asset, account, Bucket.Held, account, Bucket.Available, amount);
   }
 
-  /** Takes the postings of the batch so far, for the store to commit. */
-  takePending(): Posting[] {
-    const out = this.pending;
-    this.pending = [];
-    return out;
+  /** Takes the postings of the batch so far (encoded), for the store to commit. */
+  takePending(): Buffer {
+    return this.pending.take();
   }
 
   /** Every (account, asset) balance that is not all zero. */
@@ -172,6 +171,6 @@ export class Ledger {
     for (const [key, available, held] of state.balances) this.balances.set(key, { available, held });
     state.inflow.forEach((v, i) => (this.inflow[i] = v));
     this.nextPostingId = state.nextPostingId;
-    this.pending = [];
+    this.pending.take();
   }
 }

@@ -1,5 +1,5 @@
 // What the node accepts from any source (gateways, operators, tests), and what it answers.
-import type { CoreEvent } from '../core/index.js';
+import type { CoreEvent, EventBatch } from '../core/index.js';
 
 export interface DepositCommand { type: 'deposit'; key: string; account: number; asset: string; amount: number }
 export interface WithdrawCommand { type: 'withdraw'; key: string; account: number; asset: string; amount: number }
@@ -23,11 +23,11 @@ export interface MassCancelCommand { type: 'massCancel'; account: number; instru
 export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | CancelCommand | AmendCommand | MassCancelCommand;
 
 /** A command as the sequencer stamped it: from here on nothing reads a clock (CORE-4). */
-export type SequencedCommand = NodeCommand & { seq: number; ts: number };
+export type { SequencedCommand } from './journal.js';
 
-export interface Outcome {
-  seq: number;
-  ok: boolean;
+/** What became of one command. Its core events are read from the batch on demand. */
+export class Outcome {
+  ok = true;
   /** A core RejectReason (1-19) or a NodeReject (100+). */
   reason?: number;
   reasonName?: string;
@@ -35,5 +35,31 @@ export interface Outcome {
   orderId?: number;
   /** For a repeated deposit or withdrawal key: the sequence number of the original. */
   duplicateOf?: number;
-  events: CoreEvent[];
+  private batch?: EventBatch;
+  private first = 0;
+  private count = 0;
+
+  constructor(readonly seq: number) {}
+
+  /** Notes that event `index` of `batch` belongs to this command (a command's events are contiguous). */
+  addEvent(batch: EventBatch, index: number): void {
+    if (this.count === 0) {
+      this.batch = batch;
+      this.first = index;
+    }
+    this.count++;
+  }
+
+  get events(): CoreEvent[] {
+    const out: CoreEvent[] = [];
+    for (let i = 0; i < this.count; i++) out.push(this.batch!.get(this.first + i));
+    return out;
+  }
+
+  /** How many fills the command's events hold, without materializing them. */
+  fills(): number {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (this.batch!.kind(this.first + i) === 3) n++;
+    return n;
+  }
 }

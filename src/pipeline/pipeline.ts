@@ -4,15 +4,17 @@
 // (CORE-4); recovery replays the journal through it.
 import {
   EventKind, MatchingCore, REJECT_REASON_NAMES, Scope, Side,
-  type CoreEvent, type EventBatch, type InstrumentSpec,
+  type EventBatch, type InstrumentSpec,
 } from '../core/index.js';
 import { feeOf } from '../ledger/fees.js';
 import { balanceKey, type Ledger } from '../ledger/ledger.js';
 import { AccountKind, Bucket, Cause, EXTERNAL_ACCOUNT, type Account, type InstrumentTerms } from '../ledger/model.js';
 import { PreTradeRisk } from '../risk/risk.js';
 import { NODE_REJECT_NAMES, NodeReject } from '../risk/reasons.js';
-import type {
-  AmendCommand, CancelCommand, DepositCommand, MassCancelCommand, OrderCommand, Outcome, SequencedCommand, WithdrawCommand,
+import {
+  Outcome,
+  type AmendCommand, type CancelCommand, type DepositCommand, type MassCancelCommand, type OrderCommand, type SequencedCommand,
+  type WithdrawCommand,
 } from './commands.js';
 
 export interface OpenOrder {
@@ -57,9 +59,9 @@ export class Pipeline {
   /** Applies one batch; outcomes come back in command order. */
   apply(batch: readonly SequencedCommand[]): Outcome[] {
     const outcomes: Outcome[] = [];
-    for (const c of batch) {
-      this.seq = c.seq;
-      const outcome: Outcome = { seq: c.seq, ok: true, events: [] };
+    for (const { seq, command: c } of batch) {
+      this.seq = seq;
+      const outcome = new Outcome(seq);
       outcomes.push(outcome);
       switch (c.type) {
         case 'deposit': this.deposit(c, outcome); break;
@@ -206,7 +208,8 @@ export class Pipeline {
   /** Runs the queued core commands and books what they did. */
   private flush(): void {
     if (this.core.pending === 0) return;
-    const events = this.core.flush();
+    // A copy: outcomes keep reading their events after the core's buffer is reused.
+    const events = this.core.flush().copy();
     const pending = this.pending;
     this.pending = [];
     for (let i = 0; i < events.length; i++) {
@@ -218,11 +221,10 @@ export class Pipeline {
 
   private book(events: EventBatch, i: number, entry: (typeof this.pending)[number]): void {
     const kind = events.kind(i);
-    const event: CoreEvent = events.get(i);
-    entry.outcome.events.push(event);
+    entry.outcome.addEvent(events, i);
     switch (kind) {
       case EventKind.Rejected:
-        this.reject(entry.outcome, event.reason);
+        this.reject(entry.outcome, events.reason(i));
         if (entry.newOrder) this.close(entry.newOrder);
         if (entry.amendDelta) {
           const { order, delta } = entry.amendDelta;
@@ -231,17 +233,17 @@ export class Pipeline {
         }
         return;
       case EventKind.Fill:
-        return this.fill(event);
+        return this.fill(events, i);
       case EventKind.Cancelled: {
-        const o = this.orders.get(event.orderId);
+        const o = this.orders.get(events.orderId(i));
         if (o) this.close(o);
         return;
       }
       case EventKind.Reduced:
       case EventKind.Amended: {
-        const o = this.orders.get(event.orderId)!;
-        if (kind === EventKind.Amended) o.limit = event.price;
-        o.remaining = event.remaining;
+        const o = this.orders.get(events.orderId(i))!;
+        if (kind === EventKind.Amended) o.limit = events.price(i);
+        o.remaining = events.remaining(i);
         return this.trim(o);
       }
       default:
@@ -249,23 +251,24 @@ export class Pipeline {
     }
   }
 
-  private fill(e: CoreEvent): void {
-    const taker = this.orders.get(e.orderId)!;
-    const maker = this.orders.get(e.makerOrderId)!;
+  private fill(events: EventBatch, i: number): void {
+    const taker = this.orders.get(events.orderId(i))!;
+    const maker = this.orders.get(events.makerOrderId(i))!;
     const terms = this.ledger.instruments.get(taker.instrument)!;
-    const buyer = e.side === Side.Buy ? taker : maker;
-    const seller = e.side === Side.Buy ? maker : taker;
-    const notional = this.ledger.notional(terms, e.price, e.qty);
+    const buyer = events.side(i) === Side.Buy ? taker : maker;
+    const seller = events.side(i) === Side.Buy ? maker : taker;
+    const qty = events.qty(i);
+    const notional = this.ledger.notional(terms, events.price(i), qty);
     // Delivery versus payment inside the ledger: both legs post together.
     this.ledger.post(this.seq, Cause.Fill, terms.quote, buyer.account, Bucket.Held, seller.account, Bucket.Available, notional);
     buyer.held -= notional;
-    this.ledger.post(this.seq, Cause.Fill, terms.base, seller.account, Bucket.Held, buyer.account, Bucket.Available, e.qty);
-    seller.held -= e.qty;
+    this.ledger.post(this.seq, Cause.Fill, terms.base, seller.account, Bucket.Held, buyer.account, Bucket.Available, qty);
+    seller.held -= qty;
     // The taker's fee first, so a maker rebate is always covered by it.
     this.charge(taker, terms, notional, true);
     this.charge(maker, terms, notional, false);
-    taker.remaining = e.remaining;
-    maker.remaining = e.makerRemaining;
+    taker.remaining = events.remaining(i);
+    maker.remaining = events.makerRemaining(i);
     this.trim(taker);
     this.trim(maker);
   }

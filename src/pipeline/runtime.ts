@@ -13,10 +13,14 @@ import { Ledger, balanceKey, ASSETS_MAX } from '../ledger/ledger.js';
 import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../ledger/model.js';
 import type { FeeTier } from '../ledger/fees.js';
 import { LedgerStore, type Snapshot } from '../ledger/store.js';
-import type { NodeCommand, Outcome, SequencedCommand } from './commands.js';
+import { decodePostings } from '../ledger/postings.js';
+import type { NodeCommand, Outcome } from './commands.js';
+import { decodeJournal, encodeJournal, type SequencedCommand } from './journal.js';
 import { Pipeline, type PipelineState } from './pipeline.js';
 
 export const BATCH_COMMANDS_MAX = 4096;
+/** Batches applied in memory but not yet durable; past this the sequencer waits for a commit. */
+export const COMMITS_INFLIGHT_MAX = 2;
 export const SNAPSHOT_EVERY_BATCHES_DEFAULT = 1000;
 export const INSTRUMENTS_MAX = 1024;
 
@@ -37,6 +41,8 @@ export interface RuntimeOptions {
   config?: NodeConfig;
   snapshotEveryBatches?: number;
   batchCommandsMax?: number;
+  /** Told each batch's size and how long its commit took to become durable, in microseconds. */
+  onCommit?: (commands: number, micros: number) => void;
 }
 
 function gcd(a: number, b: number): number {
@@ -65,18 +71,22 @@ interface Waiting { command: NodeCommand; resolve: (o: Outcome) => void; reject:
 
 export class NodeRuntime {
   private queue: Waiting[] = [];
+  /** The first unprocessed entry of `queue` (compacted once the processed part is large). */
+  private head = 0;
   private scheduled = false;
   private batch: number;
   private lastSeq: number;
   private lastTs = 0;
   private inflight = new Set<Promise<unknown>>();
+  private waitingForCommit = false;
   private failure: Error | undefined;
   private readonly batchCommandsMax: number;
   private readonly snapshotEvery: number;
+  private readonly onCommit: RuntimeOptions['onCommit'];
 
   private constructor(
     readonly config: NodeConfig,
-    readonly store: LedgerStore<SequencedCommand, PipelineState, NodeConfig>,
+    readonly store: LedgerStore<PipelineState, NodeConfig>,
     readonly ledger: Ledger,
     readonly pipeline: Pipeline,
     batch: number,
@@ -87,10 +97,11 @@ export class NodeRuntime {
     this.lastSeq = lastSeq;
     this.batchCommandsMax = options.batchCommandsMax ?? BATCH_COMMANDS_MAX;
     this.snapshotEvery = options.snapshotEveryBatches ?? SNAPSHOT_EVERY_BATCHES_DEFAULT;
+    this.onCommit = options.onCommit;
   }
 
   static async open(options: RuntimeOptions): Promise<NodeRuntime> {
-    const store = new LedgerStore<SequencedCommand, PipelineState, NodeConfig>(options.dataDir);
+    const store = new LedgerStore<PipelineState, NodeConfig>(options.dataDir);
     let config = store.config();
     if (!config) {
       if (!options.config) throw new Error(`${options.dataDir} holds no node and no configuration was given`);
@@ -103,13 +114,15 @@ export class NodeRuntime {
     let batch = snapshot?.batch ?? 0;
     let lastSeq = snapshot?.lastSeq ?? 0;
     for (const entry of store.journalAfter(batch)) {
-      pipeline.apply(entry.commands);
+      const commands = decodeJournal(entry.journal);
+      pipeline.apply(commands);
       const replayed = ledger.takePending();
       const committed = store.postingsOf(entry.batch);
-      const divergence = firstPostingDifference(replayed, committed);
-      if (divergence) throw new Error(`journal replay diverged at batch ${entry.batch}: ${divergence}`);
+      if (!replayed.equals(committed)) {
+        throw new Error(`journal replay diverged at batch ${entry.batch}: ${firstPostingDifference(decodePostings(replayed), decodePostings(committed))}`);
+      }
       batch = entry.batch;
-      if (entry.commands.length > 0) lastSeq = entry.commands[entry.commands.length - 1].seq;
+      if (commands.length > 0) lastSeq = commands[commands.length - 1].seq;
     }
     const runtime = new NodeRuntime(config, store, ledger, pipeline, batch, lastSeq, options);
     runtime.checkInvariants();
@@ -145,22 +158,39 @@ export class NodeRuntime {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<Outcome>((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.runBatch());
-      }
+      if (!this.scheduled && !this.waitingForCommit) this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.runBatch());
   }
 
   private runBatch(): void {
     this.scheduled = false;
-    if (this.queue.length === 0 || this.failure) return;
-    const waiting = this.queue.length <= this.batchCommandsMax ? this.queue : this.queue.slice(0, this.batchCommandsMax);
-    this.queue = this.queue.length <= this.batchCommandsMax ? [] : this.queue.slice(this.batchCommandsMax);
+    if (this.head === this.queue.length || this.failure) return;
+    if (this.inflight.size >= COMMITS_INFLIGHT_MAX) {
+      // Backpressure: the next batch starts when a commit lands (see the commit's finally below).
+      this.waitingForCommit = true;
+      return;
+    }
+    const end = Math.min(this.queue.length, this.head + this.batchCommandsMax);
+    const waiting = this.queue.slice(this.head, end);
+    this.head = end;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 65_536) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
     // The sequencer: the one place on the path that reads a clock.
     const ts = Math.max(this.lastTs, Date.now() * 1000);
     this.lastTs = ts;
-    const commands: SequencedCommand[] = waiting.map((w) => ({ ...w.command, seq: ++this.lastSeq, ts }));
+    const commands: SequencedCommand[] = new Array(waiting.length);
+    for (let i = 0; i < waiting.length; i++) commands[i] = { seq: ++this.lastSeq, ts, command: waiting[i].command };
     let outcomes: Outcome[];
     try {
       outcomes = this.pipeline.apply(commands);
@@ -168,31 +198,37 @@ export class NodeRuntime {
       return this.fail(e as Error, waiting);
     }
     this.batch += 1;
+    const started = this.onCommit ? process.hrtime.bigint() : 0n;
     const commit = this.commitBatch(this.batch, commands).then(
-      () => waiting.forEach((w, i) => w.resolve(outcomes[i])),
+      () => {
+        if (this.onCommit) this.onCommit(commands.length, Number(process.hrtime.bigint() - started) / 1000);
+        waiting.forEach((w, i) => w.resolve(outcomes[i]));
+      },
       (e: Error) => this.fail(e, waiting),
     );
     this.inflight.add(commit);
-    void commit.finally(() => this.inflight.delete(commit));
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => this.runBatch());
-    }
+    void commit.finally(() => {
+      this.inflight.delete(commit);
+      if (this.waitingForCommit) {
+        this.waitingForCommit = false;
+        this.schedule();
+      }
+    });
+    if (this.head < this.queue.length) this.schedule();
   }
 
   private commitBatch(batch: number, commands: SequencedCommand[]): Promise<unknown> {
-    const postings = this.ledger.takePending();
     const touched = new Set<number>();
-    for (const p of postings) {
-      if (p.debitAccount !== 0) touched.add(balanceKey(p.debitAccount, p.asset));
-      if (p.creditAccount !== 0) touched.add(balanceKey(p.creditAccount, p.asset));
-    }
+    this.ledger.pending.forEachSide((account, asset) => {
+      if (account !== 0) touched.add(balanceKey(account, asset));
+    });
+    const postings = this.ledger.takePending();
     const balances: [number, number, number][] = [...touched].map((key) => {
       const b = this.ledger.balance(Math.floor(key / ASSETS_MAX), key % ASSETS_MAX);
       return [key, b.available, b.held];
     });
     const snapshot = batch % this.snapshotEvery === 0 ? this.snapshot(batch) : undefined;
-    return this.store.commit({ batch, commands, postings, balances, snapshot });
+    return this.store.commit({ batch, journal: encodeJournal(commands), postings, balances, snapshot });
   }
 
   private snapshot(batch: number): Snapshot<PipelineState> {
@@ -203,13 +239,14 @@ export class NodeRuntime {
     // Past a failed commit or a broken invariant the in-memory state cannot be trusted: stop.
     this.failure = new Error(`node stopped: ${error.message}`);
     for (const w of waiting) w.reject(this.failure);
-    for (const w of this.queue) w.reject(this.failure);
+    for (let i = this.head; i < this.queue.length; i++) this.queue[i].reject(this.failure);
     this.queue = [];
+    this.head = 0;
   }
 
   /** Waits for every queued command to be applied and committed. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.scheduled || this.inflight.size > 0) {
+    while (this.head < this.queue.length || this.scheduled || this.inflight.size > 0) {
       await Promise.all([...this.inflight]);
       await new Promise((r) => setImmediate(r));
     }
@@ -234,7 +271,7 @@ export class NodeRuntime {
     await this.drain();
     if (!this.failure) {
       this.batch += 1;
-      await this.store.commit({ batch: this.batch, commands: [], postings: [], balances: [], snapshot: this.snapshot(this.batch) });
+      await this.store.commit({ batch: this.batch, journal: encodeJournal([]), postings: Buffer.alloc(0), balances: [], snapshot: this.snapshot(this.batch) });
     }
     await this.store.close();
   }

@@ -3,6 +3,7 @@
 // With --check it only recovers the data folder and prints the journal and the ledger totals.
 import { createInterface } from 'node:readline';
 import { NodeRuntime } from '../../src/pipeline/runtime.js';
+import { decodeJournal } from '../../src/pipeline/journal.js';
 import type { NodeCommand } from '../../src/pipeline/commands.js';
 import { testConfig } from './node-config.js';
 
@@ -11,8 +12,8 @@ const runtime = await NodeRuntime.open({ dataDir, config: testConfig(), snapshot
 
 if (mode === '--check') {
   const journal: [number, NodeCommand][] = [];
-  for (const { commands } of runtime.store.journalAfter(0)) {
-    for (const { seq, ts: _ts, ...command } of commands) journal.push([seq, command as NodeCommand]);
+  for (const entry of runtime.store.journalAfter(0)) {
+    for (const { seq, command } of decodeJournal(entry.journal)) journal.push([seq, command]);
   }
   const inflow = runtime.ledger.assets.map((_, i) => runtime.ledger.inflowOf(i));
   const fills = [...runtime.store.allPostings()].filter((p) => p.cause === 5).length;
