@@ -64,6 +64,11 @@ export class LedgerStore<Extra, Config> {
     return this.postings.getBinary(batch) ?? Buffer.alloc(0);
   }
 
+  /** Each batch's encoded postings, the newest batch first. */
+  postingsNewestFirst(): Iterable<{ key: number; value: Buffer }> {
+    return this.postings.getRange({ reverse: true });
+  }
+
   *allPostings(): IterableIterator<Posting> {
     for (const { value } of this.postings.getRange({})) yield* decodePostings(value);
   }

@@ -8,6 +8,7 @@
 // Recovery loads the latest snapshot (core books, ledger, open orders) and replays the journal
 // after it through the same deterministic pipeline, checking that every replayed batch posts
 // exactly what was committed for it, and that the invariants hold, before accepting traffic.
+import { existsSync } from 'node:fs';
 import { MatchingCore, type InstrumentSpec } from '../core/index.js';
 import { Ledger, balanceKey, ASSETS_MAX } from '../ledger/ledger.js';
 import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../ledger/model.js';
@@ -100,9 +101,19 @@ export class NodeRuntime {
     this.onCommit = options.onCommit;
   }
 
-  static async open(options: RuntimeOptions): Promise<NodeRuntime> {
+  /** Recovers a data folder's state for reading only (operators' tools); writes nothing. */
+  static async inspect(dataDir: string): Promise<NodeRuntime> {
+    if (!existsSync(dataDir)) throw new Error(`${dataDir} does not exist`);
+    return NodeRuntime.open({ dataDir, readOnly: true });
+  }
+
+  static async open(options: RuntimeOptions & { readOnly?: boolean }): Promise<NodeRuntime> {
     const store = new LedgerStore<PipelineState, NodeConfig>(options.dataDir);
     let config = store.config();
+    if (!config && options.readOnly) {
+      await store.close();
+      throw new Error(`${options.dataDir} holds no node`);
+    }
     if (!config) {
       if (!options.config) throw new Error(`${options.dataDir} holds no node and no configuration was given`);
       config = options.config;
