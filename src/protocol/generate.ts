@@ -1,0 +1,306 @@
+// Generates the TypeScript SBE codec (codec.ts) from the schema (junction-sbe.xml).
+// usage: npm run protocol:generate        (writes src/protocol/codec.ts)
+//        node dist/src/protocol/generate.js --check   (exits 1 if codec.ts is out of date)
+// Supports what the schema uses: fixed-size primitive fields, fixed-length char and uint8 arrays,
+// enums, and repeating groups of fixed-size fields, laid out in order with no gaps (SBE 1.0).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XMLParser } from 'fast-xml-parser';
+
+type Primitive = 'char' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
+const SIZE: Record<Primitive, number> = { char: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8 };
+
+interface Enum { name: string; encoding: Primitive; values: [string, number][] }
+interface FieldType { kind: 'primitive' | 'chars' | 'bytes' | 'enum'; primitive: Primitive; length: number; enumName?: string }
+interface Field { name: string; type: FieldType; offset: number; size: number }
+interface Group { name: string; fields: Field[]; blockLength: number }
+interface Message { name: string; id: number; fields: Field[]; blockLength: number; groups: Group[]; description?: string }
+
+const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
+export function parseSchema(xml: string): { id: number; version: number; enums: Enum[]; messages: Message[] } {
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false }).parse(xml);
+  const schema = doc['sbe:messageSchema'];
+  const types = new Map<string, FieldType>();
+  const enums: Enum[] = [];
+  for (const t of list<Record<string, string>>(schema.types.type)) {
+    const length = Number(t.length ?? 1);
+    const primitive = t.primitiveType as Primitive;
+    types.set(t.name, { kind: length > 1 ? (primitive === 'char' ? 'chars' : 'bytes') : 'primitive', primitive, length });
+  }
+  for (const e of list<Record<string, unknown>>(schema.types.enum)) {
+    const values = list<Record<string, string>>(e.validValue as never).map((v) => [v.name, Number(v['#text'])] as [string, number]);
+    const encoding = e.encodingType as Primitive;
+    enums.push({ name: e.name as string, encoding, values });
+    types.set(e.name as string, { kind: 'enum', primitive: encoding, length: 1, enumName: e.name as string });
+  }
+  const typeOf = (name: string): FieldType => {
+    if (types.has(name)) return types.get(name)!;
+    if (name in SIZE) return { kind: 'primitive', primitive: name as Primitive, length: 1 };
+    throw new Error(`unknown type ${name}`);
+  };
+  const layout = (fields: Record<string, string>[]): { fields: Field[]; blockLength: number } => {
+    let offset = 0;
+    const out = fields.map((f) => {
+      const type = typeOf(f.type);
+      const size = SIZE[type.primitive] * type.length;
+      const field = { name: f.name, type, offset, size };
+      offset += size;
+      return field;
+    });
+    return { fields: out, blockLength: offset };
+  };
+  const messages = list<Record<string, unknown>>(schema['sbe:message']).map((m) => {
+    const root = layout(list(m.field as never));
+    const groups = list<Record<string, unknown>>(m.group as never).map((g) => ({ name: g.name as string, ...layout(list(g.field as never)) }));
+    return { name: m.name as string, id: Number(m.id), ...root, groups, description: m.description as string | undefined };
+  });
+  return { id: Number(schema.id), version: Number(schema.version), enums, messages };
+}
+
+function tsType(t: FieldType): string {
+  if (t.kind === 'chars') return 'string';
+  if (t.kind === 'bytes') return 'Uint8Array';
+  if (t.kind === 'enum') return t.enumName!;
+  return 'number';
+}
+
+const SETTER: Record<Primitive, string> = {
+  char: 'setUint8', int8: 'setInt8', uint8: 'setUint8', int16: 'setInt16', uint16: 'setUint16', int32: 'setInt32', uint32: 'setUint32', int64: '', uint64: '',
+};
+const GETTER: Record<Primitive, string> = {
+  char: 'getUint8', int8: 'getInt8', uint8: 'getUint8', int16: 'getInt16', uint16: 'getUint16', int32: 'getInt32', uint32: 'getUint32', int64: '', uint64: '',
+};
+
+function encodeField(f: Field, base: string, src: string): string {
+  const at = `${base} + ${f.offset}`;
+  const value = `${src}.${f.name}`;
+  switch (f.type.kind) {
+    case 'chars': return `setChars(v, ${at}, ${f.type.length}, ${value}, '${f.name}');`;
+    case 'bytes': return `setBytes(v, ${at}, ${f.type.length}, ${value}, '${f.name}');`;
+    default:
+      if (f.type.primitive === 'int64') return `setI64(v, ${at}, ${value}, '${f.name}');`;
+      if (f.type.primitive === 'uint64') return `setU64(v, ${at}, ${value}, '${f.name}');`;
+      return `v.${SETTER[f.type.primitive]}(${at}, ${value}${SIZE[f.type.primitive] > 1 ? ', true' : ''});`;
+  }
+}
+
+function decodeField(f: Field, base: string, path: string): string {
+  const at = `${base} + ${f.offset}`;
+  const name = `'${path}${f.name}'`;
+  switch (f.type.kind) {
+    case 'chars': return `getChars(v, ${at}, ${f.type.length})`;
+    case 'bytes': return `getBytes(v, ${at}, ${f.type.length})`;
+    case 'enum': {
+      const raw = `v.${GETTER[f.type.primitive]}(${at}${SIZE[f.type.primitive] > 1 ? ', true' : ''})`;
+      return `checkEnum(${f.type.enumName}_VALUES, ${raw}, ${name}, '${f.type.enumName}') as ${f.type.enumName}`;
+    }
+    default:
+      if (f.type.primitive === 'int64') return `getI64(v, ${at}, ${name})`;
+      if (f.type.primitive === 'uint64') return `getU64(v, ${at}, ${name})`;
+      return `v.${GETTER[f.type.primitive]}(${at}${SIZE[f.type.primitive] > 1 ? ', true' : ''})`;
+  }
+}
+
+export function generate(xml: string): string {
+  const s = parseSchema(xml);
+  const out: string[] = [];
+  out.push(`// Generated by src/protocol/generate.ts from src/protocol/junction-sbe.xml: do not edit.
+// SBE 1.0, little-endian. Encoders write header + block + groups into a DataView and return the
+// frame length; decodeFrame checks every length, enum and 64-bit range and throws a DecodeError
+// naming the field.
+/* eslint-disable */
+
+export const SCHEMA_ID = ${s.id};
+export const SCHEMA_VERSION = ${s.version};
+export const HEADER_BYTES = 8;
+export const GROUP_HEADER_BYTES = 4;
+/** Entries a repeating group may carry in one message. */
+export const GROUP_ENTRIES_MAX = 4096;
+
+export class DecodeError extends Error {
+  constructor(readonly field: string, readonly problem: string) {
+    super(\`\${field}: \${problem}\`);
+  }
+}
+
+export class EncodeError extends Error {}
+
+const TWO_32 = 4294967296;
+
+function setI64(v: DataView, at: number, x: number, field: string): void {
+  if (!Number.isSafeInteger(x)) throw new EncodeError(\`\${field}: \${x} is not a safe integer\`);
+  const hi = Math.floor(x / TWO_32);
+  v.setUint32(at, x - hi * TWO_32, true);
+  v.setInt32(at + 4, hi, true);
+}
+
+function setU64(v: DataView, at: number, x: number, field: string): void {
+  if (!Number.isSafeInteger(x) || x < 0) throw new EncodeError(\`\${field}: \${x} is not a non-negative safe integer\`);
+  const hi = Math.floor(x / TWO_32);
+  v.setUint32(at, x - hi * TWO_32, true);
+  v.setUint32(at + 4, hi, true);
+}
+
+function getI64(v: DataView, at: number, field: string): number {
+  const hi = v.getInt32(at + 4, true);
+  if (hi > 0x1fffff || hi < -0x200000) throw new DecodeError(field, 'beyond the ±2^53 this protocol carries');
+  return hi * TWO_32 + v.getUint32(at, true);
+}
+
+function getU64(v: DataView, at: number, field: string): number {
+  const hi = v.getUint32(at + 4, true);
+  if (hi > 0x1fffff) throw new DecodeError(field, 'beyond the 2^53 this protocol carries');
+  return hi * TWO_32 + v.getUint32(at, true);
+}
+
+function setChars(v: DataView, at: number, length: number, s: string, field: string): void {
+  if (s.length > length) throw new EncodeError(\`\${field}: longer than \${length} characters\`);
+  for (let i = 0; i < length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    if (c > 127) throw new EncodeError(\`\${field}: not ASCII\`);
+    v.setUint8(at + i, c);
+  }
+}
+
+function getChars(v: DataView, at: number, length: number): string {
+  let s = '';
+  for (let i = 0; i < length; i++) {
+    const c = v.getUint8(at + i);
+    if (c === 0) break;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+function setBytes(v: DataView, at: number, length: number, b: Uint8Array, field: string): void {
+  if (b.length !== length) throw new EncodeError(\`\${field}: must be \${length} bytes\`);
+  new Uint8Array(v.buffer, v.byteOffset + at, length).set(b);
+}
+
+function getBytes(v: DataView, at: number, length: number): Uint8Array {
+  return new Uint8Array(v.buffer.slice(v.byteOffset + at, v.byteOffset + at + length));
+}
+
+function checkEnum(values: ReadonlySet<number>, raw: number, field: string, type: string): number {
+  if (!values.has(raw)) throw new DecodeError(field, \`\${raw} is not a valid \${type}\`);
+  return raw;
+}
+
+function writeHeader(v: DataView, at: number, blockLength: number, templateId: number): void {
+  v.setUint16(at, blockLength, true);
+  v.setUint16(at + 2, templateId, true);
+  v.setUint16(at + 4, SCHEMA_ID, true);
+  v.setUint16(at + 6, SCHEMA_VERSION, true);
+}
+`);
+  for (const e of s.enums) {
+    out.push(`export const ${e.name} = { ${e.values.map(([n, v]) => `${n}: ${v}`).join(', ')} } as const;`);
+    out.push(`export type ${e.name} = (typeof ${e.name})[keyof typeof ${e.name}];`);
+    out.push(`const ${e.name}_VALUES: ReadonlySet<number> = new Set([${e.values.map(([, v]) => v).join(', ')}]);\n`);
+  }
+  out.push(`export const TemplateId = { ${s.messages.map((m) => `${m.name}: ${m.id}`).join(', ')} } as const;\n`);
+  for (const m of s.messages) {
+    const groupEntryTypes = m.groups.map((g) => `${m.name}${g.name[0].toUpperCase()}${g.name.slice(1)}Entry`);
+    m.groups.forEach((g, gi) => {
+      out.push(`export interface ${groupEntryTypes[gi]} {\n${g.fields.map((f) => `  ${f.name}: ${tsType(f.type)};`).join('\n')}\n}\n`);
+    });
+    if (m.description) out.push(`/** ${m.description} */`);
+    out.push(`export interface ${m.name} {\n${[...m.fields.map((f) => `  ${f.name}: ${tsType(f.type)};`), ...m.groups.map((g, gi) => `  ${g.name}: ${groupEntryTypes[gi]}[];`)].join('\n')}\n}\n`);
+    out.push(`export const ${m.name.toUpperCase()}_BLOCK_LENGTH = ${m.blockLength};\n`);
+    // size
+    const groupSizes = m.groups.map((g) => ` + GROUP_HEADER_BYTES + m.${g.name}.length * ${g.blockLength}`).join('');
+    out.push(`export function sizeOf${m.name}(${m.groups.length ? 'm' : '_m'}: ${m.name}): number {\n  return HEADER_BYTES + ${m.blockLength}${groupSizes};\n}\n`);
+    // encoder
+    const enc: string[] = [];
+    enc.push(`export function encode${m.name}(v: DataView, at: number, m: ${m.name}): number {`);
+    enc.push(`  writeHeader(v, at, ${m.blockLength}, ${m.id});`);
+    enc.push(`  const b = at + HEADER_BYTES;`);
+    for (const f of m.fields) enc.push(`  ${encodeField(f, 'b', 'm')}`);
+    enc.push(`  let p = b + ${m.blockLength};`);
+    for (const g of m.groups) {
+      enc.push(`  if (m.${g.name}.length > GROUP_ENTRIES_MAX) throw new EncodeError('${g.name}: more than ' + GROUP_ENTRIES_MAX + ' entries');`);
+      enc.push(`  v.setUint16(p, ${g.blockLength}, true);`);
+      enc.push(`  v.setUint16(p + 2, m.${g.name}.length, true);`);
+      enc.push(`  p += GROUP_HEADER_BYTES;`);
+      enc.push(`  for (const e of m.${g.name}) {`);
+      for (const f of g.fields) enc.push(`    ${encodeField(f, 'p', 'e')}`);
+      enc.push(`    p += ${g.blockLength};`);
+      enc.push(`  }`);
+    }
+    enc.push(`  return p - at;`);
+    enc.push(`}\n`);
+    out.push(enc.join('\n'));
+    // decoder (after the header is checked by decodeFrame)
+    const dec: string[] = [];
+    dec.push(`function decode${m.name}(v: DataView, b: number, blockLength: number, end: number): ${m.name} {`);
+    dec.push(`  if (blockLength < ${m.blockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.blockLength}\`);`);
+    dec.push(`  if (b + blockLength > end) throw new DecodeError('${m.fields.length ? m.fields[m.fields.length - 1].name : 'block'}', 'frame ends inside the message block');`);
+    dec.push(`  const m = {`);
+    for (const f of m.fields) dec.push(`    ${f.name}: ${decodeField(f, 'b', '')},`);
+    for (const g of m.groups) dec.push(`    ${g.name}: [] as ${m.name}['${g.name}'],`);
+    dec.push(`  } as ${m.name};`);
+    dec.push(`  let p = b + blockLength;`);
+    for (const g of m.groups) {
+      dec.push(`  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('${g.name}', 'frame ends before the group header');`);
+      dec.push(`  {`);
+      dec.push(`    const entryLength = v.getUint16(p, true);`);
+      dec.push(`    const count = v.getUint16(p + 2, true);`);
+      dec.push(`    if (entryLength < ${g.blockLength}) throw new DecodeError('${g.name}.blockLength', \`\${entryLength} is shorter than ${g.blockLength}\`);`);
+      dec.push(`    if (count > GROUP_ENTRIES_MAX) throw new DecodeError('${g.name}.numInGroup', \`\${count} is over \${GROUP_ENTRIES_MAX}\`);`);
+      dec.push(`    p += GROUP_HEADER_BYTES;`);
+      dec.push(`    if (p + count * entryLength > end) throw new DecodeError('${g.name}', \`frame ends inside entry \${Math.floor((end - p) / entryLength)} of \${count}\`);`);
+      dec.push(`    for (let i = 0; i < count; i++, p += entryLength) {`);
+      dec.push(`      m.${g.name}.push({`);
+      for (const f of g.fields) dec.push(`        ${f.name}: ${decodeField(f, 'p', `${g.name}.`)},`);
+      dec.push(`      });`);
+      dec.push(`    }`);
+      dec.push(`  }`);
+    }
+    dec.push(`  if (p !== end) throw new DecodeError('frame', \`\${end - p} bytes after the end of ${m.name}\`);`);
+    dec.push(`  return m;`);
+    dec.push(`}\n`);
+    out.push(dec.join('\n'));
+  }
+  out.push(`export type Decoded =\n${s.messages.map((m) => `  | { type: '${m.name}'; templateId: ${m.id}; message: ${m.name} }`).join('\n')};\n`);
+  out.push(`/** Decodes one frame; throws DecodeError naming the field for anything malformed. */
+export function decodeFrame(frame: Uint8Array): Decoded {
+  if (frame.byteLength < HEADER_BYTES) throw new DecodeError('messageHeader', \`a frame of \${frame.byteLength} bytes is shorter than the 8-byte header\`);
+  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const blockLength = v.getUint16(0, true);
+  const templateId = v.getUint16(2, true);
+  const schemaId = v.getUint16(4, true);
+  const version = v.getUint16(6, true);
+  if (schemaId !== SCHEMA_ID) throw new DecodeError('schemaId', \`\${schemaId} is not \${SCHEMA_ID}\`);
+  if (version > SCHEMA_VERSION) throw new DecodeError('version', \`\${version} is newer than \${SCHEMA_VERSION}\`);
+  const end = frame.byteLength;
+  switch (templateId) {
+${s.messages.map((m) => `    case ${m.id}: return { type: '${m.name}', templateId: ${m.id}, message: decode${m.name}(v, HEADER_BYTES, blockLength, end) };`).join('\n')}
+    default: throw new DecodeError('templateId', \`\${templateId} is not a message of this schema\`);
+  }
+}
+`);
+  return out.join('\n');
+}
+
+function main(): void {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // Runs from dist/src/protocol or src/protocol: the schema and codec live in src/protocol.
+  const root = here.includes(`${join('dist', 'src')}`) ? join(here, '../../../src/protocol') : here;
+  const xml = readFileSync(join(root, 'junction-sbe.xml'), 'utf8');
+  const code = generate(xml);
+  const target = join(root, 'codec.ts');
+  if (process.argv.includes('--check')) {
+    const current = readFileSync(target, 'utf8');
+    if (current !== code) {
+      console.error('src/protocol/codec.ts is out of date: run npm run protocol:generate');
+      process.exit(1);
+    }
+    return;
+  }
+  writeFileSync(target, code);
+  console.log(`wrote ${target}`);
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) main();
