@@ -19,6 +19,7 @@ function sample(fields: Field[], salt: number): Record<string, unknown> {
     const t = f.type;
     if (t.kind === 'chars') out[f.name] = `F${n}`.slice(0, t.length);
     else if (t.kind === 'bytes') out[f.name] = Uint8Array.from({ length: t.length }, (_, k) => (k + n) & 0xff);
+    else if (t.kind === 'timestamp') out[f.name] = 1_795_307_785_081_000_000n + BigInt(n);
     else if (t.kind === 'enum') {
       const values = Object.values((codec as unknown as Record<string, Record<string, number>>)[t.enumName!]);
       out[f.name] = values[n % values.length];

@@ -6,6 +6,14 @@ import type { Posting } from './model.js';
 import { decodePostings } from './postings.js';
 import type { LedgerState } from './ledger.js';
 
+/** An API key: its Ed25519 public key (32 raw bytes), the account it acts for, what it may do. */
+export interface ApiKeyRecord {
+  keyId: number;
+  account: number;
+  publicKey: Uint8Array;
+  permission: 'trade' | 'read';
+}
+
 export interface Snapshot<Extra> {
   batch: number;
   lastSeq: number;
@@ -32,6 +40,7 @@ export class LedgerStore<Extra, Config> {
   private readonly postings: Database<Buffer, number>;
   private readonly balances: Database<[number, number], number>;
   private readonly snapshots: Database<Snapshot<Extra>, number>;
+  private readonly apiKeys: Database<ApiKeyRecord, number>;
 
   constructor(readonly path: string) {
     // overlappingSync off: a transaction's promise resolves only once it is flushed to disk.
@@ -41,6 +50,13 @@ export class LedgerStore<Extra, Config> {
     this.postings = this.root.openDB({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
     this.balances = this.root.openDB({ name: 'balances', keyEncoding: 'ordered-binary' });
     this.snapshots = this.root.openDB({ name: 'snapshots', keyEncoding: 'uint32' });
+    this.apiKeys = this.root.openDB({ name: 'apiKeys', keyEncoding: 'uint32' });
+  }
+
+  apiKey(keyId: number): ApiKeyRecord | undefined { return this.apiKeys.get(keyId); }
+
+  async putApiKey(record: ApiKeyRecord): Promise<void> {
+    await this.apiKeys.put(record.keyId, record);
   }
 
   config(): Config | undefined { return this.meta.get('config') as Config | undefined; }

@@ -39,7 +39,8 @@ export class Outcome {
   private first = 0;
   private count = 0;
 
-  constructor(readonly seq: number) {}
+  /** seq: the node sequence; ts: the sequencer's timestamp, microseconds since the epoch. */
+  constructor(readonly seq: number, readonly ts: number) {}
 
   /** Notes that event `index` of `batch` belongs to this command (a command's events are contiguous). */
   addEvent(batch: EventBatch, index: number): void {

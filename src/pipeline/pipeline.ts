@@ -59,9 +59,9 @@ export class Pipeline {
   /** Applies one batch; outcomes come back in command order. */
   apply(batch: readonly SequencedCommand[]): Outcome[] {
     const outcomes: Outcome[] = [];
-    for (const { seq, command: c } of batch) {
+    for (const { seq, ts, command: c } of batch) {
       this.seq = seq;
-      const outcome = new Outcome(seq);
+      const outcome = new Outcome(seq, ts);
       outcomes.push(outcome);
       switch (c.type) {
         case 'deposit': this.deposit(c, outcome); break;

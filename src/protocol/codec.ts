@@ -124,7 +124,7 @@ export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, Test
 /** First message of a session: signs timestampNs and nonce with the API key */
 export interface Logon {
   keyId: number;
-  timestampNs: number;
+  timestampNs: bigint;
   nonce: number;
   heartbeatMs: number;
   cancelOnDisconnect: BooleanType;
@@ -141,7 +141,7 @@ export function encodeLogon(v: DataView, at: number, m: Logon): number {
   writeHeader(v, at, 93, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.keyId, 'keyId');
-  setU64(v, b + 8, m.timestampNs, 'timestampNs');
+  v.setBigUint64(b + 8, m.timestampNs, true);
   setU64(v, b + 16, m.nonce, 'nonce');
   v.setUint32(b + 24, m.heartbeatMs, true);
   v.setUint8(b + 28, m.cancelOnDisconnect);
@@ -155,7 +155,7 @@ function decodeLogon(v: DataView, b: number, blockLength: number, end: number): 
   if (b + blockLength > end) throw new DecodeError('signature', 'frame ends inside the message block');
   const m = {
     keyId: getU64(v, b + 0, 'keyId'),
-    timestampNs: getU64(v, b + 8, 'timestampNs'),
+    timestampNs: v.getBigUint64(b + 8, true),
     nonce: getU64(v, b + 16, 'nonce'),
     heartbeatMs: v.getUint32(b + 24, true),
     cancelOnDisconnect: checkEnum(BooleanType_VALUES, v.getUint8(b + 28), 'cancelOnDisconnect', 'BooleanType') as BooleanType,
@@ -650,7 +650,7 @@ export interface ExecutionReport {
   lastQty: number;
   leavesQty: number;
   tradeId: number;
-  transactTimeNs: number;
+  transactTimeNs: bigint;
 }
 
 export const EXECUTIONREPORT_BLOCK_LENGTH = 89;
@@ -676,7 +676,7 @@ export function encodeExecutionReport(v: DataView, at: number, m: ExecutionRepor
   setI64(v, b + 57, m.lastQty, 'lastQty');
   setI64(v, b + 65, m.leavesQty, 'leavesQty');
   setU64(v, b + 73, m.tradeId, 'tradeId');
-  setU64(v, b + 81, m.transactTimeNs, 'transactTimeNs');
+  v.setBigUint64(b + 81, m.transactTimeNs, true);
   let p = b + 89;
   return p - at;
 }
@@ -699,7 +699,7 @@ function decodeExecutionReport(v: DataView, b: number, blockLength: number, end:
     lastQty: getI64(v, b + 57, 'lastQty'),
     leavesQty: getI64(v, b + 65, 'leavesQty'),
     tradeId: getU64(v, b + 73, 'tradeId'),
-    transactTimeNs: getU64(v, b + 81, 'transactTimeNs'),
+    transactTimeNs: v.getBigUint64(b + 81, true),
   } as ExecutionReport;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of ExecutionReport`);
@@ -918,7 +918,7 @@ function decodeBookUpdate(v: DataView, b: number, blockLength: number, end: numb
 export interface Trade {
   instrument: number;
   tradeId: number;
-  execTimeNs: number;
+  execTimeNs: bigint;
   price: number;
   qty: number;
   aggressor: Side;
@@ -935,7 +935,7 @@ export function encodeTrade(v: DataView, at: number, m: Trade): number {
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   setU64(v, b + 4, m.tradeId, 'tradeId');
-  setU64(v, b + 12, m.execTimeNs, 'execTimeNs');
+  v.setBigUint64(b + 12, m.execTimeNs, true);
   setI64(v, b + 20, m.price, 'price');
   setI64(v, b + 28, m.qty, 'qty');
   v.setUint8(b + 36, m.aggressor);
@@ -949,7 +949,7 @@ function decodeTrade(v: DataView, b: number, blockLength: number, end: number): 
   const m = {
     instrument: v.getUint32(b + 0, true),
     tradeId: getU64(v, b + 4, 'tradeId'),
-    execTimeNs: getU64(v, b + 12, 'execTimeNs'),
+    execTimeNs: v.getBigUint64(b + 12, true),
     price: getI64(v, b + 20, 'price'),
     qty: getI64(v, b + 28, 'qty'),
     aggressor: checkEnum(Side_VALUES, v.getUint8(b + 36), 'aggressor', 'Side') as Side,

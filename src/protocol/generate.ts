@@ -12,7 +12,7 @@ type Primitive = 'char' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uin
 const SIZE: Record<Primitive, number> = { char: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8 };
 
 interface Enum { name: string; encoding: Primitive; values: [string, number][] }
-interface FieldType { kind: 'primitive' | 'chars' | 'bytes' | 'enum'; primitive: Primitive; length: number; enumName?: string }
+interface FieldType { kind: 'primitive' | 'chars' | 'bytes' | 'enum' | 'timestamp'; primitive: Primitive; length: number; enumName?: string }
 interface Field { name: string; type: FieldType; offset: number; size: number }
 interface Group { name: string; fields: Field[]; blockLength: number }
 interface Message { name: string; id: number; fields: Field[]; blockLength: number; groups: Group[]; description?: string }
@@ -27,7 +27,9 @@ export function parseSchema(xml: string): { id: number; version: number; enums: 
   for (const t of list<Record<string, string>>(schema.types.type)) {
     const length = Number(t.length ?? 1);
     const primitive = t.primitiveType as Primitive;
-    types.set(t.name, { kind: length > 1 ? (primitive === 'char' ? 'chars' : 'bytes') : 'primitive', primitive, length });
+    // A uint64 UTCTimestamp (nanoseconds) outgrows 2^53: it is a bigint on this side.
+    const kind = t.semanticType === 'UTCTimestamp' ? 'timestamp' : length > 1 ? (primitive === 'char' ? 'chars' : 'bytes') : 'primitive';
+    types.set(t.name, { kind, primitive, length });
   }
   for (const e of list<Record<string, unknown>>(schema.types.enum)) {
     const values = list<Record<string, string>>(e.validValue as never).map((v) => [v.name, Number(v['#text'])] as [string, number]);
@@ -63,6 +65,7 @@ function tsType(t: FieldType): string {
   if (t.kind === 'chars') return 'string';
   if (t.kind === 'bytes') return 'Uint8Array';
   if (t.kind === 'enum') return t.enumName!;
+  if (t.kind === 'timestamp') return 'bigint';
   return 'number';
 }
 
@@ -79,6 +82,7 @@ function encodeField(f: Field, base: string, src: string): string {
   switch (f.type.kind) {
     case 'chars': return `setChars(v, ${at}, ${f.type.length}, ${value}, '${f.name}');`;
     case 'bytes': return `setBytes(v, ${at}, ${f.type.length}, ${value}, '${f.name}');`;
+    case 'timestamp': return `v.setBigUint64(${at}, ${value}, true);`;
     default:
       if (f.type.primitive === 'int64') return `setI64(v, ${at}, ${value}, '${f.name}');`;
       if (f.type.primitive === 'uint64') return `setU64(v, ${at}, ${value}, '${f.name}');`;
@@ -92,6 +96,7 @@ function decodeField(f: Field, base: string, path: string): string {
   switch (f.type.kind) {
     case 'chars': return `getChars(v, ${at}, ${f.type.length})`;
     case 'bytes': return `getBytes(v, ${at}, ${f.type.length})`;
+    case 'timestamp': return `v.getBigUint64(${at}, true)`;
     case 'enum': {
       const raw = `v.${GETTER[f.type.primitive]}(${at}${SIZE[f.type.primitive] > 1 ? ', true' : ''})`;
       return `checkEnum(${f.type.enumName}_VALUES, ${raw}, ${name}, '${f.type.enumName}') as ${f.type.enumName}`;

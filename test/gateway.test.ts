@@ -1,0 +1,191 @@
+// The market-maker gateway end to end: a real uWebSockets.js server on loopback, real websocket
+// clients, the SBE codec both ways, and the durable node behind it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { GatewayServer } from '../src/gateway/ws/server.js';
+import { newApiKeyPair, signLogon } from '../src/gateway/ws/auth.js';
+import { NodeRuntime } from '../src/pipeline/runtime.js';
+import * as sbe from '../src/protocol/codec.js';
+import { BUYER, SELLER, testConfig } from './support/node-config.js';
+
+let node: NodeRuntime;
+let server: GatewayServer;
+let url: string;
+const keys = new Map<number, { privateKeyPem: string }>();
+const BUYER_KEY = 1;
+const SELLER_KEY = 2;
+const READ_KEY = 3;
+
+beforeAll(async () => {
+  node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-gw-')), config: testConfig() });
+  for (const [keyId, account, permission] of [[BUYER_KEY, BUYER, 'trade'], [SELLER_KEY, SELLER, 'trade'], [READ_KEY, BUYER, 'read']] as const) {
+    const pair = newApiKeyPair();
+    keys.set(keyId, pair);
+    await node.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
+  }
+  await node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 1_000_000 });
+  await node.submit({ type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 1_000 });
+  server = new GatewayServer(node);
+  url = `ws://127.0.0.1:${await server.listen(0)}/ws`;
+});
+
+afterAll(async () => {
+  server.close();
+  await node.close();
+});
+
+class Client {
+  readonly received: sbe.Decoded[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private waiters: (() => void)[] = [];
+  private readonly buffer = new DataView(new ArrayBuffer(4096));
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      this.received.push(sbe.decodeFrame(new Uint8Array(data)));
+      this.wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.wake();
+    });
+  }
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+  static async connect(): Promise<Client> {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return new Client(ws);
+  }
+  send(encode: (v: DataView) => number): void {
+    this.ws.send(new Uint8Array(this.buffer.buffer, 0, encode(this.buffer)));
+  }
+  raw(bytes: Uint8Array): void {
+    this.ws.send(bytes);
+  }
+  logon(keyId: number, overrides: Partial<sbe.Logon> = {}, cancelOnDisconnect = false): void {
+    const timestampNs = overrides.timestampNs ?? BigInt(Date.now()) * 1_000_000n;
+    const nonce = overrides.nonce ?? Math.floor(Math.random() * 2 ** 48);
+    const signature = overrides.signature ?? signLogon(keys.get(keyId)!.privateKeyPem, keyId, timestampNs, nonce);
+    this.send((v) => sbe.encodeLogon(v, 0, {
+      keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: cancelOnDisconnect ? 1 : 0, signature,
+    }));
+  }
+  /** Waits until a message matching `match` has arrived (or the connection closed). */
+  async next<T extends sbe.Decoded['type']>(type: T, match: (m: Extract<sbe.Decoded, { type: T }>['message']) => boolean = () => true): Promise<Extract<sbe.Decoded, { type: T }>['message']> {
+    for (;;) {
+      const found = this.received.find((d) => d.type === type && match(d.message as never));
+      if (found) return found.message as never;
+      if (this.closed) throw new Error(`closed (${this.closed.code} ${this.closed.reason}) before a ${type}`);
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+  async closedWith(): Promise<{ code: number; reason: string }> {
+    while (!this.closed) await new Promise<void>((r) => this.waiters.push(r));
+    return this.closed;
+  }
+}
+
+const order = (clOrdId: number, side: number, price: number, qty: number, tif: number = sbe.TimeInForce.GTC): sbe.NewOrder => ({
+  clOrdId, instrument: 1, side: side as sbe.Side, ordType: sbe.OrdType.Limit, timeInForce: tif as sbe.TimeInForce, stpMode: sbe.StpMode.None, price, qty,
+});
+
+describe('market-maker gateway', () => {
+  it('[OPS-1] logs on with a signed logon and refuses bad, stale and replayed ones', async () => {
+    const good = await Client.connect();
+    good.logon(BUYER_KEY, { nonce: 42 });
+    expect(await good.next('LogonAck')).toMatchObject({ account: BUYER, nextOutSeq: 1, readOnly: 0 });
+
+    const replayed = await Client.connect();
+    replayed.logon(BUYER_KEY, { nonce: 42 });
+    expect(await replayed.next('Logout')).toEqual({ reason: 10, text: 'nonce already used' });
+    expect((await replayed.closedWith()).code).toBe(1008);
+
+    const forged = await Client.connect();
+    forged.logon(BUYER_KEY, { signature: signLogon(keys.get(SELLER_KEY)!.privateKeyPem, BUYER_KEY, BigInt(Date.now()) * 1_000_000n, 7) });
+    expect(await forged.next('Logout')).toEqual({ reason: 10, text: 'signature does not verify' });
+
+    const stale = await Client.connect();
+    stale.logon(BUYER_KEY, { timestampNs: BigInt(Date.now() - 120_000) * 1_000_000n });
+    expect(await stale.next('Logout')).toEqual({ reason: 10, text: 'timestamp too far from the node clock' });
+
+    const unknown = await Client.connect();
+    unknown.logon(BUYER_KEY, {});
+    unknown.send((v) => sbe.encodeLogon(v, 0, { keyId: 99, timestampNs: BigInt(Date.now()) * 1_000_000n, nonce: 1, heartbeatMs: 0, cancelOnDisconnect: 0, signature: new Uint8Array(64) }));
+    expect(await unknown.next('SessionReject')).toMatchObject({ reason: 2, field: 'templateId' });
+    good.ws.close();
+    unknown.ws.close();
+  });
+
+  it('[OPS-1] [SL-10] enters orders and reports new, fills to both sides, rejects and cancels once durable', async () => {
+    const buyer = await Client.connect();
+    buyer.logon(BUYER_KEY);
+    await buyer.next('LogonAck');
+    const seller = await Client.connect();
+    seller.logon(SELLER_KEY);
+    await seller.next('LogonAck');
+
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(1001, 0, 1_000, 10)));
+    const ack = await buyer.next('ExecutionReport', (r) => r.clOrdId === 1001);
+    expect(ack).toMatchObject({ execType: sbe.ExecType.New, leavesQty: 10, price: 1_000, qty: 10 });
+
+    seller.send((v) => sbe.encodeNewOrder(v, 0, order(2001, 1, 1_000, 4, sbe.TimeInForce.IOC)));
+    expect(await seller.next('ExecutionReport', (r) => r.clOrdId === 2001 && r.execType === sbe.ExecType.Fill))
+      .toMatchObject({ lastPx: 1_000, lastQty: 4, leavesQty: 0, aggressor: 1, tradeId: 1 });
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 1001 && r.execType === sbe.ExecType.PartialFill))
+      .toMatchObject({ lastPx: 1_000, lastQty: 4, leavesQty: 6, aggressor: 0, tradeId: 1, orderId: ack.orderId });
+
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(1002, 0, 1_000, 990)));
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 1002))
+      .toMatchObject({ execType: sbe.ExecType.Rejected, rejectReason: 105 });
+
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(1001, 0, 999, 1)));
+    expect(await buyer.next('SessionReject', (r) => r.field === 'clOrdId')).toMatchObject({ reason: 4, text: 'clOrdId 1001 was already used' });
+
+    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1003, origClOrdId: 1001, instrument: 1 }));
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 1001 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ leavesQty: 0 });
+    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1004, origClOrdId: 1001, instrument: 1 }));
+    expect(await buyer.next('CancelReject', (r) => r.clOrdId === 1004)).toMatchObject({ reason: 112 });
+    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1005, origClOrdId: 777, instrument: 1 }));
+    expect(await buyer.next('CancelReject', (r) => r.clOrdId === 1005)).toMatchObject({ reason: 5 });
+
+    // Outbound sequence numbers rise by one per report, per session.
+    const seqs = buyer.received.filter((d) => d.type === 'ExecutionReport' || d.type === 'CancelReject').map((d) => (d.message as { outSeq: number }).outSeq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(node.pipeline.orders.size).toBe(0);
+    node.checkInvariants();
+    buyer.ws.close();
+    seller.ws.close();
+  });
+
+  it('[OPS-1] a read-only key cannot trade; an unparseable frame closes only its connection, with the reason', async () => {
+    const reader = await Client.connect();
+    reader.logon(READ_KEY);
+    expect(await reader.next('LogonAck')).toMatchObject({ readOnly: 1 });
+    reader.send((v) => sbe.encodeNewOrder(v, 0, order(1, 0, 1_000, 1)));
+    expect(await reader.next('SessionReject')).toMatchObject({ reason: 3, refTemplateId: 10, text: 'this API key may not trade' });
+
+    const bad = await Client.connect();
+    bad.raw(Uint8Array.from([32, 0, 10, 0, 0x59, 0x1b, 1, 0, 1, 2, 3]));
+    expect(await bad.closedWith()).toEqual({ code: 1007, reason: 'unparseable frame: qty: frame ends inside the message block' });
+    reader.send((v) => sbe.encodeTestRequest(v, 0, { testReqId: 9 }));
+    expect(await reader.next('Heartbeat')).toEqual({ testReqId: 9 });
+    reader.ws.close();
+  });
+
+  it('[OPS-1] cancel-on-disconnect cancels the session\'s resting orders when it drops', async () => {
+    const buyer = await Client.connect();
+    buyer.logon(BUYER_KEY, {}, true);
+    await buyer.next('LogonAck');
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(3001, 0, 990, 2)));
+    await buyer.next('ExecutionReport', (r) => r.clOrdId === 3001);
+    expect([...node.pipeline.orders.values()].map((o) => [o.account, o.remaining])).toEqual([[BUYER, 2]]);
+    buyer.ws.terminate();
+    for (let i = 0; i < 100 && node.pipeline.orders.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(node.pipeline.orders.size).toBe(0);
+    node.checkInvariants();
+  });
+});
