@@ -50,6 +50,8 @@ export class GatewayServer {
   private readonly clOrdIds = new Map<number, Map<number, number>>();
   private readonly orders = new Map<number, OrderRef>();
   private nextSessionId = 1;
+  /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
+  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0 };
   private readonly out = new DataView(new ArrayBuffer(SEND_BUFFER_BYTES));
 
   constructor(private readonly node: NodeRuntime) {
@@ -93,15 +95,18 @@ export class GatewayServer {
   }
 
   private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: SessionReason, field: string, text: string): void {
+    this.stats.sessionRejects++;
     this.send(ws, sbe.encodeSessionReject(this.out, 0, { refTemplateId, reason, field, text }));
   }
 
   private onMessage(ws: uWS.WebSocket<Connection>, message: ArrayBuffer, isBinary: boolean): void {
+    this.stats.frames++;
     if (!isBinary) return void ws.end(1003, 'frames must be binary SBE messages');
     let decoded: sbe.Decoded;
     try {
       decoded = sbe.decodeFrame(new Uint8Array(message));
     } catch (e) {
+      this.stats.unparseable++;
       const reason = e instanceof sbe.DecodeError ? `unparseable frame: ${e.message}` : 'unparseable frame';
       return void ws.end(1007, reason.slice(0, 120));
     }
