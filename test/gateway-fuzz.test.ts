@@ -21,7 +21,8 @@ const pem = new Map<number, string>();
 
 beforeAll(async () => {
   node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-fuzz-')), config: testConfig() });
-  for (const [keyId, account] of [[1, BUYER], [2, SELLER]]) {
+  // One key per fuzzing connection: a newer logon of a key replaces the older connection.
+  for (const [keyId, account] of [[1, BUYER], [2, SELLER], [3, BUYER], [4, SELLER], [5, SELLER]]) {
     const pair = newApiKeyPair();
     pem.set(keyId, pair.privateKeyPem);
     await node.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
@@ -108,14 +109,14 @@ describe('gateway under fuzzing', () => {
         ])(buffer));
       }
     };
-    const worker = async () => {
+    const worker = async (w: number) => {
       while (server.stats.frames < FRAMES) {
         const ws = new WebSocket(url);
         connections++;
         await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
         let open = true;
         const closed = new Promise<void>((r) => ws.once('close', () => { open = false; r(); }));
-        if (random() < 0.8) ws.send(logonFrame(1 + int(2), nonce++));
+        if (random() < 0.8) ws.send(logonFrame(1 + w, nonce++));
         // A burst of frames; the server closes the connection at the first it cannot decode.
         for (let i = 0; i < 400 && open; i++) {
           ws.send(frame());
@@ -125,7 +126,7 @@ describe('gateway under fuzzing', () => {
         await closed;
       }
     };
-    await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+    await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
     // Counted where it matters: frames the server received and handled.
     expect(server.stats.frames).toBeGreaterThanOrEqual(FRAMES);
     expect(server.stats.unparseable).toBeGreaterThan(1_000);
@@ -141,7 +142,7 @@ describe('gateway under fuzzing', () => {
     await new Promise((resolve) => ws.once('open', resolve));
     const received: sbe.Decoded[] = [];
     ws.on('message', (d: Buffer) => received.push(sbe.decodeFrame(new Uint8Array(d))));
-    ws.send(logonFrame(2, 999_999_999));
+    ws.send(logonFrame(5, 999_999_999));
     const orderFrame = new Uint8Array(8 + 32);
     sbe.encodeNewOrder(new DataView(orderFrame.buffer), 0, { clOrdId: 987_654_321, instrument: 1, side: 1, ordType: 0, timeInForce: 0, stpMode: 255, price: 1_200, qty: 1 });
     ws.send(orderFrame);

@@ -41,6 +41,7 @@ export class LedgerStore<Extra, Config> {
   private readonly balances: Database<[number, number], number>;
   private readonly snapshots: Database<Snapshot<Extra>, number>;
   private readonly apiKeys: Database<ApiKeyRecord, number>;
+  private readonly reports: Database<Buffer, [number, number]>;
 
   constructor(readonly path: string) {
     // overlappingSync off: a transaction's promise resolves only once it is flushed to disk.
@@ -51,7 +52,41 @@ export class LedgerStore<Extra, Config> {
     this.balances = this.root.openDB({ name: 'balances', keyEncoding: 'ordered-binary' });
     this.snapshots = this.root.openDB({ name: 'snapshots', keyEncoding: 'uint32' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', keyEncoding: 'uint32' });
+    this.reports = this.root.openDB({ name: 'reports', encoding: 'binary' });
   }
+
+  /** Reports waiting to ride along with the next batch's transaction. */
+  private pendingReports: [number, number, Buffer][] = [];
+
+  /**
+   * Keeps a session stream's outbound message (by API key and outbound sequence) for replay. It is
+   * written with the next batch's transaction (or at close), so it costs no fsync of its own; a
+   * crash can lose the newest reports, never the orders or fills they describe.
+   */
+  putReport(keyId: number, outSeq: number, frame: Uint8Array): void {
+    this.pendingReports.push([keyId, outSeq, Buffer.from(frame)]);
+  }
+
+  /** The last outbound sequence of an API key's stream (0 if none). */
+  lastReport(keyId: number): number {
+    for (let i = this.pendingReports.length - 1; i >= 0; i--) if (this.pendingReports[i][0] === keyId) return this.pendingReports[i][1];
+    for (const { key } of this.reports.getRange({ start: [keyId, Number.MAX_SAFE_INTEGER], end: [keyId, 0], reverse: true, limit: 1 })) return key[1];
+    return 0;
+  }
+
+  /** Stored reports of a key from an outbound sequence on, then those not yet written. */
+  *reportsFrom(keyId: number, fromOutSeq: number): IterableIterator<{ key: [number, number]; value: Buffer }> {
+    for (const entry of this.reports.getRange({ start: [keyId, fromOutSeq], end: [keyId, Number.MAX_SAFE_INTEGER] })) yield entry;
+    for (const [k, seq, frame] of this.pendingReports) if (k === keyId && seq >= fromOutSeq) yield { key: [k, seq], value: frame };
+  }
+
+  private writePendingReports(): void {
+    for (const [keyId, outSeq, frame] of this.pendingReports) this.reports.put([keyId, outSeq], frame);
+    this.pendingReports = [];
+  }
+
+  /** Resolves once every write so far is on disk. */
+  flushed(): Promise<boolean> { return this.root.flushed as Promise<boolean>; }
 
   apiKey(keyId: number): ApiKeyRecord | undefined { return this.apiKeys.get(keyId); }
 
@@ -102,10 +137,15 @@ export class LedgerStore<Extra, Config> {
       if (record.postings.length > 0) this.postings.put(record.batch, record.postings);
       for (const [key, available, held] of record.balances) this.balances.put(key, [available, held]);
       if (record.snapshot) this.snapshots.put(record.batch, record.snapshot);
+      this.writePendingReports();
       this.meta.put('lastBatch', record.batch);
       return true;
     });
   }
 
-  async close(): Promise<void> { await this.root.close(); }
+  async close(): Promise<void> {
+    if (this.pendingReports.length > 0) await this.root.transaction(() => this.writePendingReports());
+    await this.root.flushed;
+    await this.root.close();
+  }
 }

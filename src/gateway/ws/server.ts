@@ -1,23 +1,38 @@
-// The market-maker gateway: the SBE protocol over uWebSockets.js. A connection logs on with an
-// Ed25519-signed Logon, then enters orders; the node answers with execution reports once the batch
-// holding the order is durable. Reports for resting orders that trade later go to every session of
-// the order's account. A frame that does not decode closes its connection with the reason; a frame
-// that decodes but is not allowed gets a SessionReject naming the field.
+// The market-maker gateway: the SBE protocol over uWebSockets.js.
+//
+// A connection logs on with an Ed25519-signed Logon. Each API key has one outbound stream: its
+// execution reports and cancel rejects carry an outbound sequence that continues across
+// reconnects, are kept in LMDB, and can be replayed from any sequence (also after a node restart).
+// Reports go out only once the batch holding the command is durable, and only to the key that
+// entered the order. Public market data needs no logon: a Subscribe gets a snapshot and then the
+// instrument's book updates (bookSeq rises by one each) or trades on uWS topics.
+// A frame that does not decode closes its connection with the reason; a decodable message that is
+// not allowed gets a SessionReject naming the field. A client that falls behind is disconnected
+// (slow consumer); a session silent past its heartbeat timeout is closed; a dead-man's switch
+// cancels a session's account orders when not refreshed in time.
 import uWS from 'uWebSockets.js';
 import { EventKind, type CoreEvent } from '../../core/index.js';
+import { BookFeed } from '../../marketdata/book-feed.js';
 import type { NodeCommand, Outcome } from '../../pipeline/commands.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, LogonRefusal, NonceWindow, publicKeyFromRaw, verifyLogon } from './auth.js';
+import { RATE_LIMITS_DEFAULT, TokenBucket, type RateLimits } from './limits.js';
 
 export const FRAME_BYTES_MAX = 64 * 1024;
 export const HEARTBEAT_MS_DEFAULT = 5_000;
-export const SEND_BUFFER_BYTES = 1 << 16;
+export const HEARTBEAT_MS_MIN = 100;
+/** Unsent bytes a connection may hold before it is disconnected as a slow consumer. */
+export const SLOW_CONSUMER_BYTES = 4 * 1024 * 1024;
+export const TIMER_TICK_MS = 50;
+/** Messages one ReplayRequest returns at most; ask again from the next sequence for more. */
+export const REPLAY_MESSAGES_MAX = 512;
+const SEND_BUFFER_BYTES = 1 << 20;
 
 /** Stable SessionReject and Logout reasons. */
 export const enum SessionReason {
   NotLoggedOn = 1, AlreadyLoggedOn = 2, ReadOnlyKey = 3, DuplicateClOrdId = 4, UnknownClOrdId = 5, Unsupported = 6,
-  LogonRefused = 10,
+  RateLimited = 7, UnknownInstrument = 8, LogonRefused = 10, HeartbeatTimeout = 11,
 }
 
 /** Raises if uWebSockets.js has fallen back to its JavaScript implementation. */
@@ -27,45 +42,65 @@ export function assertNativeUws(): void {
   }
 }
 
+export interface GatewayOptions { limits?: RateLimits }
+
+interface Stream { keyId: number; outSeq: number; session?: Session; bucket: TokenBucket }
+
 interface Session {
   id: number;
-  keyId: number;
+  stream: Stream;
   account: number;
   trade: boolean;
-  outSeq: number;
   cancelOnDisconnect: boolean;
+  heartbeatMs: number;
+  lastInMs: number;
+  lastOutMs: number;
+  deadMansDeadlineMs: number; // 0 when disarmed
+  bucket: TokenBucket;
   ws: uWS.WebSocket<Connection>;
 }
 
 interface Connection { session?: Session; open: boolean }
 
-interface OrderRef { account: number; clOrdId: number }
+interface OrderRef { keyId: number; clOrdId: number }
 
 export class GatewayServer {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: uWS.us_listen_socket | undefined;
   private readonly nonces = new NonceWindow();
-  private readonly sessionsByAccount = new Map<number, Set<Session>>();
-  /** Per account: client order id → node order id (client order ids are idempotency keys). */
+  private readonly streams = new Map<number, Stream>();
+  private readonly sessions = new Set<Session>();
+  /** Per API key: client order id → node order id (client order ids are idempotency keys). */
   private readonly clOrdIds = new Map<number, Map<number, number>>();
   private readonly orders = new Map<number, OrderRef>();
+  private readonly feed = new BookFeed();
+  private feedScheduled = false;
   private nextSessionId = 1;
-  /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
-  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0 };
   private readonly out = new DataView(new ArrayBuffer(SEND_BUFFER_BYTES));
+  private readonly timer: NodeJS.Timeout;
+  private readonly limits: RateLimits;
+  /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
+  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0 };
 
-  constructor(private readonly node: NodeRuntime) {
+  constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
+    this.limits = options.limits ?? RATE_LIMITS_DEFAULT;
+    this.feed.seed(node.pipeline.orders.values());
     this.app = uWS.App().ws<Connection>('/ws', {
       compression: uWS.DISABLED,
       maxPayloadLength: FRAME_BYTES_MAX,
       idleTimeout: 0,
+      maxBackpressure: SLOW_CONSUMER_BYTES,
+      closeOnBackpressureLimit: 1,
       open: (ws) => {
         ws.getUserData().open = true;
       },
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
+      drain: (ws) => this.checkBackpressure(ws),
       close: (ws) => this.onClose(ws),
     });
+    this.timer = setInterval(() => this.tick(), TIMER_TICK_MS);
+    this.timer.unref();
   }
 
   /** Listens on 127.0.0.1; resolves with the port (pass 0 for any free one). */
@@ -80,24 +115,57 @@ export class GatewayServer {
   }
 
   close(): void {
+    clearInterval(this.timer);
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
-    for (const sessions of this.sessionsByAccount.values()) for (const s of sessions) s.ws.end(1001, 'node shutting down');
+    for (const s of [...this.sessions]) s.ws.end(1001, 'node shutting down');
   }
 
-  private send(ws: uWS.WebSocket<Connection>, length: number): void {
+  // ---- sending -------------------------------------------------------------------------------
+
+  private send(ws: uWS.WebSocket<Connection>, frame: Uint8Array): void {
     if (!ws.getUserData().open) return;
-    ws.send(new Uint8Array(this.out.buffer, 0, length), true);
+    ws.send(frame, true);
+    this.checkBackpressure(ws);
+  }
+
+  private checkBackpressure(ws: uWS.WebSocket<Connection>): void {
+    const conn = ws.getUserData();
+    if (conn.open && ws.getBufferedAmount() > SLOW_CONSUMER_BYTES) {
+      this.stats.slowConsumers++;
+      conn.open = false;
+      ws.end(1008, `slow consumer: over ${SLOW_CONSUMER_BYTES} bytes unsent`);
+    }
+  }
+
+  private frame(encode: (v: DataView) => number): Uint8Array {
+    return new Uint8Array(this.out.buffer, 0, encode(this.out));
   }
 
   private sendTo(session: Session, encode: (v: DataView) => number): void {
-    this.send(session.ws, encode(this.out));
+    session.lastOutMs = Date.now();
+    this.send(session.ws, this.frame(encode));
+  }
+
+  /** A message of a key's stream: numbered, kept for replay, sent if the key is connected. */
+  private stream(keyId: number, encode: (v: DataView, outSeq: number) => number): void {
+    const stream = this.streams.get(keyId);
+    if (!stream) return;
+    const outSeq = ++stream.outSeq;
+    const frame = this.frame((v) => encode(v, outSeq));
+    this.node.store.putReport(keyId, outSeq, frame);
+    if (stream.session) {
+      stream.session.lastOutMs = Date.now();
+      this.send(stream.session.ws, frame);
+    }
   }
 
   private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: SessionReason, field: string, text: string): void {
     this.stats.sessionRejects++;
-    this.send(ws, sbe.encodeSessionReject(this.out, 0, { refTemplateId, reason, field, text }));
+    this.send(ws, this.frame((v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text })));
   }
+
+  // ---- inbound -------------------------------------------------------------------------------
 
   private onMessage(ws: uWS.WebSocket<Connection>, message: ArrayBuffer, isBinary: boolean): void {
     this.stats.frames++;
@@ -112,8 +180,10 @@ export class GatewayServer {
     }
     const conn = ws.getUserData();
     if (decoded.type === 'Logon') return this.logon(ws, decoded.message);
+    if (decoded.type === 'Subscribe') return this.subscribe(ws, decoded.message);
     const session = conn.session;
     if (!session) return this.reject(ws, decoded.templateId, SessionReason.NotLoggedOn, 'templateId', 'log on first');
+    session.lastInMs = Date.now();
     switch (decoded.type) {
       case 'TestRequest':
         return this.sendTo(session, (v) => sbe.encodeHeartbeat(v, 0, { testReqId: decoded.message.testReqId }));
@@ -121,6 +191,11 @@ export class GatewayServer {
         return;
       case 'Logout':
         return void ws.end(1000, 'logout');
+      case 'ReplayRequest':
+        return this.replay(session, decoded.message.fromOutSeq);
+      case 'DeadMansSwitch':
+        session.deadMansDeadlineMs = decoded.message.timeoutMs === 0 ? 0 : Date.now() + decoded.message.timeoutMs;
+        return;
       case 'NewOrder':
         return this.newOrders(session, [decoded.message], decoded.templateId);
       case 'BatchNewOrders':
@@ -139,7 +214,7 @@ export class GatewayServer {
     const conn = ws.getUserData();
     if (conn.session) return this.reject(ws, sbe.TemplateId.Logon, SessionReason.AlreadyLoggedOn, 'templateId', 'this connection is logged on');
     const refuse = (why: LogonRefusal) => {
-      this.send(ws, sbe.encodeLogout(this.out, 0, { reason: SessionReason.LogonRefused, text: LOGON_REFUSAL_TEXT[why] }));
+      this.send(ws, this.frame((v) => sbe.encodeLogout(v, 0, { reason: SessionReason.LogonRefused, text: LOGON_REFUSAL_TEXT[why] })));
       ws.end(1008, LOGON_REFUSAL_TEXT[why]);
     };
     const key = this.node.store.apiKey(m.keyId);
@@ -148,18 +223,36 @@ export class GatewayServer {
     const nowMs = Date.now();
     if (Math.abs(Number(m.timestampNs / 1_000_000n) - nowMs) > LOGON_SKEW_MS) return refuse(LogonRefusal.Stale);
     if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
+    let stream = this.streams.get(m.keyId);
+    if (!stream) {
+      stream = { keyId: m.keyId, outSeq: this.node.store.lastReport(m.keyId), bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, nowMs) };
+      this.streams.set(m.keyId, stream);
+    }
+    // One connection per key: a newer logon takes the stream over.
+    stream.session?.ws.end(1000, 'replaced by a newer logon of this key');
+    const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const session: Session = {
-      id: this.nextSessionId++, keyId: m.keyId, account: key.account, trade: key.permission === 'trade', outSeq: 0,
-      cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, ws,
+      id: this.nextSessionId++, stream, account: key.account, trade: key.permission === 'trade',
+      cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs,
+      deadMansDeadlineMs: 0, bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
     };
+    stream.session = session;
     conn.session = session;
-    let sessions = this.sessionsByAccount.get(key.account);
-    if (!sessions) this.sessionsByAccount.set(key.account, (sessions = new Set()));
-    sessions.add(session);
+    this.sessions.add(session);
     this.sendTo(session, (v) => sbe.encodeLogonAck(v, 0, {
-      sessionId: session.id, account: key.account, nextOutSeq: 1, heartbeatMs: m.heartbeatMs || HEARTBEAT_MS_DEFAULT,
-      ordersPerSecond: 0, readOnly: session.trade ? sbe.BooleanType.False : sbe.BooleanType.True,
+      sessionId: session.id, account: key.account, nextOutSeq: stream.outSeq + 1, heartbeatMs,
+      ordersPerSecond: Math.min(this.limits.perKeyPerSecond, this.limits.perConnectionPerSecond),
+      readOnly: session.trade ? sbe.BooleanType.False : sbe.BooleanType.True,
     }));
+    this.sendTo(session, (v) => this.encodeInstruments(v));
+  }
+
+  private encodeInstruments(v: DataView): number {
+    return sbe.encodeInstrumentList(v, 0, {
+      instruments: this.node.config.instruments.map((l) => ({
+        instrument: l.spec.id, symbol: l.symbol, tickSize: l.spec.tickSize, lotSize: l.spec.lotSize, minQty: l.spec.minQty, maxQty: l.spec.maxQty,
+      })),
+    });
   }
 
   private onClose(ws: uWS.WebSocket<Connection>): void {
@@ -167,20 +260,65 @@ export class GatewayServer {
     conn.open = false;
     const session = conn.session;
     if (!session) return;
-    this.sessionsByAccount.get(session.account)?.delete(session);
-    if (session.cancelOnDisconnect) void this.node.submit({ type: 'massCancel', account: session.account }).then((o) => this.report(o));
+    this.sessions.delete(session);
+    if (session.stream.session === session) session.stream.session = undefined;
+    if (session.cancelOnDisconnect) this.cancelAll(session);
   }
 
-  private clOrdIdsOf(account: number): Map<number, number> {
-    let m = this.clOrdIds.get(account);
-    if (!m) this.clOrdIds.set(account, (m = new Map()));
+  private cancelAll(session: Session): void {
+    void this.node.submit({ type: 'massCancel', account: session.account }).then((o) => this.report(o));
+  }
+
+  /** Heartbeats out, heartbeat timeouts and dead-man's switches. */
+  private tick(): void {
+    const now = Date.now();
+    for (const s of this.sessions) {
+      if (now - s.lastInMs > 2 * s.heartbeatMs) {
+        this.sendTo(s, (v) => sbe.encodeLogout(v, 0, { reason: SessionReason.HeartbeatTimeout, text: 'no message within two heartbeat intervals' }));
+        s.ws.end(1000, 'heartbeat timeout');
+        continue;
+      }
+      if (now - s.lastOutMs >= s.heartbeatMs) this.sendTo(s, (v) => sbe.encodeHeartbeat(v, 0, { testReqId: 0 }));
+      if (s.deadMansDeadlineMs !== 0 && now >= s.deadMansDeadlineMs) {
+        s.deadMansDeadlineMs = 0;
+        this.cancelAll(s);
+      }
+    }
+  }
+
+  private replay(session: Session, fromOutSeq: number): void {
+    let sent = 0;
+    for (const { key, value } of this.node.store.reportsFrom(session.stream.keyId, Math.max(1, fromOutSeq))) {
+      if (key[1] > session.stream.outSeq || sent === REPLAY_MESSAGES_MAX) break;
+      this.send(session.ws, new Uint8Array(value));
+      sent++;
+    }
+  }
+
+  private rateLimited(session: Session, templateId: number): boolean {
+    const now = Date.now();
+    const perKey = session.stream.bucket.take(now);
+    const perConnection = perKey === 0 ? session.bucket.take(now) : 0;
+    if (perKey === 0 && perConnection === 0) return false;
+    const [name, limit, wait] = perKey > 0
+      ? ['per-key', this.limits.perKeyPerSecond, perKey]
+      : ['per-connection', this.limits.perConnectionPerSecond, perConnection];
+    this.reject(session.ws, templateId, SessionReason.RateLimited, 'rateLimit', `${name} limit of ${limit} orders/s reached; next order allowed in ${wait} ms`);
+    return true;
+  }
+
+  private clOrdIdsOf(keyId: number): Map<number, number> {
+    let m = this.clOrdIds.get(keyId);
+    if (!m) this.clOrdIds.set(keyId, (m = new Map()));
     return m;
   }
 
   private newOrders(session: Session, orders: readonly sbe.NewOrder[], templateId: number): void {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
-    const ids = this.clOrdIdsOf(session.account);
+    const keyId = session.stream.keyId;
+    const ids = this.clOrdIdsOf(keyId);
     for (const o of orders) {
+      if (this.rateLimited(session, templateId)) continue;
       if (ids.has(o.clOrdId)) {
         this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`);
         continue;
@@ -193,10 +331,10 @@ export class GatewayServer {
       void this.node.submit(command).then((outcome) => {
         if (outcome.orderId) {
           ids.set(o.clOrdId, outcome.orderId);
-          this.orders.set(outcome.orderId, { account: session.account, clOrdId: o.clOrdId });
+          this.orders.set(outcome.orderId, { keyId, clOrdId: o.clOrdId });
         }
         if (!outcome.ok) {
-          this.execution(session.account, {
+          this.execution(keyId, {
             clOrdId: o.clOrdId, orderId: outcome.orderId ?? 0, instrument: o.instrument, execType: sbe.ExecType.Rejected, side: o.side,
             rejectReason: outcome.reason ?? 0, price: o.price, qty: o.qty, leavesQty: 0, ts: outcome.ts,
           });
@@ -209,9 +347,11 @@ export class GatewayServer {
 
   private cancelOrAmend(session: Session, m: sbe.CancelOrder | sbe.AmendOrder, templateId: number): void {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
-    const orderId = this.clOrdIdsOf(session.account).get(m.origClOrdId);
-    const cancelReject = (reason: number) => this.sendTo(session, (v) => sbe.encodeCancelReject(v, 0, {
-      outSeq: ++session.outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
+    if ('price' in m && this.rateLimited(session, templateId)) return;
+    const keyId = session.stream.keyId;
+    const orderId = this.clOrdIdsOf(keyId).get(m.origClOrdId);
+    const cancelReject = (reason: number) => this.stream(keyId, (v, outSeq) => sbe.encodeCancelReject(v, 0, {
+      outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
     if (!orderId) return cancelReject(SessionReason.UnknownClOrdId);
     const command: NodeCommand = 'price' in m
@@ -232,9 +372,42 @@ export class GatewayServer {
     void this.node.submit(command).then((o) => this.report(o));
   }
 
-  /** Execution reports for what a durable command did, to every session of each order's account. */
+  // ---- market data ---------------------------------------------------------------------------
+
+  private subscribe(ws: uWS.WebSocket<Connection>, m: sbe.Subscribe): void {
+    if (m.instrument === 0) return this.send(ws, this.frame((v) => this.encodeInstruments(v)));
+    if (!this.node.config.instruments.some((l) => l.spec.id === m.instrument)) {
+      return this.reject(ws, sbe.TemplateId.Subscribe, SessionReason.UnknownInstrument, 'instrument', `no instrument ${m.instrument}`);
+    }
+    if (m.channel === sbe.Channel.Trades) return void ws.subscribe(`trades.${m.instrument}`);
+    ws.subscribe(`book.${m.instrument}`);
+    const snap = this.feed.snapshot(m.instrument);
+    this.send(ws, this.frame((v) => sbe.encodeBookSnapshot(v, 0, {
+      instrument: m.instrument, bookSeq: snap.bookSeq, levels: snap.levels.map((l) => ({ ...l, side: l.side as sbe.Side })),
+    })));
+  }
+
+  private publishBook(): void {
+    this.feedScheduled = false;
+    for (const u of this.feed.flush()) {
+      this.app.publish(`book.${u.instrument}`, this.frame((v) => sbe.encodeBookUpdate(v, 0, {
+        instrument: u.instrument, bookSeq: u.bookSeq, levels: u.levels.map((l) => ({ ...l, side: l.side as sbe.Side })),
+      })), true);
+    }
+  }
+
+  // ---- reports -------------------------------------------------------------------------------
+
+  /** Execution reports and market data for what a durable command did. */
   private report(outcome: Outcome): void {
-    for (const e of outcome.events) this.reportEvent(e, outcome.ts);
+    for (const e of outcome.events) {
+      this.feed.apply(e);
+      this.reportEvent(e, outcome.ts);
+    }
+    if (!this.feedScheduled) {
+      this.feedScheduled = true;
+      setImmediate(() => this.publishBook());
+    }
   }
 
   private reportEvent(e: CoreEvent, ts: number): void {
@@ -243,6 +416,9 @@ export class GatewayServer {
       case EventKind.Accepted:
         return this.executionFor(e.orderId, { ...base, execType: sbe.ExecType.New, side: e.side, qty: e.qty, leavesQty: e.qty });
       case EventKind.Fill: {
+        this.app.publish(`trades.${e.instrument}`, this.frame((v) => sbe.encodeTrade(v, 0, {
+          instrument: e.instrument, tradeId: e.tradeId, execTimeNs: BigInt(ts) * 1000n, price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
+        })), true);
         const fill = { ...base, lastPx: e.price, lastQty: e.qty, tradeId: e.tradeId, qty: e.qty };
         this.executionFor(e.orderId, {
           ...fill, side: e.side, aggressor: true, leavesQty: e.remaining,
@@ -267,18 +443,16 @@ export class GatewayServer {
   private executionFor(orderId: number, r: Omit<Execution, 'clOrdId' | 'orderId'>): void {
     const ref = this.orders.get(orderId);
     if (!ref) return;
-    this.execution(ref.account, { ...r, clOrdId: ref.clOrdId, orderId });
+    this.execution(ref.keyId, { ...r, clOrdId: ref.clOrdId, orderId });
   }
 
-  private execution(account: number, r: Execution): void {
-    for (const session of this.sessionsByAccount.get(account) ?? []) {
-      this.sendTo(session, (v) => sbe.encodeExecutionReport(v, 0, {
-        outSeq: ++session.outSeq, clOrdId: r.clOrdId, orderId: r.orderId, instrument: r.instrument, execType: r.execType,
-        side: r.side as sbe.Side, aggressor: r.aggressor ? sbe.BooleanType.True : sbe.BooleanType.False, rejectReason: r.rejectReason ?? 0,
-        price: r.price, qty: r.qty, lastPx: r.lastPx ?? 0, lastQty: r.lastQty ?? 0, leavesQty: r.leavesQty, tradeId: r.tradeId ?? 0,
-        transactTimeNs: BigInt(r.ts) * 1000n,
-      }));
-    }
+  private execution(keyId: number, r: Execution): void {
+    this.stream(keyId, (v, outSeq) => sbe.encodeExecutionReport(v, 0, {
+      outSeq, clOrdId: r.clOrdId, orderId: r.orderId, instrument: r.instrument, execType: r.execType,
+      side: r.side as sbe.Side, aggressor: r.aggressor ? sbe.BooleanType.True : sbe.BooleanType.False, rejectReason: r.rejectReason ?? 0,
+      price: r.price, qty: r.qty, lastPx: r.lastPx ?? 0, lastQty: r.lastQty ?? 0, leavesQty: r.leavesQty, tradeId: r.tradeId ?? 0,
+      transactTimeNs: BigInt(r.ts) * 1000n,
+    }));
   }
 }
 

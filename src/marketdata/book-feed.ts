@@ -1,0 +1,104 @@
+// The public book feed: level totals per instrument built from durable events (in commit order,
+// never ahead of what is acknowledged), with a sequence per instrument that rises by one per
+// published update. Subscribers get a snapshot, then every update; one that sees a gap in
+// bookSeq re-subscribes for a fresh snapshot.
+import { EventKind, type CoreEvent } from '../core/index.js';
+
+export interface LevelChange { side: number; price: number; qty: number; count: number }
+
+interface Resting { instrument: number; side: number; price: number; qty: number }
+
+class Ladder {
+  readonly levels: [Map<number, { qty: number; count: number }>, Map<number, { qty: number; count: number }>] = [new Map(), new Map()];
+  seq = 0;
+  readonly changed = new Set<string>();
+
+  add(side: number, price: number, qty: number, count: number): void {
+    const level = this.levels[side].get(price) ?? { qty: 0, count: 0 };
+    level.qty += qty;
+    level.count += count;
+    if (level.count === 0) this.levels[side].delete(price);
+    else this.levels[side].set(price, level);
+    this.changed.add(`${side}:${price}`);
+  }
+}
+
+export class BookFeed {
+  private readonly ladders = new Map<number, Ladder>();
+  private readonly resting = new Map<number, Resting>();
+
+  private ladder(instrument: number): Ladder {
+    let l = this.ladders.get(instrument);
+    if (!l) this.ladders.set(instrument, (l = new Ladder()));
+    return l;
+  }
+
+  /** Starts from the resting orders a recovered node already has. */
+  seed(orders: Iterable<{ id: number; instrument: number; side: number; limit: number; remaining: number }>): void {
+    for (const o of orders) {
+      this.resting.set(o.id, { instrument: o.instrument, side: o.side, price: o.limit, qty: o.remaining });
+      this.ladder(o.instrument).add(o.side, o.limit, o.remaining, 1);
+    }
+    for (const l of this.ladders.values()) l.changed.clear();
+  }
+
+  /** Applies one durable core event. */
+  apply(e: CoreEvent): void {
+    switch (e.kind) {
+      case EventKind.Rested:
+        this.resting.set(e.orderId, { instrument: e.instrument, side: e.side, price: e.price, qty: e.qty });
+        return this.ladder(e.instrument).add(e.side, e.price, e.qty, 1);
+      case EventKind.Fill: {
+        const maker = this.resting.get(e.makerOrderId);
+        if (maker) this.take(e.makerOrderId, maker, e.qty, e.makerRemaining);
+        return;
+      }
+      case EventKind.Reduced:
+      case EventKind.Cancelled: {
+        const o = this.resting.get(e.orderId);
+        if (o) this.take(e.orderId, o, e.qty, e.remaining);
+        return;
+      }
+      case EventKind.Amended: {
+        const o = this.resting.get(e.orderId);
+        if (!o) return;
+        if (e.flags === 1) return this.take(e.orderId, o, o.qty - e.qty, e.qty);
+        // Lost priority: the order leaves its level; a Rested event follows if it rests again.
+        return this.take(e.orderId, o, o.qty, 0);
+      }
+      default:
+        return;
+    }
+  }
+
+  private take(orderId: number, o: Resting, qty: number, left: number): void {
+    this.ladder(o.instrument).add(o.side, o.price, -qty, left === 0 ? -1 : 0);
+    o.qty = left;
+    if (left === 0) this.resting.delete(orderId);
+  }
+
+  /** The updates since the last flush: per instrument its new bookSeq and the changed levels. */
+  flush(): { instrument: number; bookSeq: number; levels: LevelChange[] }[] {
+    const out = [];
+    for (const [instrument, l] of this.ladders) {
+      if (l.changed.size === 0) continue;
+      l.seq += 1;
+      const levels = [...l.changed].map((key) => {
+        const [side, price] = key.split(':').map(Number);
+        const level = l.levels[side].get(price);
+        return { side, price, qty: level?.qty ?? 0, count: level?.count ?? 0 };
+      });
+      l.changed.clear();
+      out.push({ instrument, bookSeq: l.seq, levels });
+    }
+    return out;
+  }
+
+  /** Every level of an instrument, best first per side, with the bookSeq it is current at. */
+  snapshot(instrument: number): { bookSeq: number; levels: LevelChange[] } {
+    const l = this.ladder(instrument);
+    const side = (s: number, better: (a: number, b: number) => number) =>
+      [...l.levels[s]].sort(([a], [b]) => better(a, b)).map(([price, v]) => ({ side: s, price, qty: v.qty, count: v.count }));
+    return { bookSeq: l.seq, levels: [...side(0, (a, b) => b - a), ...side(1, (a, b) => a - b)] };
+  }
+}
