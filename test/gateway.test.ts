@@ -55,8 +55,8 @@ class Client {
   private wake(): void {
     for (const w of this.waiters.splice(0)) w();
   }
-  static async connect(): Promise<Client> {
-    const ws = new WebSocket(url);
+  static async connect(at = url): Promise<Client> {
+    const ws = new WebSocket(at);
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     return new Client(ws);
   }
@@ -71,7 +71,7 @@ class Client {
     const nonce = overrides.nonce ?? Math.floor(Math.random() * 2 ** 48);
     const signature = overrides.signature ?? signLogon(keys.get(keyId)!.privateKeyPem, keyId, timestampNs, nonce);
     this.send((v) => sbe.encodeLogon(v, 0, {
-      keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: cancelOnDisconnect ? 1 : 0, signature,
+      keyId, timestampNs, nonce, heartbeatMs: overrides.heartbeatMs ?? 0, cancelOnDisconnect: cancelOnDisconnect ? 1 : 0, signature,
     }));
   }
   /** Waits until a message matching `match` has arrived (or the connection closed). */
@@ -188,4 +188,106 @@ describe('market-maker gateway', () => {
     expect(node.pipeline.orders.size).toBe(0);
     node.checkInvariants();
   });
+});
+
+describe('market data and session services', () => {
+  it('[OPS-1] [OPS-3] public book: snapshot on subscribe, then incrementals with a rising bookSeq; trades with time, price, size, aggressor', async () => {
+    const watcher = await Client.connect(); // no logon: market data is public and free
+    watcher.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Book }));
+    watcher.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Trades }));
+    const snapshot = await watcher.next('BookSnapshot');
+    const buyer = await Client.connect();
+    buyer.logon(BUYER_KEY);
+    await buyer.next('LogonAck');
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(5001, 0, 950, 7)));
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(5002, 0, 950, 3)));
+    const update = await watcher.next('BookUpdate', (u) => u.levels.some((l) => l.price === 950 && l.qty === 10));
+    expect(update.bookSeq).toBeGreaterThan(snapshot.bookSeq);
+    expect(update.levels).toContainEqual({ side: 0, price: 950, qty: 10, count: 2 });
+    const seller = await Client.connect();
+    seller.logon(SELLER_KEY);
+    await seller.next('LogonAck');
+    seller.send((v) => sbe.encodeNewOrder(v, 0, order(6001, 1, 950, 8, sbe.TimeInForce.IOC)));
+    const trade = await watcher.next('Trade', (t) => t.price === 950);
+    expect(trade).toMatchObject({ instrument: 1, price: 950, qty: 7, aggressor: sbe.Side.Sell });
+    expect(trade.execTimeNs).toBeGreaterThan(BigInt(Date.now() - 60_000) * 1_000_000n);
+    const after = await watcher.next('BookUpdate', (u) => u.levels.some((l) => l.price === 950 && l.qty === 2));
+    expect(after.levels).toContainEqual({ side: 0, price: 950, qty: 2, count: 1 });
+    // Each update's bookSeq is one more than the one before.
+    const seqs = watcher.received.filter((d) => d.type === 'BookUpdate').map((d) => (d.message as sbe.BookUpdate).bookSeq);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
+    // A client that missed an update re-subscribes and gets the book as it stands.
+    const late = await Client.connect();
+    late.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Book }));
+    const fresh = await late.next('BookSnapshot');
+    expect(fresh.bookSeq).toBe(after.bookSeq);
+    expect(fresh.levels).toContainEqual({ side: 0, price: 950, qty: 2, count: 1 });
+    buyer.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 5003, instrument: 0, side: sbe.SideFilter.Both }));
+    await watcher.next('BookUpdate', (u) => u.levels.some((l) => l.price === 950 && l.qty === 0 && l.count === 0));
+    late.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 42, channel: sbe.Channel.Book }));
+    expect(await late.next('SessionReject')).toMatchObject({ reason: 8, field: 'instrument', text: 'no instrument 42' });
+    for (const c of [watcher, buyer, seller, late]) c.ws.close();
+  });
+
+  it('[OPS-1] replays a key\'s execution reports from any sequence after a reconnect', async () => {
+    const first = await Client.connect();
+    first.logon(BUYER_KEY);
+    const ack = await first.next('LogonAck');
+    first.send((v) => sbe.encodeNewOrder(v, 0, order(7001, 0, 900, 1)));
+    first.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 7002, origClOrdId: 7001, instrument: 1 }));
+    const cancelled = await first.next('ExecutionReport', (r) => r.clOrdId === 7001 && r.execType === sbe.ExecType.Cancelled);
+    first.ws.terminate();
+    const second = await Client.connect();
+    second.logon(BUYER_KEY);
+    expect((await second.next('LogonAck')).nextOutSeq).toBe(cancelled.outSeq + 1);
+    second.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: ack.nextOutSeq }));
+    const replayed = await second.next('ExecutionReport', (r) => r.outSeq === cancelled.outSeq);
+    expect(replayed).toEqual(cancelled);
+    const all = second.received.filter((d) => d.type === 'ExecutionReport').map((d) => (d.message as sbe.ExecutionReport).execType);
+    expect(all).toEqual([sbe.ExecType.New, sbe.ExecType.Cancelled]);
+    second.ws.close();
+  });
+
+  it('[OPS-1] the dead-man\'s switch cancels the account\'s orders when not refreshed', async () => {
+    const buyer = await Client.connect();
+    buyer.logon(BUYER_KEY);
+    await buyer.next('LogonAck');
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(8001, 0, 901, 1)));
+    await buyer.next('ExecutionReport', (r) => r.clOrdId === 8001);
+    buyer.send((v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 150 }));
+    const cancelled = await buyer.next('ExecutionReport', (r) => r.clOrdId === 8001 && r.execType === sbe.ExecType.Cancelled);
+    expect(cancelled.rejectReason).toBe(2); // CancelReason.Mass
+    buyer.ws.close();
+  });
+
+  it('[OPS-1] heartbeats an idle session and closes one silent for two heartbeat intervals, with a Logout saying why', async () => {
+    const quiet = await Client.connect();
+    quiet.logon(SELLER_KEY, { heartbeatMs: 100 });
+    expect(await quiet.next('LogonAck')).toMatchObject({ heartbeatMs: 100 });
+    expect(await quiet.next('Heartbeat')).toEqual({ testReqId: 0 });
+    expect(await quiet.next('Logout')).toEqual({ reason: 11, text: 'no message within two heartbeat intervals' });
+    expect(await quiet.closedWith()).toEqual({ code: 1000, reason: 'heartbeat timeout' });
+  });
+
+  it('[OPS-1] [AFMM-4] rate limits per key are disclosed at logon; a reject names the limit and when it refills', async () => {
+    const limited = new GatewayServer(node, { limits: { perKeyPerSecond: 5, perConnectionPerSecond: 50, burst: 3 } });
+    const at = `ws://127.0.0.1:${await limited.listen(0)}/ws`;
+    try {
+      const c = await Client.connect(at);
+      c.logon(BUYER_KEY);
+      expect(await c.next('LogonAck')).toMatchObject({ ordersPerSecond: 5 });
+      for (let i = 0; i < 5; i++) c.send((v) => sbe.encodeNewOrder(v, 0, order(9_000 + i, 0, 800, 1)));
+      const rejected = await c.next('SessionReject', (r) => r.field === 'rateLimit');
+      expect(rejected.reason).toBe(7);
+      expect(rejected.text).toMatch(/^per-key limit 5 orders\/s; next in \d+ ms$/);
+      for (let i = 0; i < 3; i++) await c.next('ExecutionReport', (r) => r.clOrdId === 9_000 + i);
+      expect(c.received.filter((d) => d.type === 'SessionReject').length).toBe(2);
+      c.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 9_100, instrument: 0, side: sbe.SideFilter.Both }));
+      await c.next('ExecutionReport', (r) => r.clOrdId === 9_002 && r.execType === sbe.ExecType.Cancelled);
+      c.ws.close();
+    } finally {
+      limited.close();
+    }
+  });
+
 });

@@ -27,7 +27,7 @@ export function testConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
       { id: FEES, participant: 1, kind: AccountKind.Fees, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 0, orderNotionalMax: 0 },
       { id: 2, participant: 1, kind: AccountKind.Reserve, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 0, orderNotionalMax: 0 },
       { id: BUYER, participant: 2, kind: AccountKind.Client, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 3, orderNotionalMax: 1_000_000 },
-      { id: SELLER, participant: 3, kind: AccountKind.Client, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [1], ordersOpenMax: 100, orderNotionalMax: 0 },
+      { id: SELLER, participant: 3, kind: AccountKind.Client, feeTier: 0, custody: [PLATFORM_CUSTODY], instruments: [1], ordersOpenMax: 1_000, orderNotionalMax: 0 },
       { id: MAKER, participant: 3, kind: AccountKind.Client, feeTier: 1, custody: [PLATFORM_CUSTODY], instruments: [], ordersOpenMax: 100, orderNotionalMax: 0 },
       { id: VENUE_CLIENT, participant: 4, kind: AccountKind.Client, feeTier: 0, custody: ['venue-sg'], instruments: [], ordersOpenMax: 100, orderNotionalMax: 0 },
     ],

@@ -5,7 +5,7 @@
 // reconnects, are kept in LMDB, and can be replayed from any sequence (also after a node restart).
 // Reports go out only once the batch holding the command is durable, and only to the key that
 // entered the order. Public market data needs no logon: a Subscribe gets a snapshot and then the
-// instrument's book updates (bookSeq rises by one each) or trades on uWS topics.
+// instrument's book updates (bookSeq rises by one each) or trades.
 // A frame that does not decode closes its connection with the reason; a decodable message that is
 // not allowed gets a SessionReject naming the field. A client that falls behind is disconnected
 // (slow consumer); a session silent past its heartbeat timeout is closed; a dead-man's switch
@@ -42,7 +42,11 @@ export function assertNativeUws(): void {
   }
 }
 
-export interface GatewayOptions { limits?: RateLimits }
+export interface GatewayOptions {
+  limits?: RateLimits;
+  /** Unsent bytes past which a connection is dropped as a slow consumer (default SLOW_CONSUMER_BYTES). */
+  slowConsumerBytes?: number;
+}
 
 interface Stream { keyId: number; outSeq: number; session?: Session; bucket: TokenBucket }
 
@@ -60,7 +64,7 @@ interface Session {
   ws: uWS.WebSocket<Connection>;
 }
 
-interface Connection { session?: Session; open: boolean }
+interface Connection { session?: Session; open: boolean; topics?: Set<string> }
 
 interface OrderRef { keyId: number; clOrdId: number }
 
@@ -70,27 +74,36 @@ export class GatewayServer {
   private readonly nonces = new NonceWindow();
   private readonly streams = new Map<number, Stream>();
   private readonly sessions = new Set<Session>();
-  /** Per API key: client order id → node order id (client order ids are idempotency keys). */
-  private readonly clOrdIds = new Map<number, Map<number, number>>();
+  /**
+   * Per API key: client order id → node order id, or the promise of it while the order is being
+   * sequenced (client order ids are idempotency keys; a cancel may follow its order at once).
+   */
+  private readonly clOrdIds = new Map<number, Map<number, number | Promise<number>>>();
   private readonly orders = new Map<number, OrderRef>();
   private readonly feed = new BookFeed();
+  /** Subscribers per topic ("book.1", "trades.1"): sent one by one so each is checked for backpressure. */
+  private readonly topics = new Map<string, Set<uWS.WebSocket<Connection>>>();
   private feedScheduled = false;
   private nextSessionId = 1;
   private readonly out = new DataView(new ArrayBuffer(SEND_BUFFER_BYTES));
   private readonly timer: NodeJS.Timeout;
   private readonly limits: RateLimits;
+  private readonly slowConsumerBytes: number;
   /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
   readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0 };
 
   constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
     this.limits = options.limits ?? RATE_LIMITS_DEFAULT;
+    this.slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.feed.seed(node.pipeline.orders.values());
     this.app = uWS.App().ws<Connection>('/ws', {
       compression: uWS.DISABLED,
       maxPayloadLength: FRAME_BYTES_MAX,
       idleTimeout: 0,
-      maxBackpressure: SLOW_CONSUMER_BYTES,
+      // Our own check (checkBackpressure) drops a slow consumer with a reason at slowConsumerBytes;
+      // uWS's limit, twice that, is only a backstop.
+      maxBackpressure: 2 * (options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES),
       closeOnBackpressureLimit: 1,
       open: (ws) => {
         ws.getUserData().open = true;
@@ -131,10 +144,10 @@ export class GatewayServer {
 
   private checkBackpressure(ws: uWS.WebSocket<Connection>): void {
     const conn = ws.getUserData();
-    if (conn.open && ws.getBufferedAmount() > SLOW_CONSUMER_BYTES) {
+    if (conn.open && ws.getBufferedAmount() > this.slowConsumerBytes) {
       this.stats.slowConsumers++;
       conn.open = false;
-      ws.end(1008, `slow consumer: over ${SLOW_CONSUMER_BYTES} bytes unsent`);
+      ws.end(1008, `slow consumer: over ${this.slowConsumerBytes} bytes unsent`);
     }
   }
 
@@ -255,9 +268,22 @@ export class GatewayServer {
     });
   }
 
+  private join(ws: uWS.WebSocket<Connection>, topic: string): void {
+    let set = this.topics.get(topic);
+    if (!set) this.topics.set(topic, (set = new Set()));
+    set.add(ws);
+    const conn = ws.getUserData();
+    (conn.topics ??= new Set()).add(topic);
+  }
+
+  private publish(topic: string, frame: Uint8Array): void {
+    for (const ws of this.topics.get(topic) ?? []) this.send(ws, frame);
+  }
+
   private onClose(ws: uWS.WebSocket<Connection>): void {
     const conn = ws.getUserData();
     conn.open = false;
+    for (const topic of conn.topics ?? []) this.topics.get(topic)?.delete(ws);
     const session = conn.session;
     if (!session) return;
     this.sessions.delete(session);
@@ -303,11 +329,11 @@ export class GatewayServer {
     const [name, limit, wait] = perKey > 0
       ? ['per-key', this.limits.perKeyPerSecond, perKey]
       : ['per-connection', this.limits.perConnectionPerSecond, perConnection];
-    this.reject(session.ws, templateId, SessionReason.RateLimited, 'rateLimit', `${name} limit of ${limit} orders/s reached; next order allowed in ${wait} ms`);
+    this.reject(session.ws, templateId, SessionReason.RateLimited, 'rateLimit', `${name} limit ${limit} orders/s; next in ${wait} ms`);
     return true;
   }
 
-  private clOrdIdsOf(keyId: number): Map<number, number> {
+  private clOrdIdsOf(keyId: number): Map<number, number | Promise<number>> {
     let m = this.clOrdIds.get(keyId);
     if (!m) this.clOrdIds.set(keyId, (m = new Map()));
     return m;
@@ -323,25 +349,25 @@ export class GatewayServer {
         this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`);
         continue;
       }
-      ids.set(o.clOrdId, 0);
       const command: NodeCommand = {
         type: 'order', account: session.account, instrument: o.instrument, side: o.side, orderType: o.ordType, tif: o.timeInForce,
         price: o.price, qty: o.qty, ...(o.stpMode === sbe.StpMode.None ? {} : { stpMode: o.stpMode }),
       };
-      void this.node.submit(command).then((outcome) => {
-        if (outcome.orderId) {
-          ids.set(o.clOrdId, outcome.orderId);
-          this.orders.set(outcome.orderId, { keyId, clOrdId: o.clOrdId });
-        }
+      const placed = this.node.submit(command).then((outcome) => {
+        const orderId = outcome.orderId ?? 0;
+        ids.set(o.clOrdId, orderId);
+        if (orderId) this.orders.set(orderId, { keyId, clOrdId: o.clOrdId });
         if (!outcome.ok) {
           this.execution(keyId, {
-            clOrdId: o.clOrdId, orderId: outcome.orderId ?? 0, instrument: o.instrument, execType: sbe.ExecType.Rejected, side: o.side,
+            clOrdId: o.clOrdId, orderId, instrument: o.instrument, execType: sbe.ExecType.Rejected, side: o.side,
             rejectReason: outcome.reason ?? 0, price: o.price, qty: o.qty, leavesQty: 0, ts: outcome.ts,
           });
-          return;
+        } else {
+          this.report(outcome);
         }
-        this.report(outcome);
+        return orderId;
       });
+      ids.set(o.clOrdId, placed);
     }
   }
 
@@ -349,18 +375,24 @@ export class GatewayServer {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
     if ('price' in m && this.rateLimited(session, templateId)) return;
     const keyId = session.stream.keyId;
-    const orderId = this.clOrdIdsOf(keyId).get(m.origClOrdId);
+    const known = this.clOrdIdsOf(keyId).get(m.origClOrdId);
     const cancelReject = (reason: number) => this.stream(keyId, (v, outSeq) => sbe.encodeCancelReject(v, 0, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
-    if (!orderId) return cancelReject(SessionReason.UnknownClOrdId);
-    const command: NodeCommand = 'price' in m
-      ? { type: 'amend', account: session.account, instrument: m.instrument, orderId, price: m.price, qty: m.qty }
-      : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
-    void this.node.submit(command).then((outcome) => {
-      if (!outcome.ok) return cancelReject(outcome.reason ?? 0);
-      this.report(outcome);
-    });
+    const apply = (orderId: number) => {
+      if (!orderId) return cancelReject(SessionReason.UnknownClOrdId);
+      const command: NodeCommand = 'price' in m
+        ? { type: 'amend', account: session.account, instrument: m.instrument, orderId, price: m.price, qty: m.qty }
+        : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
+      void this.node.submit(command).then((outcome) => {
+        if (!outcome.ok) return cancelReject(outcome.reason ?? 0);
+        this.report(outcome);
+      });
+    };
+    if (known === undefined) return apply(0);
+    // An order still being sequenced: the cancel or amend follows it.
+    if (typeof known === 'number') return apply(known);
+    void known.then(apply);
   }
 
   private massCancel(session: Session, m: sbe.MassCancel): void {
@@ -379,8 +411,8 @@ export class GatewayServer {
     if (!this.node.config.instruments.some((l) => l.spec.id === m.instrument)) {
       return this.reject(ws, sbe.TemplateId.Subscribe, SessionReason.UnknownInstrument, 'instrument', `no instrument ${m.instrument}`);
     }
-    if (m.channel === sbe.Channel.Trades) return void ws.subscribe(`trades.${m.instrument}`);
-    ws.subscribe(`book.${m.instrument}`);
+    if (m.channel === sbe.Channel.Trades) return this.join(ws, `trades.${m.instrument}`);
+    this.join(ws, `book.${m.instrument}`);
     const snap = this.feed.snapshot(m.instrument);
     this.send(ws, this.frame((v) => sbe.encodeBookSnapshot(v, 0, {
       instrument: m.instrument, bookSeq: snap.bookSeq, levels: snap.levels.map((l) => ({ ...l, side: l.side as sbe.Side })),
@@ -390,9 +422,9 @@ export class GatewayServer {
   private publishBook(): void {
     this.feedScheduled = false;
     for (const u of this.feed.flush()) {
-      this.app.publish(`book.${u.instrument}`, this.frame((v) => sbe.encodeBookUpdate(v, 0, {
+      this.publish(`book.${u.instrument}`, this.frame((v) => sbe.encodeBookUpdate(v, 0, {
         instrument: u.instrument, bookSeq: u.bookSeq, levels: u.levels.map((l) => ({ ...l, side: l.side as sbe.Side })),
-      })), true);
+      })));
     }
   }
 
@@ -416,9 +448,9 @@ export class GatewayServer {
       case EventKind.Accepted:
         return this.executionFor(e.orderId, { ...base, execType: sbe.ExecType.New, side: e.side, qty: e.qty, leavesQty: e.qty });
       case EventKind.Fill: {
-        this.app.publish(`trades.${e.instrument}`, this.frame((v) => sbe.encodeTrade(v, 0, {
+        this.publish(`trades.${e.instrument}`, this.frame((v) => sbe.encodeTrade(v, 0, {
           instrument: e.instrument, tradeId: e.tradeId, execTimeNs: BigInt(ts) * 1000n, price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
-        })), true);
+        })));
         const fill = { ...base, lastPx: e.price, lastQty: e.qty, tradeId: e.tradeId, qty: e.qty };
         this.executionFor(e.orderId, {
           ...fill, side: e.side, aggressor: true, leavesQty: e.remaining,
