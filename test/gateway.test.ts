@@ -291,3 +291,44 @@ describe('market data and session services', () => {
   });
 
 });
+
+describe('gateway across a node restart', () => {
+  it('[OPS-1] [OPS-2] replays a key\'s reports and keeps its client order ids after the node restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'junction-gw-restart-'));
+    let n = await NodeRuntime.open({ dataDir, config: testConfig() });
+    const pair = newApiKeyPair();
+    await n.store.putApiKey({ keyId: 9, account: BUYER, publicKey: pair.publicKey, permission: 'trade' });
+    keys.set(9, pair);
+    await n.submit({ type: 'deposit', key: 'r', account: BUYER, asset: 'QUOTE', amount: 100_000 });
+    let gw = new GatewayServer(n);
+    let at = `ws://127.0.0.1:${await gw.listen(0)}/ws`;
+    const before = await Client.connect(at);
+    before.logon(9);
+    await before.next('LogonAck');
+    before.send((v) => sbe.encodeNewOrder(v, 0, order(1, 0, 900, 2)));
+    const placed = await before.next('ExecutionReport', (r) => r.clOrdId === 1);
+    before.ws.close();
+    gw.close();
+    await n.close();
+
+    n = await NodeRuntime.open({ dataDir });
+    gw = new GatewayServer(n);
+    at = `ws://127.0.0.1:${await gw.listen(0)}/ws`;
+    try {
+      const after = await Client.connect(at);
+      after.logon(9);
+      expect((await after.next('LogonAck')).nextOutSeq).toBe(placed.outSeq + 1);
+      after.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: 1 }));
+      expect(await after.next('ExecutionReport', (r) => r.outSeq === placed.outSeq)).toEqual(placed);
+      after.send((v) => sbe.encodeNewOrder(v, 0, order(1, 0, 901, 1)));
+      expect(await after.next('SessionReject')).toMatchObject({ field: 'clOrdId', reason: 4 });
+      after.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 2, origClOrdId: 1, instrument: 1 }));
+      expect(await after.next('ExecutionReport', (r) => r.clOrdId === 1 && r.execType === sbe.ExecType.Cancelled))
+        .toMatchObject({ orderId: placed.orderId, outSeq: placed.outSeq + 1 });
+      after.ws.close();
+    } finally {
+      gw.close();
+      await n.close();
+    }
+  });
+});

@@ -42,10 +42,14 @@ export class LedgerStore<Extra, Config> {
   private readonly snapshots: Database<Snapshot<Extra>, number>;
   private readonly apiKeys: Database<ApiKeyRecord, number>;
   private readonly reports: Database<Buffer, [number, number]>;
+  /** Gateway order references: [keyId, clOrdId] → orderId, and orderId → [keyId, clOrdId]. */
+  private readonly clOrdIds: Database<number, [number, number]>;
+  private readonly orderRefs: Database<[number, number], number>;
+  private pendingRefs: [number, number, number][] = [];
 
   constructor(readonly path: string) {
     // overlappingSync off: a transaction's promise resolves only once it is flushed to disk.
-    this.root = open({ path, compression: false, overlappingSync: false, noSync: false, maxDbs: 8 });
+    this.root = open({ path, compression: false, overlappingSync: false, noSync: false, maxDbs: 16 });
     this.meta = this.root.openDB({ name: 'meta' });
     this.journal = this.root.openDB({ name: 'journal', keyEncoding: 'uint32', encoding: 'binary' });
     this.postings = this.root.openDB({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
@@ -53,6 +57,25 @@ export class LedgerStore<Extra, Config> {
     this.snapshots = this.root.openDB({ name: 'snapshots', keyEncoding: 'uint32' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', keyEncoding: 'uint32' });
     this.reports = this.root.openDB({ name: 'reports', encoding: 'binary' });
+    this.clOrdIds = this.root.openDB({ name: 'clOrdIds' });
+    this.orderRefs = this.root.openDB({ name: 'orderRefs', keyEncoding: 'ordered-binary' });
+  }
+
+  /** Records which API key and client order id an order came from (written with the next batch). */
+  putOrderRef(keyId: number, clOrdId: number, orderId: number): void {
+    this.pendingRefs.push([keyId, clOrdId, orderId]);
+  }
+
+  /** The node order id of a key's client order id, if it was ever used. */
+  orderIdOf(keyId: number, clOrdId: number): number | undefined {
+    for (const [k, c, o] of this.pendingRefs) if (k === keyId && c === clOrdId) return o;
+    return this.clOrdIds.get([keyId, clOrdId]);
+  }
+
+  /** The API key and client order id an order came from. */
+  orderRef(orderId: number): [number, number] | undefined {
+    for (const [k, c, o] of this.pendingRefs) if (o === orderId) return [k, c];
+    return this.orderRefs.get(orderId);
   }
 
   /** Reports waiting to ride along with the next batch's transaction. */
@@ -83,6 +106,11 @@ export class LedgerStore<Extra, Config> {
   private writePendingReports(): void {
     for (const [keyId, outSeq, frame] of this.pendingReports) this.reports.put([keyId, outSeq], frame);
     this.pendingReports = [];
+    for (const [keyId, clOrdId, orderId] of this.pendingRefs) {
+      this.clOrdIds.put([keyId, clOrdId], orderId);
+      this.orderRefs.put(orderId, [keyId, clOrdId]);
+    }
+    this.pendingRefs = [];
   }
 
   /** Resolves once every write so far is on disk. */
@@ -144,7 +172,7 @@ export class LedgerStore<Extra, Config> {
   }
 
   async close(): Promise<void> {
-    if (this.pendingReports.length > 0) await this.root.transaction(() => this.writePendingReports());
+    if (this.pendingReports.length > 0 || this.pendingRefs.length > 0) await this.root.transaction(() => this.writePendingReports());
     await this.root.flushed;
     await this.root.close();
   }

@@ -345,7 +345,7 @@ export class GatewayServer {
     const ids = this.clOrdIdsOf(keyId);
     for (const o of orders) {
       if (this.rateLimited(session, templateId)) continue;
-      if (ids.has(o.clOrdId)) {
+      if (ids.has(o.clOrdId) || this.node.store.orderIdOf(keyId, o.clOrdId) !== undefined) {
         this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`);
         continue;
       }
@@ -356,7 +356,10 @@ export class GatewayServer {
       const placed = this.node.submit(command).then((outcome) => {
         const orderId = outcome.orderId ?? 0;
         ids.set(o.clOrdId, orderId);
-        if (orderId) this.orders.set(orderId, { keyId, clOrdId: o.clOrdId });
+        if (orderId) {
+          this.orders.set(orderId, { keyId, clOrdId: o.clOrdId });
+          this.node.store.putOrderRef(keyId, o.clOrdId, orderId);
+        }
         if (!outcome.ok) {
           this.execution(keyId, {
             clOrdId: o.clOrdId, orderId, instrument: o.instrument, execType: sbe.ExecType.Rejected, side: o.side,
@@ -375,7 +378,7 @@ export class GatewayServer {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
     if ('price' in m && this.rateLimited(session, templateId)) return;
     const keyId = session.stream.keyId;
-    const known = this.clOrdIdsOf(keyId).get(m.origClOrdId);
+    const known = this.clOrdIdsOf(keyId).get(m.origClOrdId) ?? this.node.store.orderIdOf(keyId, m.origClOrdId);
     const cancelReject = (reason: number) => this.stream(keyId, (v, outSeq) => sbe.encodeCancelReject(v, 0, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
@@ -473,8 +476,14 @@ export class GatewayServer {
   }
 
   private executionFor(orderId: number, r: Omit<Execution, 'clOrdId' | 'orderId'>): void {
-    const ref = this.orders.get(orderId);
-    if (!ref) return;
+    let ref = this.orders.get(orderId);
+    if (!ref) {
+      // An order entered before a restart: its reference is in LMDB.
+      const stored = this.node.store.orderRef(orderId);
+      if (!stored) return;
+      ref = { keyId: stored[0], clOrdId: stored[1] };
+      this.orders.set(orderId, ref);
+    }
     this.execution(ref.keyId, { ...r, clOrdId: ref.clOrdId, orderId });
   }
 
