@@ -1,0 +1,250 @@
+// The TypeScript client of the market-maker protocol: connect and log on, enter orders, cancel,
+// amend, subscribe to books and trades, replay reports. It reconnects after a drop, logs on again,
+// replays any reports it missed, and re-subscribes; a book subscription keeps a local book and
+// re-snapshots when it sees a gap in bookSeq.
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { signLogon } from '../gateway/ws/auth.js';
+import * as sbe from '../protocol/codec.js';
+
+export interface ClientOptions {
+  url: string;
+  keyId: number;
+  privateKeyPem: string;
+  heartbeatMs?: number;
+  cancelOnDisconnect?: boolean;
+  /** Reconnect after an unexpected drop (default true). */
+  reconnect?: boolean;
+}
+
+export interface OrderRequest {
+  instrument: number;
+  side: sbe.Side;
+  price: number;
+  qty: number;
+  ordType?: sbe.OrdType;
+  timeInForce?: sbe.TimeInForce;
+  stpMode?: sbe.StpMode;
+  clOrdId?: number;
+}
+
+export interface BookLevel { price: number; qty: number; count: number }
+export interface LocalBook { instrument: number; bookSeq: number; bids: BookLevel[]; asks: BookLevel[] }
+
+const RECONNECT_DELAY_MS = 200;
+
+export class JunctionClient extends EventEmitter {
+  private ws!: WebSocket;
+  private readonly buffer = new DataView(new ArrayBuffer(1 << 16));
+  private nextClOrdId = Date.now() * 1000;
+  private lastOutSeq = 0;
+  private closing = false;
+  private readonly waiting = new Map<number, (m: sbe.ExecutionReport | sbe.CancelReject) => void>();
+  private readonly books = new Map<number, { levels: [Map<number, BookLevel>, Map<number, BookLevel>]; bookSeq: number; live: boolean }>();
+  private readonly tradeSubscriptions = new Set<number>();
+  logonAck: sbe.LogonAck | undefined;
+  instruments: sbe.InstrumentListInstrumentsEntry[] = [];
+
+  private constructor(private readonly options: ClientOptions) {
+    super();
+  }
+
+  /** Connects and logs on; resolves with the client once the LogonAck arrives. */
+  static async connect(options: ClientOptions): Promise<JunctionClient> {
+    const client = new JunctionClient(options);
+    await client.open();
+    return client;
+  }
+
+  private open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.options.url);
+      this.ws = ws;
+      ws.binaryType = 'nodebuffer';
+      ws.once('open', () => this.logon());
+      ws.once('error', reject);
+      ws.on('message', (data: Buffer) => {
+        const decoded = sbe.decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        if (decoded.type === 'LogonAck') {
+          const missed = this.lastOutSeq > 0 && decoded.message.nextOutSeq > this.lastOutSeq + 1;
+          this.logonAck = decoded.message;
+          if (missed) this.replay(this.lastOutSeq + 1);
+          for (const instrument of this.books.keys()) this.requestBook(instrument);
+          for (const instrument of this.tradeSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
+          resolve();
+        }
+        this.onMessage(decoded);
+      });
+      ws.once('close', (code, reason) => {
+        if (!this.logonAck) reject(new Error(`logon failed: ${code} ${reason.toString()}`));
+        this.emit('disconnect', code, reason.toString());
+        if (!this.closing && this.options.reconnect !== false && this.logonAck) {
+          setTimeout(() => void this.open().catch((e) => this.emit('error', e)), RECONNECT_DELAY_MS);
+        }
+      });
+    });
+  }
+
+  private logon(): void {
+    const timestampNs = BigInt(Date.now()) * 1_000_000n;
+    const nonce = Math.floor(Math.random() * 2 ** 52);
+    this.send((v) => sbe.encodeLogon(v, 0, {
+      keyId: this.options.keyId, timestampNs, nonce, heartbeatMs: this.options.heartbeatMs ?? 0,
+      cancelOnDisconnect: this.options.cancelOnDisconnect ? 1 : 0,
+      signature: signLogon(this.options.privateKeyPem, this.options.keyId, timestampNs, nonce),
+    }));
+  }
+
+  private send(encode: (v: DataView) => number): void {
+    this.ws.send(new Uint8Array(this.buffer.buffer, 0, encode(this.buffer)));
+  }
+
+  private onMessage(d: sbe.Decoded): void {
+    switch (d.type) {
+      case 'ExecutionReport':
+      case 'CancelReject': {
+        if (d.message.outSeq <= this.lastOutSeq) return; // already seen (a replay overlap)
+        this.lastOutSeq = d.message.outSeq;
+        const waiter = this.waiting.get(d.message.clOrdId);
+        if (waiter) {
+          this.waiting.delete(d.message.clOrdId);
+          waiter(d.message);
+        }
+        this.emit(d.type === 'ExecutionReport' ? 'report' : 'cancelReject', d.message);
+        return;
+      }
+      case 'InstrumentList':
+        this.instruments = d.message.instruments;
+        return;
+      case 'BookSnapshot':
+        return this.onSnapshot(d.message);
+      case 'BookUpdate':
+        return this.onUpdate(d.message);
+      case 'Trade':
+        this.emit('trade', d.message);
+        return;
+      case 'SessionReject':
+        this.emit('sessionReject', d.message);
+        return;
+      case 'TestRequest':
+        return this.send((v) => sbe.encodeHeartbeat(v, 0, { testReqId: d.message.testReqId }));
+      case 'Heartbeat':
+        // Answer the server's heartbeat so an idle client is not timed out.
+        return this.send((v) => sbe.encodeHeartbeat(v, 0, { testReqId: 0 }));
+      default:
+        this.emit(d.type, d.message);
+    }
+  }
+
+  /** Places an order; resolves with its first report (New or Rejected). */
+  place(o: OrderRequest): Promise<sbe.ExecutionReport> {
+    const clOrdId = o.clOrdId ?? this.nextClOrdId++;
+    const result = new Promise<sbe.ExecutionReport>((resolve) => this.waiting.set(clOrdId, resolve as never));
+    this.send((v) => sbe.encodeNewOrder(v, 0, {
+      clOrdId, instrument: o.instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
+      timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price: o.price, qty: o.qty,
+    }));
+    return result;
+  }
+
+  /** Sends an order without waiting for its report (for load generation). */
+  placeNoWait(o: OrderRequest & { clOrdId: number }): void {
+    this.send((v) => sbe.encodeNewOrder(v, 0, {
+      clOrdId: o.clOrdId, instrument: o.instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
+      timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price: o.price, qty: o.qty,
+    }));
+  }
+
+  /** Cancels by the original client order id; resolves with the Cancelled report or a CancelReject. */
+  cancel(instrument: number, origClOrdId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
+    const clOrdId = this.nextClOrdId++;
+    const result = new Promise<sbe.ExecutionReport | sbe.CancelReject>((resolve) => {
+      this.waiting.set(origClOrdId, (m) => (m.clOrdId === origClOrdId ? resolve(m) : undefined));
+      this.waiting.set(clOrdId, resolve);
+    });
+    this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId, instrument }));
+    return result;
+  }
+
+  amend(instrument: number, origClOrdId: number, price: number, qty: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
+    const clOrdId = this.nextClOrdId++;
+    const result = new Promise<sbe.ExecutionReport | sbe.CancelReject>((resolve) => {
+      this.waiting.set(origClOrdId, resolve);
+      this.waiting.set(clOrdId, resolve);
+    });
+    this.send((v) => sbe.encodeAmendOrder(v, 0, { clOrdId, origClOrdId, instrument, price, qty }));
+    return result;
+  }
+
+  massCancel(instrument = 0, side: sbe.SideFilter = sbe.SideFilter.Both): void {
+    this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: this.nextClOrdId++, instrument, side }));
+  }
+
+  replay(fromOutSeq: number): void {
+    this.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq }));
+  }
+
+  /** Keeps a local book of `instrument`; emits 'book' with it after every snapshot or update. */
+  subscribeBook(instrument: number): void {
+    this.books.set(instrument, { levels: [new Map(), new Map()], bookSeq: 0, live: false });
+    this.requestBook(instrument);
+  }
+
+  subscribeTrades(instrument: number): void {
+    this.tradeSubscriptions.add(instrument);
+    this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
+  }
+
+  private requestBook(instrument: number): void {
+    const book = this.books.get(instrument)!;
+    book.live = false;
+    this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Book }));
+  }
+
+  private onSnapshot(m: sbe.BookSnapshot): void {
+    const book = this.books.get(m.instrument);
+    if (!book) return;
+    book.levels = [new Map(), new Map()];
+    for (const l of m.levels) book.levels[l.side].set(l.price, { price: l.price, qty: l.qty, count: l.count });
+    book.bookSeq = m.bookSeq;
+    book.live = true;
+    this.emit('book', this.book(m.instrument));
+  }
+
+  private onUpdate(m: sbe.BookUpdate): void {
+    const book = this.books.get(m.instrument);
+    if (!book || !book.live) return;
+    if (m.bookSeq <= book.bookSeq) return; // already in the snapshot
+    if (m.bookSeq !== book.bookSeq + 1) {
+      this.emit('gap', m.instrument, book.bookSeq, m.bookSeq);
+      return this.requestBook(m.instrument);
+    }
+    for (const l of m.levels) {
+      if (l.qty === 0) book.levels[l.side].delete(l.price);
+      else book.levels[l.side].set(l.price, { price: l.price, qty: l.qty, count: l.count });
+    }
+    book.bookSeq = m.bookSeq;
+    this.emit('book', this.book(m.instrument));
+  }
+
+  /** The local book as it stands, best levels first. */
+  book(instrument: number): LocalBook | undefined {
+    const b = this.books.get(instrument);
+    if (!b) return undefined;
+    return {
+      instrument, bookSeq: b.bookSeq,
+      bids: [...b.levels[0].values()].sort((x, y) => y.price - x.price),
+      asks: [...b.levels[1].values()].sort((x, y) => x.price - y.price),
+    };
+  }
+
+  /** Drops the connection as a network fault would (for tests of reconnection). */
+  dropConnection(): void {
+    this.ws.terminate();
+  }
+
+  close(): void {
+    this.closing = true;
+    this.ws.close();
+  }
+}
