@@ -4,12 +4,143 @@
 //     the account's balances (available and held), its open orders with what each holds, and its
 //     latest postings, read from the node's LMDB data folder (safe while the node runs: LMDB
 //     readers do not block the writer).
+//   junction order place|cancel|amend --url URL --key-file FILE [--key-id N] ... [--json]
+//   junction book watch --url URL --instrument N [--levels K] [--json]
+//   junction trades tail --url URL --instrument N [--json]
+//     a market maker's view of a running node over the websocket protocol; the demo keys are in
+//     DATA/demo-keys.json.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { JunctionClient, type LocalBook } from './client/client.js';
+import * as sbe from './protocol/codec.js';
 import { ACCOUNT_KIND_NAMES, Bucket, CAUSE_NAMES, type Asset } from './ledger/model.js';
 import { decodePostings } from './ledger/postings.js';
 import { NodeRuntime } from './pipeline/runtime.js';
 
 const USAGE = 'usage: junction ledger --data DIR --account N [--postings K] [--json]';
+const ORDER_USAGE = 'usage: junction order place --url URL --key-file FILE [--key-id N] --instrument N --side buy|sell --price P --qty Q [--type limit|market] [--tif gtc|ioc|fok|post] [--cl-ord-id N] [--json]\n'
+  + '       junction order cancel --url URL --key-file FILE [--key-id N] --instrument N --cl-ord-id N [--json]\n'
+  + '       junction order amend --url URL --key-file FILE [--key-id N] --instrument N --cl-ord-id N --price P --qty Q [--json]';
+const BOOK_USAGE = 'usage: junction book watch --url URL --instrument N [--levels K] [--json]';
+const TRADES_USAGE = 'usage: junction trades tail --url URL --instrument N [--json]';
+
+const EXEC_TYPES = ['new', 'partial-fill', 'fill', 'cancelled', 'amended', 'rejected', 'reduced'];
+
+function reportLine(m: sbe.ExecutionReport | sbe.CancelReject): Record<string, unknown> {
+  if ('execType' in m) {
+    return {
+      type: 'execution', outSeq: m.outSeq, clOrdId: m.clOrdId, orderId: m.orderId, instrument: m.instrument, exec: EXEC_TYPES[m.execType],
+      side: m.side === 0 ? 'buy' : 'sell', price: m.price, qty: m.qty, lastPx: m.lastPx, lastQty: m.lastQty, leavesQty: m.leavesQty,
+      ...(m.execType === sbe.ExecType.Rejected ? { rejectReason: m.rejectReason } : {}), transactTimeNs: String(m.transactTimeNs),
+    };
+  }
+  return { type: 'cancel-reject', outSeq: m.outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason: m.reason };
+}
+
+function print(json: boolean, line: Record<string, unknown>): void {
+  console.log(json ? JSON.stringify(line) : Object.entries(line).map(([k, v]) => `${k}=${v}`).join(' '));
+}
+
+/** Connects with a key from a key file (a JSON array of {keyId, privateKeyPem}, as demo-keys.json). */
+async function connectWithKey(url: string | undefined, keyFile: string | undefined, keyId: string | undefined): Promise<JunctionClient> {
+  if (!url || !keyFile) throw new Error('--url and --key-file are required');
+  const keys = JSON.parse(readFileSync(keyFile, 'utf8')) as { keyId: number; privateKeyPem: string }[];
+  const key = keyId === undefined ? keys[0] : keys.find((k) => k.keyId === Number(keyId));
+  if (!key) throw new Error(`no key ${keyId ?? ''} in ${keyFile}`);
+  return JunctionClient.connect({ url, keyId: key.keyId, privateKeyPem: key.privateKeyPem, reconnect: false });
+}
+
+async function order(args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  const { values: v } = parseArgs({
+    args: rest,
+    options: {
+      url: { type: 'string' }, 'key-file': { type: 'string' }, 'key-id': { type: 'string' }, instrument: { type: 'string' },
+      side: { type: 'string' }, price: { type: 'string' }, qty: { type: 'string' }, type: { type: 'string', default: 'limit' },
+      tif: { type: 'string', default: 'gtc' }, 'cl-ord-id': { type: 'string' }, json: { type: 'boolean', default: false },
+      wait: { type: 'string', default: '300' },
+    },
+  });
+  const int = (name: string, value: string | undefined): number => {
+    const n = Number(value);
+    if (value === undefined || !Number.isSafeInteger(n)) throw new Error(`--${name} must be an integer`);
+    return n;
+  };
+  if (!['place', 'cancel', 'amend'].includes(action)) {
+    console.error(ORDER_USAGE);
+    return 2;
+  }
+  const instrument = int('instrument', v.instrument);
+  const client = await connectWithKey(v.url, v['key-file'], v['key-id']);
+  try {
+    const reports: (sbe.ExecutionReport | sbe.CancelReject)[] = [];
+    client.on('report', (r) => reports.push(r));
+    client.on('cancelReject', (r) => reports.push(r));
+    if (action === 'place') {
+      const side = { buy: sbe.Side.Buy, sell: sbe.Side.Sell }[v.side ?? ''];
+      const tif = { gtc: sbe.TimeInForce.GTC, ioc: sbe.TimeInForce.IOC, fok: sbe.TimeInForce.FOK, post: sbe.TimeInForce.PostOnly }[v.tif!];
+      const ordType = { limit: sbe.OrdType.Limit, market: sbe.OrdType.Market }[v.type!];
+      if (side === undefined || tif === undefined || ordType === undefined) throw new Error('--side buy|sell, --tif gtc|ioc|fok|post, --type limit|market');
+      await client.place({
+        instrument, side, timeInForce: tif, ordType, price: int('price', v.price), qty: int('qty', v.qty),
+        ...(v['cl-ord-id'] ? { clOrdId: int('cl-ord-id', v['cl-ord-id']) } : {}),
+      });
+    } else if (action === 'cancel') {
+      await client.cancel(instrument, int('cl-ord-id', v['cl-ord-id']));
+    } else {
+      await client.amend(instrument, int('cl-ord-id', v['cl-ord-id']), int('price', v.price), int('qty', v.qty));
+    }
+    // Reports that follow at once (fills of an aggressive order) are printed too.
+    await new Promise((r) => setTimeout(r, Number(v.wait)));
+    for (const r of reports) print(v.json!, reportLine(r));
+    return reports.some((r) => ('execType' in r ? r.execType === sbe.ExecType.Rejected : true)) ? 1 : 0;
+  } finally {
+    client.close();
+  }
+}
+
+async function watchMarket(kind: 'book' | 'trades', args: string[]): Promise<number> {
+  const [action, ...rest] = args;
+  const { values: v } = parseArgs({
+    args: rest,
+    options: {
+      url: { type: 'string' }, instrument: { type: 'string' }, levels: { type: 'string', default: '5' }, json: { type: 'boolean', default: false },
+      count: { type: 'string' },
+    },
+  });
+  const instrument = Number(v.instrument);
+  if (action !== (kind === 'book' ? 'watch' : 'tail') || !v.url || !Number.isInteger(instrument) || instrument <= 0) {
+    console.error(kind === 'book' ? BOOK_USAGE : TRADES_USAGE);
+    return 2;
+  }
+  // Market data is public: a client with no key just subscribes.
+  const client = await JunctionClient.subscribeOnly(v.url);
+  const limit = v.count === undefined ? Infinity : Number(v.count);
+  let seen = 0;
+  await new Promise<void>((done) => {
+    const stop = () => {
+      client.close();
+      done();
+    };
+    process.once('SIGINT', stop);
+    if (kind === 'book') {
+      const levels = Number(v.levels);
+      client.on('book', (b: LocalBook) => {
+        const line = { instrument, bookSeq: b.bookSeq, bids: b.bids.slice(0, levels), asks: b.asks.slice(0, levels) };
+        console.log(v.json ? JSON.stringify(line) : `#${b.bookSeq} bids ${line.bids.map((l) => `${l.qty}@${l.price}`).join(' ')} | asks ${line.asks.map((l) => `${l.qty}@${l.price}`).join(' ')}`);
+        if (++seen >= limit) stop();
+      });
+      client.subscribeBook(instrument);
+    } else {
+      client.on('trade', (t: sbe.Trade) => {
+        print(v.json!, { instrument: t.instrument, tradeId: t.tradeId, execTimeNs: String(t.execTimeNs), price: t.price, qty: t.qty, aggressor: t.aggressor === 0 ? 'buy' : 'sell' });
+        if (++seen >= limit) stop();
+      });
+      client.subscribeTrades(instrument);
+    }
+  });
+  return 0;
+}
 
 function decimal(units: number, scale: number): string {
   const negative = units < 0;
@@ -80,8 +211,11 @@ async function main(): Promise<number> {
   try {
     switch (command) {
       case 'ledger': return await ledger(rest);
+      case 'order': return await order(rest);
+      case 'book': return await watchMarket('book', rest);
+      case 'trades': return await watchMarket('trades', rest);
       default:
-        console.error(USAGE);
+        console.error([USAGE, ORDER_USAGE, BOOK_USAGE, TRADES_USAGE].join('\n'));
         return 2;
     }
   } catch (e) {

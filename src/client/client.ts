@@ -49,6 +49,19 @@ export class JunctionClient extends EventEmitter {
     super();
   }
 
+  /** Connects without logging on, for public market data only. */
+  static async subscribeOnly(url: string): Promise<JunctionClient> {
+    const client = new JunctionClient({ url, keyId: 0, privateKeyPem: '', reconnect: false });
+    await new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(url);
+      client.ws = ws;
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.on('message', (data: Buffer) => client.onMessage(sbe.decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))));
+    });
+    return client;
+  }
+
   /** Connects and logs on; resolves with the client once the LogonAck arrives. */
   static async connect(options: ClientOptions): Promise<JunctionClient> {
     const client = new JunctionClient(options);
