@@ -12,15 +12,17 @@ import { NodeRuntime } from './pipeline/runtime.js';
 
 export const DATA_DIR_DEFAULT = '.data';
 export const PORT_DEFAULT = 8800;
-/** Demo API keys: key id → account (the market maker, the client). */
-const DEMO_KEYS: [keyId: number, account: number][] = [[1, 10], [2, 11]];
-
-/** Creates the demo accounts' API keys once, writing the private halves to DIR/demo-keys.json. */
-async function demoKeys(runtime: NodeRuntime, dataDir: string): Promise<void> {
+/**
+ * Creates the demo API keys once, writing the private halves to DIR/demo-keys.json: key 1 trades
+ * for the market maker (account 10), key 2 for the client (account 11), keys 3.. for the market
+ * maker again (load generators want one key per connection).
+ */
+async function demoKeys(runtime: NodeRuntime, dataDir: string, count: number): Promise<void> {
   const file = join(dataDir, 'demo-keys.json');
   if (existsSync(file)) return;
   const keys = [];
-  for (const [keyId, account] of DEMO_KEYS) {
+  for (let keyId = 1; keyId <= count; keyId++) {
+    const account = keyId === 2 ? 11 : 10;
     const pair = newApiKeyPair();
     await runtime.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
     keys.push({ keyId, account, privateKeyPem: pair.privateKeyPem });
@@ -28,17 +30,28 @@ async function demoKeys(runtime: NodeRuntime, dataDir: string): Promise<void> {
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
 }
 
-export async function startNode(dataDir: string): Promise<NodeRuntime> {
-  const runtime = await NodeRuntime.open({ dataDir, config: DEMO_CONFIG });
+export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (commands: number, micros: number) => void): Promise<NodeRuntime> {
+  const runtime = await NodeRuntime.open({ dataDir, config: DEMO_CONFIG, onCommit });
   if (runtime.lastSequence === 0) {
     await Promise.all(DEMO_FUNDING.map((f) => runtime.submit({ type: 'deposit', key: `demo-${f.account}-${f.asset}`, ...f })));
   }
-  await demoKeys(runtime, dataDir);
+  await demoKeys(runtime, dataDir, demoKeyCount);
   return runtime;
 }
 
+const COMMIT_SAMPLES_MAX = 1_000_000;
+const commitMicros: number[] = [];
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { data: { type: 'string', default: DATA_DIR_DEFAULT }, port: { type: 'string', default: String(PORT_DEFAULT) } } });
+  const { values } = parseArgs({
+    options: {
+      data: { type: 'string', default: DATA_DIR_DEFAULT },
+      port: { type: 'string', default: String(PORT_DEFAULT) },
+      'demo-keys': { type: 'string', default: '2' },
+      /** On stop, write commit-latency percentiles (µs) to this file (benchmarks read it). */
+      stats: { type: 'string' },
+    },
+  });
   const dataDir = values.data!;
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -49,7 +62,9 @@ async function main(): Promise<void> {
   let gateway: GatewayServer;
   let listening: number;
   try {
-    runtime = await startNode(dataDir);
+    runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (_n, micros) => {
+      if (commitMicros.length < COMMIT_SAMPLES_MAX) commitMicros.push(micros);
+    } : undefined);
     gateway = new GatewayServer(runtime);
     listening = await gateway.listen(port);
   } catch (e) {
@@ -61,6 +76,11 @@ async function main(): Promise<void> {
     clearInterval(keepAlive);
     gateway.close();
     await runtime.close();
+    if (values.stats) {
+      commitMicros.sort((a, b) => a - b);
+      const pct = (p: number) => Math.round(commitMicros[Math.min(commitMicros.length - 1, Math.floor(p * commitMicros.length))] ?? 0);
+      writeFileSync(values.stats, JSON.stringify({ commits: commitMicros.length, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99) }) + '\n');
+    }
     console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));
   };
   process.once('SIGINT', () => void stop('SIGINT'));

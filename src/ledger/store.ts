@@ -45,7 +45,9 @@ export class LedgerStore<Extra, Config> {
   /** Gateway order references: [keyId, clOrdId] → orderId, and orderId → [keyId, clOrdId]. */
   private readonly clOrdIds: Database<number, [number, number]>;
   private readonly orderRefs: Database<[number, number], number>;
-  private pendingRefs: [number, number, number][] = [];
+  /** Order references waiting for the next batch's transaction, by "keyId:clOrdId" and by order id. */
+  private pendingByClOrdId = new Map<string, number>();
+  private pendingByOrderId = new Map<number, [number, number]>();
 
   constructor(readonly path: string) {
     // overlappingSync off: a transaction's promise resolves only once it is flushed to disk.
@@ -63,23 +65,23 @@ export class LedgerStore<Extra, Config> {
 
   /** Records which API key and client order id an order came from (written with the next batch). */
   putOrderRef(keyId: number, clOrdId: number, orderId: number): void {
-    this.pendingRefs.push([keyId, clOrdId, orderId]);
+    this.pendingByClOrdId.set(`${keyId}:${clOrdId}`, orderId);
+    this.pendingByOrderId.set(orderId, [keyId, clOrdId]);
   }
 
   /** The node order id of a key's client order id, if it was ever used. */
   orderIdOf(keyId: number, clOrdId: number): number | undefined {
-    for (const [k, c, o] of this.pendingRefs) if (k === keyId && c === clOrdId) return o;
-    return this.clOrdIds.get([keyId, clOrdId]);
+    return this.pendingByClOrdId.get(`${keyId}:${clOrdId}`) ?? this.clOrdIds.get([keyId, clOrdId]);
   }
 
   /** The API key and client order id an order came from. */
   orderRef(orderId: number): [number, number] | undefined {
-    for (const [k, c, o] of this.pendingRefs) if (o === orderId) return [k, c];
-    return this.orderRefs.get(orderId);
+    return this.pendingByOrderId.get(orderId) ?? this.orderRefs.get(orderId);
   }
 
   /** Reports waiting to ride along with the next batch's transaction. */
   private pendingReports: [number, number, Buffer][] = [];
+  private pendingLastReport = new Map<number, number>();
 
   /**
    * Keeps a session stream's outbound message (by API key and outbound sequence) for replay. It is
@@ -88,11 +90,13 @@ export class LedgerStore<Extra, Config> {
    */
   putReport(keyId: number, outSeq: number, frame: Uint8Array): void {
     this.pendingReports.push([keyId, outSeq, Buffer.from(frame)]);
+    this.pendingLastReport.set(keyId, outSeq);
   }
 
   /** The last outbound sequence of an API key's stream (0 if none). */
   lastReport(keyId: number): number {
-    for (let i = this.pendingReports.length - 1; i >= 0; i--) if (this.pendingReports[i][0] === keyId) return this.pendingReports[i][1];
+    const pending = this.pendingLastReport.get(keyId);
+    if (pending !== undefined) return pending;
     for (const { key } of this.reports.getRange({ start: [keyId, Number.MAX_SAFE_INTEGER], end: [keyId, 0], reverse: true, limit: 1 })) return key[1];
     return 0;
   }
@@ -106,11 +110,13 @@ export class LedgerStore<Extra, Config> {
   private writePendingReports(): void {
     for (const [keyId, outSeq, frame] of this.pendingReports) this.reports.put([keyId, outSeq], frame);
     this.pendingReports = [];
-    for (const [keyId, clOrdId, orderId] of this.pendingRefs) {
+    this.pendingLastReport = new Map();
+    for (const [orderId, [keyId, clOrdId]] of this.pendingByOrderId) {
       this.clOrdIds.put([keyId, clOrdId], orderId);
       this.orderRefs.put(orderId, [keyId, clOrdId]);
     }
-    this.pendingRefs = [];
+    this.pendingByClOrdId = new Map();
+    this.pendingByOrderId = new Map();
   }
 
   /** Resolves once every write so far is on disk. */
@@ -172,7 +178,7 @@ export class LedgerStore<Extra, Config> {
   }
 
   async close(): Promise<void> {
-    if (this.pendingReports.length > 0 || this.pendingRefs.length > 0) await this.root.transaction(() => this.writePendingReports());
+    if (this.pendingReports.length > 0 || this.pendingByOrderId.size > 0) await this.root.transaction(() => this.writePendingReports());
     await this.root.flushed;
     await this.root.close();
   }

@@ -131,15 +131,56 @@ export class GatewayServer {
     clearInterval(this.timer);
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
-    for (const s of [...this.sessions]) s.ws.end(1001, 'node shutting down');
+    for (const s of [...this.sessions]) this.end(s.ws, 1001, 'node shutting down');
   }
 
   // ---- sending -------------------------------------------------------------------------------
 
+  /**
+   * Frames for each connection, sent together (corked: one write per connection) at the end of the
+   * event-loop turn. Most sends happen in promise callbacks, outside uWS's own corking.
+   */
+  private outbox = new Map<uWS.WebSocket<Connection>, Uint8Array[]>();
+  private outboxScheduled = false;
+
   private send(ws: uWS.WebSocket<Connection>, frame: Uint8Array): void {
     if (!ws.getUserData().open) return;
-    ws.send(frame, true);
-    this.checkBackpressure(ws);
+    let frames = this.outbox.get(ws);
+    if (!frames) this.outbox.set(ws, (frames = []));
+    frames.push(frame.slice());
+    if (!this.outboxScheduled) {
+      this.outboxScheduled = true;
+      setImmediate(() => this.flushOutbox());
+    }
+  }
+
+  /** Sends a connection's queued frames now (before it is closed). */
+  private flushTo(ws: uWS.WebSocket<Connection>): void {
+    const frames = this.outbox.get(ws);
+    if (!frames) return;
+    this.outbox.delete(ws);
+    ws.cork(() => {
+      for (const f of frames) ws.send(f, true);
+    });
+  }
+
+  /** Closes a connection after whatever is queued for it has been sent. */
+  private end(ws: uWS.WebSocket<Connection>, code: number, reason: string): void {
+    if (ws.getUserData().open) this.flushTo(ws);
+    ws.end(code, reason);
+  }
+
+  private flushOutbox(): void {
+    this.outboxScheduled = false;
+    const outbox = this.outbox;
+    this.outbox = new Map();
+    for (const [ws, frames] of outbox) {
+      if (!ws.getUserData().open) continue;
+      ws.cork(() => {
+        for (const f of frames) ws.send(f, true);
+      });
+      this.checkBackpressure(ws);
+    }
   }
 
   private checkBackpressure(ws: uWS.WebSocket<Connection>): void {
@@ -203,7 +244,7 @@ export class GatewayServer {
       case 'Heartbeat':
         return;
       case 'Logout':
-        return void ws.end(1000, 'logout');
+        return this.end(ws, 1000, 'logout');
       case 'ReplayRequest':
         return this.replay(session, decoded.message.fromOutSeq);
       case 'DeadMansSwitch':
@@ -228,7 +269,7 @@ export class GatewayServer {
     if (conn.session) return this.reject(ws, sbe.TemplateId.Logon, SessionReason.AlreadyLoggedOn, 'templateId', 'this connection is logged on');
     const refuse = (why: LogonRefusal) => {
       this.send(ws, this.frame((v) => sbe.encodeLogout(v, 0, { reason: SessionReason.LogonRefused, text: LOGON_REFUSAL_TEXT[why] })));
-      ws.end(1008, LOGON_REFUSAL_TEXT[why]);
+      this.end(ws, 1008, LOGON_REFUSAL_TEXT[why]);
     };
     const key = this.node.store.apiKey(m.keyId);
     if (!key) return refuse(LogonRefusal.UnknownKey);
@@ -242,7 +283,7 @@ export class GatewayServer {
       this.streams.set(m.keyId, stream);
     }
     // One connection per key: a newer logon takes the stream over.
-    stream.session?.ws.end(1000, 'replaced by a newer logon of this key');
+    if (stream.session) this.end(stream.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const session: Session = {
       id: this.nextSessionId++, stream, account: key.account, trade: key.permission === 'trade',
@@ -301,7 +342,7 @@ export class GatewayServer {
     for (const s of this.sessions) {
       if (now - s.lastInMs > 2 * s.heartbeatMs) {
         this.sendTo(s, (v) => sbe.encodeLogout(v, 0, { reason: SessionReason.HeartbeatTimeout, text: 'no message within two heartbeat intervals' }));
-        s.ws.end(1000, 'heartbeat timeout');
+        this.end(s.ws, 1000, 'heartbeat timeout');
         continue;
       }
       if (now - s.lastOutMs >= s.heartbeatMs) this.sendTo(s, (v) => sbe.encodeHeartbeat(v, 0, { testReqId: 0 }));

@@ -1,0 +1,175 @@
+// End-to-end load: drives a running node over loopback websockets with open-loop order flow and
+// prints one JSON line:
+// {"orders_per_s","ack_p50_us","ack_p99_us","ack_p999_us","echo_p50_us","echo_p99_us","commit_p99_us", ...}
+// order→ack is from sending an order to receiving its first execution report (durable by then);
+// in the same run a plain uWebSockets.js echo server's round trip and the node's LMDB commit
+// latency are measured, so the node's own overhead shows.
+// usage: npm run bench:e2e -- --clients C --rate R --seconds S [--batch B]
+// It starts the node (dist/src/node.js on a fresh data folder) and the echo server as child
+// processes, so the load generator, the node and the echo server each have their own event loop.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import WebSocket from 'ws';
+import { signLogon } from '../src/gateway/ws/auth.js';
+import * as sbe from '../src/protocol/codec.js';
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '4' }, rate: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '10' },
+    batch: { type: 'string', default: '1' },
+  },
+});
+const CLIENTS = Number(values.clients);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const BATCH = Math.max(1, Number(values.batch));
+const TICK_MS = 1;
+const ECHO_PER_SECOND = 1000;
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '../..');
+
+function lines(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
+  return new Promise((resolve) => {
+    let buffered = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      buffered += c.toString();
+      const found = buffered.split('\n').find(match);
+      if (found) resolve(found);
+    });
+  });
+}
+
+const data = mkdtempSync(join(tmpdir(), 'junction-bench-e2e-'));
+const statsFile = join(data, 'stats.json');
+const node = spawn(process.execPath, [...(process.env.JUNCTION_NODE_ARGS ? process.env.JUNCTION_NODE_ARGS.split(' ') : []), join(root, 'dist/src/node.js'), '--data', data, '--port', '0', '--demo-keys', String(CLIENTS + 2), '--stats', statsFile],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+const ready = JSON.parse(await lines(node, (l) => l.includes('"ready"')));
+const keys = JSON.parse(readFileSync(ready.keys, 'utf8')) as { keyId: number; account: number; privateKeyPem: string }[];
+const echo = spawn(process.execPath, ['-e', `
+  const uWS = require(${JSON.stringify(join(root, 'node_modules/uWebSockets.js'))});
+  uWS.App().ws('/echo', { message: (ws, m, binary) => ws.send(m, binary) })
+    .listen('127.0.0.1', 0, (s) => console.log('echo ' + uWS.us_socket_local_port(s)));
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+const echoPort = Number((await lines(echo, (l) => l.startsWith('echo '))).split(' ')[1]);
+
+const ack = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const echoRtt = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
+// Market-maker clients: one key each (keys 1 and 3.. trade for the market maker's account).
+const makers = keys.filter((k) => k.account === 10).slice(0, CLIENTS);
+let acked = 0;
+let rejected = 0;
+let measuring = false;
+const clients = await Promise.all(makers.map((key) => new Promise<{ ws: WebSocket; sent: Map<number, number> }>((resolve, reject) => {
+  const ws = new WebSocket(ready.url);
+  const sent = new Map<number, number>();
+  ws.on('open', () => {
+    const timestampNs = BigInt(Date.now()) * 1_000_000n;
+    const nonce = Math.floor(Math.random() * 2 ** 40);
+    const b = new Uint8Array(sbe.sizeOfLogon({} as sbe.Logon));
+    sbe.encodeLogon(new DataView(b.buffer), 0, {
+      keyId: key.keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 0, signature: signLogon(key.privateKeyPem, key.keyId, timestampNs, nonce),
+    });
+    ws.send(b);
+  });
+  ws.on('error', reject);
+  ws.on('message', (d: Buffer) => {
+    const m = sbe.decodeFrame(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    if (m.type === 'LogonAck') return resolve({ ws, sent });
+    if (m.type === 'Heartbeat') return;
+    if (m.type === 'ExecutionReport') {
+      const at = sent.get(m.message.clOrdId);
+      if (at === undefined) return;
+      sent.delete(m.message.clOrdId);
+      if (m.message.execType === sbe.ExecType.Rejected) rejected++;
+      if (measuring) {
+        acked++;
+        ack.recordValue(Math.max(1, nowUs() - at));
+      }
+    }
+  });
+})));
+
+// The echo probe runs alongside the load.
+const probe = new WebSocket(`ws://127.0.0.1:${echoPort}/echo`);
+await new Promise((r) => probe.once('open', r));
+const probeSent = new Map<number, number>();
+probe.on('message', (d: Buffer) => {
+  const id = d.readUInt32LE(0);
+  const at = probeSent.get(id);
+  if (at !== undefined && measuring) echoRtt.recordValue(Math.max(1, nowUs() - at));
+  probeSent.delete(id);
+});
+
+// Open loop: each tick sends what the schedule says is due, whatever has come back.
+// Orders are IOC buys far below the market: each is acknowledged (New, then Cancelled) and the
+// book stays empty, so the load is steady.
+let clOrdId = 1;
+let due = 0;
+let probeId = 0;
+const buffer = new DataView(new ArrayBuffer(1 << 16));
+const started = nowUs();
+const warmupUs = 1_000_000;
+let measuredFrom = 0;
+await new Promise<void>((done) => {
+  const timer = setInterval(() => {
+    const now = nowUs();
+    if (!measuring && now - started >= warmupUs) {
+      measuring = true;
+      measuredFrom = now;
+    }
+    if (now - started >= warmupUs + SECONDS * 1e6) {
+      clearInterval(timer);
+      return done();
+    }
+    due += (RATE * TICK_MS) / 1000;
+    while (due >= BATCH) {
+      due -= BATCH;
+      const c = clients[clOrdId % clients.length];
+      const orders: sbe.NewOrder[] = [];
+      for (let i = 0; i < BATCH; i++) {
+        const id = clOrdId++;
+        c.sent.set(id, now);
+        orders.push({ clOrdId: id, instrument: 1, side: 0, ordType: 0, timeInForce: 1, stpMode: 255, price: 90_250_000_000, qty: 10_000 });
+      }
+      const n = BATCH === 1 ? sbe.encodeNewOrder(buffer, 0, orders[0]) : sbe.encodeBatchNewOrders(buffer, 0, { orders });
+      c.ws.send(new Uint8Array(buffer.buffer, 0, n));
+    }
+    for (let k = 0; k < (ECHO_PER_SECOND * TICK_MS) / 1000 || (now / 1000) % (1000 / ECHO_PER_SECOND) < TICK_MS; k++) {
+      const b = Buffer.alloc(48);
+      b.writeUInt32LE(++probeId, 0);
+      probeSent.set(probeId, now);
+      probe.send(b);
+      break;
+    }
+  }, TICK_MS);
+});
+const measuredUs = nowUs() - measuredFrom;
+await new Promise((r) => setTimeout(r, 500)); // let the last acks land
+for (const c of clients) c.ws.close();
+probe.close();
+echo.kill();
+node.kill('SIGTERM');
+await new Promise((r) => node.on('exit', r));
+const commit = JSON.parse(readFileSync(statsFile, 'utf8'));
+rmSync(data, { recursive: true, force: true });
+console.log(JSON.stringify({
+  orders_per_s: Math.round((acked * 1e6) / measuredUs),
+  ack_p50_us: ack.getValueAtPercentile(50),
+  ack_p99_us: ack.getValueAtPercentile(99),
+  ack_p999_us: ack.getValueAtPercentile(99.9),
+  echo_p50_us: echoRtt.getValueAtPercentile(50),
+  echo_p99_us: echoRtt.getValueAtPercentile(99),
+  commit_p99_us: commit.commit_p99_us,
+  offered_per_s: RATE,
+  clients: CLIENTS,
+  batch: BATCH,
+  rejected,
+}));
+process.exit(0);
