@@ -128,7 +128,8 @@ await new Promise<void>((done) => {
       clearInterval(timer);
       return done();
     }
-    due += (RATE * TICK_MS) / 1000;
+    // The schedule is by elapsed time, not by ticks (timers fire late under load).
+    due = (RATE * (now - started)) / 1e6 - (clOrdId - 1);
     while (due >= BATCH) {
       due -= BATCH;
       const c = clients[clOrdId % clients.length];

@@ -42,12 +42,7 @@ export class LedgerStore<Extra, Config> {
   private readonly snapshots: Database<Snapshot<Extra>, number>;
   private readonly apiKeys: Database<ApiKeyRecord, number>;
   private readonly reports: Database<Buffer, [number, number]>;
-  /** Gateway order references: [keyId, clOrdId] → orderId, and orderId → [keyId, clOrdId]. */
-  private readonly clOrdIds: Database<number, [number, number]>;
-  private readonly orderRefs: Database<[number, number], number>;
-  /** Order references waiting for the next batch's transaction, by "keyId:clOrdId" and by order id. */
-  private pendingByClOrdId = new Map<string, number>();
-  private pendingByOrderId = new Map<number, [number, number]>();
+  private readonly orderRefs: Database<Buffer, number>;
 
   constructor(readonly path: string) {
     // overlappingSync off: a transaction's promise resolves only once it is flushed to disk.
@@ -59,64 +54,44 @@ export class LedgerStore<Extra, Config> {
     this.snapshots = this.root.openDB({ name: 'snapshots', keyEncoding: 'uint32' });
     this.apiKeys = this.root.openDB({ name: 'apiKeys', keyEncoding: 'uint32' });
     this.reports = this.root.openDB({ name: 'reports', encoding: 'binary' });
-    this.clOrdIds = this.root.openDB({ name: 'clOrdIds' });
-    this.orderRefs = this.root.openDB({ name: 'orderRefs', keyEncoding: 'ordered-binary' });
+    this.orderRefs = this.root.openDB({ name: 'orderRefs', keyEncoding: 'uint32', encoding: 'binary' });
   }
 
-  /** Records which API key and client order id an order came from (written with the next batch). */
-  putOrderRef(keyId: number, clOrdId: number, orderId: number): void {
-    this.pendingByClOrdId.set(`${keyId}:${clOrdId}`, orderId);
-    this.pendingByOrderId.set(orderId, [keyId, clOrdId]);
+  /** Writers whose pending records ride along in the next batch's transaction (and at close). */
+  private readonly riders: ((store: { reports: Database<Buffer, [number, number]>; orderRefs: Database<Buffer, number> }) => void)[] = [];
+
+  /** Registers a writer called inside every batch transaction (the gateway's reports and refs). */
+  ride(write: (dbs: { reports: Database<Buffer, [number, number]>; orderRefs: Database<Buffer, number> }) => void): void {
+    this.riders.push(write);
   }
 
-  /** The node order id of a key's client order id, if it was ever used. */
-  orderIdOf(keyId: number, clOrdId: number): number | undefined {
-    return this.pendingByClOrdId.get(`${keyId}:${clOrdId}`) ?? this.clOrdIds.get([keyId, clOrdId]);
+  private writeRiders(): void {
+    for (const write of this.riders) write({ reports: this.reports, orderRefs: this.orderRefs });
   }
 
-  /** The API key and client order id an order came from. */
-  orderRef(orderId: number): [number, number] | undefined {
-    return this.pendingByOrderId.get(orderId) ?? this.orderRefs.get(orderId);
+  /** Report blobs of a key, keyed [keyId, last outSeq in the blob], from the first that reaches `fromOutSeq`. */
+  reportBlobs(keyId: number, fromOutSeq: number): Iterable<{ key: [number, number]; value: Buffer }> {
+    return this.reports.getRange({ start: [keyId, fromOutSeq], end: [keyId, Number.MAX_SAFE_INTEGER] });
   }
 
-  /** Reports waiting to ride along with the next batch's transaction. */
-  private pendingReports: [number, number, Buffer][] = [];
-  private pendingLastReport = new Map<number, number>();
-
-  /**
-   * Keeps a session stream's outbound message (by API key and outbound sequence) for replay. It is
-   * written with the next batch's transaction (or at close), so it costs no fsync of its own; a
-   * crash can lose the newest reports, never the orders or fills they describe.
-   */
-  putReport(keyId: number, outSeq: number, frame: Uint8Array): void {
-    this.pendingReports.push([keyId, outSeq, Buffer.from(frame)]);
-    this.pendingLastReport.set(keyId, outSeq);
-  }
-
-  /** The last outbound sequence of an API key's stream (0 if none). */
-  lastReport(keyId: number): number {
-    const pending = this.pendingLastReport.get(keyId);
-    if (pending !== undefined) return pending;
+  lastReportBlob(keyId: number): number {
     for (const { key } of this.reports.getRange({ start: [keyId, Number.MAX_SAFE_INTEGER], end: [keyId, 0], reverse: true, limit: 1 })) return key[1];
     return 0;
   }
 
-  /** Stored reports of a key from an outbound sequence on, then those not yet written. */
-  *reportsFrom(keyId: number, fromOutSeq: number): IterableIterator<{ key: [number, number]; value: Buffer }> {
-    for (const entry of this.reports.getRange({ start: [keyId, fromOutSeq], end: [keyId, Number.MAX_SAFE_INTEGER] })) yield entry;
-    for (const [k, seq, frame] of this.pendingReports) if (k === keyId && seq >= fromOutSeq) yield { key: [k, seq], value: frame };
+  private refBlobNext = 0;
+
+  /** A fresh key for an order-reference blob (unique across everything riding on this store). */
+  nextRefBlobKey(): number {
+    if (this.refBlobNext === 0) {
+      this.refBlobNext = 1;
+      for (const { key } of this.orderRefs.getRange({ reverse: true, limit: 1 })) this.refBlobNext = key + 1;
+    }
+    return this.refBlobNext++;
   }
 
-  private writePendingReports(): void {
-    for (const [keyId, outSeq, frame] of this.pendingReports) this.reports.put([keyId, outSeq], frame);
-    this.pendingReports = [];
-    this.pendingLastReport = new Map();
-    for (const [orderId, [keyId, clOrdId]] of this.pendingByOrderId) {
-      this.clOrdIds.put([keyId, clOrdId], orderId);
-      this.orderRefs.put(orderId, [keyId, clOrdId]);
-    }
-    this.pendingByClOrdId = new Map();
-    this.pendingByOrderId = new Map();
+  allOrderRefs(): Iterable<{ key: number; value: Buffer }> {
+    return this.orderRefs.getRange({});
   }
 
   /** Resolves once every write so far is on disk. */
@@ -171,14 +146,14 @@ export class LedgerStore<Extra, Config> {
       if (record.postings.length > 0) this.postings.put(record.batch, record.postings);
       for (const [key, available, held] of record.balances) this.balances.put(key, [available, held]);
       if (record.snapshot) this.snapshots.put(record.batch, record.snapshot);
-      this.writePendingReports();
+      this.writeRiders();
       this.meta.put('lastBatch', record.batch);
       return true;
     });
   }
 
   async close(): Promise<void> {
-    if (this.pendingReports.length > 0 || this.pendingByOrderId.size > 0) await this.root.transaction(() => this.writePendingReports());
+    if (this.riders.length > 0) await this.root.transaction(() => this.writeRiders());
     await this.root.flushed;
     await this.root.close();
   }

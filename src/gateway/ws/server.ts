@@ -18,6 +18,7 @@ import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, LogonRefusal, NonceWindow, publicKeyFromRaw, verifyLogon } from './auth.js';
 import { RATE_LIMITS_DEFAULT, TokenBucket, type RateLimits } from './limits.js';
+import { ReportJournal } from './report-journal.js';
 
 export const FRAME_BYTES_MAX = 64 * 1024;
 export const HEARTBEAT_MS_DEFAULT = 5_000;
@@ -89,6 +90,7 @@ export class GatewayServer {
   private readonly timer: NodeJS.Timeout;
   private readonly limits: RateLimits;
   private readonly slowConsumerBytes: number;
+  private readonly journal: ReportJournal;
   /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
   readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0 };
 
@@ -97,6 +99,11 @@ export class GatewayServer {
     this.limits = options.limits ?? RATE_LIMITS_DEFAULT;
     this.slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.feed.seed(node.pipeline.orders.values());
+    this.journal = new ReportJournal(node.store as never);
+    this.journal.loadRefs((keyId, clOrdId, orderId) => {
+      this.clOrdIdsOf(keyId).set(clOrdId, orderId);
+      this.orders.set(orderId, { keyId, clOrdId });
+    });
     this.app = uWS.App().ws<Connection>('/ws', {
       compression: uWS.DISABLED,
       maxPayloadLength: FRAME_BYTES_MAX,
@@ -207,7 +214,7 @@ export class GatewayServer {
     if (!stream) return;
     const outSeq = ++stream.outSeq;
     const frame = this.frame((v) => encode(v, outSeq));
-    this.node.store.putReport(keyId, outSeq, frame);
+    this.journal.add(keyId, outSeq, frame);
     if (stream.session) {
       stream.session.lastOutMs = Date.now();
       this.send(stream.session.ws, frame);
@@ -279,7 +286,7 @@ export class GatewayServer {
     if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
     let stream = this.streams.get(m.keyId);
     if (!stream) {
-      stream = { keyId: m.keyId, outSeq: this.node.store.lastReport(m.keyId), bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, nowMs) };
+      stream = { keyId: m.keyId, outSeq: this.journal.lastOutSeq(m.keyId), bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, nowMs) };
       this.streams.set(m.keyId, stream);
     }
     // One connection per key: a newer logon takes the stream over.
@@ -355,9 +362,9 @@ export class GatewayServer {
 
   private replay(session: Session, fromOutSeq: number): void {
     let sent = 0;
-    for (const { key, value } of this.node.store.reportsFrom(session.stream.keyId, Math.max(1, fromOutSeq))) {
-      if (key[1] > session.stream.outSeq || sent === REPLAY_MESSAGES_MAX) break;
-      this.send(session.ws, new Uint8Array(value));
+    for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq))) {
+      if (sent === REPLAY_MESSAGES_MAX) break;
+      this.send(session.ws, frame);
       sent++;
     }
   }
@@ -386,7 +393,7 @@ export class GatewayServer {
     const ids = this.clOrdIdsOf(keyId);
     for (const o of orders) {
       if (this.rateLimited(session, templateId)) continue;
-      if (ids.has(o.clOrdId) || this.node.store.orderIdOf(keyId, o.clOrdId) !== undefined) {
+      if (ids.has(o.clOrdId)) {
         this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`);
         continue;
       }
@@ -399,7 +406,7 @@ export class GatewayServer {
         ids.set(o.clOrdId, orderId);
         if (orderId) {
           this.orders.set(orderId, { keyId, clOrdId: o.clOrdId });
-          this.node.store.putOrderRef(keyId, o.clOrdId, orderId);
+          this.journal.addRef(keyId, o.clOrdId, orderId);
         }
         if (!outcome.ok) {
           this.execution(keyId, {
@@ -419,7 +426,7 @@ export class GatewayServer {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
     if ('price' in m && this.rateLimited(session, templateId)) return;
     const keyId = session.stream.keyId;
-    const known = this.clOrdIdsOf(keyId).get(m.origClOrdId) ?? this.node.store.orderIdOf(keyId, m.origClOrdId);
+    const known = this.clOrdIdsOf(keyId).get(m.origClOrdId);
     const cancelReject = (reason: number) => this.stream(keyId, (v, outSeq) => sbe.encodeCancelReject(v, 0, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
@@ -517,14 +524,8 @@ export class GatewayServer {
   }
 
   private executionFor(orderId: number, r: Omit<Execution, 'clOrdId' | 'orderId'>): void {
-    let ref = this.orders.get(orderId);
-    if (!ref) {
-      // An order entered before a restart: its reference is in LMDB.
-      const stored = this.node.store.orderRef(orderId);
-      if (!stored) return;
-      ref = { keyId: stored[0], clOrdId: stored[1] };
-      this.orders.set(orderId, ref);
-    }
+    const ref = this.orders.get(orderId);
+    if (!ref) return;
     this.execution(ref.keyId, { ...r, clOrdId: ref.clOrdId, orderId });
   }
 
