@@ -172,5 +172,8 @@ console.log(JSON.stringify({
   clients: CLIENTS,
   batch: BATCH,
   rejected,
+  commits: commit.commits,
+  commands_per_commit: Math.round(commit.commands / Math.max(1, commit.commits)),
+  commit_p50_us: commit.commit_p50_us,
 }));
 process.exit(0);

@@ -41,6 +41,7 @@ export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (c
 
 const COMMIT_SAMPLES_MAX = 1_000_000;
 const commitMicros: number[] = [];
+let committedCommands = 0;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -62,8 +63,9 @@ async function main(): Promise<void> {
   let gateway: GatewayServer;
   let listening: number;
   try {
-    runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (_n, micros) => {
+    runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
       if (commitMicros.length < COMMIT_SAMPLES_MAX) commitMicros.push(micros);
+      committedCommands += n;
     } : undefined);
     gateway = new GatewayServer(runtime);
     listening = await gateway.listen(port);
@@ -79,7 +81,9 @@ async function main(): Promise<void> {
     if (values.stats) {
       commitMicros.sort((a, b) => a - b);
       const pct = (p: number) => Math.round(commitMicros[Math.min(commitMicros.length - 1, Math.floor(p * commitMicros.length))] ?? 0);
-      writeFileSync(values.stats, JSON.stringify({ commits: commitMicros.length, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99) }) + '\n');
+      writeFileSync(values.stats, JSON.stringify({
+        commits: commitMicros.length, commands: committedCommands, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99),
+      }) + '\n');
     }
     console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));
   };

@@ -10,7 +10,7 @@ export interface RateLimits {
   burst: number;
 }
 
-export const RATE_LIMITS_DEFAULT: RateLimits = { perKeyPerSecond: 50_000, perConnectionPerSecond: 20_000, burst: 2_000 };
+export const RATE_LIMITS_DEFAULT: RateLimits = { perKeyPerSecond: 200_000, perConnectionPerSecond: 100_000, burst: 20_000 };
 
 export class TokenBucket {
   private tokens: number;

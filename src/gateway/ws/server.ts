@@ -494,39 +494,36 @@ export class GatewayServer {
   }
 
   private reportEvent(e: CoreEvent, ts: number): void {
-    const base = { instrument: e.instrument, price: e.price, ts };
     switch (e.kind) {
       case EventKind.Accepted:
-        return this.executionFor(e.orderId, { ...base, execType: sbe.ExecType.New, side: e.side, qty: e.qty, leavesQty: e.qty });
+        return this.executionFor(e.orderId, sbe.ExecType.New, e, e.side, e.qty, e.qty, 0, 0, 0, false, ts);
       case EventKind.Fill: {
         this.publish(`trades.${e.instrument}`, this.frame((v) => sbe.encodeTrade(v, 0, {
           instrument: e.instrument, tradeId: e.tradeId, execTimeNs: BigInt(ts) * 1000n, price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
         })));
-        const fill = { ...base, lastPx: e.price, lastQty: e.qty, tradeId: e.tradeId, qty: e.qty };
-        this.executionFor(e.orderId, {
-          ...fill, side: e.side, aggressor: true, leavesQty: e.remaining,
-          execType: e.remaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill,
-        });
-        return this.executionFor(e.makerOrderId, {
-          ...fill, side: 1 - e.side, aggressor: false, leavesQty: e.makerRemaining,
-          execType: e.makerRemaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill,
-        });
+        this.executionFor(e.orderId, e.remaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, e.side, e.qty, e.remaining, 0, e.price, e.qty, true, ts);
+        return this.executionFor(e.makerOrderId, e.makerRemaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, 1 - e.side,
+          e.qty, e.makerRemaining, 0, e.price, e.qty, false, ts);
       }
       case EventKind.Cancelled:
-        return this.executionFor(e.orderId, { ...base, execType: sbe.ExecType.Cancelled, side: e.side, qty: e.qty, leavesQty: 0, rejectReason: e.reason });
+        return this.executionFor(e.orderId, sbe.ExecType.Cancelled, e, e.side, e.qty, 0, e.reason, 0, 0, false, ts);
       case EventKind.Reduced:
-        return this.executionFor(e.orderId, { ...base, execType: sbe.ExecType.Reduced, side: e.side, qty: e.qty, leavesQty: e.remaining });
+        return this.executionFor(e.orderId, sbe.ExecType.Reduced, e, e.side, e.qty, e.remaining, 0, 0, 0, false, ts);
       case EventKind.Amended:
-        return this.executionFor(e.orderId, { ...base, execType: sbe.ExecType.Amended, side: e.side, qty: e.qty, leavesQty: e.remaining });
+        return this.executionFor(e.orderId, sbe.ExecType.Amended, e, e.side, e.qty, e.remaining, 0, 0, 0, false, ts);
       default:
         return; // Rested follows New; Rejected is answered from the outcome.
     }
   }
 
-  private executionFor(orderId: number, r: Omit<Execution, 'clOrdId' | 'orderId'>): void {
+  private executionFor(orderId: number, execType: sbe.ExecType, e: CoreEvent, side: number, qty: number, leavesQty: number,
+    rejectReason: number, lastPx: number, lastQty: number, aggressor: boolean, ts: number): void {
     const ref = this.orders.get(orderId);
     if (!ref) return;
-    this.execution(ref.keyId, { ...r, clOrdId: ref.clOrdId, orderId });
+    this.execution(ref.keyId, {
+      clOrdId: ref.clOrdId, orderId, instrument: e.instrument, execType, side, price: e.price, qty, leavesQty, ts,
+      rejectReason, lastPx, lastQty, tradeId: execType === sbe.ExecType.Fill || execType === sbe.ExecType.PartialFill ? e.tradeId : 0, aggressor,
+    });
   }
 
   private execution(keyId: number, r: Execution): void {
