@@ -1,37 +1,21 @@
 // The TypeScript client SDK against a real node and gateway on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { JunctionClient, type LocalBook } from '../src/client/client.js';
-import { newApiKeyPair } from '../src/gateway/ws/auth.js';
-import { GatewayServer } from '../src/gateway/ws/server.js';
-import { NodeRuntime } from '../src/pipeline/runtime.js';
 import * as sbe from '../src/protocol/codec.js';
-import { BUYER, SELLER, testConfig } from './support/node-config.js';
+import { BUYER, SELLER } from './support/node-config.js';
+import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
 
-let node: NodeRuntime;
-let server: GatewayServer;
 let url: string;
-const pems = new Map<number, string>();
+let pems: Map<number, string>;
+
+let env: GatewayNode;
 
 beforeAll(async () => {
-  node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-sdk-')), config: testConfig() });
-  for (const [keyId, account] of [[1, BUYER], [2, SELLER]]) {
-    const pair = newApiKeyPair();
-    pems.set(keyId, pair.privateKeyPem);
-    await node.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
-  }
-  await node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 1_000_000 });
-  await node.submit({ type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 1_000 });
-  server = new GatewayServer(node);
-  url = `ws://127.0.0.1:${await server.listen(0)}/ws`;
+  env = await gatewayNode([[1, BUYER], [2, SELLER]]);
+  ({ url, pems } = env);
 });
 
-afterAll(async () => {
-  server.close();
-  await node.close();
-});
+afterAll(() => env.close());
 
 const connect = (keyId: number) => JunctionClient.connect({ url, keyId, privateKeyPem: pems.get(keyId)! });
 const until = async (check: () => boolean) => {

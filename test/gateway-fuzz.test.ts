@@ -1,16 +1,14 @@
 // Fuzzing the running gateway: 100k random and mutated frames from logged-on and anonymous
 // connections. The node must stay up, keep its invariants, and still serve a normal client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { GatewayServer } from '../src/gateway/ws/server.js';
-import { newApiKeyPair, signLogon } from '../src/gateway/ws/auth.js';
+import { signLogon } from '../src/gateway/ws/auth.js';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
 import * as sbe from '../src/protocol/codec.js';
 import { mulberry32 } from './support/command-stream.js';
-import { BUYER, SELLER, testConfig } from './support/node-config.js';
+import { BUYER, SELLER } from './support/node-config.js';
+import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
 
 const FRAMES = 100_000;
 const CONNECTIONS = 4;
@@ -19,24 +17,16 @@ let server: GatewayServer;
 let url: string;
 const pem = new Map<number, string>();
 
+let env: GatewayNode;
+
 beforeAll(async () => {
-  node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-fuzz-')), config: testConfig() });
   // One key per fuzzing connection: a newer logon of a key replaces the older connection.
-  for (const [keyId, account] of [[1, BUYER], [2, SELLER], [3, BUYER], [4, SELLER], [5, SELLER]]) {
-    const pair = newApiKeyPair();
-    pem.set(keyId, pair.privateKeyPem);
-    await node.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
-  }
-  await node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 10_000_000 });
-  await node.submit({ type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 10_000 });
-  server = new GatewayServer(node);
-  url = `ws://127.0.0.1:${await server.listen(0)}/ws`;
+  env = await gatewayNode([[1, BUYER], [2, SELLER], [3, BUYER], [4, SELLER], [5, SELLER]], 10);
+  ({ node, server, url } = env);
+  for (const [keyId, privateKeyPem] of env.pems) pem.set(keyId, privateKeyPem);
 });
 
-afterAll(async () => {
-  server.close();
-  await node.close();
-});
+afterAll(() => env.close());
 
 function logonFrame(keyId: number, nonce: number): Uint8Array {
   const frame = new Uint8Array(sbe.sizeOfLogon({} as sbe.Logon));

@@ -10,32 +10,24 @@ import { newApiKeyPair, signLogon } from '../src/gateway/ws/auth.js';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
 import * as sbe from '../src/protocol/codec.js';
 import { BUYER, SELLER, testConfig } from './support/node-config.js';
+import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
 
 let node: NodeRuntime;
-let server: GatewayServer;
 let url: string;
 const keys = new Map<number, { privateKeyPem: string }>();
 const BUYER_KEY = 1;
 const SELLER_KEY = 2;
 const READ_KEY = 3;
 
+let env: GatewayNode;
+
 beforeAll(async () => {
-  node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-gw-')), config: testConfig() });
-  for (const [keyId, account, permission] of [[BUYER_KEY, BUYER, 'trade'], [SELLER_KEY, SELLER, 'trade'], [READ_KEY, BUYER, 'read']] as const) {
-    const pair = newApiKeyPair();
-    keys.set(keyId, pair);
-    await node.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
-  }
-  await node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 1_000_000 });
-  await node.submit({ type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 1_000 });
-  server = new GatewayServer(node);
-  url = `ws://127.0.0.1:${await server.listen(0)}/ws`;
+  env = await gatewayNode([[BUYER_KEY, BUYER], [SELLER_KEY, SELLER], [READ_KEY, BUYER, 'read']]);
+  ({ node, url } = env);
+  for (const [keyId, privateKeyPem] of env.pems) keys.set(keyId, { privateKeyPem });
 });
 
-afterAll(async () => {
-  server.close();
-  await node.close();
-});
+afterAll(() => env.close());
 
 class Client {
   readonly received: sbe.Decoded[] = [];

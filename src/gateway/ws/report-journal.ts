@@ -5,7 +5,6 @@
 // lose the newest few, never the orders or fills they describe (those are in the journal).
 import type { LedgerStore } from '../../ledger/store.js';
 
-const REF_BYTES = 24; // keyId (f64), clOrdId (f64), orderId (f64)
 
 interface PendingFrames { lastSeq: number; frames: Uint8Array[]; bytes: number }
 
