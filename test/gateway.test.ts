@@ -324,3 +324,38 @@ describe('gateway across a node restart', () => {
     }
   });
 });
+
+describe('gateway protection', () => {
+  it('[OPS-1] refuses to start on the JavaScript fallback of uWebSockets.js', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const out = spawnSync(process.execPath, ['-e', `
+      import('${join(__dirname, '../dist/src/gateway/ws/server.js')}').then((m) => { m.assertNativeUws(); console.log('native'); })
+        .catch((e) => { console.log(e.message); });
+    `], { encoding: 'utf8', env: { ...process.env, UWS_USE_FALLBACK: '1' } });
+    expect(out.stdout.trim().split('\n').pop()).toBe('uWebSockets.js is running its JavaScript fallback, not its native binary');
+  });
+
+  it('[OPS-1] [CORE-2] market (with protection), FOK and post-only orders over the protocol', async () => {
+    const buyer = await Client.connect();
+    buyer.logon(BUYER_KEY);
+    await buyer.next('LogonAck');
+    const seller = await Client.connect();
+    seller.logon(SELLER_KEY);
+    await seller.next('LogonAck');
+    seller.send((v) => sbe.encodeNewOrder(v, 0, order(40_001, 1, 1_010, 3)));
+    await seller.next('ExecutionReport', (r) => r.clOrdId === 40_001);
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_002, 0, 1_009, 1), timeInForce: sbe.TimeInForce.PostOnly }));
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_002)).toMatchObject({ execType: sbe.ExecType.New });
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_003, 0, 1_010, 1), timeInForce: sbe.TimeInForce.PostOnly }));
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_003)).toMatchObject({ execType: sbe.ExecType.Rejected, rejectReason: 16 });
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_004, 0, 1_010, 5), timeInForce: sbe.TimeInForce.FOK }));
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_004 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ rejectReason: 4 });
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_005, 0, 1_020, 5), ordType: sbe.OrdType.Market, timeInForce: sbe.TimeInForce.IOC }));
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_005 && r.execType === sbe.ExecType.PartialFill)).toMatchObject({ lastPx: 1_010, lastQty: 3 });
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_005 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ qty: 2, rejectReason: 3 });
+    buyer.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 40_006, instrument: 0, side: sbe.SideFilter.Both }));
+    await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_002 && r.execType === sbe.ExecType.Cancelled);
+    buyer.ws.close();
+    seller.ws.close();
+  });
+});
