@@ -2,7 +2,7 @@
 // sequences for any command stream [CORE-4]. A mismatch names the seed and the first diverging event.
 import { describe as suite, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -84,7 +84,12 @@ suite('native core vs reference book', () => {
   it('[CORE-4] replaying the shared workload gives identical events', () => {
     const dir = mkdtempSync(join(tmpdir(), 'junction-workload-'));
     const file = join(dir, 'ops.bin');
-    execFileSync(process.execPath, [join(__dirname, '../../shared/workloads/gen-ops.mjs'), file, '200000', '42']);
+    // The project's shared folder sits beside the clone (as in CI); JUNCTION_SHARED points elsewhere.
+    const generator = join(process.env.JUNCTION_SHARED ?? join(__dirname, '../../shared'), 'workloads/gen-ops.mjs');
+    if (!existsSync(generator)) {
+      throw new Error(`${generator} is missing: clone the project beside its shared/ folder, or set JUNCTION_SHARED to it`);
+    }
+    execFileSync(process.execPath, [generator, file, '200000', '42']);
     const ops = readWorkload(file);
     const core = new MatchingCore({ ordersMax: 1 << 16, instrumentsMax: 1 });
     core.addInstrument(WORKLOAD_INSTRUMENT);
