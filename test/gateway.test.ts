@@ -52,6 +52,13 @@ class Client {
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     return new Client(ws);
   }
+  /** Connects and logs on with `keyId` (plain logon, no cancel-on-disconnect). */
+  static async loggedOn(keyId: number, at = url): Promise<Client> {
+    const c = await Client.connect(at);
+    c.logon(keyId);
+    await c.next('LogonAck');
+    return c;
+  }
   send(encode: (v: DataView) => number): void {
     this.ws.send(new Uint8Array(this.buffer.buffer, 0, encode(this.buffer)));
   }
@@ -113,12 +120,8 @@ describe('market-maker gateway', () => {
   });
 
   it('[OPS-1] [SL-10] enters orders and reports new, fills to both sides, rejects and cancels once durable', async () => {
-    const buyer = await Client.connect();
-    buyer.logon(BUYER_KEY);
-    await buyer.next('LogonAck');
-    const seller = await Client.connect();
-    seller.logon(SELLER_KEY);
-    await seller.next('LogonAck');
+    const buyer = await Client.loggedOn(BUYER_KEY);
+    const seller = await Client.loggedOn(SELLER_KEY);
 
     buyer.send((v) => sbe.encodeNewOrder(v, 0, order(1001, 0, 1_000, 10)));
     const ack = await buyer.next('ExecutionReport', (r) => r.clOrdId === 1001);
@@ -188,17 +191,13 @@ describe('market data and session services', () => {
     watcher.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Book }));
     watcher.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Trades }));
     const snapshot = await watcher.next('BookSnapshot');
-    const buyer = await Client.connect();
-    buyer.logon(BUYER_KEY);
-    await buyer.next('LogonAck');
+    const buyer = await Client.loggedOn(BUYER_KEY);
     buyer.send((v) => sbe.encodeNewOrder(v, 0, order(5001, 0, 950, 7)));
     buyer.send((v) => sbe.encodeNewOrder(v, 0, order(5002, 0, 950, 3)));
     const update = await watcher.next('BookUpdate', (u) => u.levels.some((l) => l.price === 950 && l.qty === 10));
     expect(update.bookSeq).toBeGreaterThan(snapshot.bookSeq);
     expect(update.levels).toContainEqual({ side: 0, price: 950, qty: 10, count: 2 });
-    const seller = await Client.connect();
-    seller.logon(SELLER_KEY);
-    await seller.next('LogonAck');
+    const seller = await Client.loggedOn(SELLER_KEY);
     seller.send((v) => sbe.encodeNewOrder(v, 0, order(6001, 1, 950, 8, sbe.TimeInForce.IOC)));
     const trade = await watcher.next('Trade', (t) => t.price === 950);
     expect(trade).toMatchObject({ instrument: 1, price: 950, qty: 7, aggressor: sbe.Side.Sell });
@@ -241,9 +240,7 @@ describe('market data and session services', () => {
   });
 
   it('[OPS-1] the dead-man\'s switch cancels the account\'s orders when not refreshed', async () => {
-    const buyer = await Client.connect();
-    buyer.logon(BUYER_KEY);
-    await buyer.next('LogonAck');
+    const buyer = await Client.loggedOn(BUYER_KEY);
     buyer.send((v) => sbe.encodeNewOrder(v, 0, order(8001, 0, 901, 1)));
     await buyer.next('ExecutionReport', (r) => r.clOrdId === 8001);
     buyer.send((v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 150 }));
@@ -294,9 +291,7 @@ describe('gateway across a node restart', () => {
     await n.submit({ type: 'deposit', key: 'r', account: BUYER, asset: 'QUOTE', amount: 100_000 });
     let gw = new GatewayServer(n);
     let at = `ws://127.0.0.1:${await gw.listen(0)}/ws`;
-    const before = await Client.connect(at);
-    before.logon(9);
-    await before.next('LogonAck');
+    const before = await Client.loggedOn(9, at);
     before.send((v) => sbe.encodeNewOrder(v, 0, order(1, 0, 900, 2)));
     const placed = await before.next('ExecutionReport', (r) => r.clOrdId === 1);
     before.ws.close();
@@ -336,12 +331,8 @@ describe('gateway protection', () => {
   });
 
   it('[OPS-1] [CORE-2] market (with protection), FOK and post-only orders over the protocol', async () => {
-    const buyer = await Client.connect();
-    buyer.logon(BUYER_KEY);
-    await buyer.next('LogonAck');
-    const seller = await Client.connect();
-    seller.logon(SELLER_KEY);
-    await seller.next('LogonAck');
+    const buyer = await Client.loggedOn(BUYER_KEY);
+    const seller = await Client.loggedOn(SELLER_KEY);
     seller.send((v) => sbe.encodeNewOrder(v, 0, order(40_001, 1, 1_010, 3)));
     await seller.next('ExecutionReport', (r) => r.clOrdId === 40_001);
     buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_002, 0, 1_009, 1), timeInForce: sbe.TimeInForce.PostOnly }));

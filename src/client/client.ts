@@ -160,14 +160,6 @@ export class JunctionClient extends EventEmitter {
     return result;
   }
 
-  /** Sends an order without waiting for its report (for load generation). */
-  placeNoWait(o: OrderRequest & { clOrdId: number }): void {
-    this.send((v) => sbe.encodeNewOrder(v, 0, {
-      clOrdId: o.clOrdId, instrument: o.instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
-      timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price: o.price, qty: o.qty,
-    }));
-  }
-
   /** Cancels by the original client order id; resolves with the Cancelled report or a CancelReject. */
   cancel(instrument: number, origClOrdId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
     const clOrdId = this.nextClOrdId++;

@@ -150,27 +150,29 @@ export class MatchingCore {
   }
 
   cancel(instrument: number, orderId: number, account: number): number {
-    // Only the fields a cancel carries: the core reads nothing else of it (not even to echo).
-    const w = this.commandWords;
-    const at = this.slot();
-    w[at] = CommandKind.Cancel;
-    w[at + CommandWord.instrument] = instrument;
-    w[at + CommandWord.account] = account;
-    writeI64(w, at + CommandWord.orderId, orderId);
-    return at / COMMAND_WORDS;
+    return this.orderReference(CommandKind.Cancel, instrument, orderId, account) / COMMAND_WORDS;
   }
 
   /** New price and new remaining quantity for a resting order. */
   amend(instrument: number, orderId: number, account: number, price: number, qty: number): number {
+    const at = this.orderReference(CommandKind.Amend, instrument, orderId, account);
+    writeI64(this.commandWords, at + CommandWord.price, price);
+    writeI64(this.commandWords, at + CommandWord.qty, qty);
+    return at / COMMAND_WORDS;
+  }
+
+  /**
+   * Queues a command naming a resting order, writing only the fields it carries (the core reads,
+   * and echoes, nothing else of it); returns its word offset.
+   */
+  private orderReference(kind: CommandKind, instrument: number, orderId: number, account: number): number {
     const w = this.commandWords;
     const at = this.slot();
-    w[at] = CommandKind.Amend;
+    w[at] = kind;
     w[at + CommandWord.instrument] = instrument;
     w[at + CommandWord.account] = account;
     writeI64(w, at + CommandWord.orderId, orderId);
-    writeI64(w, at + CommandWord.price, price);
-    writeI64(w, at + CommandWord.qty, qty);
-    return at / COMMAND_WORDS;
+    return at;
   }
 
   /** Cancels every resting order selected by `scope` (Scope bits; 0 selects all). */

@@ -124,13 +124,6 @@ export class Ledger {
     return this.pending.take();
   }
 
-  /** Every (account, asset) balance that is not all zero. */
-  *entries(): IterableIterator<[account: number, asset: number, balance: Balance]> {
-    for (const [key, b] of this.balances) {
-      if (b.available !== 0 || b.held !== 0) yield [Math.floor(key / ASSETS_MAX), key % ASSETS_MAX, b];
-    }
-  }
-
   inflowOf(asset: number): number { return this.inflow[asset]; }
 
   /**

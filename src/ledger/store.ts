@@ -94,8 +94,6 @@ export class LedgerStore<Extra, Config> {
     return this.orderRefs.getRange({});
   }
 
-  /** Resolves once every write so far is on disk. */
-  flushed(): Promise<boolean> { return this.root.flushed as Promise<boolean>; }
 
   apiKey(keyId: number): ApiKeyRecord | undefined { return this.apiKeys.get(keyId); }
 
@@ -108,8 +106,6 @@ export class LedgerStore<Extra, Config> {
   async writeConfig(config: Config): Promise<void> {
     await this.root.transaction(() => { this.meta.put('config', config); });
   }
-
-  lastBatch(): number { return (this.meta.get('lastBatch') as number | undefined) ?? 0; }
 
   latestSnapshot(): Snapshot<Extra> | undefined {
     for (const { value } of this.snapshots.getRange({ reverse: true, limit: 1 })) return value;
@@ -133,8 +129,6 @@ export class LedgerStore<Extra, Config> {
     for (const { value } of this.postings.getRange({})) yield* decodePostings(value);
   }
 
-  balance(key: number): [number, number] | undefined { return this.balances.get(key); }
-
   *allBalances(): IterableIterator<[number, number, number]> {
     for (const { key, value } of this.balances.getRange({})) yield [key, value[0], value[1]];
   }
@@ -147,7 +141,6 @@ export class LedgerStore<Extra, Config> {
       for (const [key, available, held] of record.balances) this.balances.put(key, [available, held]);
       if (record.snapshot) this.snapshots.put(record.batch, record.snapshot);
       this.writeRiders();
-      this.meta.put('lastBatch', record.batch);
       return true;
     });
   }

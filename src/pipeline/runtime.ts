@@ -162,7 +162,6 @@ export class NodeRuntime {
   }
 
   get lastSequence(): number { return this.lastSeq; }
-  get lastBatch(): number { return this.batch; }
 
   /** Queues a command; resolves with its outcome once the batch holding it is durable. */
   submit(command: NodeCommand): Promise<Outcome> {
