@@ -79,17 +79,17 @@ const clients = await Promise.all(makers.map((key) => new Promise<{ ws: WebSocke
   });
   ws.on('error', reject);
   ws.on('message', (d: Buffer) => {
-    const m = sbe.decodeFrame(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    if (m.type === 'LogonAck') return resolve({ ws, sent });
-    if (m.type === 'Heartbeat') return;
-    if (m.type === 'ExecutionReport') {
+    const receivedAt = nowUs();
+    for (const m of sbe.decodeMessages(new Uint8Array(d.buffer, d.byteOffset, d.byteLength))) {
+      if (m.type === 'LogonAck') resolve({ ws, sent });
+      if (m.type !== 'ExecutionReport') continue;
       const at = sent.get(m.message.clOrdId);
-      if (at === undefined) return;
+      if (at === undefined) continue;
       sent.delete(m.message.clOrdId);
       if (m.message.execType === sbe.ExecType.Rejected) rejected++;
       if (measuring) {
         acked++;
-        ack.recordValue(Math.max(1, nowUs() - at));
+        ack.recordValue(Math.max(1, receivedAt - at));
       }
     }
   });
@@ -172,5 +172,6 @@ console.log(JSON.stringify({
   commits: commit.commits,
   commands_per_commit: Math.round(commit.commands / Math.max(1, commit.commits)),
   commit_p50_us: commit.commit_p50_us,
+  node_cpu_us_per_order: commit.cpu_us_per_command,
 }));
 process.exit(0);

@@ -42,6 +42,9 @@ export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (c
 const COMMIT_SAMPLES_MAX = 1_000_000;
 const commitMicros: number[] = [];
 let committedCommands = 0;
+/** CPU time from the first commit on, and the commands committed after it: the node's cost per command. */
+let cpuAtFirstCommit: NodeJS.CpuUsage | undefined;
+let commandsAtFirstCommit = 0;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -66,6 +69,10 @@ async function main(): Promise<void> {
     runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
       if (commitMicros.length < COMMIT_SAMPLES_MAX) commitMicros.push(micros);
       committedCommands += n;
+      if (!cpuAtFirstCommit) {
+        cpuAtFirstCommit = process.cpuUsage();
+        commandsAtFirstCommit = committedCommands;
+      }
     } : undefined);
     gateway = new GatewayServer(runtime);
     listening = await gateway.listen(port);
@@ -79,10 +86,13 @@ async function main(): Promise<void> {
     gateway.close();
     await runtime.close();
     if (values.stats) {
+      const cpu = process.cpuUsage(cpuAtFirstCommit);
+      const commandsMeasured = Math.max(1, committedCommands - commandsAtFirstCommit);
       commitMicros.sort((a, b) => a - b);
       const pct = (p: number) => Math.round(commitMicros[Math.min(commitMicros.length - 1, Math.floor(p * commitMicros.length))] ?? 0);
       writeFileSync(values.stats, JSON.stringify({
         commits: commitMicros.length, commands: committedCommands, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99),
+        cpu_us_per_command: Math.round((10 * (cpu.user + cpu.system)) / commandsMeasured) / 10,
       }) + '\n');
     }
     console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));

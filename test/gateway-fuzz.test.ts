@@ -133,7 +133,7 @@ describe('gateway under fuzzing', () => {
     const ws = new WebSocket(url);
     await new Promise((resolve) => ws.once('open', resolve));
     const received: sbe.Decoded[] = [];
-    ws.on('message', (d: Buffer) => received.push(sbe.decodeFrame(new Uint8Array(d))));
+    ws.on('message', (d: Buffer) => received.push(...sbe.decodeMessages(new Uint8Array(d))));
     ws.send(logonFrame(5, 999_999_999));
     const orderFrame = new Uint8Array(8 + 32);
     sbe.encodeNewOrder(new DataView(orderFrame.buffer), 0, { clOrdId: 987_654_321, instrument: 1, side: 1, ordType: 0, timeInForce: 0, stpMode: 255, price: 1_200, qty: 1 });

@@ -36,7 +36,7 @@ class Client {
   private readonly buffer = new DataView(new ArrayBuffer(4096));
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
-      this.received.push(sbe.decodeFrame(new Uint8Array(data)));
+      this.received.push(...sbe.decodeMessages(new Uint8Array(data)));
       this.wake();
     });
     ws.on('close', (code, reason) => {

@@ -57,7 +57,9 @@ export class JunctionClient extends EventEmitter {
       client.ws = ws;
       ws.once('open', () => resolve());
       ws.once('error', reject);
-      ws.on('message', (data: Buffer) => client.onMessage(sbe.decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))));
+      ws.on('message', (data: Buffer) => {
+        for (const decoded of sbe.decodeMessages(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) client.onMessage(decoded);
+      });
     });
     return client;
   }
@@ -77,16 +79,17 @@ export class JunctionClient extends EventEmitter {
       ws.once('open', () => this.logon());
       ws.once('error', reject);
       ws.on('message', (data: Buffer) => {
-        const decoded = sbe.decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        if (decoded.type === 'LogonAck') {
-          const missed = this.lastOutSeq > 0 && decoded.message.nextOutSeq > this.lastOutSeq + 1;
-          this.logonAck = decoded.message;
-          if (missed) this.replay(this.lastOutSeq + 1);
-          for (const instrument of this.books.keys()) this.requestBook(instrument);
-          for (const instrument of this.tradeSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
-          resolve();
+        for (const decoded of sbe.decodeMessages(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) {
+          if (decoded.type === 'LogonAck') {
+            const missed = this.lastOutSeq > 0 && decoded.message.nextOutSeq > this.lastOutSeq + 1;
+            this.logonAck = decoded.message;
+            if (missed) this.replay(this.lastOutSeq + 1);
+            for (const instrument of this.books.keys()) this.requestBook(instrument);
+            for (const instrument of this.tradeSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
+            resolve();
+          }
+          this.onMessage(decoded);
         }
-        this.onMessage(decoded);
       });
       ws.once('close', (code, reason) => {
         if (!this.logonAck) reject(new Error(`logon failed: ${code} ${reason.toString()}`));

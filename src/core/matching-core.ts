@@ -67,7 +67,11 @@ export class EventBatch {
 
   /** A plain object copy of event i (for tests, logs and the slow path). */
   get(i: number): CoreEvent {
-    const e = emptyEvent();
+    return this.read(i, emptyEvent());
+  }
+
+  /** Fills `e` with event i and returns it (a reused object: no allocation per event). */
+  read(i: number, e: CoreEvent): CoreEvent {
     e.kind = this.kind(i); e.reason = this.reason(i); e.side = this.side(i); e.flags = this.flags(i);
     e.instrument = this.instrument(i); e.commandIndex = this.commandIndex(i); e.account = this.account(i);
     e.orderId = this.orderId(i); e.makerOrderId = this.makerOrderId(i); e.price = this.price(i);

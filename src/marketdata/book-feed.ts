@@ -11,7 +11,8 @@ interface Resting { instrument: number; side: number; price: number; qty: number
 class Ladder {
   readonly levels: [Map<number, { qty: number; count: number }>, Map<number, { qty: number; count: number }>] = [new Map(), new Map()];
   seq = 0;
-  readonly changed = new Set<string>();
+  /** Changed levels, as 2 × price + side. */
+  readonly changed = new Set<number>();
 
   add(side: number, price: number, qty: number, count: number): void {
     const level = this.levels[side].get(price) ?? { qty: 0, count: 0 };
@@ -19,7 +20,7 @@ class Ladder {
     level.count += count;
     if (level.count === 0) this.levels[side].delete(price);
     else this.levels[side].set(price, level);
-    this.changed.add(`${side}:${price}`);
+    this.changed.add(2 * price + side);
   }
 }
 
@@ -42,32 +43,34 @@ export class BookFeed {
     for (const l of this.ladders.values()) l.changed.clear();
   }
 
-  /** Applies one durable core event. */
-  apply(e: CoreEvent): void {
+  /** Applies one durable core event; says whether it changed the book. */
+  apply(e: CoreEvent): boolean {
     switch (e.kind) {
       case EventKind.Rested:
         this.resting.set(e.orderId, { instrument: e.instrument, side: e.side, price: e.price, qty: e.qty });
-        return this.ladder(e.instrument).add(e.side, e.price, e.qty, 1);
+        this.ladder(e.instrument).add(e.side, e.price, e.qty, 1);
+        return true;
       case EventKind.Fill: {
         const maker = this.resting.get(e.makerOrderId);
         if (maker) this.take(e.makerOrderId, maker, e.qty, e.makerRemaining);
-        return;
+        return maker !== undefined;
       }
       case EventKind.Reduced:
       case EventKind.Cancelled: {
         const o = this.resting.get(e.orderId);
         if (o) this.take(e.orderId, o, e.qty, e.remaining);
-        return;
+        return o !== undefined;
       }
       case EventKind.Amended: {
         const o = this.resting.get(e.orderId);
-        if (!o) return;
-        if (e.flags === 1) return this.take(e.orderId, o, o.qty - e.qty, e.qty);
+        if (!o) return false;
+        if (e.flags === 1) this.take(e.orderId, o, o.qty - e.qty, e.qty);
         // Lost priority: the order leaves its level; a Rested event follows if it rests again.
-        return this.take(e.orderId, o, o.qty, 0);
+        else this.take(e.orderId, o, o.qty, 0);
+        return true;
       }
       default:
-        return;
+        return false;
     }
   }
 
@@ -84,7 +87,8 @@ export class BookFeed {
       if (l.changed.size === 0) continue;
       l.seq += 1;
       const levels = [...l.changed].map((key) => {
-        const [side, price] = key.split(':').map(Number);
+        const side = key % 2;
+        const price = (key - side) / 2;
         const level = l.levels[side].get(price);
         return { side, price, qty: level?.qty ?? 0, count: level?.count ?? 0 };
       });

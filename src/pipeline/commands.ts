@@ -1,5 +1,5 @@
 // What the node accepts from any source (gateways, operators, tests), and what it answers.
-import type { CoreEvent, EventBatch } from '../core/index.js';
+import { emptyEvent, type CoreEvent, type EventBatch } from '../core/index.js';
 
 export interface DepositCommand { type: 'deposit'; key: string; account: number; asset: string; amount: number }
 export interface WithdrawCommand { type: 'withdraw'; key: string; account: number; asset: string; amount: number }
@@ -24,6 +24,8 @@ export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | Canc
 
 /** A command as the sequencer stamped it: from here on nothing reads a clock (CORE-4). */
 export type { SequencedCommand } from './journal.js';
+
+const scratchEvent = emptyEvent();
 
 /** What became of one command. Its core events are read from the batch on demand. */
 export class Outcome {
@@ -55,6 +57,14 @@ export class Outcome {
     const out: CoreEvent[] = [];
     for (let i = 0; i < this.count; i++) out.push(this.batch!.get(this.first + i));
     return out;
+  }
+
+  /**
+   * Visits the command's events in order through one reused object: `visit` must copy what it
+   * keeps. The allocation-free way to read them.
+   */
+  forEachEvent(visit: (e: CoreEvent) => void): void {
+    for (let i = 0; i < this.count; i++) visit(this.batch!.read(this.first + i, scratchEvent));
   }
 
   /** How many fills the command's events hold, without materializing them. */

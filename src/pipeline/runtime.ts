@@ -165,11 +165,17 @@ export class NodeRuntime {
 
   /** Queues a command; resolves with its outcome once the batch holding it is durable. */
   submit(command: NodeCommand): Promise<Outcome> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<Outcome>((resolve, reject) => {
-      this.queue.push({ command, resolve, reject });
-      if (!this.scheduled && !this.waitingForCommit) this.schedule();
-    });
+    return new Promise<Outcome>((resolve, reject) => this.enqueue(command, resolve, reject));
+  }
+
+  /**
+   * As submit, with callbacks instead of a promise (the gateway's path: no promise per order).
+   * `resolve` runs once the batch holding the command is durable; `reject` if the node stops first.
+   */
+  enqueue(command: NodeCommand, resolve: (o: Outcome) => void, reject: (e: Error) => void): void {
+    if (this.failure) return reject(this.failure);
+    this.queue.push({ command, resolve, reject });
+    if (!this.scheduled && !this.waitingForCommit) this.schedule();
   }
 
   private schedule(): void {
@@ -212,7 +218,16 @@ export class NodeRuntime {
     const commit = this.commitBatch(this.batch, commands).then(
       () => {
         if (this.onCommit) this.onCommit(commands.length, Number(process.hrtime.bigint() - started) / 1000);
-        waiting.forEach((w, i) => w.resolve(outcomes[i]));
+        // One failing callback must not keep the others from their outcomes; it is rethrown after.
+        let thrown: unknown;
+        for (let i = 0; i < waiting.length; i++) {
+          try {
+            waiting[i].resolve(outcomes[i]);
+          } catch (e) {
+            thrown ??= e;
+          }
+        }
+        if (thrown !== undefined) throw thrown;
       },
       (e: Error) => this.fail(e, waiting),
     );

@@ -4,9 +4,37 @@
 // (references) inside the next batch's transaction, so they cost no fsync and few puts; a crash can
 // lose the newest few, never the orders or fills they describe (those are in the journal).
 import type { LedgerStore } from '../../ledger/store.js';
+import { copyBytes } from './bytes.js';
 
+/** A key's frames not yet written: each as a 4-byte length and the frame, back to back. */
+class PendingFrames {
+  lastSeq = 0;
+  bytes = Buffer.allocUnsafe(4096);
+  length = 0;
 
-interface PendingFrames { lastSeq: number; frames: Uint8Array[]; bytes: number }
+  add(outSeq: number, frame: Uint8Array, frameLength: number): void {
+    const need = this.length + 4 + frameLength;
+    if (need > this.bytes.byteLength) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * this.bytes.byteLength));
+      this.bytes.copy(grown, 0, 0, this.length);
+      this.bytes = grown;
+    }
+    this.bytes.writeUInt32LE(frameLength, this.length);
+    copyBytes(frame, frameLength, this.bytes, this.length + 4);
+    this.length = need;
+    this.lastSeq = outSeq;
+  }
+}
+
+/** The frames of a blob (4-byte length, frame, …) from an outbound sequence on. */
+function* framesOf(blob: Buffer, fromOutSeq: number): IterableIterator<Uint8Array> {
+  for (let at = 0; at < blob.byteLength;) {
+    const length = blob.readUInt32LE(at);
+    const frame = blob.subarray(at + 4, at + 4 + length);
+    at += 4 + length;
+    if (outSeqOf(frame) >= fromOutSeq) yield frame;
+  }
+}
 
 /** The outbound sequence of a stream frame (ExecutionReport and CancelReject both lead with it). */
 export function outSeqOf(frame: Uint8Array): number {
@@ -15,22 +43,16 @@ export function outSeqOf(frame: Uint8Array): number {
 }
 
 export class ReportJournal {
-  private pending = new Map<number, PendingFrames>();
+  private readonly pending = new Map<number, PendingFrames>();
   private pendingRefs: number[] = [];
 
   constructor(private readonly store: LedgerStore<unknown, unknown>) {
     store.ride((dbs) => {
       for (const [keyId, p] of this.pending) {
-        const blob = Buffer.alloc(p.bytes + 4 * p.frames.length);
-        let at = 0;
-        for (const f of p.frames) {
-          blob.writeUInt32LE(f.byteLength, at);
-          blob.set(f, at + 4);
-          at += 4 + f.byteLength;
-        }
-        dbs.reports.put([keyId, p.lastSeq], blob);
+        if (p.length === 0) continue;
+        dbs.reports.put([keyId, p.lastSeq], Buffer.from(p.bytes.subarray(0, p.length)));
+        p.length = 0;
       }
-      this.pending = new Map();
       if (this.pendingRefs.length > 0) {
         dbs.orderRefs.put(this.store.nextRefBlobKey(), Buffer.from(new Float64Array(this.pendingRefs).buffer));
         this.pendingRefs = [];
@@ -51,12 +73,11 @@ export class ReportJournal {
     this.pendingRefs.push(keyId, clOrdId, orderId);
   }
 
-  add(keyId: number, outSeq: number, frame: Uint8Array): void {
+  /** Keeps the first `length` bytes of `frame` (copied) as the key's message `outSeq`. */
+  add(keyId: number, outSeq: number, frame: Uint8Array, length = frame.byteLength): void {
     let p = this.pending.get(keyId);
-    if (!p) this.pending.set(keyId, (p = { lastSeq: 0, frames: [], bytes: 0 }));
-    p.frames.push(frame.slice());
-    p.bytes += frame.byteLength;
-    p.lastSeq = outSeq;
+    if (!p) this.pending.set(keyId, (p = new PendingFrames()));
+    p.add(outSeq, frame, length);
   }
 
   lastOutSeq(keyId: number): number {
@@ -65,14 +86,8 @@ export class ReportJournal {
 
   /** A key's frames from an outbound sequence on: stored ones, then those not yet written. */
   *framesFrom(keyId: number, fromOutSeq: number): IterableIterator<Uint8Array> {
-    for (const { value } of this.store.reportBlobs(keyId, fromOutSeq)) {
-      for (let at = 0; at < value.byteLength;) {
-        const length = value.readUInt32LE(at);
-        const frame = new Uint8Array(value.subarray(at + 4, at + 4 + length));
-        at += 4 + length;
-        if (outSeqOf(frame) >= fromOutSeq) yield frame;
-      }
-    }
-    for (const frame of this.pending.get(keyId)?.frames ?? []) if (outSeqOf(frame) >= fromOutSeq) yield frame;
+    for (const { value } of this.store.reportBlobs(keyId, fromOutSeq)) yield* framesOf(value, fromOutSeq);
+    const p = this.pending.get(keyId);
+    if (p) yield* framesOf(p.bytes.subarray(0, p.length), fromOutSeq);
   }
 }

@@ -5,7 +5,11 @@
 // reconnects, are kept in LMDB, and can be replayed from any sequence (also after a node restart).
 // Reports go out only once the batch holding the command is durable, and only to the key that
 // entered the order. Public market data needs no logon: a Subscribe gets a snapshot and then the
-// instrument's book updates (bookSeq rises by one each) or trades.
+// instrument's book updates (bookSeq rises by one each) or trades, published on uWS topics.
+// Everything a connection is sent in one event-loop turn goes out as one websocket frame holding
+// the messages back to back (at most OUT_FRAME_BYTES, unless one message is larger); each topic's
+// messages of a turn are likewise one publish. Nothing is allocated per message on this path: messages
+// are encoded into a scratch buffer and copied into the connection's or topic's queue.
 // A frame that does not decode closes its connection with the reason; a decodable message that is
 // not allowed gets a SessionReject naming the field. A client that falls behind is disconnected
 // (slow consumer); a session silent past its heartbeat timeout is closed; a dead-man's switch
@@ -18,6 +22,7 @@ import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, LogonRefusal, NonceWindow, publicKeyFromRaw, verifyLogon } from './auth.js';
 import { RATE_LIMITS_DEFAULT, TokenBucket, type RateLimits } from './limits.js';
+import { copyBytes } from './bytes.js';
 import { ReportJournal } from './report-journal.js';
 
 export const FRAME_BYTES_MAX = 64 * 1024;
@@ -26,9 +31,13 @@ export const HEARTBEAT_MS_MIN = 100;
 /** Unsent bytes a connection may hold before it is disconnected as a slow consumer. */
 export const SLOW_CONSUMER_BYTES = 4 * 1024 * 1024;
 export const TIMER_TICK_MS = 50;
+/** Finished orders per API key whose client order ids are still refused as duplicates. */
+export const CLORDIDS_RETAINED = 100_000;
 /** Messages one ReplayRequest returns at most; ask again from the next sequence for more. */
 export const REPLAY_MESSAGES_MAX = 512;
-const SEND_BUFFER_BYTES = 1 << 20;
+/** A frame the node sends holds messages up to this many bytes (a larger single message goes alone). */
+export const OUT_FRAME_BYTES = 64 * 1024;
+const SCRATCH_BYTES = 1 << 20;
 
 /** Stable SessionReject and Logout reasons. */
 export const enum SessionReason {
@@ -47,6 +56,8 @@ export interface GatewayOptions {
   limits?: RateLimits;
   /** Unsent bytes past which a connection is dropped as a slow consumer (default SLOW_CONSUMER_BYTES). */
   slowConsumerBytes?: number;
+  /** Finished orders per API key whose client order ids stay refused (default CLORDIDS_RETAINED). */
+  clOrdIdsRetained?: number;
 }
 
 interface Stream { keyId: number; outSeq: number; session?: Session; bucket: TokenBucket }
@@ -65,9 +76,51 @@ interface Session {
   ws: uWS.WebSocket<Connection>;
 }
 
-interface Connection { session?: Session; open: boolean; topics?: Set<string> }
+interface Connection {
+  session?: Session;
+  open: boolean;
+  /** Public topics joined. */
+  topics?: Topic[];
+  /** Messages queued for the end of this turn, back to back. */
+  out?: Uint8Array;
+  outLength: number;
+}
+
+/** A public topic ("book.1", "trades.1") and the messages queued for it this turn. */
+class Topic {
+  subscribers = 0;
+  out = new Uint8Array(4096);
+  length = 0;
+  constructor(readonly name: string) {}
+}
 
 interface OrderRef { keyId: number; clOrdId: number }
+
+/** A client order id whose order is being sequenced (its node order id is not known yet). */
+const SEQUENCING = -1;
+
+/**
+ * A key's client order ids (idempotency keys) → node order ids (0 for a rejected order): those of
+ * orders being sequenced or open, and of the last `retained` finished ones. An id is refused as a
+ * duplicate while it is in here.
+ */
+class ClOrdIds {
+  readonly ids = new Map<number, number>();
+  /** Cancels and amends waiting for an order still being sequenced. */
+  readonly followers = new Map<number, ((orderId: number) => void)[]>();
+  private readonly finished: number[] = [];
+  private next = 0;
+
+  constructor(private readonly retained: number) {}
+
+  /** Its order is done: the id stays refused until `retained` later ones are done. */
+  retire(clOrdId: number): void {
+    if (this.finished.length < this.retained) return void this.finished.push(clOrdId);
+    this.ids.delete(this.finished[this.next]);
+    this.finished[this.next] = clOrdId;
+    this.next = (this.next + 1) % this.retained;
+  }
+}
 
 export class GatewayServer {
   private readonly app: uWS.TemplatedApp;
@@ -79,17 +132,36 @@ export class GatewayServer {
    * Per API key: client order id → node order id, or the promise of it while the order is being
    * sequenced (client order ids are idempotency keys; a cancel may follow its order at once).
    */
-  private readonly clOrdIds = new Map<number, Map<number, number | Promise<number>>>();
+  private readonly clOrdIds = new Map<number, ClOrdIds>();
+  /** Node order id → the key and client order id it came from, while the order can still report. */
   private readonly orders = new Map<number, OrderRef>();
   private readonly feed = new BookFeed();
-  /** Subscribers per topic ("book.1", "trades.1"): sent one by one so each is checked for backpressure. */
-  private readonly topics = new Map<string, Set<uWS.WebSocket<Connection>>>();
-  private feedScheduled = false;
+  private readonly bookTopics = new Map<number, Topic>();
+  private readonly tradeTopics = new Map<number, Topic>();
+  /** Connections subscribed to any topic: the timer checks their backpressure. */
+  private readonly subscribers = new Set<uWS.WebSocket<Connection>>();
   private nextSessionId = 1;
-  private readonly out = new DataView(new ArrayBuffer(SEND_BUFFER_BYTES));
+  private readonly scratch = new Uint8Array(SCRATCH_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
+  /** Connections and topics with messages queued this turn. */
+  private dirty: uWS.WebSocket<Connection>[] = [];
+  private dirtyTopics: Topic[] = [];
+  private flushScheduled = false;
+  private readonly onNodeFailure = (e: Error) => this.fail(e);
+  /** The execution report being sent, reused (one message object, not one per report). */
+  private readonly executionReport: sbe.ExecutionReport = {
+    outSeq: 0, clOrdId: 0, orderId: 0, instrument: 0, execType: sbe.ExecType.New, side: sbe.Side.Buy, aggressor: sbe.BooleanType.False,
+    rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n,
+  };
+  private reportTs = 0;
+  /** Date.now() when the frame being handled arrived (read once per frame). */
+  private nowMs = 0;
+  private timeNsOf = -1;
+  private timeNsValue = 0n;
   private readonly timer: NodeJS.Timeout;
   private readonly limits: RateLimits;
   private readonly slowConsumerBytes: number;
+  private readonly clOrdIdsRetained: number;
   private readonly journal: ReportJournal;
   /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
   readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0 };
@@ -98,22 +170,31 @@ export class GatewayServer {
     assertNativeUws();
     this.limits = options.limits ?? RATE_LIMITS_DEFAULT;
     this.slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
+    this.clOrdIdsRetained = Math.max(1, options.clOrdIdsRetained ?? CLORDIDS_RETAINED);
     this.feed.seed(node.pipeline.orders.values());
+    for (const l of node.config.instruments) {
+      this.bookTopics.set(l.spec.id, new Topic(`book.${l.spec.id}`));
+      this.tradeTopics.set(l.spec.id, new Topic(`trades.${l.spec.id}`));
+    }
     this.journal = new ReportJournal(node.store as never);
     this.journal.loadRefs((keyId, clOrdId, orderId) => {
-      this.clOrdIdsOf(keyId).set(clOrdId, orderId);
-      this.orders.set(orderId, { keyId, clOrdId });
+      const ids = this.clOrdIdsOf(keyId);
+      ids.ids.set(clOrdId, orderId);
+      if (node.pipeline.orders.has(orderId)) this.orders.set(orderId, { keyId, clOrdId });
+      else ids.retire(clOrdId);
     });
     this.app = uWS.App().ws<Connection>('/ws', {
       compression: uWS.DISABLED,
       maxPayloadLength: FRAME_BYTES_MAX,
       idleTimeout: 0,
-      // Our own check (checkBackpressure) drops a slow consumer with a reason at slowConsumerBytes;
-      // uWS's limit, twice that, is only a backstop.
+      // Our own check (checkBackpressure, after each flush and on the timer) drops a slow consumer
+      // with a reason past slowConsumerBytes; uWS's limit, twice that, is only a backstop.
       maxBackpressure: 2 * (options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES),
       closeOnBackpressureLimit: 1,
       open: (ws) => {
-        ws.getUserData().open = true;
+        const conn = ws.getUserData();
+        conn.open = true;
+        conn.outLength = 0;
       },
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       drain: (ws) => this.checkBackpressure(ws),
@@ -143,51 +224,99 @@ export class GatewayServer {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  /**
-   * Frames for each connection, sent together (corked: one write per connection) at the end of the
-   * event-loop turn. Most sends happen in promise callbacks, outside uWS's own corking.
-   */
-  private outbox = new Map<uWS.WebSocket<Connection>, Uint8Array[]>();
-  private outboxScheduled = false;
-
-  private send(ws: uWS.WebSocket<Connection>, frame: Uint8Array): void {
-    if (!ws.getUserData().open) return;
-    let frames = this.outbox.get(ws);
-    if (!frames) this.outbox.set(ws, (frames = []));
-    frames.push(frame.slice());
-    if (!this.outboxScheduled) {
-      this.outboxScheduled = true;
-      setImmediate(() => this.flushOutbox());
-    }
+  /** Encodes a message into the scratch buffer; returns its length. */
+  private encode(encode: (v: DataView) => number): number {
+    return encode(this.scratchView);
   }
 
-  /** Sends a connection's queued frames now (before it is closed). */
-  private flushTo(ws: uWS.WebSocket<Connection>): void {
-    const frames = this.outbox.get(ws);
-    if (!frames) return;
-    this.outbox.delete(ws);
-    ws.cork(() => {
-      for (const f of frames) ws.send(f, true);
-    });
+  /** Queues `length` bytes of `bytes` for a connection; they go out at the end of the turn. */
+  private send(ws: uWS.WebSocket<Connection>, bytes: Uint8Array, length: number): void {
+    const conn = ws.getUserData();
+    if (!conn.open) return;
+    if (conn.outLength + length > OUT_FRAME_BYTES) {
+      this.sendQueued(ws, conn);
+      if (length > OUT_FRAME_BYTES) {
+        ws.send(bytes.subarray(0, length), true);
+        return this.checkBackpressure(ws);
+      }
+    }
+    if (!conn.out || conn.outLength + length > conn.out.byteLength) {
+      const grown = new Uint8Array(Math.min(OUT_FRAME_BYTES, Math.max(4096, 2 * (conn.outLength + length))));
+      if (conn.out) grown.set(conn.out.subarray(0, conn.outLength));
+      conn.out = grown;
+    }
+    if (conn.outLength === 0) this.dirty.push(ws);
+    copyBytes(bytes, length, conn.out, conn.outLength);
+    conn.outLength += length;
+    this.scheduleFlush();
+  }
+
+  private sendMessage(ws: uWS.WebSocket<Connection>, encode: (v: DataView) => number): void {
+    this.send(ws, this.scratch, this.encode(encode));
+  }
+
+  /** Sends what is queued for a connection now, as one frame. */
+  private sendQueued(ws: uWS.WebSocket<Connection>, conn: Connection): void {
+    if (conn.outLength === 0) return;
+    const length = conn.outLength;
+    conn.outLength = 0;
+    ws.cork(() => ws.send(conn.out!.subarray(0, length), true));
+  }
+
+  /** Queues a message for a topic's subscribers, if it has any. */
+  private publish(topic: Topic, encode: (v: DataView) => number): void {
+    if (topic.subscribers === 0) return;
+    const length = this.encode(encode);
+    if (topic.length + length > OUT_FRAME_BYTES) {
+      this.publishQueued(topic);
+      if (length > OUT_FRAME_BYTES) return void this.app.publish(topic.name, this.scratch.subarray(0, length), true);
+    }
+    if (topic.length + length > topic.out.byteLength) {
+      const grown = new Uint8Array(Math.min(OUT_FRAME_BYTES, 2 * (topic.length + length)));
+      grown.set(topic.out.subarray(0, topic.length));
+      topic.out = grown;
+    }
+    if (topic.length === 0) this.dirtyTopics.push(topic);
+    copyBytes(this.scratch, length, topic.out, topic.length);
+    topic.length += length;
+    this.scheduleFlush();
+  }
+
+  private publishQueued(topic: Topic): void {
+    if (topic.length === 0) return;
+    const length = topic.length;
+    topic.length = 0;
+    this.app.publish(topic.name, topic.out.subarray(0, length), true);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** The end of a turn: the book updates, then every topic's and connection's queued messages. */
+  private flush(): void {
+    this.flushScheduled = false;
+    this.publishBook();
+    const topics = this.dirtyTopics;
+    this.dirtyTopics = [];
+    for (const t of topics) this.publishQueued(t);
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const ws of dirty) {
+      const conn = ws.getUserData();
+      if (!conn.open) continue;
+      this.sendQueued(ws, conn);
+      this.checkBackpressure(ws);
+    }
   }
 
   /** Closes a connection after whatever is queued for it has been sent. */
   private end(ws: uWS.WebSocket<Connection>, code: number, reason: string): void {
-    if (ws.getUserData().open) this.flushTo(ws);
+    const conn = ws.getUserData();
+    if (conn.open) this.sendQueued(ws, conn);
     ws.end(code, reason);
-  }
-
-  private flushOutbox(): void {
-    this.outboxScheduled = false;
-    const outbox = this.outbox;
-    this.outbox = new Map();
-    for (const [ws, frames] of outbox) {
-      if (!ws.getUserData().open) continue;
-      ws.cork(() => {
-        for (const f of frames) ws.send(f, true);
-      });
-      this.checkBackpressure(ws);
-    }
   }
 
   private checkBackpressure(ws: uWS.WebSocket<Connection>): void {
@@ -199,13 +328,9 @@ export class GatewayServer {
     }
   }
 
-  private frame(encode: (v: DataView) => number): Uint8Array {
-    return new Uint8Array(this.out.buffer, 0, encode(this.out));
-  }
-
   private sendTo(session: Session, encode: (v: DataView) => number): void {
     session.lastOutMs = Date.now();
-    this.send(session.ws, this.frame(encode));
+    this.sendMessage(session.ws, encode);
   }
 
   /** A message of a key's stream: numbered, kept for replay, sent if the key is connected. */
@@ -213,17 +338,22 @@ export class GatewayServer {
     const stream = this.streams.get(keyId);
     if (!stream) return;
     const outSeq = ++stream.outSeq;
-    const frame = this.frame((v) => encode(v, outSeq));
-    this.journal.add(keyId, outSeq, frame);
+    const length = encode(this.scratchView, outSeq);
+    this.journal.add(keyId, outSeq, this.scratch, length);
     if (stream.session) {
       stream.session.lastOutMs = Date.now();
-      this.send(stream.session.ws, frame);
+      this.send(stream.session.ws, this.scratch, length);
     }
+  }
+
+  /** The node stopped (a failed commit): nothing more can be acknowledged, so every session ends. */
+  private fail(error: Error): void {
+    for (const s of [...this.sessions]) this.end(s.ws, 1011, error.message.slice(0, 120));
   }
 
   private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: SessionReason, field: string, text: string): void {
     this.stats.sessionRejects++;
-    this.send(ws, this.frame((v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text })));
+    this.sendMessage(ws, (v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text }));
   }
 
   // ---- inbound -------------------------------------------------------------------------------
@@ -231,20 +361,28 @@ export class GatewayServer {
   private onMessage(ws: uWS.WebSocket<Connection>, message: ArrayBuffer, isBinary: boolean): void {
     this.stats.frames++;
     if (!isBinary) return void ws.end(1003, 'frames must be binary SBE messages');
-    let decoded: sbe.Decoded;
+    let messages: sbe.Decoded[];
     try {
-      decoded = sbe.decodeFrame(new Uint8Array(message));
+      messages = sbe.decodeMessages(new Uint8Array(message));
     } catch (e) {
       this.stats.unparseable++;
       const reason = e instanceof sbe.DecodeError ? `unparseable frame: ${e.message}` : 'unparseable frame';
       return void ws.end(1007, reason.slice(0, 120));
     }
+    this.nowMs = Date.now();
+    for (const decoded of messages) {
+      if (!ws.getUserData().open) return;
+      this.onDecoded(ws, decoded);
+    }
+  }
+
+  private onDecoded(ws: uWS.WebSocket<Connection>, decoded: sbe.Decoded): void {
     const conn = ws.getUserData();
     if (decoded.type === 'Logon') return this.logon(ws, decoded.message);
     if (decoded.type === 'Subscribe') return this.subscribe(ws, decoded.message);
     const session = conn.session;
     if (!session) return this.reject(ws, decoded.templateId, SessionReason.NotLoggedOn, 'templateId', 'log on first');
-    session.lastInMs = Date.now();
+    session.lastInMs = this.nowMs;
     switch (decoded.type) {
       case 'TestRequest':
         return this.sendTo(session, (v) => sbe.encodeHeartbeat(v, 0, { testReqId: decoded.message.testReqId }));
@@ -275,7 +413,7 @@ export class GatewayServer {
     const conn = ws.getUserData();
     if (conn.session) return this.reject(ws, sbe.TemplateId.Logon, SessionReason.AlreadyLoggedOn, 'templateId', 'this connection is logged on');
     const refuse = (why: LogonRefusal) => {
-      this.send(ws, this.frame((v) => sbe.encodeLogout(v, 0, { reason: SessionReason.LogonRefused, text: LOGON_REFUSAL_TEXT[why] })));
+      this.sendMessage(ws, (v) => sbe.encodeLogout(v, 0, { reason: SessionReason.LogonRefused, text: LOGON_REFUSAL_TEXT[why] }));
       this.end(ws, 1008, LOGON_REFUSAL_TEXT[why]);
     };
     const key = this.node.store.apiKey(m.keyId);
@@ -316,22 +454,18 @@ export class GatewayServer {
     });
   }
 
-  private join(ws: uWS.WebSocket<Connection>, topic: string): void {
-    let set = this.topics.get(topic);
-    if (!set) this.topics.set(topic, (set = new Set()));
-    set.add(ws);
-    const conn = ws.getUserData();
-    (conn.topics ??= new Set()).add(topic);
-  }
-
-  private publish(topic: string, frame: Uint8Array): void {
-    for (const ws of this.topics.get(topic) ?? []) this.send(ws, frame);
+  private join(ws: uWS.WebSocket<Connection>, topic: Topic): void {
+    if (!ws.subscribe(topic.name)) return;
+    topic.subscribers++;
+    (ws.getUserData().topics ??= []).push(topic);
+    this.subscribers.add(ws);
   }
 
   private onClose(ws: uWS.WebSocket<Connection>): void {
     const conn = ws.getUserData();
     conn.open = false;
-    for (const topic of conn.topics ?? []) this.topics.get(topic)?.delete(ws);
+    for (const topic of conn.topics ?? []) topic.subscribers--;
+    this.subscribers.delete(ws);
     const session = conn.session;
     if (!session) return;
     this.sessions.delete(session);
@@ -340,7 +474,7 @@ export class GatewayServer {
   }
 
   private cancelAll(session: Session): void {
-    void this.node.submit({ type: 'massCancel', account: session.account }).then((o) => this.report(o));
+    this.node.enqueue({ type: 'massCancel', account: session.account }, (o) => this.report(o), this.onNodeFailure);
   }
 
   /** Heartbeats out, heartbeat timeouts and dead-man's switches. */
@@ -364,13 +498,13 @@ export class GatewayServer {
     let sent = 0;
     for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq))) {
       if (sent === REPLAY_MESSAGES_MAX) break;
-      this.send(session.ws, frame);
+      this.send(session.ws, frame, frame.byteLength);
       sent++;
     }
   }
 
   private rateLimited(session: Session, templateId: number): boolean {
-    const now = Date.now();
+    const now = this.nowMs;
     const perKey = session.stream.bucket.take(now);
     const perConnection = perKey === 0 ? session.bucket.take(now) : 0;
     if (perKey === 0 && perConnection === 0) return false;
@@ -381,16 +515,20 @@ export class GatewayServer {
     return true;
   }
 
-  private clOrdIdsOf(keyId: number): Map<number, number | Promise<number>> {
+  private clOrdIdsOf(keyId: number): ClOrdIds {
     let m = this.clOrdIds.get(keyId);
-    if (!m) this.clOrdIds.set(keyId, (m = new Map()));
+    if (!m) this.clOrdIds.set(keyId, (m = new ClOrdIds(this.clOrdIdsRetained)));
     return m;
+  }
+
+  private retire(keyId: number, clOrdId: number): void {
+    this.clOrdIdsOf(keyId).retire(clOrdId);
   }
 
   private newOrders(session: Session, orders: readonly sbe.NewOrder[], templateId: number): void {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
     const keyId = session.stream.keyId;
-    const ids = this.clOrdIdsOf(keyId);
+    const ids = this.clOrdIdsOf(keyId).ids;
     for (const o of orders) {
       if (this.rateLimited(session, templateId)) continue;
       if (ids.has(o.clOrdId)) {
@@ -399,26 +537,37 @@ export class GatewayServer {
       }
       const command: NodeCommand = {
         type: 'order', account: session.account, instrument: o.instrument, side: o.side, orderType: o.ordType, tif: o.timeInForce,
-        price: o.price, qty: o.qty, ...(o.stpMode === sbe.StpMode.None ? {} : { stpMode: o.stpMode }),
+        price: o.price, qty: o.qty,
       };
-      const placed = this.node.submit(command).then((outcome) => {
-        const orderId = outcome.orderId ?? 0;
-        ids.set(o.clOrdId, orderId);
-        if (orderId) {
-          this.orders.set(orderId, { keyId, clOrdId: o.clOrdId });
-          this.journal.addRef(keyId, o.clOrdId, orderId);
-        }
-        if (!outcome.ok) {
-          this.execution(keyId, {
-            clOrdId: o.clOrdId, orderId, instrument: o.instrument, execType: sbe.ExecType.Rejected, side: o.side,
-            rejectReason: outcome.reason ?? 0, price: o.price, qty: o.qty, leavesQty: 0, ts: outcome.ts,
-          });
-        } else {
-          this.report(outcome);
-        }
-        return orderId;
-      });
-      ids.set(o.clOrdId, placed);
+      if (o.stpMode !== sbe.StpMode.None) command.stpMode = o.stpMode;
+      ids.set(o.clOrdId, SEQUENCING);
+      this.node.enqueue(command, (outcome) => this.placed(keyId, o, outcome), this.onNodeFailure);
+    }
+  }
+
+  /** A new order's outcome, durable: its client order id now names it, and it is reported. */
+  private placed(keyId: number, o: sbe.NewOrder, outcome: Outcome): void {
+    const orderId = outcome.orderId ?? 0;
+    const ids = this.clOrdIdsOf(keyId);
+    ids.ids.set(o.clOrdId, orderId);
+    if (orderId) {
+      if (outcome.ok) this.orders.set(orderId, { keyId, clOrdId: o.clOrdId });
+      this.journal.addRef(keyId, o.clOrdId, orderId);
+    }
+    if (!outcome.ok) {
+      const r = this.executionReport;
+      r.clOrdId = o.clOrdId; r.orderId = orderId; r.instrument = o.instrument; r.execType = sbe.ExecType.Rejected; r.side = o.side;
+      r.aggressor = sbe.BooleanType.False; r.rejectReason = outcome.reason ?? 0; r.price = o.price; r.qty = o.qty;
+      r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts);
+      this.streamExecution(keyId);
+      this.retire(keyId, o.clOrdId);
+    } else {
+      this.report(outcome);
+    }
+    const waiting = ids.followers.get(o.clOrdId);
+    if (waiting) {
+      ids.followers.delete(o.clOrdId);
+      for (const follow of waiting) follow(orderId);
     }
   }
 
@@ -426,7 +575,8 @@ export class GatewayServer {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
     if ('price' in m && this.rateLimited(session, templateId)) return;
     const keyId = session.stream.keyId;
-    const known = this.clOrdIdsOf(keyId).get(m.origClOrdId);
+    const ids = this.clOrdIdsOf(keyId);
+    const known = ids.ids.get(m.origClOrdId);
     const cancelReject = (reason: number) => this.stream(keyId, (v, outSeq) => sbe.encodeCancelReject(v, 0, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
@@ -435,47 +585,49 @@ export class GatewayServer {
       const command: NodeCommand = 'price' in m
         ? { type: 'amend', account: session.account, instrument: m.instrument, orderId, price: m.price, qty: m.qty }
         : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
-      void this.node.submit(command).then((outcome) => {
+      this.node.enqueue(command, (outcome) => {
         if (!outcome.ok) return cancelReject(outcome.reason ?? 0);
         this.report(outcome);
-      });
+      }, this.onNodeFailure);
     };
-    if (known === undefined) return apply(0);
+    if (known !== SEQUENCING) return apply(known ?? 0);
     // An order still being sequenced: the cancel or amend follows it.
-    if (typeof known === 'number') return apply(known);
-    void known.then(apply);
+    const waiting = ids.followers.get(m.origClOrdId);
+    if (waiting) waiting.push(apply);
+    else ids.followers.set(m.origClOrdId, [apply]);
   }
 
   private massCancel(session: Session, m: sbe.MassCancel): void {
     if (!session.trade) return this.reject(session.ws, sbe.TemplateId.MassCancel, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
-    const command: NodeCommand = {
-      type: 'massCancel', account: session.account, ...(m.instrument ? { instrument: m.instrument } : {}),
-      ...(m.side === sbe.SideFilter.Both ? {} : { side: m.side }),
-    };
-    void this.node.submit(command).then((o) => this.report(o));
+    const command: NodeCommand = { type: 'massCancel', account: session.account };
+    if (m.instrument) command.instrument = m.instrument;
+    if (m.side !== sbe.SideFilter.Both) command.side = m.side;
+    this.node.enqueue(command, (o) => this.report(o), this.onNodeFailure);
   }
 
   // ---- market data ---------------------------------------------------------------------------
 
   private subscribe(ws: uWS.WebSocket<Connection>, m: sbe.Subscribe): void {
-    if (m.instrument === 0) return this.send(ws, this.frame((v) => this.encodeInstruments(v)));
-    if (!this.node.config.instruments.some((l) => l.spec.id === m.instrument)) {
-      return this.reject(ws, sbe.TemplateId.Subscribe, SessionReason.UnknownInstrument, 'instrument', `no instrument ${m.instrument}`);
-    }
-    if (m.channel === sbe.Channel.Trades) return this.join(ws, `trades.${m.instrument}`);
-    this.join(ws, `book.${m.instrument}`);
+    if (m.instrument === 0) return this.sendMessage(ws, (v) => this.encodeInstruments(v));
+    const book = this.bookTopics.get(m.instrument);
+    if (!book) return this.reject(ws, sbe.TemplateId.Subscribe, SessionReason.UnknownInstrument, 'instrument', `no instrument ${m.instrument}`);
+    if (m.channel === sbe.Channel.Trades) return this.join(ws, this.tradeTopics.get(m.instrument)!);
+    // The snapshot goes out now, ahead of any update published at the end of this turn. It may
+    // already hold changes that update (bookSeq + 1) carries: updates give levels' totals, so
+    // applying one again changes nothing.
+    this.join(ws, book);
     const snap = this.feed.snapshot(m.instrument);
-    this.send(ws, this.frame((v) => sbe.encodeBookSnapshot(v, 0, {
-      instrument: m.instrument, bookSeq: snap.bookSeq, levels: snap.levels.map((l) => ({ ...l, side: l.side as sbe.Side })),
-    })));
+    this.sendMessage(ws, (v) => sbe.encodeBookSnapshot(v, 0, {
+      instrument: m.instrument, bookSeq: snap.bookSeq, levels: snap.levels as sbe.BookSnapshotLevelsEntry[],
+    }));
+    this.sendQueued(ws, ws.getUserData());
   }
 
   private publishBook(): void {
-    this.feedScheduled = false;
     for (const u of this.feed.flush()) {
-      this.publish(`book.${u.instrument}`, this.frame((v) => sbe.encodeBookUpdate(v, 0, {
-        instrument: u.instrument, bookSeq: u.bookSeq, levels: u.levels.map((l) => ({ ...l, side: l.side as sbe.Side })),
-      })));
+      this.publish(this.bookTopics.get(u.instrument)!, (v) => sbe.encodeBookUpdate(v, 0, {
+        instrument: u.instrument, bookSeq: u.bookSeq, levels: u.levels as sbe.BookUpdateLevelsEntry[],
+      }));
     }
   }
 
@@ -483,60 +635,80 @@ export class GatewayServer {
 
   /** Execution reports and market data for what a durable command did. */
   private report(outcome: Outcome): void {
-    for (const e of outcome.events) {
-      this.feed.apply(e);
-      this.reportEvent(e, outcome.ts);
-    }
-    if (!this.feedScheduled) {
-      this.feedScheduled = true;
-      setImmediate(() => this.publishBook());
-    }
+    this.reportTs = outcome.ts;
+    outcome.forEachEvent(this.reportEvent);
   }
 
-  private reportEvent(e: CoreEvent, ts: number): void {
+  /** One durable core event: the book feed, the public trade, and the owners' execution reports. */
+  private readonly reportEvent = (e: CoreEvent): void => {
+    if (this.feed.apply(e)) this.scheduleFlush();
     switch (e.kind) {
       case EventKind.Accepted:
-        return this.executionFor(e.orderId, sbe.ExecType.New, e, e.side, e.qty, e.qty, 0, 0, 0, false, ts);
+        return this.executionFor(e.orderId, sbe.ExecType.New, e, e.side, e.qty, e.qty, 0, 0, 0, false);
       case EventKind.Fill: {
-        this.publish(`trades.${e.instrument}`, this.frame((v) => sbe.encodeTrade(v, 0, {
-          instrument: e.instrument, tradeId: e.tradeId, execTimeNs: BigInt(ts) * 1000n, price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
-        })));
-        this.executionFor(e.orderId, e.remaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, e.side, e.qty, e.remaining, 0, e.price, e.qty, true, ts);
-        return this.executionFor(e.makerOrderId, e.makerRemaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, 1 - e.side,
-          e.qty, e.makerRemaining, 0, e.price, e.qty, false, ts);
+        const trades = this.tradeTopics.get(e.instrument);
+        if (trades && trades.subscribers > 0) {
+          this.publish(trades, (v) => sbe.encodeTrade(v, 0, {
+            instrument: e.instrument, tradeId: e.tradeId, execTimeNs: this.timeNs(this.reportTs), price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
+          }));
+        }
+        this.executionFor(e.orderId, e.remaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, e.side, e.qty, e.remaining, 0, e.price, e.qty, true);
+        this.executionFor(e.makerOrderId, e.makerRemaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, 1 - e.side,
+          e.qty, e.makerRemaining, 0, e.price, e.qty, false);
+        // A done order reports no more.
+        if (e.remaining === 0) this.done(e.orderId);
+        if (e.makerRemaining === 0) this.done(e.makerOrderId);
+        return;
       }
       case EventKind.Cancelled:
-        return this.executionFor(e.orderId, sbe.ExecType.Cancelled, e, e.side, e.qty, 0, e.reason, 0, 0, false, ts);
+        this.executionFor(e.orderId, sbe.ExecType.Cancelled, e, e.side, e.qty, 0, e.reason, 0, 0, false);
+        return this.done(e.orderId);
       case EventKind.Reduced:
-        return this.executionFor(e.orderId, sbe.ExecType.Reduced, e, e.side, e.qty, e.remaining, 0, 0, 0, false, ts);
+        return this.executionFor(e.orderId, sbe.ExecType.Reduced, e, e.side, e.qty, e.remaining, 0, 0, 0, false);
       case EventKind.Amended:
-        return this.executionFor(e.orderId, sbe.ExecType.Amended, e, e.side, e.qty, e.remaining, 0, 0, 0, false, ts);
+        return this.executionFor(e.orderId, sbe.ExecType.Amended, e, e.side, e.qty, e.remaining, 0, 0, 0, false);
       default:
         return; // Rested follows New; Rejected is answered from the outcome.
     }
+  };
+
+  /** The transaction time in ns of a sequencer timestamp in µs (the BigInt is made once per batch). */
+  private timeNs(ts: number): bigint {
+    if (ts !== this.timeNsOf) {
+      this.timeNsOf = ts;
+      this.timeNsValue = BigInt(ts) * 1000n;
+    }
+    return this.timeNsValue;
   }
 
   private executionFor(orderId: number, execType: sbe.ExecType, e: CoreEvent, side: number, qty: number, leavesQty: number,
-    rejectReason: number, lastPx: number, lastQty: number, aggressor: boolean, ts: number): void {
+    rejectReason: number, lastPx: number, lastQty: number, aggressor: boolean): void {
     const ref = this.orders.get(orderId);
     if (!ref) return;
-    this.execution(ref.keyId, {
-      clOrdId: ref.clOrdId, orderId, instrument: e.instrument, execType, side, price: e.price, qty, leavesQty, ts,
-      rejectReason, lastPx, lastQty, tradeId: execType === sbe.ExecType.Fill || execType === sbe.ExecType.PartialFill ? e.tradeId : 0, aggressor,
-    });
+    const r = this.executionReport;
+    r.clOrdId = ref.clOrdId; r.orderId = orderId; r.instrument = e.instrument; r.execType = execType; r.side = side as sbe.Side;
+    r.aggressor = aggressor ? sbe.BooleanType.True : sbe.BooleanType.False; r.rejectReason = rejectReason; r.price = e.price; r.qty = qty;
+    r.lastPx = lastPx; r.lastQty = lastQty; r.leavesQty = leavesQty;
+    r.tradeId = execType === sbe.ExecType.Fill || execType === sbe.ExecType.PartialFill ? e.tradeId : 0;
+    r.transactTimeNs = this.timeNs(this.reportTs);
+    this.streamExecution(ref.keyId);
   }
 
-  private execution(keyId: number, r: Execution): void {
-    this.stream(keyId, (v, outSeq) => sbe.encodeExecutionReport(v, 0, {
-      outSeq, clOrdId: r.clOrdId, orderId: r.orderId, instrument: r.instrument, execType: r.execType,
-      side: r.side as sbe.Side, aggressor: r.aggressor ? sbe.BooleanType.True : sbe.BooleanType.False, rejectReason: r.rejectReason ?? 0,
-      price: r.price, qty: r.qty, lastPx: r.lastPx ?? 0, lastQty: r.lastQty ?? 0, leavesQty: r.leavesQty, tradeId: r.tradeId ?? 0,
-      transactTimeNs: BigInt(r.ts) * 1000n,
-    }));
+  /** Sends this.executionReport on a key's stream. */
+  private streamExecution(keyId: number): void {
+    this.stream(keyId, this.encodeExecution);
   }
-}
 
-interface Execution {
-  clOrdId: number; orderId: number; instrument: number; execType: sbe.ExecType; side: number; price: number; qty: number;
-  leavesQty: number; ts: number; rejectReason?: number; lastPx?: number; lastQty?: number; tradeId?: number; aggressor?: boolean;
+  private readonly encodeExecution = (v: DataView, outSeq: number): number => {
+    this.executionReport.outSeq = outSeq;
+    return sbe.encodeExecutionReport(v, 0, this.executionReport);
+  };
+
+  /** An order that will report no more: its client order id is kept only for the retention window. */
+  private done(orderId: number): void {
+    const ref = this.orders.get(orderId);
+    if (!ref) return;
+    this.orders.delete(orderId);
+    this.retire(ref.keyId, ref.clOrdId);
+  }
 }
