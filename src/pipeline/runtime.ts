@@ -79,6 +79,7 @@ export class NodeRuntime {
   private lastSeq: number;
   private lastTs = 0;
   private inflight = new Set<Promise<unknown>>();
+  private readonly durableListeners: ((outcome: Outcome, command: NodeCommand) => void)[] = [];
   private waitingForCommit = false;
   private failure: Error | undefined;
   private readonly batchCommandsMax: number;
@@ -169,6 +170,14 @@ export class NodeRuntime {
   }
 
   /**
+   * Calls `listen` with every command's outcome once it is durable, in sequence order, right after
+   * the submitter's own callback.
+   */
+  onDurable(listen: (outcome: Outcome, command: NodeCommand) => void): void {
+    this.durableListeners.push(listen);
+  }
+
+  /**
    * As submit, with callbacks instead of a promise (the gateway's path: no promise per order).
    * `resolve` runs once the batch holding the command is durable; `reject` if the node stops first.
    */
@@ -218,11 +227,14 @@ export class NodeRuntime {
     const commit = this.commitBatch(this.batch, commands).then(
       () => {
         if (this.onCommit) this.onCommit(commands.length, Number(process.hrtime.bigint() - started) / 1000);
-        // One failing callback must not keep the others from their outcomes; it is rethrown after.
+        // In sequence order: the submitter's callback, then the listeners (gateways publishing
+        // reports and market data for every command, whoever sent it). One failing callback must
+        // not keep the others from their outcomes; it is rethrown after.
         let thrown: unknown;
         for (let i = 0; i < waiting.length; i++) {
           try {
             waiting[i].resolve(outcomes[i]);
+            for (const listen of this.durableListeners) listen(outcomes[i], commands[i].command);
           } catch (e) {
             thrown ??= e;
           }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newApiKeyPair } from '../../src/gateway/ws/auth.js';
-import { GatewayServer } from '../../src/gateway/ws/server.js';
+import { GatewayServer, type GatewayOptions } from '../../src/gateway/ws/server.js';
 import { NodeRuntime } from '../../src/pipeline/runtime.js';
 import { BUYER, SELLER, testConfig } from './node-config.js';
 
@@ -16,7 +16,7 @@ export interface GatewayNode {
   close(): Promise<void>;
 }
 
-export async function gatewayNode(keys: [keyId: number, account: number, permission?: 'trade' | 'read'][], funding = 1): Promise<GatewayNode> {
+export async function gatewayNode(keys: [keyId: number, account: number, permission?: 'trade' | 'read'][], funding = 1, options: GatewayOptions = {}): Promise<GatewayNode> {
   const node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-gw-')), config: testConfig() });
   const pems = new Map<number, string>();
   for (const [keyId, account, permission = 'trade'] of keys) {
@@ -26,7 +26,7 @@ export async function gatewayNode(keys: [keyId: number, account: number, permiss
   }
   await node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 1_000_000 * funding });
   await node.submit({ type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 1_000 * funding });
-  const server = new GatewayServer(node);
+  const server = new GatewayServer(node, options);
   const url = `ws://127.0.0.1:${await server.listen(0)}/ws`;
   return {
     node, server, url, pems,

@@ -99,6 +99,8 @@ interface OrderRef { keyId: number; clOrdId: number }
 /** A client order id whose order is being sequenced (its node order id is not known yet). */
 const SEQUENCING = -1;
 
+const ignore = () => {};
+
 /**
  * A key's client order ids (idempotency keys) → node order ids (0 for a rejected order): those of
  * orders being sequenced or open, and of the last `retained` finished ones. An id is refused as a
@@ -200,6 +202,8 @@ export class GatewayServer {
       drain: (ws) => this.checkBackpressure(ws),
       close: (ws) => this.onClose(ws),
     });
+    // Reports and market data come from every durable command, whoever entered it.
+    node.onDurable((outcome) => this.report(outcome));
     this.timer = setInterval(() => this.tick(), TIMER_TICK_MS);
     this.timer.unref();
   }
@@ -302,6 +306,7 @@ export class GatewayServer {
     const topics = this.dirtyTopics;
     this.dirtyTopics = [];
     for (const t of topics) this.publishQueued(t);
+    if (topics.length > 0) for (const ws of this.subscribers) this.checkBackpressure(ws);
     const dirty = this.dirty;
     this.dirty = [];
     for (const ws of dirty) {
@@ -455,7 +460,8 @@ export class GatewayServer {
   }
 
   private join(ws: uWS.WebSocket<Connection>, topic: Topic): void {
-    if (!ws.subscribe(topic.name)) return;
+    if (ws.isSubscribed(topic.name)) return;
+    ws.subscribe(topic.name);
     topic.subscribers++;
     (ws.getUserData().topics ??= []).push(topic);
     this.subscribers.add(ws);
@@ -474,12 +480,13 @@ export class GatewayServer {
   }
 
   private cancelAll(session: Session): void {
-    this.node.enqueue({ type: 'massCancel', account: session.account }, (o) => this.report(o), this.onNodeFailure);
+    this.node.enqueue({ type: 'massCancel', account: session.account }, ignore, this.onNodeFailure);
   }
 
   /** Heartbeats out, heartbeat timeouts and dead-man's switches. */
   private tick(): void {
     const now = Date.now();
+    for (const ws of this.subscribers) this.checkBackpressure(ws);
     for (const s of this.sessions) {
       if (now - s.lastInMs > 2 * s.heartbeatMs) {
         this.sendTo(s, (v) => sbe.encodeLogout(v, 0, { reason: SessionReason.HeartbeatTimeout, text: 'no message within two heartbeat intervals' }));
@@ -545,7 +552,7 @@ export class GatewayServer {
     }
   }
 
-  /** A new order's outcome, durable: its client order id now names it, and it is reported. */
+  /** A new order's outcome, durable: its client order id now names it; a reject is reported here, events by report(). */
   private placed(keyId: number, o: sbe.NewOrder, outcome: Outcome): void {
     const orderId = outcome.orderId ?? 0;
     const ids = this.clOrdIdsOf(keyId);
@@ -561,8 +568,6 @@ export class GatewayServer {
       r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts);
       this.streamExecution(keyId);
       this.retire(keyId, o.clOrdId);
-    } else {
-      this.report(outcome);
     }
     const waiting = ids.followers.get(o.clOrdId);
     if (waiting) {
@@ -586,8 +591,7 @@ export class GatewayServer {
         ? { type: 'amend', account: session.account, instrument: m.instrument, orderId, price: m.price, qty: m.qty }
         : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
       this.node.enqueue(command, (outcome) => {
-        if (!outcome.ok) return cancelReject(outcome.reason ?? 0);
-        this.report(outcome);
+        if (!outcome.ok) cancelReject(outcome.reason ?? 0);
       }, this.onNodeFailure);
     };
     if (known !== SEQUENCING) return apply(known ?? 0);
@@ -602,7 +606,7 @@ export class GatewayServer {
     const command: NodeCommand = { type: 'massCancel', account: session.account };
     if (m.instrument) command.instrument = m.instrument;
     if (m.side !== sbe.SideFilter.Both) command.side = m.side;
-    this.node.enqueue(command, (o) => this.report(o), this.onNodeFailure);
+    this.node.enqueue(command, ignore, this.onNodeFailure);
   }
 
   // ---- market data ---------------------------------------------------------------------------
