@@ -350,3 +350,61 @@ describe('gateway protection', () => {
     seller.ws.close();
   });
 });
+
+describe('gateway sessions, second node', () => {
+  const KEEPER = 11;
+  const OTHER = 12;
+  let second: GatewayNode;
+  beforeAll(async () => {
+    second = await gatewayNode([[KEEPER, SELLER], [OTHER, BUYER]], 1, { clOrdIdsRetained: 2 });
+    for (const [keyId, privateKeyPem] of second.pems) keys.set(keyId, { privateKeyPem });
+  });
+  afterAll(() => second.close());
+
+  it('[OPS-1] a client order id is refused while its order is open and for the last N finished ones, then free again', async () => {
+    const c = await Client.loggedOn(KEEPER, second.url);
+    const duplicate = (clOrdId: number) => c.next('SessionReject', (r) => r.text === `clOrdId ${clOrdId} was already used`);
+    c.send((v) => sbe.encodeNewOrder(v, 0, order(10, 1, 1_400, 1)));
+    expect(await c.next('ExecutionReport', (r) => r.clOrdId === 10)).toMatchObject({ execType: sbe.ExecType.New });
+    for (const id of [1, 2, 3]) {
+      c.send((v) => sbe.encodeNewOrder(v, 0, order(id, 1, 1_400, 1, sbe.TimeInForce.IOC)));
+      await c.next('ExecutionReport', (r) => r.clOrdId === id && r.execType === sbe.ExecType.Cancelled);
+    }
+    // Retention 2: ids 2 and 3 are still refused, id 1 is free again, and the open order's id 10 stays refused.
+    c.send((v) => sbe.encodeNewOrder(v, 0, order(3, 1, 1_400, 1, sbe.TimeInForce.IOC)));
+    expect(await duplicate(3)).toMatchObject({ reason: 4, field: 'clOrdId' });
+    c.send((v) => sbe.encodeNewOrder(v, 0, order(10, 1, 1_400, 1, sbe.TimeInForce.IOC)));
+    expect(await duplicate(10)).toMatchObject({ reason: 4, field: 'clOrdId' });
+    c.send((v) => sbe.encodeNewOrder(v, 0, order(1, 1, 1_400, 1, sbe.TimeInForce.IOC)));
+    expect(await c.next('ExecutionReport', (r) => r.clOrdId === 1 && r.outSeq > 7)).toMatchObject({ execType: sbe.ExecType.New });
+    c.ws.close();
+  });
+
+  it('[OPS-1] a maker hears of fills by orders entered elsewhere (not through this gateway)', async () => {
+    const maker = await Client.loggedOn(KEEPER, second.url);
+    maker.send((v) => sbe.encodeNewOrder(v, 0, order(50, 1, 1_300, 3)));
+    const rested = await maker.next('ExecutionReport', (r) => r.clOrdId === 50);
+    const taken = await second.node.submit({ type: 'order', account: BUYER, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_300, qty: 2 });
+    expect(taken.ok).toBe(true);
+    expect(await maker.next('ExecutionReport', (r) => r.clOrdId === 50 && r.execType === sbe.ExecType.PartialFill)).toMatchObject({
+      orderId: rested.orderId, lastPx: 1_300, lastQty: 2, leavesQty: 1, aggressor: sbe.BooleanType.False,
+    });
+    maker.ws.close();
+  });
+
+  it('[OPS-1] a frame may carry several messages back to back; one that does not decode drops the whole frame', async () => {
+    const c = await Client.loggedOn(OTHER, second.url);
+    const frame = new Uint8Array(2 * (8 + 32));
+    const v = new DataView(frame.buffer);
+    const first = sbe.encodeNewOrder(v, 0, order(60, 0, 1_200, 1));
+    sbe.encodeNewOrder(v, first, order(61, 0, 1_201, 1));
+    c.raw(frame);
+    expect(await c.next('ExecutionReport', (r) => r.clOrdId === 61)).toMatchObject({ execType: sbe.ExecType.New, price: 1_201 });
+    expect(c.received.filter((d) => d.type === 'ExecutionReport').map((d) => (d.message as sbe.ExecutionReport).clOrdId)).toEqual([60, 61]);
+    // The second message is cut short: nothing of the frame is acted on.
+    sbe.encodeNewOrder(v, 0, order(62, 0, 1_202, 1));
+    c.raw(frame.subarray(0, frame.byteLength - 3));
+    expect(await c.closedWith()).toEqual({ code: 1007, reason: 'unparseable frame: qty: frame ends inside the message block (message 2 of the frame)' });
+    expect(c.received.some((d) => d.type === 'ExecutionReport' && d.message.clOrdId === 62)).toBe(false);
+  });
+});

@@ -99,6 +99,25 @@ describe('SBE codec', () => {
     expect(() => codec.decodeFrame(withU8(batch, 8 + 4 + 32 + 12, 3))).toThrow('orders.side: 3 is not a valid Side');
   });
 
+  it('[OPS-1] a frame of several messages back to back decodes whole, or not at all', () => {
+    const level = { side: 0, price: 1_000, qty: 5, count: 2 };
+    const parts = [
+      encode('BookUpdate', { instrument: 1, bookSeq: 7, levels: [level, { ...level, side: 1, price: 1_001 }] }),
+      encode('NewOrder', NEW_ORDER),
+      encode('BatchNewOrders', { orders: [NEW_ORDER, NEW_ORDER, NEW_ORDER] }),
+      encode('Heartbeat', { testReqId: 3 }),
+    ];
+    const frame = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    parts.reduce((at, p) => (frame.set(p, at), at + p.byteLength), 0);
+    expect(codec.decodeMessages(frame)).toEqual(parts.map((p) => codec.decodeFrame(p)));
+    expect(codec.decodeMessages(frame).map((d) => d.type)).toEqual(['BookUpdate', 'NewOrder', 'BatchNewOrders', 'Heartbeat']);
+    // decodeFrame takes exactly one message.
+    expect(() => codec.decodeFrame(frame)).toThrow(`frame: ${frame.byteLength - parts[0].byteLength} bytes after the end of BookUpdate`);
+    const cut = parts[0].byteLength + parts[1].byteLength + 20;
+    expect(() => codec.decodeMessages(frame.slice(0, cut))).toThrow('orders: frame ends inside entry 0 of 3 (message 3 of the frame)');
+    expect(() => codec.decodeMessages(frame.slice(0, parts[0].byteLength + 5))).toThrow('messageHeader: 5 bytes are shorter than the 8-byte header (message 2 of the frame)');
+  });
+
   it('[OPS-1] refuses to encode what the wire cannot carry', () => {
     expect(() => encode('NewOrder', { ...NEW_ORDER, price: 2 ** 60 })).toThrow('price: 1152921504606847000 is not a safe integer');
     expect(() => encode('Logout', { reason: 1, text: 'x'.repeat(65) })).toThrow('text: longer than 64 characters');
