@@ -4,32 +4,49 @@
 // (references) inside the next batch's transaction, so they cost no fsync and few puts; a crash can
 // lose the newest few, never the orders or fills they describe (those are in the journal).
 import type { LedgerStore } from '../../ledger/store.js';
-import { copyBytes } from './bytes.js';
 
-/** A key's frames not yet written: each as a 4-byte length and the frame, back to back. */
-class PendingFrames {
+/** The most bytes one stream message (ExecutionReport, CancelReject) takes. */
+const STREAM_MESSAGE_BYTES_MAX = 1024;
+
+/**
+ * A key's frames not yet written: each as a 4-byte length and the frame, back to back. Messages
+ * are encoded straight into it; `lastAt` and `lastLength` locate the newest for sending.
+ */
+export class PendingFrames {
   lastSeq = 0;
-  bytes = Buffer.allocUnsafe(4096);
+  bytes = new Uint8Array(4096);
+  private view = new DataView(this.bytes.buffer);
   length = 0;
+  lastAt = 0;
+  lastLength = 0;
 
-  add(outSeq: number, frame: Uint8Array, frameLength: number): void {
-    const need = this.length + 4 + frameLength;
-    if (need > this.bytes.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.max(need, 2 * this.bytes.byteLength));
-      this.bytes.copy(grown, 0, 0, this.length);
-      this.bytes = grown;
-    }
-    this.bytes.writeUInt32LE(frameLength, this.length);
-    copyBytes(frame, frameLength, this.bytes, this.length + 4);
-    this.length = need;
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.bytes.byteLength) return;
+    const grown = new Uint8Array(Math.max(this.length + bytes, 2 * this.bytes.byteLength));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+
+  /** Appends message `outSeq`, written by `encode` at the offset it is given (returning its length). */
+  encode(outSeq: number, encode: (v: DataView, at: number, outSeq: number) => number): void {
+    this.reserve(4 + STREAM_MESSAGE_BYTES_MAX);
+    const at = this.length + 4;
+    const length = encode(this.view, at, outSeq);
+    if (length > STREAM_MESSAGE_BYTES_MAX) throw new Error(`a stream message of ${length} bytes is over ${STREAM_MESSAGE_BYTES_MAX}`);
+    this.view.setUint32(this.length, length, true);
+    this.length = at + length;
+    this.lastAt = at;
+    this.lastLength = length;
     this.lastSeq = outSeq;
   }
 }
 
 /** The frames of a blob (4-byte length, frame, …) from an outbound sequence on. */
-function* framesOf(blob: Buffer, fromOutSeq: number): IterableIterator<Uint8Array> {
+function* framesOf(blob: Uint8Array, fromOutSeq: number): IterableIterator<Uint8Array> {
+  const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   for (let at = 0; at < blob.byteLength;) {
-    const length = blob.readUInt32LE(at);
+    const length = v.getUint32(at, true);
     const frame = blob.subarray(at + 4, at + 4 + length);
     at += 4 + length;
     if (outSeqOf(frame) >= fromOutSeq) yield frame;
@@ -73,11 +90,12 @@ export class ReportJournal {
     this.pendingRefs.push(keyId, clOrdId, orderId);
   }
 
-  /** Keeps the first `length` bytes of `frame` (copied) as the key's message `outSeq`. */
-  add(keyId: number, outSeq: number, frame: Uint8Array, length = frame.byteLength): void {
+  /** Encodes a key's message `outSeq` into its pending frames; they locate it for sending. */
+  encode(keyId: number, outSeq: number, encode: (v: DataView, at: number, outSeq: number) => number): PendingFrames {
     let p = this.pending.get(keyId);
     if (!p) this.pending.set(keyId, (p = new PendingFrames()));
-    p.add(outSeq, frame, length);
+    p.encode(outSeq, encode);
+    return p;
   }
 
   lastOutSeq(keyId: number): number {

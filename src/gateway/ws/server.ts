@@ -234,13 +234,13 @@ export class GatewayServer {
   }
 
   /** Queues `length` bytes of `bytes` for a connection; they go out at the end of the turn. */
-  private send(ws: uWS.WebSocket<Connection>, bytes: Uint8Array, length: number): void {
+  private send(ws: uWS.WebSocket<Connection>, bytes: Uint8Array, length: number, from = 0): void {
     const conn = ws.getUserData();
     if (!conn.open) return;
     if (conn.outLength + length > OUT_FRAME_BYTES) {
       this.sendQueued(ws, conn);
       if (length > OUT_FRAME_BYTES) {
-        ws.send(bytes.subarray(0, length), true);
+        ws.send(bytes.subarray(from, from + length), true);
         return this.checkBackpressure(ws);
       }
     }
@@ -250,7 +250,7 @@ export class GatewayServer {
       conn.out = grown;
     }
     if (conn.outLength === 0) this.dirty.push(ws);
-    copyBytes(bytes, length, conn.out, conn.outLength);
+    copyBytes(bytes, from, length, conn.out, conn.outLength);
     conn.outLength += length;
     this.scheduleFlush();
   }
@@ -281,7 +281,7 @@ export class GatewayServer {
       topic.out = grown;
     }
     if (topic.length === 0) this.dirtyTopics.push(topic);
-    copyBytes(this.scratch, length, topic.out, topic.length);
+    copyBytes(this.scratch, 0, length, topic.out, topic.length);
     topic.length += length;
     this.scheduleFlush();
   }
@@ -339,15 +339,13 @@ export class GatewayServer {
   }
 
   /** A message of a key's stream: numbered, kept for replay, sent if the key is connected. */
-  private stream(keyId: number, encode: (v: DataView, outSeq: number) => number): void {
+  private stream(keyId: number, encode: (v: DataView, at: number, outSeq: number) => number): void {
     const stream = this.streams.get(keyId);
     if (!stream) return;
-    const outSeq = ++stream.outSeq;
-    const length = encode(this.scratchView, outSeq);
-    this.journal.add(keyId, outSeq, this.scratch, length);
+    const p = this.journal.encode(keyId, ++stream.outSeq, encode);
     if (stream.session) {
-      stream.session.lastOutMs = Date.now();
-      this.send(stream.session.ws, this.scratch, length);
+      stream.session.lastOutMs = this.nowMs;
+      this.send(stream.session.ws, p.bytes, p.lastLength, p.lastAt);
     }
   }
 
@@ -582,7 +580,7 @@ export class GatewayServer {
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId);
     const known = ids.ids.get(m.origClOrdId);
-    const cancelReject = (reason: number) => this.stream(keyId, (v, outSeq) => sbe.encodeCancelReject(v, 0, {
+    const cancelReject = (reason: number) => this.stream(keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
     const apply = (orderId: number) => {
@@ -703,9 +701,9 @@ export class GatewayServer {
     this.stream(keyId, this.encodeExecution);
   }
 
-  private readonly encodeExecution = (v: DataView, outSeq: number): number => {
+  private readonly encodeExecution = (v: DataView, at: number, outSeq: number): number => {
     this.executionReport.outSeq = outSeq;
-    return sbe.encodeExecutionReport(v, 0, this.executionReport);
+    return sbe.encodeExecutionReport(v, at, this.executionReport);
   };
 
   /** An order that will report no more: its client order id is kept only for the retention window. */
