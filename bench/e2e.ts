@@ -122,6 +122,7 @@ await new Promise<void>((done) => {
     if (!measuring && now - started >= warmupUs) {
       measuring = true;
       measuredFrom = now;
+      node.kill('SIGUSR2'); // the node's own figures start here too
     }
     if (now - started >= warmupUs + SECONDS * 1e6) {
       clearInterval(timer);
@@ -173,5 +174,9 @@ console.log(JSON.stringify({
   commands_per_commit: Math.round(commit.commands / Math.max(1, commit.commits)),
   commit_p50_us: commit.commit_p50_us,
   node_cpu_us_per_order: commit.cpu_us_per_command,
+  order_in_node_p50_us: commit.order_in_node_p50_us,
+  order_in_node_p99_us: commit.order_in_node_p99_us,
+  node_loop_delay_p99_us: commit.loop_delay_p99_us,
+  node_loop_delay_max_us: commit.loop_delay_max_us,
 }));
 process.exit(0);

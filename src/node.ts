@@ -4,6 +4,7 @@
 // LMDB, and serves the market-maker protocol on ws://127.0.0.1:N/ws until SIGINT or SIGTERM.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { DEMO_CONFIG, DEMO_FUNDING } from './demo.js';
 import { newApiKeyPair } from './gateway/ws/auth.js';
@@ -41,8 +42,14 @@ export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (c
 
 const COMMIT_SAMPLES_MAX = 1_000_000;
 const commitMicros: number[] = [];
+const orderMicros: number[] = [];
+/** How late the event loop ran (a busy or paused main thread), sampled every 1 ms. */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 let committedCommands = 0;
-/** CPU time from the first commit on, and the commands committed after it: the node's cost per command. */
+/**
+ * CPU time and commands from the first commit on (or from SIGUSR2, which a benchmark sends when
+ * its measured window starts and which also clears the latency samples): the cost per command.
+ */
 let cpuAtFirstCommit: NodeJS.CpuUsage | undefined;
 let commandsAtFirstCommit = 0;
 
@@ -52,7 +59,10 @@ async function main(): Promise<void> {
       data: { type: 'string', default: DATA_DIR_DEFAULT },
       port: { type: 'string', default: String(PORT_DEFAULT) },
       'demo-keys': { type: 'string', default: '2' },
-      /** On stop, write commit-latency percentiles (µs) to this file (benchmarks read it). */
+      /**
+       * On stop, write to this file (benchmarks read it): commit latency and each order's time in
+       * the node (frame in → durable, report queued) as percentiles in µs, and CPU per command.
+       */
       stats: { type: 'string' },
     },
   });
@@ -74,7 +84,11 @@ async function main(): Promise<void> {
         commandsAtFirstCommit = committedCommands;
       }
     } : undefined);
-    gateway = new GatewayServer(runtime);
+    gateway = new GatewayServer(runtime, values.stats ? {
+      onOrderLatency: (micros) => {
+        if (orderMicros.length < COMMIT_SAMPLES_MAX) orderMicros.push(micros);
+      },
+    } : {});
     listening = await gateway.listen(port);
   } catch (e) {
     console.error(`cannot start the node on ${dataDir}: ${(e as Error).message}`);
@@ -89,14 +103,27 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage(cpuAtFirstCommit);
       const commandsMeasured = Math.max(1, committedCommands - commandsAtFirstCommit);
       commitMicros.sort((a, b) => a - b);
-      const pct = (p: number) => Math.round(commitMicros[Math.min(commitMicros.length - 1, Math.floor(p * commitMicros.length))] ?? 0);
+      orderMicros.sort((a, b) => a - b);
+      const pct = (p: number, of = commitMicros) => Math.round(of[Math.min(of.length - 1, Math.floor(p * of.length))] ?? 0);
       writeFileSync(values.stats, JSON.stringify({
-        commits: commitMicros.length, commands: committedCommands, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99),
+        commits: commitMicros.length, commands: committedCommands - commandsAtFirstCommit, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99),
+        order_in_node_p50_us: pct(0.5, orderMicros), order_in_node_p99_us: pct(0.99, orderMicros),
+        loop_delay_p99_us: Math.round(loopDelay.percentile(99) / 1000), loop_delay_max_us: Math.round(loopDelay.max / 1000),
         cpu_us_per_command: Math.round((10 * (cpu.user + cpu.system)) / commandsMeasured) / 10,
       }) + '\n');
     }
     console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));
   };
+  if (values.stats) {
+    loopDelay.enable();
+    process.on('SIGUSR2', () => {
+      commitMicros.length = 0;
+      orderMicros.length = 0;
+      loopDelay.reset();
+      cpuAtFirstCommit = process.cpuUsage();
+      commandsAtFirstCommit = committedCommands;
+    });
+  }
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   // Ready only once recovery is done and the stop handlers are in place.

@@ -58,6 +58,11 @@ export interface GatewayOptions {
   slowConsumerBytes?: number;
   /** Finished orders per API key whose client order ids stay refused (default CLORDIDS_RETAINED). */
   clOrdIdsRetained?: number;
+  /**
+   * Called with each new order's time inside the node, in µs: from its frame's arrival to its
+   * outcome being durable and its report queued (benchmarks; costs a clock read per order).
+   */
+  onOrderLatency?: (micros: number) => void;
 }
 
 interface Stream { keyId: number; outSeq: number; session?: Session; bucket: TokenBucket }
@@ -156,6 +161,9 @@ export class GatewayServer {
     rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n,
   };
   private reportTs = 0;
+  private readonly onOrderLatency: GatewayOptions['onOrderLatency'];
+  /** performance.now() when the frame being handled arrived (only with onOrderLatency). */
+  private arrivedMs = 0;
   /** Date.now() when the frame being handled arrived (read once per frame). */
   private nowMs = 0;
   private timeNsOf = -1;
@@ -173,6 +181,7 @@ export class GatewayServer {
     this.limits = options.limits ?? RATE_LIMITS_DEFAULT;
     this.slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.clOrdIdsRetained = Math.max(1, options.clOrdIdsRetained ?? CLORDIDS_RETAINED);
+    this.onOrderLatency = options.onOrderLatency;
     this.feed.seed(node.pipeline.orders.values());
     for (const l of node.config.instruments) {
       this.bookTopics.set(l.spec.id, new Topic(`book.${l.spec.id}`));
@@ -373,6 +382,7 @@ export class GatewayServer {
       return void ws.end(1007, reason.slice(0, 120));
     }
     this.nowMs = Date.now();
+    if (this.onOrderLatency) this.arrivedMs = performance.now();
     for (const decoded of messages) {
       if (!ws.getUserData().open) return;
       this.onDecoded(ws, decoded);
@@ -546,7 +556,15 @@ export class GatewayServer {
       };
       if (o.stpMode !== sbe.StpMode.None) command.stpMode = o.stpMode;
       ids.set(o.clOrdId, SEQUENCING);
-      this.node.enqueue(command, (outcome) => this.placed(keyId, o, outcome), this.onNodeFailure);
+      if (this.onOrderLatency) {
+        const arrived = this.arrivedMs;
+        this.node.enqueue(command, (outcome) => {
+          this.placed(keyId, o, outcome);
+          this.onOrderLatency!(Math.round(1000 * (performance.now() - arrived)));
+        }, this.onNodeFailure);
+      } else {
+        this.node.enqueue(command, (outcome) => this.placed(keyId, o, outcome), this.onNodeFailure);
+      }
     }
   }
 
