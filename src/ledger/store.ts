@@ -31,7 +31,14 @@ export interface BatchRecord<Extra> {
   /** [balanceKey, available, held] of every balance the batch touched. */
   balances: [number, number, number][];
   snapshot?: Snapshot<Extra>;
+  /** Rows the node's listeners derived from the batch (NodeListener.ride), written with it. */
+  rides?: RideRow[];
 }
+
+/** A row riding in a batch's transaction: a gateway's report frames or order references. */
+export type RideRow =
+  | { db: 'reports'; key: [keyId: number, lastOutSeq: number]; value: Buffer }
+  | { db: 'orderRefs'; key: number; value: Buffer };
 
 export class LedgerStore<Extra, Config> {
   private readonly root: RootDatabase;
@@ -55,18 +62,6 @@ export class LedgerStore<Extra, Config> {
     this.apiKeys = this.root.openDB({ name: 'apiKeys', keyEncoding: 'uint32' });
     this.reports = this.root.openDB({ name: 'reports', encoding: 'binary' });
     this.orderRefs = this.root.openDB({ name: 'orderRefs', keyEncoding: 'uint32', encoding: 'binary' });
-  }
-
-  /** Writers whose pending records ride along in the next batch's transaction (and at close). */
-  private readonly riders: ((store: { reports: Database<Buffer, [number, number]>; orderRefs: Database<Buffer, number> }) => void)[] = [];
-
-  /** Registers a writer called inside every batch transaction (the gateway's reports and refs). */
-  ride(write: (dbs: { reports: Database<Buffer, [number, number]>; orderRefs: Database<Buffer, number> }) => void): void {
-    this.riders.push(write);
-  }
-
-  private writeRiders(): void {
-    for (const write of this.riders) write({ reports: this.reports, orderRefs: this.orderRefs });
   }
 
   /** Report blobs of a key, keyed [keyId, last outSeq in the blob], from the first that reaches `fromOutSeq`. */
@@ -140,13 +135,15 @@ export class LedgerStore<Extra, Config> {
       if (record.postings.length > 0) this.postings.put(record.batch, record.postings);
       for (const [key, available, held] of record.balances) this.balances.put(key, [available, held]);
       if (record.snapshot) this.snapshots.put(record.batch, record.snapshot);
-      this.writeRiders();
+      for (const row of record.rides ?? []) {
+        if (row.db === 'reports') this.reports.put(row.key, row.value);
+        else this.orderRefs.put(row.key, row.value);
+      }
       return true;
     });
   }
 
   async close(): Promise<void> {
-    if (this.riders.length > 0) await this.root.transaction(() => this.writeRiders());
     await this.root.flushed;
     await this.root.close();
   }

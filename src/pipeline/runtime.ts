@@ -13,7 +13,7 @@ import { MatchingCore, type InstrumentSpec } from '../core/index.js';
 import { Ledger, balanceKey, ASSETS_MAX } from '../ledger/ledger.js';
 import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../ledger/model.js';
 import type { FeeTier } from '../ledger/fees.js';
-import { LedgerStore, type Snapshot } from '../ledger/store.js';
+import { LedgerStore, type RideRow, type Snapshot } from '../ledger/store.js';
 import { decodePostings } from '../ledger/postings.js';
 import type { NodeCommand, Outcome } from './commands.js';
 import { decodeJournal, encodeJournal, type SequencedCommand } from './journal.js';
@@ -68,7 +68,31 @@ export function instrumentTerms(config: NodeConfig): InstrumentTerms[] {
   });
 }
 
-interface Waiting { command: NodeCommand; resolve: (o: Outcome) => void; reject: (e: Error) => void }
+interface Waiting {
+  command: NodeCommand;
+  resolve: (o: Outcome) => void;
+  reject: (e: Error) => void;
+  applied?: (o: Outcome) => void;
+}
+
+/**
+ * What a component beside the pipeline (a gateway) hears from the node. Every command is heard of
+ * twice, in sequence order: once applied (its batch not yet durable) and once durable.
+ */
+export interface NodeListener {
+  /** A command's outcome, just applied; its batch is not durable yet. */
+  applied?(outcome: Outcome, command: NodeCommand): void;
+  /**
+   * Rows to write in the transaction of the batch just applied (once per batch, right after the
+   * applied() calls): what the listener derived from the batch becomes durable with it, never
+   * without it and never later.
+   */
+  ride?(): RideRow[];
+  /** A command's outcome once its batch is durable (after its submitter's callback). */
+  durable?(outcome: Outcome, command: NodeCommand): void;
+  /** A batch is durable: after durable() for each of its commands. */
+  batchDurable?(): void;
+}
 
 export class NodeRuntime {
   private queue: Waiting[] = [];
@@ -79,7 +103,7 @@ export class NodeRuntime {
   private lastSeq: number;
   private lastTs = 0;
   private inflight = new Set<Promise<unknown>>();
-  private readonly durableListeners: ((outcome: Outcome, command: NodeCommand) => void)[] = [];
+  private readonly listeners: NodeListener[] = [];
   private waitingForCommit = false;
   private failure: Error | undefined;
   private readonly batchCommandsMax: number;
@@ -169,21 +193,19 @@ export class NodeRuntime {
     return new Promise<Outcome>((resolve, reject) => this.enqueue(command, resolve, reject));
   }
 
-  /**
-   * Calls `listen` with every command's outcome once it is durable, in sequence order, right after
-   * the submitter's own callback.
-   */
-  onDurable(listen: (outcome: Outcome, command: NodeCommand) => void): void {
-    this.durableListeners.push(listen);
+  /** Adds a listener for every command, whoever submitted it. */
+  listen(listener: NodeListener): void {
+    this.listeners.push(listener);
   }
 
   /**
    * As submit, with callbacks instead of a promise (the gateway's path: no promise per order).
-   * `resolve` runs once the batch holding the command is durable; `reject` if the node stops first.
+   * `applied` runs as soon as the command is applied, before the listeners hear of it; `resolve`
+   * once the batch holding it is durable; `reject` if the node stops first.
    */
-  enqueue(command: NodeCommand, resolve: (o: Outcome) => void, reject: (e: Error) => void): void {
+  enqueue(command: NodeCommand, resolve: (o: Outcome) => void, reject: (e: Error) => void, applied?: (o: Outcome) => void): void {
     if (this.failure) return reject(this.failure);
-    this.queue.push({ command, resolve, reject });
+    this.queue.push({ command, resolve, reject, applied });
     if (!this.scheduled && !this.waitingForCommit) this.schedule();
   }
 
@@ -219,6 +241,10 @@ export class NodeRuntime {
     let outcomes: Outcome[];
     try {
       outcomes = this.pipeline.apply(commands);
+      for (let i = 0; i < waiting.length; i++) {
+        waiting[i].applied?.(outcomes[i]);
+        for (const l of this.listeners) l.applied?.(outcomes[i], waiting[i].command);
+      }
     } catch (e) {
       return this.fail(e as Error, waiting);
     }
@@ -227,14 +253,20 @@ export class NodeRuntime {
     const commit = this.commitBatch(this.batch, commands).then(
       () => {
         if (this.onCommit) this.onCommit(commands.length, Number(process.hrtime.bigint() - started) / 1000);
-        // In sequence order: the submitter's callback, then the listeners (gateways publishing
-        // reports and market data for every command, whoever sent it). One failing callback must
-        // not keep the others from their outcomes; it is rethrown after.
+        // In sequence order: the submitter's callback, then the listeners. One failing callback
+        // must not keep the others from their outcomes; it is rethrown after.
         let thrown: unknown;
         for (let i = 0; i < waiting.length; i++) {
           try {
             waiting[i].resolve(outcomes[i]);
-            for (const listen of this.durableListeners) listen(outcomes[i], commands[i].command);
+            for (const l of this.listeners) l.durable?.(outcomes[i], waiting[i].command);
+          } catch (e) {
+            thrown ??= e;
+          }
+        }
+        for (const l of this.listeners) {
+          try {
+            l.batchDurable?.();
           } catch (e) {
             thrown ??= e;
           }
@@ -265,7 +297,9 @@ export class NodeRuntime {
       return [key, b.available, b.held];
     });
     const snapshot = batch % this.snapshotEvery === 0 ? this.snapshot(batch) : undefined;
-    return this.store.commit({ batch, journal: encodeJournal(commands), postings, balances, snapshot });
+    const rides: RideRow[] = [];
+    for (const l of this.listeners) if (l.ride) rides.push(...l.ride());
+    return this.store.commit({ batch, journal: encodeJournal(commands), postings, balances, snapshot, rides });
   }
 
   private snapshot(batch: number): Snapshot<PipelineState> {

@@ -1,9 +1,9 @@
 // What the gateway keeps in LMDB so a session can replay its reports and keep its client order ids
 // across reconnects and restarts: each API key's outbound frames, and which key and client order id
-// each node order came from. Both are written as one blob per key (frames) and one per batch
-// (references) inside the next batch's transaction, so they cost no fsync and few puts; a crash can
-// lose the newest few, never the orders or fills they describe (those are in the journal).
-import type { LedgerStore } from '../../ledger/store.js';
+// each node order came from. Both are derived from a batch as it is applied and written in that
+// batch's own transaction (one blob per key, one of references), so they are durable exactly when
+// the commands they describe are: a crash loses neither a sent report nor an order's reference.
+import type { LedgerStore, RideRow } from '../../ledger/store.js';
 
 /** The most bytes one stream message (ExecutionReport, CancelReject) takes. */
 const STREAM_MESSAGE_BYTES_MAX = 1024;
@@ -59,22 +59,34 @@ export function outSeqOf(frame: Uint8Array): number {
   return v.getUint32(12, true) * 4294967296 + v.getUint32(8, true);
 }
 
+/** A key's frames of one batch, in the blob written for them: what is released once the batch is durable. */
+export interface BatchFrames { keyId: number; blob: Buffer }
+
 export class ReportJournal {
   private readonly pending = new Map<number, PendingFrames>();
   private pendingRefs: number[] = [];
 
-  constructor(private readonly store: LedgerStore<unknown, unknown>) {
-    store.ride((dbs) => {
-      for (const [keyId, p] of this.pending) {
-        if (p.length === 0) continue;
-        dbs.reports.put([keyId, p.lastSeq], Buffer.from(p.bytes.subarray(0, p.length)));
-        p.length = 0;
-      }
-      if (this.pendingRefs.length > 0) {
-        dbs.orderRefs.put(this.store.nextRefBlobKey(), Buffer.from(new Float64Array(this.pendingRefs).buffer));
-        this.pendingRefs = [];
-      }
-    });
+  constructor(private readonly store: LedgerStore<unknown, unknown>) {}
+
+  /**
+   * The rows for the batch just applied (its frames, one blob per key, and its order references),
+   * and the frames to send once it is durable. Nothing stays pending after this.
+   */
+  take(): { rows: RideRow[]; frames: BatchFrames[] } {
+    const rows: RideRow[] = [];
+    const frames: BatchFrames[] = [];
+    for (const [keyId, p] of this.pending) {
+      if (p.length === 0) continue;
+      const blob = Buffer.from(p.bytes.subarray(0, p.length));
+      rows.push({ db: 'reports', key: [keyId, p.lastSeq], value: blob });
+      frames.push({ keyId, blob });
+      p.length = 0;
+    }
+    if (this.pendingRefs.length > 0) {
+      rows.push({ db: 'orderRefs', key: this.store.nextRefBlobKey(), value: Buffer.from(new Float64Array(this.pendingRefs).buffer) });
+      this.pendingRefs = [];
+    }
+    return { rows, frames };
   }
 
   /** Every stored order reference: which key and client order id each order came from. */
@@ -90,22 +102,21 @@ export class ReportJournal {
     this.pendingRefs.push(keyId, clOrdId, orderId);
   }
 
-  /** Encodes a key's message `outSeq` into its pending frames; they locate it for sending. */
-  encode(keyId: number, outSeq: number, encode: (v: DataView, at: number, outSeq: number) => number): PendingFrames {
+  /** Encodes a key's message `outSeq` into the frames of the batch being applied. */
+  encode(keyId: number, outSeq: number, encode: (v: DataView, at: number, outSeq: number) => number): void {
     let p = this.pending.get(keyId);
     if (!p) this.pending.set(keyId, (p = new PendingFrames()));
     p.encode(outSeq, encode);
-    return p;
   }
 
+  /** The last outbound sequence written for a key (at start-up: what a restarted stream continues from). */
   lastOutSeq(keyId: number): number {
-    return this.pending.get(keyId)?.lastSeq ?? this.store.lastReportBlob(keyId);
+    const p = this.pending.get(keyId);
+    return p && p.lastSeq > 0 ? p.lastSeq : this.store.lastReportBlob(keyId);
   }
 
-  /** A key's frames from an outbound sequence on: stored ones, then those not yet written. */
+  /** A key's durable frames from an outbound sequence on. */
   *framesFrom(keyId: number, fromOutSeq: number): IterableIterator<Uint8Array> {
     for (const { value } of this.store.reportBlobs(keyId, fromOutSeq)) yield* framesOf(value, fromOutSeq);
-    const p = this.pending.get(keyId);
-    if (p) yield* framesOf(p.bytes.subarray(0, p.length), fromOutSeq);
   }
 }

@@ -23,7 +23,7 @@ import * as sbe from '../../protocol/codec.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, LogonRefusal, NonceWindow, publicKeyFromRaw, verifyLogon } from './auth.js';
 import { RATE_LIMITS_DEFAULT, TokenBucket, type RateLimits } from './limits.js';
 import { copyBytes } from './bytes.js';
-import { ReportJournal } from './report-journal.js';
+import { ReportJournal, type BatchFrames } from './report-journal.js';
 
 export const FRAME_BYTES_MAX = 64 * 1024;
 export const HEARTBEAT_MS_DEFAULT = 5_000;
@@ -161,6 +161,9 @@ export class GatewayServer {
     rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n,
   };
   private reportTs = 0;
+  private marketTs = 0;
+  /** Each applied batch's stream frames, oldest first, until the batch is durable. */
+  private readonly unreleased: BatchFrames[][] = [];
   private readonly onOrderLatency: GatewayOptions['onOrderLatency'];
   /** performance.now() when the frame being handled arrived (only with onOrderLatency). */
   private arrivedMs = 0;
@@ -211,8 +214,19 @@ export class GatewayServer {
       drain: (ws) => this.checkBackpressure(ws),
       close: (ws) => this.onClose(ws),
     });
-    // Reports and market data come from every durable command, whoever entered it.
-    node.onDurable((outcome) => this.report(outcome));
+    // Reports and market data come from every command, whoever entered it: execution reports are
+    // written as each batch is applied, in its transaction, and sent once it is durable; market
+    // data is built from durable outcomes only.
+    node.listen({
+      applied: (outcome) => this.report(outcome),
+      ride: () => {
+        const { rows, frames } = this.journal.take();
+        this.unreleased.push(frames);
+        return rows;
+      },
+      durable: (outcome) => this.marketData(outcome),
+      batchDurable: () => this.release(this.unreleased.shift()!),
+    });
     this.timer = setInterval(() => this.tick(), TIMER_TICK_MS);
     this.timer.unref();
   }
@@ -348,13 +362,36 @@ export class GatewayServer {
   }
 
   /** A message of a key's stream: numbered, kept for replay, sent if the key is connected. */
+  /**
+   * A message of a key's stream, while a batch is applied: numbered, and written with the batch.
+   * It is sent (release) once the batch is durable.
+   */
   private stream(keyId: number, encode: (v: DataView, at: number, outSeq: number) => number): void {
-    const stream = this.streams.get(keyId);
-    if (!stream) return;
-    const p = this.journal.encode(keyId, ++stream.outSeq, encode);
-    if (stream.session) {
-      stream.session.lastOutMs = this.nowMs;
-      this.send(stream.session.ws, p.bytes, p.lastLength, p.lastAt);
+    this.journal.encode(keyId, ++this.streamOf(keyId).outSeq, encode);
+  }
+
+  /** A key's stream (its outbound sequence continues from what is stored). */
+  private streamOf(keyId: number): Stream {
+    let stream = this.streams.get(keyId);
+    if (!stream) {
+      stream = { keyId, outSeq: this.journal.lastOutSeq(keyId), bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, Date.now()) };
+      this.streams.set(keyId, stream);
+    }
+    return stream;
+  }
+
+  /** A durable batch's stream messages go to the keys' sessions, if connected. */
+  private release(frames: BatchFrames[]): void {
+    const now = Date.now();
+    for (const { keyId, blob } of frames) {
+      const session = this.streams.get(keyId)?.session;
+      if (!session) continue;
+      session.lastOutMs = now;
+      for (let at = 0; at < blob.byteLength;) {
+        const length = blob.readUInt32LE(at);
+        this.send(session.ws, blob, length, at + 4);
+        at += 4 + length;
+      }
     }
   }
 
@@ -435,11 +472,7 @@ export class GatewayServer {
     const nowMs = Date.now();
     if (Math.abs(Number(m.timestampNs / 1_000_000n) - nowMs) > LOGON_SKEW_MS) return refuse(LogonRefusal.Stale);
     if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
-    let stream = this.streams.get(m.keyId);
-    if (!stream) {
-      stream = { keyId: m.keyId, outSeq: this.journal.lastOutSeq(m.keyId), bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, nowMs) };
-      this.streams.set(m.keyId, stream);
-    }
+    const stream = this.streamOf(m.keyId);
     // One connection per key: a newer logon takes the stream over.
     if (stream.session) this.end(stream.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
@@ -556,19 +589,19 @@ export class GatewayServer {
       };
       if (o.stpMode !== sbe.StpMode.None) command.stpMode = o.stpMode;
       ids.set(o.clOrdId, SEQUENCING);
+      let durable = ignore;
       if (this.onOrderLatency) {
         const arrived = this.arrivedMs;
-        this.node.enqueue(command, (outcome) => {
-          this.placed(keyId, o, outcome);
-          this.onOrderLatency!(Math.round(1000 * (performance.now() - arrived)));
-        }, this.onNodeFailure);
-      } else {
-        this.node.enqueue(command, (outcome) => this.placed(keyId, o, outcome), this.onNodeFailure);
+        durable = () => this.onOrderLatency!(Math.round(1000 * (performance.now() - arrived)));
       }
+      this.node.enqueue(command, durable, this.onNodeFailure, (outcome) => this.placed(keyId, o, outcome));
     }
   }
 
-  /** A new order's outcome, durable: its client order id now names it; a reject is reported here, events by report(). */
+  /**
+   * A new order's outcome, just applied: its client order id now names it (and the reference is
+   * written with the batch); a reject is reported here, events by report().
+   */
   private placed(keyId: number, o: sbe.NewOrder, outcome: Outcome): void {
     const orderId = outcome.orderId ?? 0;
     const ids = this.clOrdIdsOf(keyId);
@@ -601,14 +634,15 @@ export class GatewayServer {
     const cancelReject = (reason: number) => this.stream(keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
+    // Sequenced even for an unknown client order id (order id 0, which the node refuses), so the
+    // attempt is journalled and its reject numbered and written like every stream message.
     const apply = (orderId: number) => {
-      if (!orderId) return cancelReject(SessionReason.UnknownClOrdId);
       const command: NodeCommand = 'price' in m
         ? { type: 'amend', account: session.account, instrument: m.instrument, orderId, price: m.price, qty: m.qty }
         : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
-      this.node.enqueue(command, (outcome) => {
-        if (!outcome.ok) cancelReject(outcome.reason ?? 0);
-      }, this.onNodeFailure);
+      this.node.enqueue(command, ignore, this.onNodeFailure, (outcome) => {
+        if (!outcome.ok) cancelReject(orderId === 0 ? SessionReason.UnknownClOrdId : outcome.reason ?? 0);
+      });
     };
     if (known !== SEQUENCING) return apply(known ?? 0);
     // An order still being sequenced: the cancel or amend follows it.
@@ -654,24 +688,35 @@ export class GatewayServer {
   // ---- reports -------------------------------------------------------------------------------
 
   /** Execution reports and market data for what a durable command did. */
+  /** The execution reports of a command just applied (sent once its batch is durable). */
   private report(outcome: Outcome): void {
     this.reportTs = outcome.ts;
     outcome.forEachEvent(this.reportEvent);
   }
 
-  /** One durable core event: the book feed, the public trade, and the owners' execution reports. */
-  private readonly reportEvent = (e: CoreEvent): void => {
+  /** The market data of a durable command: the book feed and public trades. */
+  private marketData(outcome: Outcome): void {
+    this.marketTs = outcome.ts;
+    outcome.forEachEvent(this.marketEvent);
+  }
+
+  private readonly marketEvent = (e: CoreEvent): void => {
     if (this.feed.apply(e)) this.scheduleFlush();
+    if (e.kind !== EventKind.Fill) return;
+    const trades = this.tradeTopics.get(e.instrument);
+    if (trades && trades.subscribers > 0) {
+      this.publish(trades, (v) => sbe.encodeTrade(v, 0, {
+        instrument: e.instrument, tradeId: e.tradeId, execTimeNs: this.timeNs(this.marketTs), price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
+      }));
+    }
+  };
+
+  /** One core event, just applied: the owners' execution reports. */
+  private readonly reportEvent = (e: CoreEvent): void => {
     switch (e.kind) {
       case EventKind.Accepted:
         return this.executionFor(e.orderId, sbe.ExecType.New, e, e.side, e.qty, e.qty, 0, 0, 0, false);
       case EventKind.Fill: {
-        const trades = this.tradeTopics.get(e.instrument);
-        if (trades && trades.subscribers > 0) {
-          this.publish(trades, (v) => sbe.encodeTrade(v, 0, {
-            instrument: e.instrument, tradeId: e.tradeId, execTimeNs: this.timeNs(this.reportTs), price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
-          }));
-        }
         this.executionFor(e.orderId, e.remaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, e.side, e.qty, e.remaining, 0, e.price, e.qty, true);
         this.executionFor(e.makerOrderId, e.makerRemaining === 0 ? sbe.ExecType.Fill : sbe.ExecType.PartialFill, e, 1 - e.side,
           e.qty, e.makerRemaining, 0, e.price, e.qty, false);
