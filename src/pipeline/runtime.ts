@@ -68,11 +68,11 @@ export function instrumentTerms(config: NodeConfig): InstrumentTerms[] {
   });
 }
 
-interface Waiting {
-  command: NodeCommand;
+/** A queued command; sequenced in place (seq and ts set) when its batch starts. */
+interface Waiting extends SequencedCommand {
   resolve: (o: Outcome) => void;
   reject: (e: Error) => void;
-  applied?: (o: Outcome) => void;
+  applied?: (o: Outcome, command: NodeCommand) => void;
 }
 
 /**
@@ -203,9 +203,9 @@ export class NodeRuntime {
    * `applied` runs as soon as the command is applied, before the listeners hear of it; `resolve`
    * once the batch holding it is durable; `reject` if the node stops first.
    */
-  enqueue(command: NodeCommand, resolve: (o: Outcome) => void, reject: (e: Error) => void, applied?: (o: Outcome) => void): void {
+  enqueue(command: NodeCommand, resolve: (o: Outcome) => void, reject: (e: Error) => void, applied?: (o: Outcome, command: NodeCommand) => void): void {
     if (this.failure) return reject(this.failure);
-    this.queue.push({ command, resolve, reject, applied });
+    this.queue.push({ seq: 0, ts: 0, command, resolve, reject, applied });
     if (!this.scheduled && !this.waitingForCommit) this.schedule();
   }
 
@@ -236,13 +236,16 @@ export class NodeRuntime {
     // The sequencer: the one place on the path that reads a clock.
     const ts = Math.max(this.lastTs, Date.now() * 1000);
     this.lastTs = ts;
-    const commands: SequencedCommand[] = new Array(waiting.length);
-    for (let i = 0; i < waiting.length; i++) commands[i] = { seq: ++this.lastSeq, ts, command: waiting[i].command };
+    for (let i = 0; i < waiting.length; i++) {
+      waiting[i].seq = ++this.lastSeq;
+      waiting[i].ts = ts;
+    }
+    const commands: SequencedCommand[] = waiting;
     let outcomes: Outcome[];
     try {
       outcomes = this.pipeline.apply(commands);
       for (let i = 0; i < waiting.length; i++) {
-        waiting[i].applied?.(outcomes[i]);
+        waiting[i].applied?.(outcomes[i], waiting[i].command);
         for (const l of this.listeners) l.applied?.(outcomes[i], waiting[i].command);
       }
     } catch (e) {

@@ -17,7 +17,7 @@
 import uWS from 'uWebSockets.js';
 import { EventKind, type CoreEvent } from '../../core/index.js';
 import { BookFeed } from '../../marketdata/book-feed.js';
-import type { NodeCommand, Outcome } from '../../pipeline/commands.js';
+import type { NodeCommand, OrderCommand, Outcome } from '../../pipeline/commands.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, LogonRefusal, NonceWindow, publicKeyFromRaw, verifyLogon } from './auth.js';
@@ -106,6 +106,32 @@ const SEQUENCING = -1;
 
 const ignore = () => {};
 
+/** A FIFO of numbers (a growable ring): push and shift without allocating per item. */
+class NumberQueue {
+  private items = new Float64Array(1024);
+  private head = 0;
+  private size = 0;
+
+  push(x: number): void {
+    if (this.size === this.items.length) {
+      const grown = new Float64Array(2 * this.items.length);
+      for (let i = 0; i < this.size; i++) grown[i] = this.items[(this.head + i) % this.items.length];
+      this.items = grown;
+      this.head = 0;
+    }
+    this.items[(this.head + this.size) % this.items.length] = x;
+    this.size++;
+  }
+
+  shift(): number {
+    if (this.size === 0) throw new Error('NumberQueue is empty');
+    const x = this.items[this.head];
+    this.head = (this.head + 1) % this.items.length;
+    this.size--;
+    return x;
+  }
+}
+
 /**
  * A key's client order ids (idempotency keys) → node order ids (0 for a rejected order): those of
  * orders being sequenced or open, and of the last `retained` finished ones. An id is refused as a
@@ -161,6 +187,10 @@ export class GatewayServer {
     rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n,
   };
   private reportTs = 0;
+  /** Key and client order id of each new order enqueued and not yet applied, in order. */
+  private readonly placing = new NumberQueue();
+  /** performance.now() at arrival of each new order not yet durable (onOrderLatency only). */
+  private readonly arrivals = new NumberQueue();
   private marketTs = 0;
   /** Each applied batch's stream frames, oldest first, until the batch is durable. */
   private readonly unreleased: BatchFrames[][] = [];
@@ -589,41 +619,49 @@ export class GatewayServer {
       };
       if (o.stpMode !== sbe.StpMode.None) command.stpMode = o.stpMode;
       ids.set(o.clOrdId, SEQUENCING);
-      let durable = ignore;
-      if (this.onOrderLatency) {
-        const arrived = this.arrivedMs;
-        durable = () => this.onOrderLatency!(Math.round(1000 * (performance.now() - arrived)));
-      }
-      this.node.enqueue(command, durable, this.onNodeFailure, (outcome) => this.placed(keyId, o, outcome));
+      // The node applies and resolves its queue in order, so FIFOs say whose each outcome is:
+      // no closure per order.
+      this.placing.push(keyId);
+      this.placing.push(o.clOrdId);
+      if (this.onOrderLatency) this.arrivals.push(this.arrivedMs);
+      this.node.enqueue(command, this.onOrderLatency ? this.orderDurable : ignore, this.onNodeFailure, this.placedNext);
     }
   }
 
+  /** The next new order's time in the node, now that it is durable (onOrderLatency only). */
+  private readonly orderDurable = (): void => {
+    this.onOrderLatency!(Math.round(1000 * (performance.now() - this.arrivals.shift())));
+  };
+
   /**
-   * A new order's outcome, just applied: its client order id now names it (and the reference is
-   * written with the batch); a reject is reported here, events by report().
+   * The next new order's outcome, just applied: its client order id now names it (and the
+   * reference is written with the batch); a reject is reported here, events by report().
    */
-  private placed(keyId: number, o: sbe.NewOrder, outcome: Outcome): void {
+  private readonly placedNext = (outcome: Outcome, command: NodeCommand): void => {
+    const keyId = this.placing.shift();
+    const clOrdId = this.placing.shift();
     const orderId = outcome.orderId ?? 0;
     const ids = this.clOrdIdsOf(keyId);
-    ids.ids.set(o.clOrdId, orderId);
+    ids.ids.set(clOrdId, orderId);
     if (orderId) {
-      if (outcome.ok) this.orders.set(orderId, { keyId, clOrdId: o.clOrdId });
-      this.journal.addRef(keyId, o.clOrdId, orderId);
+      if (outcome.ok) this.orders.set(orderId, { keyId, clOrdId });
+      this.journal.addRef(keyId, clOrdId, orderId);
     }
     if (!outcome.ok) {
+      const o = command as OrderCommand;
       const r = this.executionReport;
-      r.clOrdId = o.clOrdId; r.orderId = orderId; r.instrument = o.instrument; r.execType = sbe.ExecType.Rejected; r.side = o.side;
+      r.clOrdId = clOrdId; r.orderId = orderId; r.instrument = o.instrument; r.execType = sbe.ExecType.Rejected; r.side = o.side as sbe.Side;
       r.aggressor = sbe.BooleanType.False; r.rejectReason = outcome.reason ?? 0; r.price = o.price; r.qty = o.qty;
       r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts);
       this.streamExecution(keyId);
-      this.retire(keyId, o.clOrdId);
+      this.retire(keyId, clOrdId);
     }
-    const waiting = ids.followers.get(o.clOrdId);
+    const waiting = ids.followers.get(clOrdId);
     if (waiting) {
-      ids.followers.delete(o.clOrdId);
+      ids.followers.delete(clOrdId);
       for (const follow of waiting) follow(orderId);
     }
-  }
+  };
 
   private cancelOrAmend(session: Session, m: sbe.CancelOrder | sbe.AmendOrder, templateId: number): void {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
