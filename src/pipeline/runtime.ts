@@ -21,7 +21,7 @@ import { Pipeline, type PipelineState } from './pipeline.js';
 
 export const BATCH_COMMANDS_MAX = 4096;
 /** Batches applied in memory but not yet durable; past this the sequencer waits for a commit. */
-export const COMMITS_INFLIGHT_MAX = 4;
+export const COMMITS_INFLIGHT_MAX = 16;
 export const SNAPSHOT_EVERY_BATCHES_DEFAULT = 1000;
 export const INSTRUMENTS_MAX = 1024;
 

@@ -1058,7 +1058,7 @@ const GROUPS_OF: ReadonlyMap<number, number> = new Map([[1, 0], [2, 0], [3, 0], 
  * Checks the header of the message at `at` and returns where the message ends (its block and
  * group headers say), never past `end`.
  */
-function messageEnd(v: DataView, at: number, end: number): number {
+export function messageEnd(v: DataView, at: number, end: number): number {
   if (at + HEADER_BYTES > end) throw new DecodeError('messageHeader', `${end - at} bytes are shorter than the 8-byte header`);
   const blockLength = v.getUint16(at, true);
   const templateId = v.getUint16(at + 2, true);

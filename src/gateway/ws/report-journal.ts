@@ -4,21 +4,20 @@
 // batch's own transaction (one blob per key, one of references), so they are durable exactly when
 // the commands they describe are: a crash loses neither a sent report nor an order's reference.
 import type { LedgerStore, RideRow } from '../../ledger/store.js';
+import { messageEnd } from '../../protocol/codec.js';
 
 /** The most bytes one stream message (ExecutionReport, CancelReject) takes. */
 const STREAM_MESSAGE_BYTES_MAX = 1024;
 
 /**
- * A key's frames not yet written: each as a 4-byte length and the frame, back to back. Messages
- * are encoded straight into it; `lastAt` and `lastLength` locate the newest for sending.
+ * A key's stream messages of the batch being applied, back to back (SBE messages delimit
+ * themselves): stored as one blob, and sent as one frame, as they are.
  */
-export class PendingFrames {
+class PendingFrames {
   lastSeq = 0;
   bytes = new Uint8Array(4096);
   private view = new DataView(this.bytes.buffer);
   length = 0;
-  lastAt = 0;
-  lastLength = 0;
 
   private reserve(bytes: number): void {
     if (this.length + bytes <= this.bytes.byteLength) return;
@@ -30,25 +29,21 @@ export class PendingFrames {
 
   /** Appends message `outSeq`, written by `encode` at the offset it is given (returning its length). */
   encode(outSeq: number, encode: (v: DataView, at: number, outSeq: number) => number): void {
-    this.reserve(4 + STREAM_MESSAGE_BYTES_MAX);
-    const at = this.length + 4;
-    const length = encode(this.view, at, outSeq);
+    this.reserve(STREAM_MESSAGE_BYTES_MAX);
+    const length = encode(this.view, this.length, outSeq);
     if (length > STREAM_MESSAGE_BYTES_MAX) throw new Error(`a stream message of ${length} bytes is over ${STREAM_MESSAGE_BYTES_MAX}`);
-    this.view.setUint32(this.length, length, true);
-    this.length = at + length;
-    this.lastAt = at;
-    this.lastLength = length;
+    this.length += length;
     this.lastSeq = outSeq;
   }
 }
 
-/** The frames of a blob (4-byte length, frame, …) from an outbound sequence on. */
+/** The messages of a blob (stream messages back to back) from an outbound sequence on. */
 function* framesOf(blob: Uint8Array, fromOutSeq: number): IterableIterator<Uint8Array> {
   const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   for (let at = 0; at < blob.byteLength;) {
-    const length = v.getUint32(at, true);
-    const frame = blob.subarray(at + 4, at + 4 + length);
-    at += 4 + length;
+    const end = messageEnd(v, at, blob.byteLength);
+    const frame = blob.subarray(at, end);
+    at = end;
     if (outSeqOf(frame) >= fromOutSeq) yield frame;
   }
 }
@@ -59,7 +54,7 @@ export function outSeqOf(frame: Uint8Array): number {
   return v.getUint32(12, true) * 4294967296 + v.getUint32(8, true);
 }
 
-/** A key's frames of one batch, in the blob written for them: what is released once the batch is durable. */
+/** A key's stream messages of one batch, in the blob written for them: sent once the batch is durable. */
 export interface BatchFrames { keyId: number; blob: Buffer }
 
 export class ReportJournal {

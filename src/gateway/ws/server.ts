@@ -417,11 +417,8 @@ export class GatewayServer {
       const session = this.streams.get(keyId)?.session;
       if (!session) continue;
       session.lastOutMs = now;
-      for (let at = 0; at < blob.byteLength;) {
-        const length = blob.readUInt32LE(at);
-        this.send(session.ws, blob, length, at + 4);
-        at += 4 + length;
-      }
+      // The blob is the key's messages back to back: one frame as it is.
+      this.send(session.ws, blob, blob.byteLength);
     }
   }
 
