@@ -16,8 +16,15 @@ const isU32 = (x: unknown): x is number => typeof x === 'number' && Number.isInt
 const isU8 = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < NONE;
 const isNumber = (x: unknown): x is number => typeof x === 'number';
 
+/** How many own enumerable fields a command has (for-in uses the shape's cache: no array per command). */
+function fieldCount(c: object): number {
+  let n = 0;
+  for (const key in c) if (Object.hasOwn(c, key)) n++;
+  return n;
+}
+
 function fits(c: NodeCommand): boolean {
-  const keys = Object.keys(c).length;
+  const keys = fieldCount(c);
   switch (c.type) {
     case 'order':
       return keys === (c.stpMode === undefined ? 8 : 9) && isU32(c.account) && isU32(c.instrument) && isU8(c.side) && isU8(c.orderType)

@@ -187,6 +187,8 @@ export class GatewayServer {
     rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n,
   };
   private reportTs = 0;
+  /** The new order just applied, until its own events are reported (most finish at once: no map entry). */
+  private readonly fresh = { orderId: 0, keyId: 0, clOrdId: 0 };
   /** Key and client order id of each new order enqueued and not yet applied, in order. */
   private readonly placing = new NumberQueue();
   /** performance.now() at arrival of each new order not yet durable (onOrderLatency only). */
@@ -641,7 +643,12 @@ export class GatewayServer {
     const ids = this.clOrdIdsOf(keyId);
     ids.ids.set(clOrdId, orderId);
     if (orderId) {
-      if (outcome.ok) this.orders.set(orderId, { keyId, clOrdId });
+      if (outcome.ok) {
+        // Held aside while its own events are reported; kept only if it is still open after.
+        this.fresh.orderId = orderId;
+        this.fresh.keyId = keyId;
+        this.fresh.clOrdId = clOrdId;
+      }
       this.journal.addRef(keyId, clOrdId, orderId);
     }
     if (!outcome.ok) {
@@ -727,6 +734,12 @@ export class GatewayServer {
   private report(outcome: Outcome): void {
     this.reportTs = outcome.ts;
     outcome.forEachEvent(this.reportEvent);
+    // A new order of this gateway that is still open after its own events keeps reporting.
+    const fresh = this.fresh;
+    if (fresh.orderId !== 0) {
+      this.orders.set(fresh.orderId, { keyId: fresh.keyId, clOrdId: fresh.clOrdId });
+      fresh.orderId = 0;
+    }
   }
 
   /** The market data of a durable command: the book feed and public trades. */
@@ -781,9 +794,14 @@ export class GatewayServer {
     return this.timeNsValue;
   }
 
+  /** Which key and client order id an order came from, if it still reports. */
+  private refOf(orderId: number): OrderRef | undefined {
+    return orderId === this.fresh.orderId ? this.fresh : this.orders.get(orderId);
+  }
+
   private executionFor(orderId: number, execType: sbe.ExecType, e: CoreEvent, side: number, qty: number, leavesQty: number,
     rejectReason: number, lastPx: number, lastQty: number, aggressor: boolean): void {
-    const ref = this.orders.get(orderId);
+    const ref = this.refOf(orderId);
     if (!ref) return;
     const r = this.executionReport;
     r.clOrdId = ref.clOrdId; r.orderId = orderId; r.instrument = e.instrument; r.execType = execType; r.side = side as sbe.Side;
@@ -806,6 +824,10 @@ export class GatewayServer {
 
   /** An order that will report no more: its client order id is kept only for the retention window. */
   private done(orderId: number): void {
+    if (orderId === this.fresh.orderId) {
+      this.fresh.orderId = 0;
+      return this.retire(this.fresh.keyId, this.fresh.clOrdId);
+    }
     const ref = this.orders.get(orderId);
     if (!ref) return;
     this.orders.delete(orderId);
