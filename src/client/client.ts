@@ -32,12 +32,22 @@ export interface BookLevel { price: number; qty: number; count: number }
 export interface LocalBook { instrument: number; bookSeq: number; bids: BookLevel[]; asks: BookLevel[] }
 
 const RECONNECT_DELAY_MS = 200;
+/** Messages one ReplayRequest returns at most (the gateway's REPLAY_MESSAGES_MAX). */
+export const REPLAY_PAGE = 512;
 
 export class JunctionClient extends EventEmitter {
   private ws!: WebSocket;
   private readonly buffer = new DataView(new ArrayBuffer(1 << 16));
   private nextClOrdId = Date.now() * 1000;
+  /** The key's stream is delivered in order and without gaps: up to here so far. */
   private lastOutSeq = 0;
+  /** The highest outbound sequence known to exist (from the LogonAck or a message). */
+  private headOutSeq = 0;
+  /** Messages that arrived ahead of a gap, until the gap is filled by a replay. */
+  private readonly ahead = new Map<number, sbe.ExecutionReport | sbe.CancelReject>();
+  /** Where the last ReplayRequest started (its page runs REPLAY_PAGE messages on). */
+  private replayFrom = 0;
+  private loggedOnBefore = false;
   private closing = false;
   private readonly waiting = new Map<number, (m: sbe.ExecutionReport | sbe.CancelReject) => void>();
   private readonly books = new Map<number, { levels: [Map<number, BookLevel>, Map<number, BookLevel>]; bookSeq: number; live: boolean }>();
@@ -81,9 +91,14 @@ export class JunctionClient extends EventEmitter {
       ws.on('message', (data: Buffer) => {
         for (const decoded of sbe.decodeMessages(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) {
           if (decoded.type === 'LogonAck') {
-            const missed = this.lastOutSeq > 0 && decoded.message.nextOutSeq > this.lastOutSeq + 1;
             this.logonAck = decoded.message;
-            if (missed) this.replay(this.lastOutSeq + 1);
+            this.headOutSeq = Math.max(this.headOutSeq, decoded.message.nextOutSeq - 1);
+            // A new client starts from now (replay() fetches history); a reconnecting one fills
+            // whatever it missed.
+            if (!this.loggedOnBefore) this.lastOutSeq = this.headOutSeq;
+            this.loggedOnBefore = true;
+            this.replayFrom = 0;
+            this.fillGap();
             for (const instrument of this.books.keys()) this.requestBook(instrument);
             for (const instrument of this.tradeSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
             resolve();
@@ -118,17 +133,8 @@ export class JunctionClient extends EventEmitter {
   private onMessage(d: sbe.Decoded): void {
     switch (d.type) {
       case 'ExecutionReport':
-      case 'CancelReject': {
-        if (d.message.outSeq <= this.lastOutSeq) return; // already seen (a replay overlap)
-        this.lastOutSeq = d.message.outSeq;
-        const waiter = this.waiting.get(d.message.clOrdId);
-        if (waiter) {
-          this.waiting.delete(d.message.clOrdId);
-          waiter(d.message);
-        }
-        this.emit(d.type === 'ExecutionReport' ? 'report' : 'cancelReject', d.message);
-        return;
-      }
+      case 'CancelReject':
+        return this.onStream(d.message);
       case 'InstrumentList':
         this.instruments = d.message.instruments;
         return;
@@ -188,8 +194,49 @@ export class JunctionClient extends EventEmitter {
     this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: this.nextClOrdId++, instrument, side }));
   }
 
+  /** Delivers the key's stream again from `fromOutSeq` (its history, for a new client), in order. */
   replay(fromOutSeq: number): void {
+    this.lastOutSeq = Math.min(this.lastOutSeq, Math.max(0, fromOutSeq - 1));
+    this.requestReplay(Math.max(1, fromOutSeq));
+  }
+
+  private requestReplay(fromOutSeq: number): void {
+    this.replayFrom = fromOutSeq;
     this.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq }));
+  }
+
+  /** A message of the key's stream: delivered in outSeq order, once; a gap is filled by replay first. */
+  private onStream(m: sbe.ExecutionReport | sbe.CancelReject): void {
+    this.headOutSeq = Math.max(this.headOutSeq, m.outSeq);
+    if (m.outSeq <= this.lastOutSeq) return; // already delivered (a replay overlap)
+    if (m.outSeq > this.lastOutSeq + 1) {
+      this.ahead.set(m.outSeq, m);
+      return this.fillGap();
+    }
+    this.deliver(m);
+    for (let next = this.ahead.get(this.lastOutSeq + 1); next; next = this.ahead.get(this.lastOutSeq + 1)) {
+      this.ahead.delete(next.outSeq);
+      this.deliver(next);
+    }
+    this.fillGap();
+  }
+
+  private deliver(m: sbe.ExecutionReport | sbe.CancelReject): void {
+    this.lastOutSeq = m.outSeq;
+    const waiter = this.waiting.get(m.clOrdId);
+    if (waiter) {
+      this.waiting.delete(m.clOrdId);
+      waiter(m);
+    }
+    this.emit('execType' in m ? 'report' : 'cancelReject', m);
+  }
+
+  /** Asks for what is missing before the highest known sequence, a page at a time. */
+  private fillGap(): void {
+    const next = this.lastOutSeq + 1;
+    if (next > this.headOutSeq) return;
+    if (this.replayFrom !== 0 && next >= this.replayFrom && next < this.replayFrom + REPLAY_PAGE) return; // on its way
+    this.requestReplay(next);
   }
 
   /** Keeps a local book of `instrument`; emits 'book' with it after every snapshot or update. */
@@ -212,9 +259,16 @@ export class JunctionClient extends EventEmitter {
   private onSnapshot(m: sbe.BookSnapshot): void {
     const book = this.books.get(m.instrument);
     if (!book) return;
-    book.levels = [new Map(), new Map()];
+    // Part 0 starts the book afresh; it is live once the last part is in.
+    if (m.part === 0) {
+      book.levels = [new Map(), new Map()];
+      book.live = false;
+    } else if (book.live || m.bookSeq !== book.bookSeq) {
+      return; // a part of a snapshot whose start this client did not see
+    }
     for (const l of m.levels) book.levels[l.side].set(l.price, { price: l.price, qty: l.qty, count: l.count });
     book.bookSeq = m.bookSeq;
+    if (m.part + 1 < m.parts) return;
     book.live = true;
     this.emit('book', this.book(m.instrument));
   }

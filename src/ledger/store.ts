@@ -131,6 +131,11 @@ export class LedgerStore<Extra, Config> {
   /** One transaction for the whole batch; resolves once it is durable. */
   commit(record: BatchRecord<Extra>): Promise<boolean> {
     return this.root.transaction(() => {
+      // Batches land in order or not at all: one whose predecessor did not land is refused, so a
+      // failed commit never leaves a gap that recovery could not replay across.
+      if (record.batch > 1 && !this.journal.doesExist(record.batch - 1)) {
+        throw new Error(`batch ${record.batch - 1} is not in the journal; batch ${record.batch} is refused`);
+      }
       this.journal.put(record.batch, record.journal);
       if (record.postings.length > 0) this.postings.put(record.batch, record.postings);
       for (const [key, available, held] of record.balances) this.balances.put(key, [available, held]);

@@ -28,6 +28,9 @@ export class BookFeed {
   private readonly ladders = new Map<number, Ladder>();
   private readonly resting = new Map<number, Resting>();
 
+  /** levelsMax: the most levels one update carries (the protocol's group limit). */
+  constructor(private readonly levelsMax = 4096) {}
+
   private ladder(instrument: number): Ladder {
     let l = this.ladders.get(instrument);
     if (!l) this.ladders.set(instrument, (l = new Ladder()));
@@ -80,12 +83,14 @@ export class BookFeed {
     if (left === 0) this.resting.delete(orderId);
   }
 
-  /** The updates since the last flush: per instrument its new bookSeq and the changed levels. */
+  /**
+   * The updates since the last flush: per instrument the changed levels, at most `levelsMax` per
+   * update, each update with the next bookSeq.
+   */
   flush(): { instrument: number; bookSeq: number; levels: LevelChange[] }[] {
     const out = [];
     for (const [instrument, l] of this.ladders) {
       if (l.changed.size === 0) continue;
-      l.seq += 1;
       const levels = [...l.changed].map((key) => {
         const side = key % 2;
         const price = (key - side) / 2;
@@ -93,7 +98,10 @@ export class BookFeed {
         return { side, price, qty: level?.qty ?? 0, count: level?.count ?? 0 };
       });
       l.changed.clear();
-      out.push({ instrument, bookSeq: l.seq, levels });
+      for (let at = 0; at < levels.length; at += this.levelsMax) {
+        l.seq += 1;
+        out.push({ instrument, bookSeq: l.seq, levels: levels.slice(at, at + this.levelsMax) });
+      }
     }
     return out;
   }

@@ -87,11 +87,13 @@ export interface NodeListener {
    * applied() calls): what the listener derived from the batch becomes durable with it, never
    * without it and never later.
    */
-  ride?(): RideRow[];
+  ride?(batch: number): RideRow[];
   /** A command's outcome once its batch is durable (after its submitter's callback). */
   durable?(outcome: Outcome, command: NodeCommand): void;
   /** A batch is durable: after durable() for each of its commands. */
-  batchDurable?(): void;
+  batchDurable?(batch: number): void;
+  /** The node stopped (a commit failed or an invariant broke): nothing more will be acknowledged. */
+  failed?(error: Error): void;
 }
 
 export class NodeRuntime {
@@ -252,9 +254,16 @@ export class NodeRuntime {
       return this.fail(e as Error, waiting);
     }
     this.batch += 1;
+    const batch = this.batch;
     const started = this.onCommit ? process.hrtime.bigint() : 0n;
-    const commit = this.commitBatch(this.batch, commands).then(
+    const commit = this.commitBatch(batch, commands).then(
       () => {
+        // Past a failed commit nothing is acknowledged, even a later batch that landed (the store
+        // refuses one whose predecessor is missing, so none should).
+        if (this.failure) {
+          for (const w of waiting) w.reject(this.failure);
+          return;
+        }
         if (this.onCommit) this.onCommit(commands.length, Number(process.hrtime.bigint() - started) / 1000);
         // In sequence order: the submitter's callback, then the listeners. One failing callback
         // must not keep the others from their outcomes; it is rethrown after.
@@ -269,12 +278,13 @@ export class NodeRuntime {
         }
         for (const l of this.listeners) {
           try {
-            l.batchDurable?.();
+            l.batchDurable?.(batch);
           } catch (e) {
             thrown ??= e;
           }
         }
-        if (thrown !== undefined) throw thrown;
+        // A listener's bug must not stop the node, whose state is durable and sound: say it loudly.
+        if (thrown !== undefined) console.error(`junction: a callback failed after batch ${batch} was durable:`, thrown);
       },
       (e: Error) => this.fail(e, waiting),
     );
@@ -301,7 +311,7 @@ export class NodeRuntime {
     });
     const snapshot = batch % this.snapshotEvery === 0 ? this.snapshot(batch) : undefined;
     const rides: RideRow[] = [];
-    for (const l of this.listeners) if (l.ride) rides.push(...l.ride());
+    for (const l of this.listeners) if (l.ride) rides.push(...l.ride(batch));
     return this.store.commit({ batch, journal: encodeJournal(commands), postings, balances, snapshot, rides });
   }
 
@@ -311,7 +321,12 @@ export class NodeRuntime {
 
   private fail(error: Error, waiting: Waiting[]): void {
     // Past a failed commit or a broken invariant the in-memory state cannot be trusted: stop.
+    if (this.failure) {
+      for (const w of waiting) w.reject(this.failure);
+      return;
+    }
     this.failure = new Error(`node stopped: ${error.message}`);
+    for (const l of this.listeners) l.failed?.(this.failure);
     for (const w of waiting) w.reject(this.failure);
     for (let i = this.head; i < this.queue.length; i++) this.queue[i].reject(this.failure);
     this.queue = [];

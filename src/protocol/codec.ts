@@ -784,24 +784,29 @@ export interface BookSnapshotLevelsEntry {
   count: number;
 }
 
+/** Every level, best first per side. A book of more levels than a group holds comes as parts 0 to parts-1, all with the same bookSeq; it is complete after the last */
 export interface BookSnapshot {
   instrument: number;
   bookSeq: number;
+  part: number;
+  parts: number;
   levels: BookSnapshotLevelsEntry[];
 }
 
-export const BOOKSNAPSHOT_BLOCK_LENGTH = 12;
+export const BOOKSNAPSHOT_BLOCK_LENGTH = 16;
 
 export function sizeOfBookSnapshot(m: BookSnapshot): number {
-  return HEADER_BYTES + 12 + GROUP_HEADER_BYTES + m.levels.length * 21;
+  return HEADER_BYTES + 16 + GROUP_HEADER_BYTES + m.levels.length * 21;
 }
 
 export function encodeBookSnapshot(v: DataView, at: number, m: BookSnapshot): number {
-  writeHeader(v, at, 12, 31);
+  writeHeader(v, at, 16, 31);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   setU64(v, b + 4, m.bookSeq, 'bookSeq');
-  let p = b + 12;
+  v.setUint16(b + 12, m.part, true);
+  v.setUint16(b + 14, m.parts, true);
+  let p = b + 16;
   if (m.levels.length > GROUP_ENTRIES_MAX) throw new EncodeError('levels: more than ' + GROUP_ENTRIES_MAX + ' entries');
   v.setUint16(p, 21, true);
   v.setUint16(p + 2, m.levels.length, true);
@@ -817,11 +822,13 @@ export function encodeBookSnapshot(v: DataView, at: number, m: BookSnapshot): nu
 }
 
 function decodeBookSnapshot(v: DataView, b: number, blockLength: number, end: number): BookSnapshot {
-  if (blockLength < 12) throw new DecodeError('blockLength', `${blockLength} is shorter than BookSnapshot's 12`);
-  if (b + blockLength > end) throw new DecodeError('bookSeq', 'frame ends inside the message block');
+  if (blockLength < 16) throw new DecodeError('blockLength', `${blockLength} is shorter than BookSnapshot's 16`);
+  if (b + blockLength > end) throw new DecodeError('parts', 'frame ends inside the message block');
   const m = {
     instrument: v.getUint32(b + 0, true),
     bookSeq: getU64(v, b + 4, 'bookSeq'),
+    part: v.getUint16(b + 12, true),
+    parts: v.getUint16(b + 14, true),
     levels: [] as BookSnapshot['levels'],
   } as BookSnapshot;
   let p = b + blockLength;

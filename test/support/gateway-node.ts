@@ -16,8 +16,9 @@ export interface GatewayNode {
   close(): Promise<void>;
 }
 
-export async function gatewayNode(keys: [keyId: number, account: number, permission?: 'trade' | 'read'][], funding = 1, options: GatewayOptions = {}): Promise<GatewayNode> {
-  const node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-gw-')), config: testConfig() });
+export async function gatewayNode(keys: [keyId: number, account: number, permission?: 'trade' | 'read'][], funding = 1, options: GatewayOptions = {},
+  config = testConfig()): Promise<GatewayNode> {
+  const node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-gw-')), config });
   const pems = new Map<number, string>();
   for (const [keyId, account, permission = 'trade'] of keys) {
     const pair = newApiKeyPair();

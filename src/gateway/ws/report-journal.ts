@@ -55,7 +55,7 @@ export function outSeqOf(frame: Uint8Array): number {
 }
 
 /** A key's stream messages of one batch, in the blob written for them: sent once the batch is durable. */
-export interface BatchFrames { keyId: number; blob: Buffer }
+export interface BatchFrames { keyId: number; blob: Buffer; lastSeq: number }
 
 export class ReportJournal {
   private readonly pending = new Map<number, PendingFrames>();
@@ -74,7 +74,7 @@ export class ReportJournal {
       if (p.length === 0) continue;
       const blob = Buffer.from(p.bytes.subarray(0, p.length));
       rows.push({ db: 'reports', key: [keyId, p.lastSeq], value: blob });
-      frames.push({ keyId, blob });
+      frames.push({ keyId, blob, lastSeq: p.lastSeq });
       p.length = 0;
     }
     if (this.pendingRefs.length > 0) {
@@ -110,8 +110,13 @@ export class ReportJournal {
     return p && p.lastSeq > 0 ? p.lastSeq : this.store.lastReportBlob(keyId);
   }
 
-  /** A key's durable frames from an outbound sequence on. */
-  *framesFrom(keyId: number, fromOutSeq: number): IterableIterator<Uint8Array> {
-    for (const { value } of this.store.reportBlobs(keyId, fromOutSeq)) yield* framesOf(value, fromOutSeq);
+  /** A key's stored frames from an outbound sequence on, up to `toOutSeq` (what has been released). */
+  *framesFrom(keyId: number, fromOutSeq: number, toOutSeq: number): IterableIterator<Uint8Array> {
+    for (const { value } of this.store.reportBlobs(keyId, fromOutSeq)) {
+      for (const frame of framesOf(value, fromOutSeq)) {
+        if (outSeqOf(frame) > toOutSeq) return;
+        yield frame;
+      }
+    }
   }
 }

@@ -65,7 +65,15 @@ export interface GatewayOptions {
   onOrderLatency?: (micros: number) => void;
 }
 
-interface Stream { keyId: number; outSeq: number; session?: Session; bucket: TokenBucket }
+interface Stream {
+  keyId: number;
+  /** The last outbound sequence given to a message (it may not be durable yet). */
+  outSeq: number;
+  /** The last one durable and sent (or sendable): what a LogonAck announces and replay serves up to. */
+  released: number;
+  session?: Session;
+  bucket: TokenBucket;
+}
 
 interface Session {
   id: number;
@@ -141,17 +149,23 @@ class ClOrdIds {
   readonly ids = new Map<number, number>();
   /** Cancels and amends waiting for an order still being sequenced. */
   readonly followers = new Map<number, ((orderId: number) => void)[]>();
+  /** Finished orders, oldest first from `next`: client order id and node order id, in pairs. */
   private readonly finished: number[] = [];
   private next = 0;
 
   constructor(private readonly retained: number) {}
 
-  /** Its order is done: the id stays refused until `retained` later ones are done. */
-  retire(clOrdId: number): void {
-    if (this.finished.length < this.retained) return void this.finished.push(clOrdId);
-    this.ids.delete(this.finished[this.next]);
+  /**
+   * Its order is done: the id stays refused until `retained` later ones are done. It is then
+   * forgotten only if it still names that order (an id reused since names a newer one).
+   */
+  retire(clOrdId: number, orderId: number): void {
+    if (this.finished.length < 2 * this.retained) return void this.finished.push(clOrdId, orderId);
+    const oldest = this.finished[this.next];
+    if (this.ids.get(oldest) === this.finished[this.next + 1]) this.ids.delete(oldest);
     this.finished[this.next] = clOrdId;
-    this.next = (this.next + 1) % this.retained;
+    this.finished[this.next + 1] = orderId;
+    this.next = (this.next + 2) % (2 * this.retained);
   }
 }
 
@@ -168,7 +182,7 @@ export class GatewayServer {
   private readonly clOrdIds = new Map<number, ClOrdIds>();
   /** Node order id → the key and client order id it came from, while the order can still report. */
   private readonly orders = new Map<number, OrderRef>();
-  private readonly feed = new BookFeed();
+  private readonly feed = new BookFeed(sbe.GROUP_ENTRIES_MAX);
   private readonly bookTopics = new Map<number, Topic>();
   private readonly tradeTopics = new Map<number, Topic>();
   /** Connections subscribed to any topic: the timer checks their backpressure. */
@@ -194,8 +208,8 @@ export class GatewayServer {
   /** performance.now() at arrival of each new order not yet durable (onOrderLatency only). */
   private readonly arrivals = new NumberQueue();
   private marketTs = 0;
-  /** Each applied batch's stream frames, oldest first, until the batch is durable. */
-  private readonly unreleased: BatchFrames[][] = [];
+  /** Each applied batch's stream messages, by batch, until the batch is durable. */
+  private readonly unreleased = new Map<number, BatchFrames[]>();
   private readonly onOrderLatency: GatewayOptions['onOrderLatency'];
   /** performance.now() when the frame being handled arrived (only with onOrderLatency). */
   private arrivedMs = 0;
@@ -209,7 +223,7 @@ export class GatewayServer {
   private readonly clOrdIdsRetained: number;
   private readonly journal: ReportJournal;
   /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
-  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0 };
+  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0 };
 
   constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
@@ -227,7 +241,7 @@ export class GatewayServer {
       const ids = this.clOrdIdsOf(keyId);
       ids.ids.set(clOrdId, orderId);
       if (node.pipeline.orders.has(orderId)) this.orders.set(orderId, { keyId, clOrdId });
-      else ids.retire(clOrdId);
+      else ids.retire(clOrdId, orderId);
     });
     this.app = uWS.App().ws<Connection>('/ws', {
       compression: uWS.DISABLED,
@@ -251,13 +265,19 @@ export class GatewayServer {
     // data is built from durable outcomes only.
     node.listen({
       applied: (outcome) => this.report(outcome),
-      ride: () => {
+      ride: (batch) => {
         const { rows, frames } = this.journal.take();
-        this.unreleased.push(frames);
+        if (frames.length > 0) this.unreleased.set(batch, frames);
         return rows;
       },
       durable: (outcome) => this.marketData(outcome),
-      batchDurable: () => this.release(this.unreleased.shift()!),
+      batchDurable: (batch) => {
+        const frames = this.unreleased.get(batch);
+        if (!frames) return;
+        this.unreleased.delete(batch);
+        this.release(frames);
+      },
+      failed: (error) => this.fail(error),
     });
     this.timer = setInterval(() => this.tick(), TIMER_TICK_MS);
     this.timer.unref();
@@ -375,7 +395,8 @@ export class GatewayServer {
   /** Closes a connection after whatever is queued for it has been sent. */
   private end(ws: uWS.WebSocket<Connection>, code: number, reason: string): void {
     const conn = ws.getUserData();
-    if (conn.open) this.sendQueued(ws, conn);
+    if (!conn.open) return; // closed, or being closed (a slow consumer)
+    this.sendQueued(ws, conn);
     ws.end(code, reason);
   }
 
@@ -406,7 +427,8 @@ export class GatewayServer {
   private streamOf(keyId: number): Stream {
     let stream = this.streams.get(keyId);
     if (!stream) {
-      stream = { keyId, outSeq: this.journal.lastOutSeq(keyId), bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, Date.now()) };
+      const last = this.journal.lastOutSeq(keyId);
+      stream = { keyId, outSeq: last, released: last, bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, Date.now()) };
       this.streams.set(keyId, stream);
     }
     return stream;
@@ -415,8 +437,10 @@ export class GatewayServer {
   /** A durable batch's stream messages go to the keys' sessions, if connected. */
   private release(frames: BatchFrames[]): void {
     const now = Date.now();
-    for (const { keyId, blob } of frames) {
-      const session = this.streams.get(keyId)?.session;
+    for (const { keyId, blob, lastSeq } of frames) {
+      const stream = this.streamOf(keyId);
+      stream.released = lastSeq;
+      const session = stream.session;
       if (!session) continue;
       session.lastOutMs = now;
       // The blob is the key's messages back to back: one frame as it is.
@@ -449,9 +473,16 @@ export class GatewayServer {
     }
     this.nowMs = Date.now();
     if (this.onOrderLatency) this.arrivedMs = performance.now();
-    for (const decoded of messages) {
-      if (!ws.getUserData().open) return;
-      this.onDecoded(ws, decoded);
+    try {
+      for (const decoded of messages) {
+        if (!ws.getUserData().open) return;
+        this.onDecoded(ws, decoded);
+      }
+    } catch (e) {
+      // A fault of ours must not take the node down: that connection is closed, and it is said.
+      this.stats.internalErrors++;
+      console.error('junction gateway: internal error handling a message:', e);
+      this.end(ws, 1011, 'internal error');
     }
   }
 
@@ -503,18 +534,20 @@ export class GatewayServer {
     if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
     const stream = this.streamOf(m.keyId);
     // One connection per key: a newer logon takes the stream over.
+    // A dead-man's switch armed for the key stays armed across the takeover.
+    const deadMansDeadlineMs = stream.session?.deadMansDeadlineMs ?? 0;
     if (stream.session) this.end(stream.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const session: Session = {
       id: this.nextSessionId++, stream, account: key.account, trade: key.permission === 'trade',
       cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs,
-      deadMansDeadlineMs: 0, bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
+      deadMansDeadlineMs, bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
     };
     stream.session = session;
     conn.session = session;
     this.sessions.add(session);
     this.sendTo(session, (v) => sbe.encodeLogonAck(v, 0, {
-      sessionId: session.id, account: key.account, nextOutSeq: stream.outSeq + 1, heartbeatMs,
+      sessionId: session.id, account: key.account, nextOutSeq: stream.released + 1, heartbeatMs,
       ordersPerSecond: Math.min(this.limits.perKeyPerSecond, this.limits.perConnectionPerSecond),
       readOnly: session.trade ? sbe.BooleanType.False : sbe.BooleanType.True,
     }));
@@ -573,7 +606,7 @@ export class GatewayServer {
 
   private replay(session: Session, fromOutSeq: number): void {
     let sent = 0;
-    for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq))) {
+    for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq), session.stream.released)) {
       if (sent === REPLAY_MESSAGES_MAX) break;
       this.send(session.ws, frame, frame.byteLength);
       sent++;
@@ -598,8 +631,8 @@ export class GatewayServer {
     return m;
   }
 
-  private retire(keyId: number, clOrdId: number): void {
-    this.clOrdIdsOf(keyId).retire(clOrdId);
+  private retire(keyId: number, clOrdId: number, orderId: number): void {
+    this.clOrdIdsOf(keyId).retire(clOrdId, orderId);
   }
 
   private newOrders(session: Session, orders: readonly sbe.NewOrder[], templateId: number): void {
@@ -658,7 +691,7 @@ export class GatewayServer {
       r.aggressor = sbe.BooleanType.False; r.rejectReason = outcome.reason ?? 0; r.price = o.price; r.qty = o.qty;
       r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts);
       this.streamExecution(keyId);
-      this.retire(keyId, clOrdId);
+      this.retire(keyId, clOrdId, orderId);
     }
     const waiting = ids.followers.get(clOrdId);
     if (waiting) {
@@ -713,9 +746,11 @@ export class GatewayServer {
     // applying one again changes nothing.
     this.join(ws, book);
     const snap = this.feed.snapshot(m.instrument);
-    this.sendMessage(ws, (v) => sbe.encodeBookSnapshot(v, 0, {
-      instrument: m.instrument, bookSeq: snap.bookSeq, levels: snap.levels as sbe.BookSnapshotLevelsEntry[],
-    }));
+    const parts = Math.max(1, Math.ceil(snap.levels.length / sbe.GROUP_ENTRIES_MAX));
+    for (let part = 0; part < parts; part++) {
+      const levels = snap.levels.slice(part * sbe.GROUP_ENTRIES_MAX, (part + 1) * sbe.GROUP_ENTRIES_MAX) as sbe.BookSnapshotLevelsEntry[];
+      this.sendMessage(ws, (v) => sbe.encodeBookSnapshot(v, 0, { instrument: m.instrument, bookSeq: snap.bookSeq, part, parts, levels }));
+    }
     this.sendQueued(ws, ws.getUserData());
   }
 
@@ -826,11 +861,11 @@ export class GatewayServer {
   private done(orderId: number): void {
     if (orderId === this.fresh.orderId) {
       this.fresh.orderId = 0;
-      return this.retire(this.fresh.keyId, this.fresh.clOrdId);
+      return this.retire(this.fresh.keyId, this.fresh.clOrdId, orderId);
     }
     const ref = this.orders.get(orderId);
     if (!ref) return;
     this.orders.delete(orderId);
-    this.retire(ref.keyId, ref.clOrdId);
+    this.retire(ref.keyId, ref.clOrdId, orderId);
   }
 }
