@@ -78,4 +78,29 @@ describe('client SDK', () => {
     maker.close();
     taker.close();
   });
+
+  it('[OPS-1] after a drop, delivers every missed report in order, over several replay pages, while new ones keep coming', async () => {
+    const seller = await connect(2);
+    const ORDERS = 702;
+    const placed = await Promise.all(Array.from({ length: ORDERS }, () => seller.place({ instrument: 1, side: sbe.Side.Sell, price: 1_001, qty: 1 })));
+    const from = placed[placed.length - 1].outSeq + 1;
+    const delivered: number[] = [];
+    seller.on('report', (r: sbe.ExecutionReport) => delivered.push(r.outSeq));
+    seller.dropConnection();
+    // While it is away, 600 of its 702 orders fill (600 reports, more than one replay page) ...
+    // (The buyer may have 3 orders in flight: its IOC orders go three at a time.)
+    const take = async (n: number) => {
+      for (let done = 0; done < n; done += 3) {
+        const taken = await Promise.all([0, 1, 2].map(() => env.node.submit({ type: 'order', account: BUYER, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_001, qty: 1 })));
+        expect(taken.every((o) => o.ok)).toBe(true);
+      }
+    };
+    await take(600);
+    // ... and 102 more fill while it is logging on again and catching up.
+    await until(() => delivered.length > 0);
+    await take(102);
+    await until(() => delivered.length === ORDERS);
+    expect(delivered).toEqual(Array.from({ length: ORDERS }, (_, i) => from + i));
+    seller.close();
+  });
 });

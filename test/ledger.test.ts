@@ -170,6 +170,17 @@ describe('pre-trade risk and the ledger', () => {
     expect(n.pipeline.orders.size).toBe(1);
   });
 
+  it('[OPS-2] the store refuses a batch whose predecessor is not in the journal, so a failed commit leaves no gap', async () => {
+    const n = await node();
+    await fund(n, BUYER, 'QUOTE', 100);
+    let last = 0;
+    for (const { batch } of n.store.journalAfter(0)) last = batch;
+    expect(last).toBeGreaterThan(0);
+    const record = { journal: Buffer.alloc(8), postings: Buffer.alloc(0), balances: [] };
+    await expect(n.store.commit({ batch: last + 2, ...record })).rejects.toThrow(`batch ${last + 1} is not in the journal; batch ${last + 2} is refused`);
+    expect([...n.store.journalAfter(last)]).toEqual([]);
+  });
+
   it('[OPS-2] [CORE-4] a restart rebuilds the same balances, holds and books from LMDB', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'junction-ledger-'));
     const n = await node(dir);
