@@ -133,6 +133,8 @@ export interface Logon {
 }
 
 export const LOGON_BLOCK_LENGTH = 93;
+/** Where each field of Logon's block starts, after the 8-byte header (for readers that skip decoding). */
+export const LOGON_OFFSETS = { keyId: 0, timestampNs: 8, nonce: 16, heartbeatMs: 24, cancelOnDisconnect: 28, signature: 29 } as const;
 
 export function sizeOfLogon(_m: Logon): number {
   return HEADER_BYTES + 93;
@@ -177,6 +179,8 @@ export interface LogonAck {
 }
 
 export const LOGONACK_BLOCK_LENGTH = 29;
+/** Where each field of LogonAck's block starts, after the 8-byte header (for readers that skip decoding). */
+export const LOGONACK_OFFSETS = { sessionId: 0, account: 8, nextOutSeq: 12, heartbeatMs: 20, ordersPerSecond: 24, readOnly: 28 } as const;
 
 export function sizeOfLogonAck(_m: LogonAck): number {
   return HEADER_BYTES + 29;
@@ -217,6 +221,8 @@ export interface Logout {
 }
 
 export const LOGOUT_BLOCK_LENGTH = 66;
+/** Where each field of Logout's block starts, after the 8-byte header (for readers that skip decoding). */
+export const LOGOUT_OFFSETS = { reason: 0, text: 2 } as const;
 
 export function sizeOfLogout(_m: Logout): number {
   return HEADER_BYTES + 66;
@@ -248,6 +254,8 @@ export interface Heartbeat {
 }
 
 export const HEARTBEAT_BLOCK_LENGTH = 8;
+/** Where each field of Heartbeat's block starts, after the 8-byte header (for readers that skip decoding). */
+export const HEARTBEAT_OFFSETS = { testReqId: 0 } as const;
 
 export function sizeOfHeartbeat(_m: Heartbeat): number {
   return HEADER_BYTES + 8;
@@ -277,6 +285,8 @@ export interface TestRequest {
 }
 
 export const TESTREQUEST_BLOCK_LENGTH = 8;
+/** Where each field of TestRequest's block starts, after the 8-byte header (for readers that skip decoding). */
+export const TESTREQUEST_OFFSETS = { testReqId: 0 } as const;
 
 export function sizeOfTestRequest(_m: TestRequest): number {
   return HEADER_BYTES + 8;
@@ -310,6 +320,8 @@ export interface SessionReject {
 }
 
 export const SESSIONREJECT_BLOCK_LENGTH = 100;
+/** Where each field of SessionReject's block starts, after the 8-byte header (for readers that skip decoding). */
+export const SESSIONREJECT_OFFSETS = { refTemplateId: 0, reason: 2, field: 4, text: 36 } as const;
 
 export function sizeOfSessionReject(_m: SessionReject): number {
   return HEADER_BYTES + 100;
@@ -346,6 +358,8 @@ export interface ReplayRequest {
 }
 
 export const REPLAYREQUEST_BLOCK_LENGTH = 8;
+/** Where each field of ReplayRequest's block starts, after the 8-byte header (for readers that skip decoding). */
+export const REPLAYREQUEST_OFFSETS = { fromOutSeq: 0 } as const;
 
 export function sizeOfReplayRequest(_m: ReplayRequest): number {
   return HEADER_BYTES + 8;
@@ -376,6 +390,8 @@ export interface DeadMansSwitch {
 }
 
 export const DEADMANSSWITCH_BLOCK_LENGTH = 4;
+/** Where each field of DeadMansSwitch's block starts, after the 8-byte header (for readers that skip decoding). */
+export const DEADMANSSWITCH_OFFSETS = { timeoutMs: 0 } as const;
 
 export function sizeOfDeadMansSwitch(_m: DeadMansSwitch): number {
   return HEADER_BYTES + 4;
@@ -412,6 +428,8 @@ export interface NewOrder {
 }
 
 export const NEWORDER_BLOCK_LENGTH = 32;
+/** Where each field of NewOrder's block starts, after the 8-byte header (for readers that skip decoding). */
+export const NEWORDER_OFFSETS = { clOrdId: 0, instrument: 8, side: 12, ordType: 13, timeInForce: 14, stpMode: 15, price: 16, qty: 24 } as const;
 
 export function sizeOfNewOrder(_m: NewOrder): number {
   return HEADER_BYTES + 32;
@@ -466,6 +484,8 @@ export interface BatchNewOrders {
 }
 
 export const BATCHNEWORDERS_BLOCK_LENGTH = 0;
+/** Where each field of BatchNewOrders's block starts, after the 8-byte header (for readers that skip decoding). */
+export const BATCHNEWORDERS_OFFSETS = {  } as const;
 
 export function sizeOfBatchNewOrders(m: BatchNewOrders): number {
   return HEADER_BYTES + 0 + GROUP_HEADER_BYTES + m.orders.length * 32;
@@ -532,6 +552,8 @@ export interface CancelOrder {
 }
 
 export const CANCELORDER_BLOCK_LENGTH = 20;
+/** Where each field of CancelOrder's block starts, after the 8-byte header (for readers that skip decoding). */
+export const CANCELORDER_OFFSETS = { clOrdId: 0, origClOrdId: 8, instrument: 16 } as const;
 
 export function sizeOfCancelOrder(_m: CancelOrder): number {
   return HEADER_BYTES + 20;
@@ -569,6 +591,8 @@ export interface AmendOrder {
 }
 
 export const AMENDORDER_BLOCK_LENGTH = 36;
+/** Where each field of AmendOrder's block starts, after the 8-byte header (for readers that skip decoding). */
+export const AMENDORDER_OFFSETS = { clOrdId: 0, origClOrdId: 8, instrument: 16, price: 20, qty: 28 } as const;
 
 export function sizeOfAmendOrder(_m: AmendOrder): number {
   return HEADER_BYTES + 36;
@@ -608,6 +632,8 @@ export interface MassCancel {
 }
 
 export const MASSCANCEL_BLOCK_LENGTH = 13;
+/** Where each field of MassCancel's block starts, after the 8-byte header (for readers that skip decoding). */
+export const MASSCANCEL_OFFSETS = { clOrdId: 0, instrument: 8, side: 12 } as const;
 
 export function sizeOfMassCancel(_m: MassCancel): number {
   return HEADER_BYTES + 13;
@@ -655,6 +681,8 @@ export interface ExecutionReport {
 }
 
 export const EXECUTIONREPORT_BLOCK_LENGTH = 89;
+/** Where each field of ExecutionReport's block starts, after the 8-byte header (for readers that skip decoding). */
+export const EXECUTIONREPORT_OFFSETS = { outSeq: 0, clOrdId: 8, orderId: 16, instrument: 24, execType: 28, side: 29, aggressor: 30, rejectReason: 31, price: 33, qty: 41, lastPx: 49, lastQty: 57, leavesQty: 65, tradeId: 73, transactTimeNs: 81 } as const;
 
 export function sizeOfExecutionReport(_m: ExecutionReport): number {
   return HEADER_BYTES + 89;
@@ -715,6 +743,8 @@ export interface CancelReject {
 }
 
 export const CANCELREJECT_BLOCK_LENGTH = 26;
+/** Where each field of CancelReject's block starts, after the 8-byte header (for readers that skip decoding). */
+export const CANCELREJECT_OFFSETS = { outSeq: 0, clOrdId: 8, origClOrdId: 16, reason: 24 } as const;
 
 export function sizeOfCancelReject(_m: CancelReject): number {
   return HEADER_BYTES + 26;
@@ -751,6 +781,8 @@ export interface Subscribe {
 }
 
 export const SUBSCRIBE_BLOCK_LENGTH = 5;
+/** Where each field of Subscribe's block starts, after the 8-byte header (for readers that skip decoding). */
+export const SUBSCRIBE_OFFSETS = { instrument: 0, channel: 4 } as const;
 
 export function sizeOfSubscribe(_m: Subscribe): number {
   return HEADER_BYTES + 5;
@@ -794,6 +826,8 @@ export interface BookSnapshot {
 }
 
 export const BOOKSNAPSHOT_BLOCK_LENGTH = 16;
+/** Where each field of BookSnapshot's block starts, after the 8-byte header (for readers that skip decoding). */
+export const BOOKSNAPSHOT_OFFSETS = { instrument: 0, bookSeq: 4, part: 12, parts: 14 } as const;
 
 export function sizeOfBookSnapshot(m: BookSnapshot): number {
   return HEADER_BYTES + 16 + GROUP_HEADER_BYTES + m.levels.length * 21;
@@ -868,6 +902,8 @@ export interface BookUpdate {
 }
 
 export const BOOKUPDATE_BLOCK_LENGTH = 12;
+/** Where each field of BookUpdate's block starts, after the 8-byte header (for readers that skip decoding). */
+export const BOOKUPDATE_OFFSETS = { instrument: 0, bookSeq: 4 } as const;
 
 export function sizeOfBookUpdate(m: BookUpdate): number {
   return HEADER_BYTES + 12 + GROUP_HEADER_BYTES + m.levels.length * 21;
@@ -933,6 +969,8 @@ export interface Trade {
 }
 
 export const TRADE_BLOCK_LENGTH = 37;
+/** Where each field of Trade's block starts, after the 8-byte header (for readers that skip decoding). */
+export const TRADE_OFFSETS = { instrument: 0, tradeId: 4, execTimeNs: 12, price: 20, qty: 28, aggressor: 36 } as const;
 
 export function sizeOfTrade(_m: Trade): number {
   return HEADER_BYTES + 37;
@@ -981,6 +1019,8 @@ export interface InstrumentList {
 }
 
 export const INSTRUMENTLIST_BLOCK_LENGTH = 0;
+/** Where each field of InstrumentList's block starts, after the 8-byte header (for readers that skip decoding). */
+export const INSTRUMENTLIST_OFFSETS = {  } as const;
 
 export function sizeOfInstrumentList(m: InstrumentList): number {
   return HEADER_BYTES + 0 + GROUP_HEADER_BYTES + m.instruments.length * 52;

@@ -214,7 +214,9 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     });
     if (m.description) out.push(`/** ${m.description} */`);
     out.push(`export interface ${m.name} {\n${[...m.fields.map((f) => `  ${f.name}: ${tsType(f.type)};`), ...m.groups.map((g, gi) => `  ${g.name}: ${groupEntryTypes[gi]}[];`)].join('\n')}\n}\n`);
-    out.push(`export const ${m.name.toUpperCase()}_BLOCK_LENGTH = ${m.blockLength};\n`);
+    out.push(`export const ${m.name.toUpperCase()}_BLOCK_LENGTH = ${m.blockLength};`);
+    out.push(`/** Where each field of ${m.name}'s block starts, after the 8-byte header (for readers that skip decoding). */`);
+    out.push(`export const ${m.name.toUpperCase()}_OFFSETS = { ${m.fields.map((f) => `${f.name}: ${f.offset}`).join(', ')} } as const;\n`);
     // size
     const groupSizes = m.groups.map((g) => ` + GROUP_HEADER_BYTES + m.${g.name}.length * ${g.blockLength}`).join('');
     out.push(`export function sizeOf${m.name}(${m.groups.length ? 'm' : '_m'}: ${m.name}): number {\n  return HEADER_BYTES + ${m.blockLength}${groupSizes};\n}\n`);
