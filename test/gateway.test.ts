@@ -392,6 +392,29 @@ describe('gateway sessions, second node', () => {
     maker.ws.close();
   });
 
+  it('[OPS-1] past the intake limit new orders are refused as busy, naming the order, and nothing is queued for them', async () => {
+    const busy = await gatewayNode([[21, BUYER]], 1, { intakeQueuedMax: 2 });
+    for (const [keyId, privateKeyPem] of busy.pems) keys.set(keyId, { privateKeyPem });
+    try {
+      const c = await Client.loggedOn(21, busy.url);
+      const before = busy.node.lastSequence;
+      c.send((v) => sbe.encodeBatchNewOrders(v, 0, { orders: [1, 2, 3, 4].map((id) => order(id, 0, 990, 1, sbe.TimeInForce.IOC)) }));
+      await c.next('ExecutionReport', (r) => r.clOrdId === 2 && r.execType === sbe.ExecType.Cancelled);
+      const rejects = c.received.filter((d) => d.type === 'SessionReject').map((d) => d.message as sbe.SessionReject);
+      expect(rejects.map((r) => [r.reason, r.field, r.text])).toEqual([
+        [12, 'clOrdId', 'node busy: 2 commands queued; clOrdId 3 not taken, retry'],
+        [12, 'clOrdId', 'node busy: 2 commands queued; clOrdId 4 not taken, retry'],
+      ]);
+      expect(busy.node.lastSequence).toBe(before + 2);
+      // Refused, not used: the ids are free for the retry.
+      c.send((v) => sbe.encodeNewOrder(v, 0, order(3, 0, 990, 1, sbe.TimeInForce.IOC)));
+      expect(await c.next('ExecutionReport', (r) => r.clOrdId === 3)).toMatchObject({ execType: sbe.ExecType.New });
+      c.ws.close();
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('[OPS-1] a frame may carry several messages back to back; one that does not decode drops the whole frame', async () => {
     const c = await Client.loggedOn(OTHER, second.url);
     const frame = new Uint8Array(2 * (8 + 32));

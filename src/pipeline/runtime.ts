@@ -190,6 +190,9 @@ export class NodeRuntime {
 
   get lastSequence(): number { return this.lastSeq; }
 
+  /** Commands queued and not yet in a batch (what intake control looks at). */
+  get queued(): number { return this.queue.length - this.head; }
+
   /** Queues a command; resolves with its outcome once the batch holding it is durable. */
   submit(command: NodeCommand): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => this.enqueue(command, resolve, reject));

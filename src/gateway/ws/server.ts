@@ -31,6 +31,11 @@ export const HEARTBEAT_MS_MIN = 100;
 /** Unsent bytes a connection may hold before it is disconnected as a slow consumer. */
 export const SLOW_CONSUMER_BYTES = 4 * 1024 * 1024;
 export const TIMER_TICK_MS = 50;
+/**
+ * Commands the node may have queued (not yet in a batch) before new orders are refused as busy:
+ * about a second of work at full speed, so a stalled disk cannot make the queue grow without bound.
+ */
+export const INTAKE_QUEUED_MAX = 150_000;
 /** Finished orders per API key whose client order ids are still refused as duplicates. */
 export const CLORDIDS_RETAINED = 100_000;
 /** Messages one ReplayRequest returns at most; ask again from the next sequence for more. */
@@ -42,7 +47,7 @@ const SCRATCH_BYTES = 1 << 20;
 /** Stable SessionReject and Logout reasons. */
 export const enum SessionReason {
   NotLoggedOn = 1, AlreadyLoggedOn = 2, ReadOnlyKey = 3, DuplicateClOrdId = 4, UnknownClOrdId = 5, Unsupported = 6,
-  RateLimited = 7, UnknownInstrument = 8, LogonRefused = 10, HeartbeatTimeout = 11,
+  RateLimited = 7, UnknownInstrument = 8, LogonRefused = 10, HeartbeatTimeout = 11, Busy = 12,
 }
 
 /** Raises if uWebSockets.js has fallen back to its JavaScript implementation. */
@@ -58,6 +63,8 @@ export interface GatewayOptions {
   slowConsumerBytes?: number;
   /** Finished orders per API key whose client order ids stay refused (default CLORDIDS_RETAINED). */
   clOrdIdsRetained?: number;
+  /** Queued commands past which new orders are refused as busy (default INTAKE_QUEUED_MAX). */
+  intakeQueuedMax?: number;
   /**
    * Called with each new order's time inside the node, in µs: from its frame's arrival to its
    * outcome being durable and its report queued (benchmarks; costs a clock read per order).
@@ -221,6 +228,7 @@ export class GatewayServer {
   private readonly limits: RateLimits;
   private readonly slowConsumerBytes: number;
   private readonly clOrdIdsRetained: number;
+  private readonly intakeQueuedMax: number;
   private readonly journal: ReportJournal;
   /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
   readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0 };
@@ -230,6 +238,7 @@ export class GatewayServer {
     this.limits = options.limits ?? RATE_LIMITS_DEFAULT;
     this.slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.clOrdIdsRetained = Math.max(1, options.clOrdIdsRetained ?? CLORDIDS_RETAINED);
+    this.intakeQueuedMax = options.intakeQueuedMax ?? INTAKE_QUEUED_MAX;
     this.onOrderLatency = options.onOrderLatency;
     this.feed.seed(node.pipeline.orders.values());
     for (const l of node.config.instruments) {
@@ -640,6 +649,10 @@ export class GatewayServer {
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId).ids;
     for (const o of orders) {
+      if (this.node.queued >= this.intakeQueuedMax) {
+        this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; clOrdId ${o.clOrdId} not taken, retry`);
+        continue;
+      }
       if (this.rateLimited(session, templateId)) continue;
       if (ids.has(o.clOrdId)) {
         this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`);
