@@ -1,6 +1,8 @@
 // End-to-end load: drives a running node over loopback websockets with open-loop order flow and
 // prints one JSON line:
 // {"orders_per_s","ack_p50_us","ack_p99_us","ack_p999_us","echo_p50_us","echo_p99_us","commit_p99_us", ...}
+// commit_p99_us is over commits; commit_per_order_p99_us weights each commit by the orders in it
+// (the commit each order waited for: a slow commit usually carries more orders).
 // order→ack is from sending an order to receiving its first execution report (durable by then);
 // in the same run a plain uWebSockets.js echo server's round trip and the node's LMDB commit
 // latency are measured, so the node's own overhead shows.
@@ -179,6 +181,7 @@ console.log(JSON.stringify({
   echo_p50_us: echoRtt.getValueAtPercentile(50),
   echo_p99_us: echoRtt.getValueAtPercentile(99),
   commit_p99_us: commit.commit_p99_us,
+  commit_per_order_p99_us: commit.commit_per_order_p99_us,
   offered_per_s: RATE,
   clients: CLIENTS,
   batch: BATCH,

@@ -42,6 +42,8 @@ export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (c
 
 const COMMIT_SAMPLES_MAX = 1_000_000;
 const commitMicros: number[] = [];
+/** The same commits weighted by their commands: [micros, commands] (what each order waited for). */
+const commitWeights: [number, number][] = [];
 const orderMicros: number[] = [];
 /** How late the event loop ran (a busy or paused main thread), sampled every 1 ms. */
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -52,6 +54,18 @@ let committedCommands = 0;
  */
 let cpuAtFirstCommit: NodeJS.CpuUsage | undefined;
 let commandsAtFirstCommit = 0;
+
+/** The value below which a fraction `p` of the total weight lies. */
+function weightedPercentile(samples: [value: number, weight: number][], p: number): number {
+  const sorted = [...samples].sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((sum, [, w]) => sum + w, 0);
+  let seen = 0;
+  for (const [value, weight] of sorted) {
+    seen += weight;
+    if (seen >= p * total) return Math.round(value);
+  }
+  return 0;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -77,7 +91,10 @@ async function main(): Promise<void> {
   let listening: number;
   try {
     runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
-      if (commitMicros.length < COMMIT_SAMPLES_MAX) commitMicros.push(micros);
+      if (commitMicros.length < COMMIT_SAMPLES_MAX) {
+        commitMicros.push(micros);
+        commitWeights.push([micros, n]);
+      }
       committedCommands += n;
       if (!cpuAtFirstCommit) {
         cpuAtFirstCommit = process.cpuUsage();
@@ -107,6 +124,7 @@ async function main(): Promise<void> {
       const pct = (p: number, of = commitMicros) => Math.round(of[Math.min(of.length - 1, Math.floor(p * of.length))] ?? 0);
       writeFileSync(values.stats, JSON.stringify({
         commits: commitMicros.length, commands: committedCommands - commandsAtFirstCommit, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99),
+        commit_per_order_p99_us: weightedPercentile(commitWeights, 0.99),
         order_in_node_p50_us: pct(0.5, orderMicros), order_in_node_p99_us: pct(0.99, orderMicros),
         loop_delay_p99_us: Math.round(loopDelay.percentile(99) / 1000), loop_delay_max_us: Math.round(loopDelay.max / 1000),
         cpu_us_per_command: Math.round((10 * (cpu.user + cpu.system)) / commandsMeasured) / 10,
@@ -118,6 +136,7 @@ async function main(): Promise<void> {
     loopDelay.enable();
     process.on('SIGUSR2', () => {
       commitMicros.length = 0;
+      commitWeights.length = 0;
       orderMicros.length = 0;
       loopDelay.reset();
       cpuAtFirstCommit = process.cpuUsage();
