@@ -37,6 +37,22 @@ describe('client SDK', () => {
     c.close();
   });
 
+  it('[OPS-1] a place the gateway refuses fails with the SessionReject naming its client order id; a cancel waits for its own answer', async () => {
+    const c = await connect(1);
+    const first = await c.place({ instrument: 1, side: sbe.Side.Buy, price: 900, qty: 1, clOrdId: 77 });
+    expect(first.execType).toBe(sbe.ExecType.New);
+    const again = c.place({ instrument: 1, side: sbe.Side.Buy, price: 901, qty: 1, clOrdId: 77 });
+    await expect(again).rejects.toThrow('refused (reason 4, clOrdId): clOrdId 77 was already used');
+    await expect(again).rejects.toMatchObject({ reject: { refClOrdId: 77, refTemplateId: sbe.TemplateId.NewOrder } });
+    // Placed and cancelled at once: the place resolves with New, the cancel with Cancelled.
+    const [placed, cancelled] = await Promise.all([
+      c.place({ instrument: 1, side: sbe.Side.Buy, price: 902, qty: 1, clOrdId: 78 }), c.cancel(1, 78),
+    ]);
+    expect([placed.execType, (cancelled as sbe.ExecutionReport).execType]).toEqual([sbe.ExecType.New, sbe.ExecType.Cancelled]);
+    await c.cancel(1, 77);
+    c.close();
+  });
+
   it('[OPS-1] keeps a local book, and re-snapshots when it sees a gap in bookSeq', async () => {
     const watcher = await connect(2);
     const books: LocalBook[] = [];

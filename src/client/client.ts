@@ -32,6 +32,16 @@ export interface BookLevel { price: number; qty: number; count: number }
 export interface LocalBook { instrument: number; bookSeq: number; bids: BookLevel[]; asks: BookLevel[] }
 
 const RECONNECT_DELAY_MS = 200;
+
+type StreamMessage = sbe.ExecutionReport | sbe.CancelReject;
+type Waiter = (m: StreamMessage) => void;
+
+/** The gateway refused a request (a SessionReject naming its client order id). */
+export class SessionRejectError extends Error {
+  constructor(readonly reject: sbe.SessionReject) {
+    super(`refused (reason ${reject.reason}, ${reject.field}): ${reject.text}`);
+  }
+}
 /** Messages one ReplayRequest returns at most (the gateway's REPLAY_MESSAGES_MAX). */
 export const REPLAY_PAGE = 512;
 
@@ -49,7 +59,10 @@ export class JunctionClient extends EventEmitter {
   private replayFrom = 0;
   private loggedOnBefore = false;
   private closing = false;
-  private readonly waiting = new Map<number, (m: sbe.ExecutionReport | sbe.CancelReject) => void>();
+  /** Requests waiting for a stream message, by the client order id it will carry. */
+  private readonly waiting = new Map<number, Waiter[]>();
+  /** Requests awaiting their outcome, by client order id, failed by a SessionReject naming them. */
+  private readonly refusals = new Map<number, (r: sbe.SessionReject) => void>();
   private readonly books = new Map<number, { levels: [Map<number, BookLevel>, Map<number, BookLevel>]; bookSeq: number; live: boolean }>();
   private readonly tradeSubscriptions = new Set<number>();
   logonAck: sbe.LogonAck | undefined;
@@ -146,6 +159,7 @@ export class JunctionClient extends EventEmitter {
         this.emit('trade', d.message);
         return;
       case 'SessionReject':
+        if (d.message.refClOrdId !== 0) this.refusals.get(d.message.refClOrdId)?.(d.message);
         this.emit('sessionReject', d.message);
         return;
       case 'TestRequest':
@@ -158,10 +172,13 @@ export class JunctionClient extends EventEmitter {
     }
   }
 
-  /** Places an order; resolves with its first report (New or Rejected). */
+  /**
+   * Places an order; resolves with its first report (New or Rejected), or fails with a
+   * SessionRejectError if the gateway refuses it (duplicate id, rate limit, busy, read-only key).
+   */
   place(o: OrderRequest): Promise<sbe.ExecutionReport> {
     const clOrdId = o.clOrdId ?? this.nextClOrdId++;
-    const result = new Promise<sbe.ExecutionReport>((resolve) => this.waiting.set(clOrdId, resolve as never));
+    const result = this.awaitReport<sbe.ExecutionReport>(clOrdId, [[clOrdId, (m) => 'execType' in m]]);
     this.send((v) => sbe.encodeNewOrder(v, 0, {
       clOrdId, instrument: o.instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
       timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price: o.price, qty: o.qty,
@@ -172,22 +189,54 @@ export class JunctionClient extends EventEmitter {
   /** Cancels by the original client order id; resolves with the Cancelled report or a CancelReject. */
   cancel(instrument: number, origClOrdId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
     const clOrdId = this.nextClOrdId++;
-    const result = new Promise<sbe.ExecutionReport | sbe.CancelReject>((resolve) => {
-      this.waiting.set(origClOrdId, (m) => (m.clOrdId === origClOrdId ? resolve(m) : undefined));
-      this.waiting.set(clOrdId, resolve);
-    });
+    const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
+      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled], [clOrdId, (m) => !('execType' in m)],
+    ]);
     this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId, instrument }));
     return result;
   }
 
   amend(instrument: number, origClOrdId: number, price: number, qty: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
     const clOrdId = this.nextClOrdId++;
-    const result = new Promise<sbe.ExecutionReport | sbe.CancelReject>((resolve) => {
-      this.waiting.set(origClOrdId, resolve);
-      this.waiting.set(clOrdId, resolve);
-    });
+    const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
+      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Amended], [clOrdId, (m) => !('execType' in m)],
+    ]);
     this.send((v) => sbe.encodeAmendOrder(v, 0, { clOrdId, origClOrdId, instrument, price, qty }));
     return result;
+  }
+
+  /**
+   * The first stream message that one of `awaited` ([client order id, does this message answer
+   * it]) accepts settles the request; a SessionReject naming `requestId` fails it. Either way
+   * nothing is left waiting.
+   */
+  private awaitReport<T extends StreamMessage>(requestId: number, awaited: [number, (m: StreamMessage) => boolean][]): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const waiters: [number, Waiter][] = [];
+      const settle = () => {
+        for (const [id, w] of waiters) {
+          const list = this.waiting.get(id);
+          list?.splice(list.indexOf(w), 1);
+          if (list?.length === 0) this.waiting.delete(id);
+        }
+        this.refusals.delete(requestId);
+      };
+      for (const [id, answers] of awaited) {
+        const w: Waiter = (m) => {
+          if (!answers(m)) return;
+          settle();
+          resolve(m as T);
+        };
+        waiters.push([id, w]);
+        const list = this.waiting.get(id);
+        if (list) list.push(w);
+        else this.waiting.set(id, [w]);
+      }
+      this.refusals.set(requestId, (r) => {
+        settle();
+        reject(new SessionRejectError(r));
+      });
+    });
   }
 
   massCancel(instrument = 0, side: sbe.SideFilter = sbe.SideFilter.Both): void {
@@ -223,11 +272,8 @@ export class JunctionClient extends EventEmitter {
 
   private deliver(m: sbe.ExecutionReport | sbe.CancelReject): void {
     this.lastOutSeq = m.outSeq;
-    const waiter = this.waiting.get(m.clOrdId);
-    if (waiter) {
-      this.waiting.delete(m.clOrdId);
-      waiter(m);
-    }
+    const waiters = this.waiting.get(m.clOrdId);
+    if (waiters) for (const w of [...waiters]) w(m);
     this.emit('execType' in m ? 'report' : 'cancelReject', m);
   }
 

@@ -311,41 +311,44 @@ function decodeTestRequest(v: DataView, b: number, blockLength: number, end: num
   return m;
 }
 
-/** A well-formed but invalid message: names the field */
+/** A well-formed but invalid message: names the field, and the client order id it refuses (0 if none) */
 export interface SessionReject {
   refTemplateId: number;
   reason: number;
   field: string;
   text: string;
+  refClOrdId: number;
 }
 
-export const SESSIONREJECT_BLOCK_LENGTH = 100;
+export const SESSIONREJECT_BLOCK_LENGTH = 108;
 /** Where each field of SessionReject's block starts, after the 8-byte header (for readers that skip decoding). */
-export const SESSIONREJECT_OFFSETS = { refTemplateId: 0, reason: 2, field: 4, text: 36 } as const;
+export const SESSIONREJECT_OFFSETS = { refTemplateId: 0, reason: 2, field: 4, text: 36, refClOrdId: 100 } as const;
 
 export function sizeOfSessionReject(_m: SessionReject): number {
-  return HEADER_BYTES + 100;
+  return HEADER_BYTES + 108;
 }
 
 export function encodeSessionReject(v: DataView, at: number, m: SessionReject): number {
-  writeHeader(v, at, 100, 6);
+  writeHeader(v, at, 108, 6);
   const b = at + HEADER_BYTES;
   v.setUint16(b + 0, m.refTemplateId, true);
   v.setUint16(b + 2, m.reason, true);
   setChars(v, b + 4, 32, m.field, 'field');
   setChars(v, b + 36, 64, m.text, 'text');
-  let p = b + 100;
+  setU64(v, b + 100, m.refClOrdId, 'refClOrdId');
+  let p = b + 108;
   return p - at;
 }
 
 function decodeSessionReject(v: DataView, b: number, blockLength: number, end: number): SessionReject {
-  if (blockLength < 100) throw new DecodeError('blockLength', `${blockLength} is shorter than SessionReject's 100`);
-  if (b + blockLength > end) throw new DecodeError('text', 'frame ends inside the message block');
+  if (blockLength < 108) throw new DecodeError('blockLength', `${blockLength} is shorter than SessionReject's 108`);
+  if (b + blockLength > end) throw new DecodeError('refClOrdId', 'frame ends inside the message block');
   const m = {
     refTemplateId: v.getUint16(b + 0, true),
     reason: v.getUint16(b + 2, true),
     field: getChars(v, b + 4, 32),
     text: getChars(v, b + 36, 64),
+    refClOrdId: getU64(v, b + 100, 'refClOrdId'),
   } as SessionReject;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of SessionReject`);

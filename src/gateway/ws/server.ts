@@ -462,9 +462,10 @@ export class GatewayServer {
     for (const s of [...this.sessions]) this.end(s.ws, 1011, error.message.slice(0, 120));
   }
 
-  private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: SessionReason, field: string, text: string): void {
+  /** A SessionReject naming the field at fault and, for an order, cancel or amend, its client order id. */
+  private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: SessionReason, field: string, text: string, refClOrdId = 0): void {
     this.stats.sessionRejects++;
-    this.sendMessage(ws, (v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text }));
+    this.sendMessage(ws, (v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text, refClOrdId }));
   }
 
   // ---- inbound -------------------------------------------------------------------------------
@@ -622,7 +623,7 @@ export class GatewayServer {
     }
   }
 
-  private rateLimited(session: Session, templateId: number): boolean {
+  private rateLimited(session: Session, templateId: number, clOrdId: number): boolean {
     const now = this.nowMs;
     const perKey = session.stream.bucket.take(now);
     const perConnection = perKey === 0 ? session.bucket.take(now) : 0;
@@ -630,7 +631,7 @@ export class GatewayServer {
     const [name, limit, wait] = perKey > 0
       ? ['per-key', this.limits.perKeyPerSecond, perKey]
       : ['per-connection', this.limits.perConnectionPerSecond, perConnection];
-    this.reject(session.ws, templateId, SessionReason.RateLimited, 'rateLimit', `${name} limit ${limit} orders/s; next in ${wait} ms`);
+    this.reject(session.ws, templateId, SessionReason.RateLimited, 'rateLimit', `${name} limit ${limit} orders/s; next in ${wait} ms`, clOrdId);
     return true;
   }
 
@@ -645,17 +646,20 @@ export class GatewayServer {
   }
 
   private newOrders(session: Session, orders: readonly sbe.NewOrder[], templateId: number): void {
-    if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
+    if (!session.trade) {
+      for (const o of orders) this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', o.clOrdId);
+      return;
+    }
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId).ids;
     for (const o of orders) {
       if (this.node.queued >= this.intakeQueuedMax) {
-        this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; clOrdId ${o.clOrdId} not taken, retry`);
+        this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; clOrdId ${o.clOrdId} not taken, retry`, o.clOrdId);
         continue;
       }
-      if (this.rateLimited(session, templateId)) continue;
+      if (this.rateLimited(session, templateId, o.clOrdId)) continue;
       if (ids.has(o.clOrdId)) {
-        this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`);
+        this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`, o.clOrdId);
         continue;
       }
       const command: NodeCommand = {
@@ -714,8 +718,8 @@ export class GatewayServer {
   };
 
   private cancelOrAmend(session: Session, m: sbe.CancelOrder | sbe.AmendOrder, templateId: number): void {
-    if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
-    if ('price' in m && this.rateLimited(session, templateId)) return;
+    if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    if ('price' in m && this.rateLimited(session, templateId, m.clOrdId)) return;
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId);
     const known = ids.ids.get(m.origClOrdId);
@@ -740,7 +744,7 @@ export class GatewayServer {
   }
 
   private massCancel(session: Session, m: sbe.MassCancel): void {
-    if (!session.trade) return this.reject(session.ws, sbe.TemplateId.MassCancel, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
+    if (!session.trade) return this.reject(session.ws, sbe.TemplateId.MassCancel, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
     const command: NodeCommand = { type: 'massCancel', account: session.account };
     if (m.instrument) command.instrument = m.instrument;
     if (m.side !== sbe.SideFilter.Both) command.side = m.side;
