@@ -22,7 +22,8 @@ import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, LogonRefusal, NonceWindow, publicKeyFromRaw, verifyLogon } from './auth.js';
 import { RATE_LIMITS_DEFAULT, TokenBucket, type RateLimits } from './limits.js';
-import { copyBytes } from './bytes.js';
+import { ClOrdIds, NumberQueue, SEQUENCING } from './client-order-ids.js';
+import { OUT_FRAME_BYTES, PackedFrame } from './packed-frame.js';
 import { ReportJournal, type BatchFrames } from './report-journal.js';
 
 export const FRAME_BYTES_MAX = 64 * 1024;
@@ -40,8 +41,6 @@ export const INTAKE_QUEUED_MAX = 150_000;
 export const CLORDIDS_RETAINED = 100_000;
 /** Messages one ReplayRequest returns at most; ask again from the next sequence for more. */
 export const REPLAY_MESSAGES_MAX = 512;
-/** A frame the node sends holds messages up to this many bytes (a larger single message goes alone). */
-export const OUT_FRAME_BYTES = 64 * 1024;
 const SCRATCH_BYTES = 1 << 20;
 
 /** Stable SessionReject and Logout reasons. */
@@ -101,80 +100,20 @@ interface Connection {
   open: boolean;
   /** Public topics joined. */
   topics?: Topic[];
-  /** Messages queued for the end of this turn, back to back. */
-  out?: Uint8Array;
-  outLength: number;
+  /** Messages queued for the end of this turn (made on first use). */
+  out?: PackedFrame;
 }
 
 /** A public topic ("book.1", "trades.1") and the messages queued for it this turn. */
 class Topic {
   subscribers = 0;
-  out = new Uint8Array(4096);
-  length = 0;
+  readonly out = new PackedFrame();
   constructor(readonly name: string) {}
 }
 
 interface OrderRef { keyId: number; clOrdId: number }
 
-/** A client order id whose order is being sequenced (its node order id is not known yet). */
-const SEQUENCING = -1;
-
 const ignore = () => {};
-
-/** A FIFO of numbers (a growable ring): push and shift without allocating per item. */
-class NumberQueue {
-  private items = new Float64Array(1024);
-  private head = 0;
-  private size = 0;
-
-  push(x: number): void {
-    if (this.size === this.items.length) {
-      const grown = new Float64Array(2 * this.items.length);
-      for (let i = 0; i < this.size; i++) grown[i] = this.items[(this.head + i) % this.items.length];
-      this.items = grown;
-      this.head = 0;
-    }
-    this.items[(this.head + this.size) % this.items.length] = x;
-    this.size++;
-  }
-
-  shift(): number {
-    if (this.size === 0) throw new Error('NumberQueue is empty');
-    const x = this.items[this.head];
-    this.head = (this.head + 1) % this.items.length;
-    this.size--;
-    return x;
-  }
-}
-
-/**
- * A key's client order ids (idempotency keys) → node order ids (0 for a rejected order): those of
- * orders being sequenced or open, and of the last `retained` finished ones. An id is refused as a
- * duplicate while it is in here.
- */
-class ClOrdIds {
-  readonly ids = new Map<number, number>();
-  /** Cancels and amends waiting for an order still being sequenced. */
-  readonly followers = new Map<number, ((orderId: number) => void)[]>();
-  /** Finished orders, oldest first from `next`: client order id and node order id, in pairs. */
-  private readonly finished: number[] = [];
-  private next = 0;
-
-  constructor(private readonly retained: number) {}
-
-  /**
-   * Its order is done: the id stays refused until `retained` later ones are done. It is then
-   * forgotten only if it still names that order (an id reused since names a newer one).
-   */
-  retire(clOrdId: number, orderId: number): void {
-    if (this.finished.length < 2 * this.retained) return void this.finished.push(clOrdId, orderId);
-    const oldest = this.finished[this.next];
-    if (this.ids.get(oldest) === this.finished[this.next + 1]) this.ids.delete(oldest);
-    this.finished[this.next] = clOrdId;
-    this.finished[this.next + 1] = orderId;
-    this.next = (this.next + 2) % (2 * this.retained);
-  }
-}
 
 export class GatewayServer {
   private readonly app: uWS.TemplatedApp;
@@ -183,8 +122,8 @@ export class GatewayServer {
   private readonly streams = new Map<number, Stream>();
   private readonly sessions = new Set<Session>();
   /**
-   * Per API key: client order id → node order id, or the promise of it while the order is being
-   * sequenced (client order ids are idempotency keys; a cancel may follow its order at once).
+   * Per API key: client order id → node order id, SEQUENCING while the order is being sequenced
+   * (client order ids are idempotency keys; a cancel may follow its order at once).
    */
   private readonly clOrdIds = new Map<number, ClOrdIds>();
   /** Node order id → the key and client order id it came from, while the order can still report. */
@@ -263,7 +202,6 @@ export class GatewayServer {
       open: (ws) => {
         const conn = ws.getUserData();
         conn.open = true;
-        conn.outLength = 0;
       },
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       drain: (ws) => this.checkBackpressure(ws),
@@ -321,21 +259,16 @@ export class GatewayServer {
   private send(ws: uWS.WebSocket<Connection>, bytes: Uint8Array, length: number, from = 0): void {
     const conn = ws.getUserData();
     if (!conn.open) return;
-    if (conn.outLength + length > OUT_FRAME_BYTES) {
+    const out = (conn.out ??= new PackedFrame());
+    if (!out.fits(length)) {
       this.sendQueued(ws, conn);
       if (length > OUT_FRAME_BYTES) {
         ws.send(bytes.subarray(from, from + length), true);
         return this.checkBackpressure(ws);
       }
     }
-    if (!conn.out || conn.outLength + length > conn.out.byteLength) {
-      const grown = new Uint8Array(Math.min(OUT_FRAME_BYTES, Math.max(4096, 2 * (conn.outLength + length))));
-      if (conn.out) grown.set(conn.out.subarray(0, conn.outLength));
-      conn.out = grown;
-    }
-    if (conn.outLength === 0) this.dirty.push(ws);
-    copyBytes(bytes, from, length, conn.out, conn.outLength);
-    conn.outLength += length;
+    if (out.length === 0) this.dirty.push(ws);
+    out.append(bytes, from, length);
     this.scheduleFlush();
   }
 
@@ -345,36 +278,26 @@ export class GatewayServer {
 
   /** Sends what is queued for a connection now, as one frame. */
   private sendQueued(ws: uWS.WebSocket<Connection>, conn: Connection): void {
-    if (conn.outLength === 0) return;
-    const length = conn.outLength;
-    conn.outLength = 0;
-    ws.cork(() => ws.send(conn.out!.subarray(0, length), true));
+    if (!conn.out || conn.out.length === 0) return;
+    const frame = conn.out.take();
+    ws.cork(() => ws.send(frame, true));
   }
 
   /** Queues a message for a topic's subscribers, if it has any. */
   private publish(topic: Topic, encode: (v: DataView) => number): void {
     if (topic.subscribers === 0) return;
     const length = this.encode(encode);
-    if (topic.length + length > OUT_FRAME_BYTES) {
+    if (!topic.out.fits(length)) {
       this.publishQueued(topic);
       if (length > OUT_FRAME_BYTES) return void this.app.publish(topic.name, this.scratch.subarray(0, length), true);
     }
-    if (topic.length + length > topic.out.byteLength) {
-      const grown = new Uint8Array(Math.min(OUT_FRAME_BYTES, 2 * (topic.length + length)));
-      grown.set(topic.out.subarray(0, topic.length));
-      topic.out = grown;
-    }
-    if (topic.length === 0) this.dirtyTopics.push(topic);
-    copyBytes(this.scratch, 0, length, topic.out, topic.length);
-    topic.length += length;
+    if (topic.out.length === 0) this.dirtyTopics.push(topic);
+    topic.out.append(this.scratch, 0, length);
     this.scheduleFlush();
   }
 
   private publishQueued(topic: Topic): void {
-    if (topic.length === 0) return;
-    const length = topic.length;
-    topic.length = 0;
-    this.app.publish(topic.name, topic.out.subarray(0, length), true);
+    if (topic.out.length > 0) this.app.publish(topic.name, topic.out.take(), true);
   }
 
   private scheduleFlush(): void {

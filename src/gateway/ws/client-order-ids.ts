@@ -1,0 +1,59 @@
+// A key's client order ids: the idempotency keys of its orders, and who is waiting on them.
+
+/** A client order id whose order is being sequenced (its node order id is not known yet). */
+export const SEQUENCING = -1;
+
+/**
+ * A key's client order ids → node order ids (0 for a rejected order): those of orders being
+ * sequenced or open, and of the last `retained` finished ones. An id is refused as a duplicate
+ * while it is in here.
+ */
+export class ClOrdIds {
+  readonly ids = new Map<number, number>();
+  /** Cancels and amends waiting for an order still being sequenced. */
+  readonly followers = new Map<number, ((orderId: number) => void)[]>();
+  /** Finished orders, oldest first from `next`: client order id and node order id, in pairs. */
+  private readonly finished: number[] = [];
+  private next = 0;
+
+  constructor(private readonly retained: number) {}
+
+  /**
+   * Its order is done: the id stays refused until `retained` later ones are done. It is then
+   * forgotten only if it still names that order (an id reused since names a newer one).
+   */
+  retire(clOrdId: number, orderId: number): void {
+    if (this.finished.length < 2 * this.retained) return void this.finished.push(clOrdId, orderId);
+    const oldest = this.finished[this.next];
+    if (this.ids.get(oldest) === this.finished[this.next + 1]) this.ids.delete(oldest);
+    this.finished[this.next] = clOrdId;
+    this.finished[this.next + 1] = orderId;
+    this.next = (this.next + 2) % (2 * this.retained);
+  }
+}
+
+/** A FIFO of numbers (a growable ring): push and shift without allocating per item. */
+export class NumberQueue {
+  private items = new Float64Array(1024);
+  private head = 0;
+  private size = 0;
+
+  push(x: number): void {
+    if (this.size === this.items.length) {
+      const grown = new Float64Array(2 * this.items.length);
+      for (let i = 0; i < this.size; i++) grown[i] = this.items[(this.head + i) % this.items.length];
+      this.items = grown;
+      this.head = 0;
+    }
+    this.items[(this.head + this.size) % this.items.length] = x;
+    this.size++;
+  }
+
+  shift(): number {
+    if (this.size === 0) throw new Error('NumberQueue is empty');
+    const x = this.items[this.head];
+    this.head = (this.head + 1) % this.items.length;
+    this.size--;
+    return x;
+  }
+}
