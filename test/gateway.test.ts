@@ -271,6 +271,11 @@ describe('market data and session services', () => {
       expect(rejected.text).toMatch(/^per-key limit 5 orders\/s; next in \d+ ms$/);
       for (let i = 0; i < 3; i++) await c.next('ExecutionReport', (r) => r.clOrdId === 9_000 + i);
       expect(c.received.filter((d) => d.type === 'SessionReject').length).toBe(2);
+      // A cancel of a live order goes through even now; one naming no order counts against the limit.
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_200, origClOrdId: 9_000, instrument: 1 }));
+      await c.next('ExecutionReport', (r) => r.clOrdId === 9_000 && r.execType === sbe.ExecType.Cancelled);
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_201, origClOrdId: 123_456, instrument: 1 }));
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_201)).toMatchObject({ reason: 7, field: 'rateLimit' });
       c.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 9_100, instrument: 0, side: sbe.SideFilter.Both }));
       await c.next('ExecutionReport', (r) => r.clOrdId === 9_002 && r.execType === sbe.ExecType.Cancelled);
       c.ws.close();

@@ -659,7 +659,13 @@ export class GatewayServer {
         if (!outcome.ok) cancelReject(orderId === 0 ? SessionReason.UnknownClOrdId : outcome.reason ?? 0);
       });
     };
-    if (known !== SEQUENCING) return apply(known ?? 0);
+    if (known === undefined) {
+      // Cancels are not rate limited (they take risk off), but one naming no order of the key
+      // still costs a journal record: those count against the key's rate limit.
+      if (!('price' in m) && this.rateLimited(session, templateId, m.clOrdId)) return;
+      return apply(0);
+    }
+    if (known !== SEQUENCING) return apply(known);
     // An order still being sequenced: the cancel or amend follows it.
     const waiting = ids.followers.get(m.origClOrdId);
     if (waiting) waiting.push(apply);
