@@ -335,6 +335,12 @@ describe('gateway protection', () => {
     expect(out.stdout.trim().split('\n').pop()).toBe('uWebSockets.js is running its JavaScript fallback, not its native binary');
   });
 
+  it('[OPS-1] a gateway cannot join a node with commands in flight (it would miss their reports)', async () => {
+    const pending = node.submit({ type: 'deposit', key: 'join-check', account: BUYER, asset: 'QUOTE', amount: 1 });
+    expect(() => new GatewayServer(node)).toThrow('a gateway must be created while the node is idle (nothing queued or in flight)');
+    expect((await pending).ok).toBe(true);
+  });
+
   it('[OPS-1] [CORE-2] market (with protection), FOK and post-only orders over the protocol', async () => {
     const buyer = await Client.loggedOn(BUYER_KEY);
     const seller = await Client.loggedOn(SELLER_KEY);

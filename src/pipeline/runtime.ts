@@ -106,6 +106,8 @@ export class NodeRuntime {
   private lastTs = 0;
   private inflight = new Set<Promise<unknown>>();
   private readonly listeners: NodeListener[] = [];
+  /** Batches applied whose commit has not landed yet. */
+  private undurable = 0;
   private waitingForCommit = false;
   private failure: Error | undefined;
   private readonly batchCommandsMax: number;
@@ -193,6 +195,9 @@ export class NodeRuntime {
   /** Commands queued and not yet in a batch (what intake control looks at). */
   get queued(): number { return this.queue.length - this.head; }
 
+  /** Nothing queued, and every applied batch durable: a listener added now misses nothing. */
+  get idle(): boolean { return this.queued === 0 && this.undurable === 0; }
+
   /** Queues a command; resolves with its outcome once the batch holding it is durable. */
   submit(command: NodeCommand): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => this.enqueue(command, resolve, reject));
@@ -257,10 +262,12 @@ export class NodeRuntime {
       return this.fail(e as Error, waiting);
     }
     this.batch += 1;
+    this.undurable++;
     const batch = this.batch;
     const started = this.onCommit ? process.hrtime.bigint() : 0n;
     const commit = this.commitBatch(batch, commands).then(
       () => {
+        this.undurable--;
         // Past a failed commit nothing is acknowledged, even a later batch that landed (the store
         // refuses one whose predecessor is missing, so none should).
         if (this.failure) {

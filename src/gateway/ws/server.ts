@@ -174,6 +174,8 @@ export class GatewayServer {
 
   constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
+    // Reports are derived as batches are applied: a gateway joining mid-batch would miss some.
+    if (!node.idle) throw new Error('a gateway must be created while the node is idle (nothing queued or in flight)');
     this.limits = options.limits ?? RATE_LIMITS_DEFAULT;
     this.slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.clOrdIdsRetained = Math.max(1, options.clOrdIdsRetained ?? CLORDIDS_RETAINED);
