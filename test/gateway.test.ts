@@ -335,6 +335,25 @@ describe('gateway protection', () => {
     expect(out.stdout.trim().split('\n').pop()).toBe('uWebSockets.js is running its JavaScript fallback, not its native binary');
   });
 
+  it('[OPS-1] connections are limited: one past the limit is closed with 1013 and the reason, and its slot frees on close', async () => {
+    const small = await gatewayNode([], 1, { connectionsMax: 2 });
+    try {
+      const [a, b] = await Promise.all([Client.connect(small.url), Client.connect(small.url)]);
+      const third = await Client.connect(small.url);
+      expect(await third.closedWith()).toEqual({ code: 1013, reason: 'too many connections (2); try again later' });
+      a.ws.close();
+      await a.closedWith();
+      const next = await Client.connect(small.url);
+      next.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 0, channel: sbe.Channel.Book }));
+      expect(await next.next('InstrumentList')).toMatchObject({ instruments: [{ symbol: 'BASE-QUOTE' }, { symbol: 'VBASE-QUOTE' }] });
+      expect(small.server.stats.connectionsRefused).toBe(1);
+      next.ws.close();
+      b.ws.close();
+    } finally {
+      await small.close();
+    }
+  });
+
   it('[OPS-1] a gateway cannot join a node with commands in flight (it would miss their reports)', async () => {
     const pending = node.submit({ type: 'deposit', key: 'join-check', account: BUYER, asset: 'QUOTE', amount: 1 });
     expect(() => new GatewayServer(node)).toThrow('a gateway must be created while the node is idle (nothing queued or in flight)');

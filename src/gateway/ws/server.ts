@@ -37,6 +37,8 @@ export const TIMER_TICK_MS = 50;
  * about a second of work at full speed, so a stalled disk cannot make the queue grow without bound.
  */
 export const INTAKE_QUEUED_MAX = 150_000;
+/** Open websocket connections at most; one more is closed at once with 1013 and the reason. */
+export const CONNECTIONS_MAX = 4_096;
 /** Finished orders per API key whose client order ids are still refused as duplicates. */
 export const CLORDIDS_RETAINED = 100_000;
 /** Messages one ReplayRequest returns at most; ask again from the next sequence for more. */
@@ -64,6 +66,8 @@ export interface GatewayOptions {
   clOrdIdsRetained?: number;
   /** Queued commands past which new orders are refused as busy (default INTAKE_QUEUED_MAX). */
   intakeQueuedMax?: number;
+  /** Open connections at most, logged on or not (default CONNECTIONS_MAX). */
+  connectionsMax?: number;
   /**
    * Called with each new order's time inside the node, in µs: from its frame's arrival to its
    * outcome being durable and its report queued (benchmarks; costs a clock read per order).
@@ -97,7 +101,10 @@ interface Session {
 
 interface Connection {
   session?: Session;
+  /** Open for sending (false once closed, or while being closed as a slow consumer). */
   open: boolean;
+  /** Counted against connectionsMax (until its close). */
+  counted?: boolean;
   /** Public topics joined. */
   topics?: Topic[];
   /** Messages queued for the end of this turn (made on first use). */
@@ -169,8 +176,10 @@ export class GatewayServer {
   private readonly clOrdIdsRetained: number;
   private readonly intakeQueuedMax: number;
   private readonly journal: ReportJournal;
-  /** Frames received, frames that did not decode (their connection closed), session rejects sent. */
-  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0 };
+  /** Frames received and refused as unparseable, session rejects, slow consumers and refused connections. */
+  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0 };
+  private connections = 0;
+  private readonly connectionsMax: number;
 
   constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
@@ -180,6 +189,7 @@ export class GatewayServer {
     this.slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.clOrdIdsRetained = Math.max(1, options.clOrdIdsRetained ?? CLORDIDS_RETAINED);
     this.intakeQueuedMax = options.intakeQueuedMax ?? INTAKE_QUEUED_MAX;
+    this.connectionsMax = options.connectionsMax ?? CONNECTIONS_MAX;
     this.onOrderLatency = options.onOrderLatency;
     this.feed.seed(node.pipeline.orders.values());
     for (const l of node.config.instruments) {
@@ -202,8 +212,14 @@ export class GatewayServer {
       maxBackpressure: 2 * (options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES),
       closeOnBackpressureLimit: 1,
       open: (ws) => {
+        if (this.connections >= this.connectionsMax) {
+          this.stats.connectionsRefused++;
+          return void ws.end(1013, `too many connections (${this.connectionsMax}); try again later`);
+        }
+        this.connections++;
         const conn = ws.getUserData();
         conn.open = true;
+        conn.counted = true;
       },
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       drain: (ws) => this.checkBackpressure(ws),
@@ -507,6 +523,9 @@ export class GatewayServer {
 
   private onClose(ws: uWS.WebSocket<Connection>): void {
     const conn = ws.getUserData();
+    if (!conn.counted) return; // refused at open
+    conn.counted = false;
+    this.connections--;
     conn.open = false;
     for (const topic of conn.topics ?? []) topic.subscribers--;
     this.subscribers.delete(ws);
