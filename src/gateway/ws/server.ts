@@ -452,6 +452,8 @@ export class GatewayServer {
       case 'Logout':
         return this.end(ws, 1000, 'logout');
       case 'ReplayRequest':
+        // Each reads LMDB and sends up to REPLAY_MESSAGES_MAX messages: it costs a token.
+        if (this.rateLimited(session, decoded.templateId, 0)) return;
         return this.replay(session, decoded.message.fromOutSeq);
       case 'DeadMansSwitch':
         session.deadMansDeadlineMs = decoded.message.timeoutMs === 0 ? 0 : Date.now() + decoded.message.timeoutMs;
