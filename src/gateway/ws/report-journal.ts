@@ -4,6 +4,9 @@
 // batch's own transaction (one blob per key, one of references), so they are durable exactly when
 // the commands they describe are: a crash loses neither a sent report nor an order's reference.
 import type { LedgerStore, RideRow } from '../../ledger/store.js';
+
+/** What the journal uses of the store: its report and order-reference tables. */
+type ReportStore = Pick<LedgerStore<unknown, unknown>, 'nextRefBlobKey' | 'allOrderRefs' | 'lastReportBlob' | 'reportBlobs'>;
 import { messageEnd } from '../../protocol/codec.js';
 
 /** The most bytes one stream message (ExecutionReport, CancelReject) takes. */
@@ -61,7 +64,7 @@ export class ReportJournal {
   private readonly pending = new Map<number, PendingFrames>();
   private pendingRefs: number[] = [];
 
-  constructor(private readonly store: LedgerStore<unknown, unknown>) {}
+  constructor(private readonly store: ReportStore) {}
 
   /**
    * The rows for the batch just applied (its frames, one blob per key, and its order references),

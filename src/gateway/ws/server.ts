@@ -8,8 +8,9 @@
 // instrument's book updates (bookSeq rises by one each) or trades, published on uWS topics.
 // Everything a connection is sent in one event-loop turn goes out as one websocket frame holding
 // the messages back to back (at most OUT_FRAME_BYTES, unless one message is larger); each topic's
-// messages of a turn are likewise one publish. Nothing is allocated per message on this path: messages
-// are encoded into a scratch buffer and copied into the connection's or topic's queue.
+// messages of a turn are likewise one publish. Nothing is allocated per message on this path: a
+// key's stream messages are encoded straight into its report blob for the batch (stored, then sent
+// whole), others into a scratch buffer and copied into the connection's or topic's frame.
 // A frame that does not decode closes its connection with the reason; a decodable message that is
 // not allowed gets a SessionReject naming the field. A client that falls behind is disconnected
 // (slow consumer); a session silent past its heartbeat timeout is closed; a dead-man's switch
@@ -196,7 +197,7 @@ export class GatewayServer {
       this.bookTopics.set(l.spec.id, new Topic(`book.${l.spec.id}`));
       this.tradeTopics.set(l.spec.id, new Topic(`trades.${l.spec.id}`));
     }
-    this.journal = new ReportJournal(node.store as never);
+    this.journal = new ReportJournal(node.store);
     this.journal.loadRefs((keyId, clOrdId, orderId) => {
       const ids = this.clOrdIdsOf(keyId);
       ids.ids.set(clOrdId, orderId);
