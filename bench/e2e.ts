@@ -149,18 +149,20 @@ await new Promise<void>((done) => {
       due -= BATCH;
       const c = clients[clOrdId % clients.length];
       const orders: sbe.NewOrder[] = [];
+      const first = clOrdId;
       for (let i = 0; i < BATCH; i++) {
-        const id = clOrdId++;
-        if (id < sent.length) c.sent[id] = now;
-        orders.push({ clOrdId: id, instrument: 1, side: 0, ordType: 0, timeInForce: 1, stpMode: 255, price: 90_250_000_000, qty: 10_000 });
+        orders.push({ clOrdId: clOrdId++, instrument: 1, side: 0, ordType: 0, timeInForce: 1, stpMode: 255, price: 90_250_000_000, qty: 10_000 });
       }
       const n = BATCH === 1 ? sbe.encodeNewOrder(buffer, 0, orders[0]) : sbe.encodeBatchNewOrders(buffer, 0, { orders });
+      // Stamped as each frame goes (a tick sends many: the last would otherwise carry their time).
+      const at = nowUs();
+      for (let id = first; id < clOrdId && id < sent.length; id++) c.sent[id] = at;
       c.ws.send(new Uint8Array(buffer.buffer, 0, n));
     }
     // One echo probe per tick: 1,000 a second at TICK_MS = 1.
     const b = Buffer.alloc(48);
     b.writeUInt32LE(++probeId, 0);
-    probeSent.set(probeId, now);
+    probeSent.set(probeId, nowUs());
     probe.send(b);
   }, TICK_MS);
 });

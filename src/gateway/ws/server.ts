@@ -71,7 +71,7 @@ export interface GatewayOptions {
   connectionsMax?: number;
   /**
    * Called with each new order's time inside the node, in µs: from its frame's arrival to its
-   * outcome being durable and its report queued (benchmarks; costs a clock read per order).
+   * report being handed to the socket, durable (benchmarks; costs a clock read per frame).
    */
   onOrderLatency?: (micros: number) => void;
 }
@@ -161,6 +161,8 @@ export class GatewayServer {
   private readonly placing = new NumberQueue();
   /** performance.now() at arrival of each new order not yet durable (onOrderLatency only). */
   private readonly arrivals = new NumberQueue();
+  /** The same for orders durable since the last flush, whose reports this flush sends. */
+  private acked: number[] = [];
   private marketTs = 0;
   /** Each applied batch's stream messages, by batch, until the batch is durable. */
   private readonly unreleased = new Map<number, BatchFrames[]>();
@@ -341,6 +343,15 @@ export class GatewayServer {
       this.sendQueued(ws, conn);
       this.checkBackpressure(ws);
     }
+    if (this.onOrderLatency) this.timeAcked();
+  }
+
+  /** Each order whose report this flush sends: its time in the node, frame in to report out. */
+  private timeAcked(): void {
+    if (this.acked.length === 0) return;
+    const now = performance.now();
+    for (const arrived of this.acked) this.onOrderLatency!(Math.round(1000 * (now - arrived)));
+    this.acked = [];
   }
 
   /** Closes a connection after whatever is queued for it has been sent. */
@@ -624,9 +635,9 @@ export class GatewayServer {
     }
   }
 
-  /** The next new order's time in the node, now that it is durable (onOrderLatency only). */
+  /** The next new order is durable: its report goes out with this turn's flush (onOrderLatency only). */
   private readonly orderDurable = (): void => {
-    this.onOrderLatency!(Math.round(1000 * (performance.now() - this.arrivals.shift())));
+    this.acked.push(this.arrivals.shift());
   };
 
   /**
