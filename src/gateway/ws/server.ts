@@ -42,6 +42,8 @@ export const INTAKE_QUEUED_MAX = 150_000;
 export const CONNECTIONS_MAX = 4_096;
 /** Finished orders per API key whose client order ids are still refused as duplicates. */
 export const CLORDIDS_RETAINED = 100_000;
+/** Characters a SessionReject's or Logout's text carries (the schema's Text type). */
+const TEXT_CHARS_MAX = 64;
 /** Messages one ReplayRequest returns at most; ask again from the next sequence for more. */
 export const REPLAY_MESSAGES_MAX = 512;
 const SCRATCH_BYTES = 1 << 20;
@@ -418,7 +420,9 @@ export class GatewayServer {
   /** A SessionReject naming the field at fault and, for an order, cancel or amend, its client order id. */
   private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: SessionReason, field: string, text: string, refClOrdId = 0): void {
     this.stats.sessionRejects++;
-    this.sendMessage(ws, (v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text, refClOrdId }));
+    // The text is for people and may be cut to what the wire carries; the reason code is the contract.
+    const clipped = text.length > TEXT_CHARS_MAX ? `${text.slice(0, TEXT_CHARS_MAX - 1)}~` : text;
+    this.sendMessage(ws, (v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text: clipped, refClOrdId }));
   }
 
   // ---- inbound -------------------------------------------------------------------------------
@@ -612,7 +616,7 @@ export class GatewayServer {
     const ids = this.clOrdIdsOf(keyId).ids;
     for (const o of orders) {
       if (this.node.queued >= this.intakeQueuedMax) {
-        this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; clOrdId ${o.clOrdId} not taken, retry`, o.clOrdId);
+        this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, o.clOrdId);
         continue;
       }
       if (this.rateLimited(session, templateId, o.clOrdId)) continue;
