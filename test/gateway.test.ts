@@ -236,6 +236,11 @@ describe('market data and session services', () => {
     expect(replayed).toEqual(cancelled);
     const all = second.received.filter((d) => d.type === 'ExecutionReport').map((d) => (d.message as sbe.ExecutionReport).execType);
     expect(all).toEqual([sbe.ExecType.New, sbe.ExecType.Cancelled]);
+    // Asking past the end of the stream is refused, naming the field and the last report sent.
+    second.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: cancelled.outSeq + 5 }));
+    expect(await second.next('SessionReject', (r) => r.refTemplateId === sbe.TemplateId.ReplayRequest)).toMatchObject({
+      reason: 13, field: 'fromOutSeq', text: `${cancelled.outSeq + 5} is past the last report sent, ${cancelled.outSeq}`,
+    });
     second.ws.close();
   });
 

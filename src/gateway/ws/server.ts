@@ -52,6 +52,7 @@ const SCRATCH_BYTES = 1 << 20;
 export const enum SessionReason {
   NotLoggedOn = 1, AlreadyLoggedOn = 2, ReadOnlyKey = 3, DuplicateClOrdId = 4, UnknownClOrdId = 5, Unsupported = 6,
   RateLimited = 7, UnknownInstrument = 8, LogonRefused = 10, HeartbeatTimeout = 11, Busy = 12,
+  BeyondStream = 13,
 }
 
 /** Raises if uWebSockets.js has fallen back to its JavaScript implementation. */
@@ -577,6 +578,11 @@ export class GatewayServer {
   }
 
   private replay(session: Session, fromOutSeq: number): void {
+    const released = session.stream.released;
+    if (fromOutSeq > released + 1) {
+      return this.reject(session.ws, sbe.TemplateId.ReplayRequest, SessionReason.BeyondStream, 'fromOutSeq',
+        `${fromOutSeq} is past the last report sent, ${released}`);
+    }
     let sent = 0;
     for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq), session.stream.released)) {
       if (sent === REPLAY_MESSAGES_MAX) break;
