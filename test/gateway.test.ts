@@ -254,6 +254,21 @@ describe('market data and session services', () => {
     buyer.ws.close();
   });
 
+  it('[OPS-1] the dead-man\'s switch fires when the connection that armed it has died', async () => {
+    const buyer = await Client.loggedOn(BUYER_KEY);
+    buyer.send((v) => sbe.encodeNewOrder(v, 0, order(8101, 0, 902, 1)));
+    const placed = await buyer.next('ExecutionReport', (r) => r.clOrdId === 8101);
+    buyer.send((v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 300 }));
+    await new Promise((r) => setTimeout(r, 50));
+    buyer.ws.terminate(); // no cancel-on-disconnect: only the switch can take the order off
+    for (let i = 0; i < 100 && node.pipeline.orders.has(placed.orderId); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(node.pipeline.orders.has(placed.orderId)).toBe(false);
+    const back = await Client.loggedOn(BUYER_KEY);
+    back.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: placed.outSeq }));
+    expect(await back.next('ExecutionReport', (r) => r.clOrdId === 8101 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ rejectReason: 2 });
+    back.ws.close();
+  });
+
   it('[OPS-1] heartbeats an idle session and closes one silent for two heartbeat intervals, with a Logout saying why', async () => {
     const quiet = await Client.connect();
     quiet.logon(SELLER_KEY, { heartbeatMs: 100 });

@@ -87,6 +87,14 @@ interface Stream {
   released: number;
   session?: Session;
   bucket: TokenBucket;
+  /**
+   * The dead-man's switch of the key: when to cancel its account's orders unless refreshed (0 when
+   * disarmed). It belongs to the key, not the connection, so it fires most of all when the
+   * connection has died.
+   */
+  deadMansDeadlineMs: number;
+  /** The account the key trades for (the switch cancels its orders). */
+  account: number;
 }
 
 interface Session {
@@ -98,7 +106,6 @@ interface Session {
   heartbeatMs: number;
   lastInMs: number;
   lastOutMs: number;
-  deadMansDeadlineMs: number; // 0 when disarmed
   bucket: TokenBucket;
   ws: uWS.WebSocket<Connection>;
 }
@@ -132,6 +139,8 @@ export class GatewayServer {
   private readonly nonces = new NonceWindow();
   private readonly streams = new Map<number, Stream>();
   private readonly sessions = new Set<Session>();
+  /** Keys whose dead-man's switch is armed, connected or not. */
+  private readonly armed = new Set<Stream>();
   /**
    * Per API key: client order id → node order id, SEQUENCING while the order is being sequenced
    * (client order ids are idempotency keys; a cancel may follow its order at once).
@@ -393,7 +402,7 @@ export class GatewayServer {
     let stream = this.streams.get(keyId);
     if (!stream) {
       const last = this.journal.lastOutSeq(keyId);
-      stream = { keyId, outSeq: last, released: last, bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, Date.now()) };
+      stream = { keyId, outSeq: last, released: last, bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, Date.now()), deadMansDeadlineMs: 0, account: 0 };
       this.streams.set(keyId, stream);
     }
     return stream;
@@ -473,7 +482,10 @@ export class GatewayServer {
         if (this.rateLimited(session, decoded.templateId, 0)) return;
         return this.replay(session, decoded.message.fromOutSeq);
       case 'DeadMansSwitch':
-        session.deadMansDeadlineMs = decoded.message.timeoutMs === 0 ? 0 : Date.now() + decoded.message.timeoutMs;
+        session.stream.deadMansDeadlineMs = decoded.message.timeoutMs === 0 ? 0 : Date.now() + decoded.message.timeoutMs;
+        session.stream.account = session.account;
+        if (session.stream.deadMansDeadlineMs === 0) this.armed.delete(session.stream);
+        else this.armed.add(session.stream);
         return;
       case 'NewOrder':
         return this.newOrders(session, [decoded.message], decoded.templateId);
@@ -504,14 +516,12 @@ export class GatewayServer {
     if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
     const stream = this.streamOf(m.keyId);
     // One connection per key: a newer logon takes the stream over.
-    // A dead-man's switch armed for the key stays armed across the takeover.
-    const deadMansDeadlineMs = stream.session?.deadMansDeadlineMs ?? 0;
     if (stream.session) this.end(stream.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const session: Session = {
       id: this.nextSessionId++, stream, account: key.account, trade: key.permission === 'trade',
       cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs,
-      deadMansDeadlineMs, bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
+      bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
     };
     stream.session = session;
     conn.session = session;
@@ -570,10 +580,12 @@ export class GatewayServer {
         continue;
       }
       if (now - s.lastOutMs >= s.heartbeatMs) this.sendTo(s, (v) => sbe.encodeHeartbeat(v, 0, { testReqId: 0 }));
-      if (s.deadMansDeadlineMs !== 0 && now >= s.deadMansDeadlineMs) {
-        s.deadMansDeadlineMs = 0;
-        this.cancelAll(s);
-      }
+    }
+    for (const stream of this.armed) {
+      if (now < stream.deadMansDeadlineMs) continue;
+      stream.deadMansDeadlineMs = 0;
+      this.armed.delete(stream);
+      this.node.enqueue({ type: 'massCancel', account: stream.account }, ignore, this.onNodeFailure);
     }
   }
 
