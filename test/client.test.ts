@@ -53,6 +53,38 @@ describe('client SDK', () => {
     c.close();
   });
 
+  it('[OPS-1] two amends of one order sent together resolve with their own reports; a request while disconnected fails at once', async () => {
+    const c = await connect(1);
+    const placed = await c.place({ instrument: 1, side: sbe.Side.Buy, price: 903, qty: 5 });
+    const [first, second] = await Promise.all([c.amend(1, placed.clOrdId, 903, 3), c.amend(1, placed.clOrdId, 903, 2)]);
+    expect([(first as sbe.ExecutionReport).leavesQty, (second as sbe.ExecutionReport).leavesQty]).toEqual([3, 2]);
+    expect((await c.cancel(1, placed.clOrdId)) as sbe.ExecutionReport).toMatchObject({ execType: sbe.ExecType.Cancelled });
+    c.close();
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(c.place({ instrument: 1, side: sbe.Side.Buy, price: 903, qty: 1 })).rejects.toThrow('not connected: the request was not sent');
+  });
+
+  it('[OPS-1] a replay refused by the rate limit is asked again until the history is delivered', async () => {
+    const limited = await gatewayNode([[5, SELLER]], 1, { limits: { perKeyPerSecond: 5, perConnectionPerSecond: 100, burst: 2 } });
+    try {
+      const c = await JunctionClient.connect({ url: limited.url, keyId: 5, privateKeyPem: limited.pems.get(5)! });
+      const a = await c.place({ instrument: 1, side: sbe.Side.Sell, price: 1_400, qty: 1 });
+      await new Promise((r) => setTimeout(r, 400)); // the bucket refills to its burst of 2
+      await Promise.all([1_401, 1_402].map((price) => c.place({ instrument: 1, side: sbe.Side.Sell, price, qty: 1 })));
+      const refused: sbe.SessionReject[] = [];
+      c.on('sessionReject', (r: sbe.SessionReject) => refused.push(r));
+      const again: number[] = [];
+      c.on('report', (r: sbe.ExecutionReport) => again.push(r.outSeq));
+      c.replay(1); // no token left: refused, and asked again until one is back
+      await until(() => again.length === 3);
+      expect(refused[0]).toMatchObject({ reason: 7, refTemplateId: sbe.TemplateId.ReplayRequest });
+      expect(again).toEqual([a.outSeq, a.outSeq + 1, a.outSeq + 2]);
+      c.close();
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('[OPS-1] keeps a local book, and re-snapshots when it sees a gap in bookSeq', async () => {
     const watcher = await connect(2);
     const books: LocalBook[] = [];

@@ -34,7 +34,13 @@ export interface LocalBook { instrument: number; bookSeq: number; bids: BookLeve
 const RECONNECT_DELAY_MS = 200;
 
 type StreamMessage = sbe.ExecutionReport | sbe.CancelReject;
-type Waiter = (m: StreamMessage) => void;
+/** Answers a request if the message is its answer (then says so: a message answers one request). */
+type Waiter = (m: StreamMessage) => boolean;
+
+/** A request made while the client is not connected fails at once (nothing is queued for later). */
+function notConnected<T>(): Promise<T> {
+  return Promise.reject(new Error('not connected: the request was not sent'));
+}
 
 /** The gateway refused a request (a SessionReject naming its client order id). */
 export class SessionRejectError extends Error {
@@ -44,6 +50,8 @@ export class SessionRejectError extends Error {
 }
 /** Messages one ReplayRequest returns at most (the gateway's REPLAY_MESSAGES_MAX). */
 export const REPLAY_PAGE = 512;
+/** After a ReplayRequest is refused by the rate limit, ask again this much later. */
+const REPLAY_RETRY_MS = 50;
 
 export class JunctionClient extends EventEmitter {
   private ws!: WebSocket;
@@ -58,6 +66,10 @@ export class JunctionClient extends EventEmitter {
   /** Where the last ReplayRequest started (its page runs REPLAY_PAGE messages on). */
   private replayFrom = 0;
   private loggedOnBefore = false;
+  /** Logged on over the current connection. */
+  private loggedOn = false;
+  /** Messages up to here were delivered before, and replay() is delivering them again. */
+  private redeliverUpTo = 0;
   private closing = false;
   /** Requests waiting for a stream message, by the client order id it will carry. */
   private readonly waiting = new Map<number, Waiter[]>();
@@ -110,6 +122,7 @@ export class JunctionClient extends EventEmitter {
             // whatever it missed.
             if (!this.loggedOnBefore) this.lastOutSeq = this.headOutSeq;
             this.loggedOnBefore = true;
+            this.loggedOn = true;
             this.replayFrom = 0;
             this.fillGap();
             for (const instrument of this.books.keys()) this.requestBook(instrument);
@@ -120,9 +133,12 @@ export class JunctionClient extends EventEmitter {
         }
       });
       ws.once('close', (code, reason) => {
+        this.loggedOn = false;
         if (!this.logonAck) reject(new Error(`logon failed: ${code} ${reason.toString()}`));
         this.emit('disconnect', code, reason.toString());
-        if (!this.closing && this.options.reconnect !== false && this.logonAck) {
+        // Replaced by a newer logon of the same key (another process took it over): stay off.
+        const replaced = reason.toString().startsWith('replaced by a newer logon');
+        if (!this.closing && !replaced && this.options.reconnect !== false && this.logonAck) {
           setTimeout(() => void this.open().catch((e) => this.emit('error', e)), RECONNECT_DELAY_MS);
         }
       });
@@ -139,8 +155,16 @@ export class JunctionClient extends EventEmitter {
     }));
   }
 
-  private send(encode: (v: DataView) => number): void {
+  /** Logged on, over an open connection: requests can be sent. */
+  get connected(): boolean {
+    return this.loggedOn && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends a message; false when there is no open connection (it is not queued). */
+  private send(encode: (v: DataView) => number): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(new Uint8Array(this.buffer.buffer, 0, encode(this.buffer)));
+    return true;
   }
 
   private onMessage(d: sbe.Decoded): void {
@@ -160,13 +184,16 @@ export class JunctionClient extends EventEmitter {
         return;
       case 'SessionReject':
         if (d.message.refClOrdId !== 0) this.refusals.get(d.message.refClOrdId)?.(d.message);
+        if (d.message.refTemplateId === sbe.TemplateId.ReplayRequest) this.replayRefused(d.message);
         this.emit('sessionReject', d.message);
         return;
       case 'TestRequest':
-        return this.send((v) => sbe.encodeHeartbeat(v, 0, { testReqId: d.message.testReqId }));
+        this.send((v) => sbe.encodeHeartbeat(v, 0, { testReqId: d.message.testReqId }));
+        return;
       case 'Heartbeat':
         // Answer the server's heartbeat so an idle client is not timed out.
-        return this.send((v) => sbe.encodeHeartbeat(v, 0, { testReqId: 0 }));
+        this.send((v) => sbe.encodeHeartbeat(v, 0, { testReqId: 0 }));
+        return;
       default:
         this.emit(d.type, d.message);
     }
@@ -177,6 +204,7 @@ export class JunctionClient extends EventEmitter {
    * SessionRejectError if the gateway refuses it (duplicate id, rate limit, busy, read-only key).
    */
   place(o: OrderRequest): Promise<sbe.ExecutionReport> {
+    if (!this.connected) return notConnected();
     const clOrdId = o.clOrdId ?? this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport>(clOrdId, [[clOrdId, (m) => 'execType' in m]]);
     this.send((v) => sbe.encodeNewOrder(v, 0, {
@@ -188,6 +216,7 @@ export class JunctionClient extends EventEmitter {
 
   /** Cancels by the original client order id; resolves with the Cancelled report or a CancelReject. */
   cancel(instrument: number, origClOrdId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
+    if (!this.connected) return notConnected();
     const clOrdId = this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
       [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled], [clOrdId, (m) => !('execType' in m)],
@@ -197,6 +226,7 @@ export class JunctionClient extends EventEmitter {
   }
 
   amend(instrument: number, origClOrdId: number, price: number, qty: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
+    if (!this.connected) return notConnected();
     const clOrdId = this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
       [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Amended], [clOrdId, (m) => !('execType' in m)],
@@ -223,9 +253,10 @@ export class JunctionClient extends EventEmitter {
       };
       for (const [id, answers] of awaited) {
         const w: Waiter = (m) => {
-          if (!answers(m)) return;
+          if (!answers(m)) return false;
           settle();
           resolve(m as T);
+          return true;
         };
         waiters.push([id, w]);
         const list = this.waiting.get(id);
@@ -245,6 +276,7 @@ export class JunctionClient extends EventEmitter {
 
   /** Delivers the key's stream again from `fromOutSeq` (its history, for a new client), in order. */
   replay(fromOutSeq: number): void {
+    this.redeliverUpTo = Math.max(this.redeliverUpTo, this.lastOutSeq);
     this.lastOutSeq = Math.min(this.lastOutSeq, Math.max(0, fromOutSeq - 1));
     this.requestReplay(Math.max(1, fromOutSeq));
   }
@@ -272,9 +304,23 @@ export class JunctionClient extends EventEmitter {
 
   private deliver(m: sbe.ExecutionReport | sbe.CancelReject): void {
     this.lastOutSeq = m.outSeq;
-    const waiters = this.waiting.get(m.clOrdId);
-    if (waiters) for (const w of [...waiters]) w(m);
+    // Requests are answered in the order they were made (the node sequences them so); history
+    // delivered again by replay() answers none.
+    if (m.outSeq > this.redeliverUpTo) {
+      const waiters = this.waiting.get(m.clOrdId);
+      if (waiters) for (const w of [...waiters]) if (w(m)) break;
+    }
     this.emit('execType' in m ? 'report' : 'cancelReject', m);
+  }
+
+  /** A ReplayRequest was refused: over the rate limit, ask again shortly; past the end, nothing is missing. */
+  private replayRefused(r: sbe.SessionReject): void {
+    this.replayFrom = 0;
+    if (r.field === 'fromOutSeq') {
+      this.headOutSeq = this.lastOutSeq;
+      return;
+    }
+    setTimeout(() => this.fillGap(), REPLAY_RETRY_MS);
   }
 
   /** Asks for what is missing before the highest known sequence, a page at a time. */
