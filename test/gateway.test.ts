@@ -296,6 +296,9 @@ describe('market data and session services', () => {
       await c.next('ExecutionReport', (r) => r.clOrdId === 9_000 && r.execType === sbe.ExecType.Cancelled);
       c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_201, origClOrdId: 123_456, instrument: 1 }));
       expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_201)).toMatchObject({ reason: 7, field: 'rateLimit' });
+      // So does one naming an order that is already done.
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_202, origClOrdId: 9_000, instrument: 1 }));
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_202)).toMatchObject({ reason: 7, field: 'rateLimit' });
       c.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: 1 }));
       expect(await c.next('SessionReject', (r) => r.refTemplateId === sbe.TemplateId.ReplayRequest)).toMatchObject({ reason: 7, field: 'rateLimit', refClOrdId: 0 });
       c.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 9_100, instrument: 0, side: sbe.SideFilter.Both }));

@@ -603,6 +603,16 @@ export class GatewayServer {
     }
   }
 
+  /**
+   * Whether the node has `queuedMax` commands queued; then the request is refused as busy. New
+   * orders and amends stop at the intake limit, cancels at twice it (they take risk off).
+   */
+  private busy(session: Session, templateId: number, clOrdId: number, queuedMax: number): boolean {
+    if (this.node.queued < queuedMax) return false;
+    this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, clOrdId);
+    return true;
+  }
+
   private rateLimited(session: Session, templateId: number, clOrdId: number): boolean {
     const now = this.nowMs;
     const perKey = session.stream.bucket.take(now);
@@ -633,10 +643,7 @@ export class GatewayServer {
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId).ids;
     for (const o of orders) {
-      if (this.node.queued >= this.intakeQueuedMax) {
-        this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, o.clOrdId);
-        continue;
-      }
+      if (this.busy(session, templateId, o.clOrdId, this.intakeQueuedMax)) continue;
       if (this.rateLimited(session, templateId, o.clOrdId)) continue;
       if (ids.has(o.clOrdId)) {
         this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`, o.clOrdId);
@@ -699,10 +706,16 @@ export class GatewayServer {
 
   private cancelOrAmend(session: Session, m: sbe.CancelOrder | sbe.AmendOrder, templateId: number): void {
     if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
-    if ('price' in m && this.rateLimited(session, templateId, m.clOrdId)) return;
+    const amend = 'price' in m;
+    if (this.busy(session, templateId, m.clOrdId, amend ? this.intakeQueuedMax : 2 * this.intakeQueuedMax)) return;
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId);
     const known = ids.ids.get(m.origClOrdId);
+    // Amends cost a rate-limit token. Cancels take risk off and are free when they name an open
+    // order (or are the first to follow one being sequenced); any other still costs a journal
+    // record, so it costs a token.
+    const free = !amend && (known === SEQUENCING ? !ids.followers.has(m.origClOrdId) : known !== undefined && this.node.pipeline.orders.has(known));
+    if (!free && this.rateLimited(session, templateId, m.clOrdId)) return;
     const cancelReject = (reason: number) => this.stream(keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
@@ -716,12 +729,7 @@ export class GatewayServer {
         if (!outcome.ok) cancelReject(orderId === 0 ? SessionReason.UnknownClOrdId : outcome.reason ?? 0);
       });
     };
-    if (known === undefined) {
-      // Cancels are not rate limited (they take risk off), but one naming no order of the key
-      // still costs a journal record: those count against the key's rate limit.
-      if (!('price' in m) && this.rateLimited(session, templateId, m.clOrdId)) return;
-      return apply(0);
-    }
+    if (known === undefined) return apply(0);
     if (known !== SEQUENCING) return apply(known);
     // An order still being sequenced: the cancel or amend follows it.
     const waiting = ids.followers.get(m.origClOrdId);
@@ -731,6 +739,7 @@ export class GatewayServer {
 
   private massCancel(session: Session, m: sbe.MassCancel): void {
     if (!session.trade) return this.reject(session.ws, sbe.TemplateId.MassCancel, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    if (this.busy(session, sbe.TemplateId.MassCancel, m.clOrdId, 2 * this.intakeQueuedMax)) return;
     const command: NodeCommand = { type: 'massCancel', account: session.account };
     if (m.instrument) command.instrument = m.instrument;
     if (m.side !== sbe.SideFilter.Both) command.side = m.side;
