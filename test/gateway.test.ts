@@ -379,6 +379,21 @@ describe('gateway protection', () => {
     }
   });
 
+  it('[OPS-1] a connection that neither logs on nor subscribes in time is closed, so idle ones cannot hold the limit', async () => {
+    const strict = await gatewayNode([], 1, { attachMs: 200 });
+    try {
+      const idle = await Client.connect(strict.url);
+      const reader = await Client.connect(strict.url);
+      reader.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Trades }));
+      expect(await idle.closedWith()).toEqual({ code: 1008, reason: 'no logon or subscription within 200 ms' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(reader.closed).toBeUndefined();
+      reader.ws.close();
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('[OPS-1] a gateway cannot join a node with commands in flight (it would miss their reports)', async () => {
     const pending = node.submit({ type: 'deposit', key: 'join-check', account: BUYER, asset: 'QUOTE', amount: 1 });
     expect(() => new GatewayServer(node)).toThrow('a gateway must be created while the node is idle (nothing queued or in flight)');

@@ -38,6 +38,11 @@ export const TIMER_TICK_MS = 50;
  * about a second of work at full speed, so a stalled disk cannot make the queue grow without bound.
  */
 export const INTAKE_QUEUED_MAX = 150_000;
+/**
+ * A connection must log on or subscribe to public data within this long, or it is closed: idle
+ * connections cannot hold the connection limit.
+ */
+export const ATTACH_MS = 10_000;
 /** Open websocket connections at most; one more is closed at once with 1013 and the reason. */
 export const CONNECTIONS_MAX = 4_096;
 /** Finished orders per API key whose client order ids are still refused as duplicates. */
@@ -72,6 +77,8 @@ export interface GatewayOptions {
   intakeQueuedMax?: number;
   /** Open connections at most, logged on or not (default CONNECTIONS_MAX). */
   connectionsMax?: number;
+  /** How long a connection may stay without logging on or subscribing (default ATTACH_MS). */
+  attachMs?: number;
   /**
    * Called with each new order's time inside the node, in µs: from its frame's arrival to its
    * report being handed to the socket, durable (benchmarks; costs a clock read per frame).
@@ -116,6 +123,8 @@ interface Connection {
   open: boolean;
   /** Counted against connectionsMax (until its close). */
   counted?: boolean;
+  /** When it opened: it must log on or subscribe within attachMs. */
+  openedMs?: number;
   /** Public topics joined. */
   topics?: Topic[];
   /** Messages queued for the end of this turn (made on first use). */
@@ -153,6 +162,8 @@ export class GatewayServer {
   private readonly tradeTopics = new Map<number, Topic>();
   /** Connections subscribed to any topic: the timer checks their backpressure. */
   private readonly subscribers = new Set<uWS.WebSocket<Connection>>();
+  /** Connections that have neither logged on nor subscribed yet. */
+  private readonly unattached = new Set<uWS.WebSocket<Connection>>();
   private nextSessionId = 1;
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly scratchView = new DataView(this.scratch.buffer);
@@ -195,6 +206,7 @@ export class GatewayServer {
   readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0 };
   private connections = 0;
   private readonly connectionsMax: number;
+  private readonly attachMs: number;
 
   constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
@@ -205,6 +217,7 @@ export class GatewayServer {
     this.clOrdIdsRetained = Math.max(1, options.clOrdIdsRetained ?? CLORDIDS_RETAINED);
     this.intakeQueuedMax = options.intakeQueuedMax ?? INTAKE_QUEUED_MAX;
     this.connectionsMax = options.connectionsMax ?? CONNECTIONS_MAX;
+    this.attachMs = options.attachMs ?? ATTACH_MS;
     this.onOrderLatency = options.onOrderLatency;
     this.feed.seed(node.pipeline.orders.values());
     for (const l of node.config.instruments) {
@@ -235,6 +248,8 @@ export class GatewayServer {
         const conn = ws.getUserData();
         conn.open = true;
         conn.counted = true;
+        conn.openedMs = Date.now();
+        this.unattached.add(ws);
       },
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       drain: (ws) => this.checkBackpressure(ws),
@@ -525,6 +540,7 @@ export class GatewayServer {
     };
     stream.session = session;
     conn.session = session;
+    this.unattached.delete(ws);
     this.sessions.add(session);
     this.sendTo(session, (v) => sbe.encodeLogonAck(v, 0, {
       sessionId: session.id, account: key.account, nextOutSeq: stream.released + 1, heartbeatMs,
@@ -545,6 +561,7 @@ export class GatewayServer {
   private join(ws: uWS.WebSocket<Connection>, topic: Topic): void {
     if (ws.isSubscribed(topic.name)) return;
     ws.subscribe(topic.name);
+    this.unattached.delete(ws);
     topic.subscribers++;
     (ws.getUserData().topics ??= []).push(topic);
     this.subscribers.add(ws);
@@ -555,6 +572,7 @@ export class GatewayServer {
     if (!conn.counted) return; // refused at open
     conn.counted = false;
     this.connections--;
+    this.unattached.delete(ws);
     conn.open = false;
     for (const topic of conn.topics ?? []) topic.subscribers--;
     this.subscribers.delete(ws);
@@ -572,6 +590,11 @@ export class GatewayServer {
   /** Heartbeats out, heartbeat timeouts and dead-man's switches. */
   private tick(): void {
     const now = Date.now();
+    for (const ws of this.unattached) {
+      if (now - ws.getUserData().openedMs! < this.attachMs) continue;
+      this.unattached.delete(ws);
+      this.end(ws, 1008, `no logon or subscription within ${this.attachMs} ms`);
+    }
     for (const ws of this.subscribers) this.checkBackpressure(ws);
     for (const s of this.sessions) {
       if (now - s.lastInMs > 2 * s.heartbeatMs) {
