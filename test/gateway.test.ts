@@ -366,12 +366,15 @@ describe('gateway protection', () => {
       const [a, b] = await Promise.all([Client.connect(small.url), Client.connect(small.url)]);
       const third = await Client.connect(small.url);
       expect(await third.closedWith()).toEqual({ code: 1013, reason: 'too many connections (2); try again later' });
+      // The refused one did not free a slot.
+      const fourth = await Client.connect(small.url);
+      expect((await fourth.closedWith()).code).toBe(1013);
       a.ws.close();
       await a.closedWith();
       const next = await Client.connect(small.url);
       next.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 0, channel: sbe.Channel.Book }));
       expect(await next.next('InstrumentList')).toMatchObject({ instruments: [{ symbol: 'BASE-QUOTE' }, { symbol: 'VBASE-QUOTE' }] });
-      expect(small.server.stats.connectionsRefused).toBe(1);
+      expect(small.server.stats.connectionsRefused).toBe(2);
       next.ws.close();
       b.ws.close();
     } finally {
