@@ -66,6 +66,7 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const makers = keys.filter((k) => k.account === 10).slice(0, CLIENTS);
 let acked = 0;
 let rejected = 0;
+let refused = 0;
 let measuring = false;
 /** Send time (µs) by clOrdId (ids run 1, 2, … over all clients), 0 once acknowledged. */
 const sent = new Float64Array(Math.ceil(RATE * (SECONDS + Number(values.warmup) + 2)) + BATCH + 1);
@@ -91,6 +92,7 @@ const clients = await Promise.all(makers.map((key) => new Promise<{ ws: WebSocke
       const end = sbe.messageEnd(v, at, d.byteLength);
       const templateId = v.getUint16(at + 2, true);
       if (templateId === sbe.TemplateId.LogonAck) resolve({ ws, sent });
+      if (templateId === sbe.TemplateId.SessionReject && measuring) refused++; // busy or rate limited: not acknowledged
       if (templateId === sbe.TemplateId.ExecutionReport) {
         const b = at + sbe.HEADER_BYTES;
         const clOrdId = v.getUint32(b + sbe.EXECUTIONREPORT_OFFSETS.clOrdId, true) + 2 ** 32 * v.getUint32(b + sbe.EXECUTIONREPORT_OFFSETS.clOrdId + 4, true);
@@ -188,6 +190,7 @@ console.log(JSON.stringify({
   clients: CLIENTS,
   batch: BATCH,
   rejected,
+  refused,
   commits: commit.commits,
   commands_per_commit: Math.round(commit.commands / Math.max(1, commit.commits)),
   commit_p50_us: commit.commit_p50_us,
