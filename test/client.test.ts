@@ -64,6 +64,23 @@ describe('client SDK', () => {
     await expect(c.place({ instrument: 1, side: sbe.Side.Buy, price: 903, qty: 1 })).rejects.toThrow('not connected: the request was not sent');
   });
 
+  it('[OPS-1] a request in flight when the connection drops fails with "outcome unknown"; its report still arrives after the catch-up', async () => {
+    const c = await connect(1);
+    const reports: sbe.ExecutionReport[] = [];
+    c.on('report', (r: sbe.ExecutionReport) => reports.push(r));
+    const inFlight = c.place({ instrument: 1, side: sbe.Side.Buy, price: 904, qty: 1, clOrdId: 904 });
+    c.dropConnection();
+    await expect(inFlight).rejects.toThrow('connection lost (1006) before an answer: the request may or may not have been taken');
+    // If the node took it, the report comes once the client has logged on again and caught up.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(reports.filter((r) => r.clOrdId === 904).map((r) => r.execType)).toEqual(
+      env.node.pipeline.orders.size > 0 && [...env.node.pipeline.orders.values()].some((o) => o.limit === 904) ? [sbe.ExecType.New] : [],
+    );
+    c.massCancel();
+    await new Promise((r) => setTimeout(r, 100));
+    c.close();
+  });
+
   it('[OPS-1] a replay refused by the rate limit is asked again until the history is delivered', async () => {
     const limited = await gatewayNode([[5, SELLER]], 1, { limits: { perKeyPerSecond: 5, perConnectionPerSecond: 100, burst: 2 } });
     try {

@@ -73,6 +73,8 @@ export class JunctionClient extends EventEmitter {
   private closing = false;
   /** Requests waiting for a stream message, by the client order id it will carry. */
   private readonly waiting = new Map<number, Waiter[]>();
+  /** Requests waiting for an answer: failed all at once if the connection drops. */
+  private readonly inFlight = new Set<(e: Error) => void>();
   /** Requests awaiting their outcome, by client order id, failed by a SessionReject naming them. */
   private readonly refusals = new Map<number, (r: sbe.SessionReject) => void>();
   private readonly books = new Map<number, { levels: [Map<number, BookLevel>, Map<number, BookLevel>]; bookSeq: number; live: boolean }>();
@@ -134,6 +136,10 @@ export class JunctionClient extends EventEmitter {
       });
       ws.once('close', (code, reason) => {
         this.loggedOn = false;
+        // Whether the node took them is unknown: say so now rather than leave them waiting. Their
+        // reports, if any, arrive as events once the client has caught up after reconnecting.
+        const lost = new Error(`connection lost (${code}) before an answer: the request may or may not have been taken`);
+        for (const fail of [...this.inFlight]) fail(lost);
         if (!this.logonAck) reject(new Error(`logon failed: ${code} ${reason.toString()}`));
         this.emit('disconnect', code, reason.toString());
         // Replaced by a newer logon of the same key (another process took it over): stay off.
@@ -250,6 +256,11 @@ export class JunctionClient extends EventEmitter {
           if (list?.length === 0) this.waiting.delete(id);
         }
         this.refusals.delete(requestId);
+        this.inFlight.delete(fail);
+      };
+      const fail = (e: Error) => {
+        settle();
+        reject(e);
       };
       for (const [id, answers] of awaited) {
         const w: Waiter = (m) => {
@@ -263,10 +274,8 @@ export class JunctionClient extends EventEmitter {
         if (list) list.push(w);
         else this.waiting.set(id, [w]);
       }
-      this.refusals.set(requestId, (r) => {
-        settle();
-        reject(new SessionRejectError(r));
-      });
+      this.refusals.set(requestId, (r) => fail(new SessionRejectError(r)));
+      this.inFlight.add(fail);
     });
   }
 
