@@ -82,20 +82,25 @@ describe('client SDK', () => {
   });
 
   it('[OPS-1] a replay refused by the rate limit is asked again until the history is delivered', async () => {
-    const limited = await gatewayNode([[5, SELLER]], 1, { limits: { perKeyPerSecond: 5, perConnectionPerSecond: 100, burst: 2 } });
+    // Two orders a second, a burst of two: a refused request waits about half a second for a token.
+    const limited = await gatewayNode([[5, SELLER]], 1, { limits: { perKeyPerSecond: 2, perConnectionPerSecond: 100, burst: 2 } });
     try {
       const c = await JunctionClient.connect({ url: limited.url, keyId: 5, privateKeyPem: limited.pems.get(5)! });
-      const a = await c.place({ instrument: 1, side: sbe.Side.Sell, price: 1_400, qty: 1 });
-      await new Promise((r) => setTimeout(r, 400)); // the bucket refills to its burst of 2
-      await Promise.all([1_401, 1_402].map((price) => c.place({ instrument: 1, side: sbe.Side.Sell, price, qty: 1 })));
+      const first = await c.place({ instrument: 1, side: sbe.Side.Sell, price: 1_400, qty: 1 });
+      await c.place({ instrument: 1, side: sbe.Side.Sell, price: 1_401, qty: 1 });
+      await new Promise((r) => setTimeout(r, 1_100)); // the bucket is full again
       const refused: sbe.SessionReject[] = [];
       c.on('sessionReject', (r: sbe.SessionReject) => refused.push(r));
-      const again: number[] = [];
-      c.on('report', (r: sbe.ExecutionReport) => again.push(r.outSeq));
-      c.replay(1); // no token left: refused, and asked again until one is back
-      await until(() => again.length === 3);
+      const delivered: number[] = [];
+      c.on('report', (r: sbe.ExecutionReport) => delivered.push(r.outSeq));
+      // Two orders take both tokens; the replay of the first two reports, sent with them, is refused
+      // and asked again until a token is back.
+      const more = [1_402, 1_403].map((price) => c.place({ instrument: 1, side: sbe.Side.Sell, price, qty: 1 }));
+      c.replay(first.outSeq);
+      await Promise.all(more);
+      await until(() => delivered.length === 4);
       expect(refused[0]).toMatchObject({ reason: 7, refTemplateId: sbe.TemplateId.ReplayRequest });
-      expect(again).toEqual([a.outSeq, a.outSeq + 1, a.outSeq + 2]);
+      expect(delivered).toEqual([first.outSeq, first.outSeq + 1, first.outSeq + 2, first.outSeq + 3]);
       c.close();
     } finally {
       await limited.close();

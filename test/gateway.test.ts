@@ -254,6 +254,13 @@ describe('market data and session services', () => {
     buyer.ws.close();
   });
 
+  it('[OPS-1] a read-only key cannot arm the dead-man\'s switch', async () => {
+    const reader = await Client.loggedOn(READ_KEY);
+    reader.send((v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 100 }));
+    expect(await reader.next('SessionReject')).toMatchObject({ reason: 3, refTemplateId: sbe.TemplateId.DeadMansSwitch });
+    reader.ws.close();
+  });
+
   it('[OPS-1] the dead-man\'s switch fires when the connection that armed it has died', async () => {
     const buyer = await Client.loggedOn(BUYER_KEY);
     buyer.send((v) => sbe.encodeNewOrder(v, 0, order(8101, 0, 902, 1)));
@@ -296,9 +303,16 @@ describe('market data and session services', () => {
       await c.next('ExecutionReport', (r) => r.clOrdId === 9_000 && r.execType === sbe.ExecType.Cancelled);
       c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_201, origClOrdId: 123_456, instrument: 1 }));
       expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_201)).toMatchObject({ reason: 7, field: 'rateLimit' });
-      // So does one naming an order that is already done.
+      // So does one naming an order that is already done, or an open order on the wrong instrument.
       c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_202, origClOrdId: 9_000, instrument: 1 }));
       expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_202)).toMatchObject({ reason: 7, field: 'rateLimit' });
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_203, origClOrdId: 9_001, instrument: 2 }));
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_203)).toMatchObject({ reason: 7, field: 'rateLimit' });
+      // Two cancels of one open order at once: the first is free, the second pays.
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_204, origClOrdId: 9_001, instrument: 1 }));
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_205, origClOrdId: 9_001, instrument: 1 }));
+      await c.next('ExecutionReport', (r) => r.clOrdId === 9_001 && r.execType === sbe.ExecType.Cancelled);
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_205)).toMatchObject({ reason: 7, field: 'rateLimit' });
       c.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: 1 }));
       expect(await c.next('SessionReject', (r) => r.refTemplateId === sbe.TemplateId.ReplayRequest)).toMatchObject({ reason: 7, field: 'rateLimit', refClOrdId: 0 });
       c.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 9_100, instrument: 0, side: sbe.SideFilter.Both }));

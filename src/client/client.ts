@@ -52,6 +52,8 @@ export class SessionRejectError extends Error {
 export const REPLAY_PAGE = 512;
 /** After a ReplayRequest is refused by the rate limit, ask again this much later. */
 const REPLAY_RETRY_MS = 50;
+/** The SessionReject reason for a ReplayRequest past the end of the key's stream. */
+const BEYOND_STREAM = 13;
 
 export class JunctionClient extends EventEmitter {
   private ws!: WebSocket;
@@ -247,6 +249,9 @@ export class JunctionClient extends EventEmitter {
    * nothing is left waiting.
    */
   private awaitReport<T extends StreamMessage>(requestId: number, awaited: [number, (m: StreamMessage) => boolean][]): Promise<T> {
+    // An answer is numbered after everything already seen when the request went out: an older
+    // message (a report of an earlier request, arriving in a catch-up) is never its answer.
+    const after = this.headOutSeq;
     return new Promise<T>((resolve, reject) => {
       const waiters: [number, Waiter][] = [];
       const settle = () => {
@@ -264,7 +269,7 @@ export class JunctionClient extends EventEmitter {
       };
       for (const [id, answers] of awaited) {
         const w: Waiter = (m) => {
-          if (!answers(m)) return false;
+          if (m.outSeq <= after || !answers(m)) return false;
           settle();
           resolve(m as T);
           return true;
@@ -279,8 +284,9 @@ export class JunctionClient extends EventEmitter {
     });
   }
 
-  massCancel(instrument = 0, side: sbe.SideFilter = sbe.SideFilter.Both): void {
-    this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: this.nextClOrdId++, instrument, side }));
+  /** Cancels the account's orders (all, or of an instrument and side); false if not connected (not sent). */
+  massCancel(instrument = 0, side: sbe.SideFilter = sbe.SideFilter.Both): boolean {
+    return this.connected && this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: this.nextClOrdId++, instrument, side }));
   }
 
   /** Delivers the key's stream again from `fromOutSeq` (its history, for a new client), in order. */
@@ -325,7 +331,7 @@ export class JunctionClient extends EventEmitter {
   /** A ReplayRequest was refused: over the rate limit, ask again shortly; past the end, nothing is missing. */
   private replayRefused(r: sbe.SessionReject): void {
     this.replayFrom = 0;
-    if (r.field === 'fromOutSeq') {
+    if (r.reason === BEYOND_STREAM) {
       this.headOutSeq = this.lastOutSeq;
       return;
     }

@@ -148,6 +148,8 @@ export class GatewayServer {
   private readonly nonces = new NonceWindow();
   private readonly streams = new Map<number, Stream>();
   private readonly sessions = new Set<Session>();
+  /** Orders with a free cancel queued (one each). */
+  private readonly cancelling = new Set<number>();
   /** Keys whose dead-man's switch is armed, connected or not. */
   private readonly armed = new Set<Stream>();
   /**
@@ -497,6 +499,7 @@ export class GatewayServer {
         if (this.rateLimited(session, decoded.templateId, 0)) return;
         return this.replay(session, decoded.message.fromOutSeq);
       case 'DeadMansSwitch':
+        if (!session.trade) return this.reject(ws, decoded.templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
         session.stream.deadMansDeadlineMs = decoded.message.timeoutMs === 0 ? 0 : Date.now() + decoded.message.timeoutMs;
         session.stream.account = session.account;
         if (session.stream.deadMansDeadlineMs === 0) this.armed.delete(session.stream);
@@ -627,6 +630,15 @@ export class GatewayServer {
   }
 
   /**
+   * A cancel is free (no rate-limit token) only if it will take an order off: the order is open,
+   * the key's account's, on the instrument named, and no free cancel of it is queued already.
+   */
+  private freeCancel(session: Session, m: sbe.CancelOrder, orderId: number): boolean {
+    const open = this.node.pipeline.orders.get(orderId);
+    return open !== undefined && open.account === session.account && open.instrument === m.instrument && !this.cancelling.has(orderId);
+  }
+
+  /**
    * Whether the node has `queuedMax` commands queued; then the request is refused as busy. New
    * orders and amends stop at the intake limit, cancels at twice it (they take risk off).
    */
@@ -737,8 +749,9 @@ export class GatewayServer {
     // Amends cost a rate-limit token. Cancels take risk off and are free when they name an open
     // order (or are the first to follow one being sequenced); any other still costs a journal
     // record, so it costs a token.
-    const free = !amend && (known === SEQUENCING ? !ids.followers.has(m.origClOrdId) : known !== undefined && this.node.pipeline.orders.has(known));
+    const free = !amend && (known === SEQUENCING ? !ids.followers.has(m.origClOrdId) : known !== undefined && this.freeCancel(session, m, known));
     if (!free && this.rateLimited(session, templateId, m.clOrdId)) return;
+    if (free && known !== SEQUENCING) this.cancelling.add(known!);
     const cancelReject = (reason: number) => this.stream(keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
@@ -749,6 +762,7 @@ export class GatewayServer {
         ? { type: 'amend', account: session.account, instrument: m.instrument, orderId, price: m.price, qty: m.qty }
         : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
       this.node.enqueue(command, ignore, this.onNodeFailure, (outcome) => {
+        if (!amend) this.cancelling.delete(orderId);
         if (!outcome.ok) cancelReject(orderId === 0 ? SessionReason.UnknownClOrdId : outcome.reason ?? 0);
       });
     };
