@@ -227,6 +227,9 @@ describe('market data and session services', () => {
     first.send((v) => sbe.encodeNewOrder(v, 0, order(7001, 0, 900, 1)));
     first.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 7002, origClOrdId: 7001, instrument: 1 }));
     const cancelled = await first.next('ExecutionReport', (r) => r.clOrdId === 7001 && r.execType === sbe.ExecType.Cancelled);
+    // The report names the cancel that caused it; the order's own New names none.
+    expect(cancelled.requestClOrdId).toBe(7002);
+    expect((await first.next('ExecutionReport', (r) => r.clOrdId === 7001 && r.execType === sbe.ExecType.New)).requestClOrdId).toBe(0);
     first.ws.terminate();
     const second = await Client.connect();
     second.logon(BUYER_KEY);

@@ -227,7 +227,7 @@ export class JunctionClient extends EventEmitter {
     if (!this.connected) return notConnected();
     const clOrdId = this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
-      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled], [clOrdId, (m) => !('execType' in m)],
+      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
     ]);
     this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId, instrument }));
     return result;
@@ -237,7 +237,7 @@ export class JunctionClient extends EventEmitter {
     if (!this.connected) return notConnected();
     const clOrdId = this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
-      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Amended], [clOrdId, (m) => !('execType' in m)],
+      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Amended && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
     ]);
     this.send((v) => sbe.encodeAmendOrder(v, 0, { clOrdId, origClOrdId, instrument, price, qty }));
     return result;

@@ -681,18 +681,19 @@ export interface ExecutionReport {
   leavesQty: number;
   tradeId: number;
   transactTimeNs: bigint;
+  requestClOrdId: number;
 }
 
-export const EXECUTIONREPORT_BLOCK_LENGTH = 89;
+export const EXECUTIONREPORT_BLOCK_LENGTH = 97;
 /** Where each field of ExecutionReport's block starts, after the 8-byte header (for readers that skip decoding). */
-export const EXECUTIONREPORT_OFFSETS = { outSeq: 0, clOrdId: 8, orderId: 16, instrument: 24, execType: 28, side: 29, aggressor: 30, rejectReason: 31, price: 33, qty: 41, lastPx: 49, lastQty: 57, leavesQty: 65, tradeId: 73, transactTimeNs: 81 } as const;
+export const EXECUTIONREPORT_OFFSETS = { outSeq: 0, clOrdId: 8, orderId: 16, instrument: 24, execType: 28, side: 29, aggressor: 30, rejectReason: 31, price: 33, qty: 41, lastPx: 49, lastQty: 57, leavesQty: 65, tradeId: 73, transactTimeNs: 81, requestClOrdId: 89 } as const;
 
 export function sizeOfExecutionReport(_m: ExecutionReport): number {
-  return HEADER_BYTES + 89;
+  return HEADER_BYTES + 97;
 }
 
 export function encodeExecutionReport(v: DataView, at: number, m: ExecutionReport): number {
-  writeHeader(v, at, 89, 20);
+  writeHeader(v, at, 97, 20);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.outSeq, 'outSeq');
   setU64(v, b + 8, m.clOrdId, 'clOrdId');
@@ -709,13 +710,14 @@ export function encodeExecutionReport(v: DataView, at: number, m: ExecutionRepor
   setI64(v, b + 65, m.leavesQty, 'leavesQty');
   setU64(v, b + 73, m.tradeId, 'tradeId');
   v.setBigUint64(b + 81, m.transactTimeNs, true);
-  let p = b + 89;
+  setU64(v, b + 89, m.requestClOrdId, 'requestClOrdId');
+  let p = b + 97;
   return p - at;
 }
 
 function decodeExecutionReport(v: DataView, b: number, blockLength: number, end: number): ExecutionReport {
-  if (blockLength < 89) throw new DecodeError('blockLength', `${blockLength} is shorter than ExecutionReport's 89`);
-  if (b + blockLength > end) throw new DecodeError('transactTimeNs', 'frame ends inside the message block');
+  if (blockLength < 97) throw new DecodeError('blockLength', `${blockLength} is shorter than ExecutionReport's 97`);
+  if (b + blockLength > end) throw new DecodeError('requestClOrdId', 'frame ends inside the message block');
   const m = {
     outSeq: getU64(v, b + 0, 'outSeq'),
     clOrdId: getU64(v, b + 8, 'clOrdId'),
@@ -732,6 +734,7 @@ function decodeExecutionReport(v: DataView, b: number, blockLength: number, end:
     leavesQty: getI64(v, b + 65, 'leavesQty'),
     tradeId: getU64(v, b + 73, 'tradeId'),
     transactTimeNs: v.getBigUint64(b + 81, true),
+    requestClOrdId: getU64(v, b + 89, 'requestClOrdId'),
   } as ExecutionReport;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of ExecutionReport`);

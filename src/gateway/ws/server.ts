@@ -177,8 +177,13 @@ export class GatewayServer {
   /** The execution report being sent, reused (one message object, not one per report). */
   private readonly executionReport: sbe.ExecutionReport = {
     outSeq: 0, clOrdId: 0, orderId: 0, instrument: 0, execType: sbe.ExecType.New, side: sbe.Side.Buy, aggressor: sbe.BooleanType.False,
-    rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n,
+    rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n, requestClOrdId: 0,
   };
+  /**
+   * The key and client order id of the cancel, amend or mass cancel being applied (set by its
+   * applied callback, which runs just before its events are reported), so its reports name it.
+   */
+  private readonly request = { keyId: 0, clOrdId: 0 };
   private reportTs = 0;
   /** The new order just applied, until its own events are reported (most finish at once: no map entry). */
   private readonly fresh = { orderId: 0, keyId: 0, clOrdId: 0 };
@@ -728,7 +733,7 @@ export class GatewayServer {
       const r = this.executionReport;
       r.clOrdId = clOrdId; r.orderId = orderId; r.instrument = o.instrument; r.execType = sbe.ExecType.Rejected; r.side = o.side as sbe.Side;
       r.aggressor = sbe.BooleanType.False; r.rejectReason = outcome.reason ?? 0; r.price = o.price; r.qty = o.qty;
-      r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts);
+      r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts); r.requestClOrdId = 0;
       this.streamExecution(keyId);
       this.retire(keyId, clOrdId, orderId);
     }
@@ -763,7 +768,9 @@ export class GatewayServer {
         : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
       this.node.enqueue(command, ignore, this.onNodeFailure, (outcome) => {
         if (!amend) this.cancelling.delete(orderId);
-        if (!outcome.ok) cancelReject(orderId === 0 ? SessionReason.UnknownClOrdId : outcome.reason ?? 0);
+        if (!outcome.ok) return cancelReject(orderId === 0 ? SessionReason.UnknownClOrdId : outcome.reason ?? 0);
+        this.request.keyId = keyId;
+        this.request.clOrdId = m.clOrdId;
       });
     };
     if (known === undefined) return apply(0);
@@ -780,7 +787,11 @@ export class GatewayServer {
     const command: NodeCommand = { type: 'massCancel', account: session.account };
     if (m.instrument) command.instrument = m.instrument;
     if (m.side !== sbe.SideFilter.Both) command.side = m.side;
-    this.node.enqueue(command, ignore, this.onNodeFailure);
+    const keyId = session.stream.keyId;
+    this.node.enqueue(command, ignore, this.onNodeFailure, () => {
+      this.request.keyId = keyId;
+      this.request.clOrdId = m.clOrdId;
+    });
   }
 
   // ---- market data ---------------------------------------------------------------------------
@@ -818,6 +829,7 @@ export class GatewayServer {
   private report(outcome: Outcome): void {
     this.reportTs = outcome.ts;
     outcome.forEachEvent(this.reportEvent);
+    this.request.clOrdId = 0;
     // A new order of this gateway that is still open after its own events keeps reporting.
     const fresh = this.fresh;
     if (fresh.orderId !== 0) {
@@ -892,6 +904,7 @@ export class GatewayServer {
     r.aggressor = aggressor ? sbe.BooleanType.True : sbe.BooleanType.False; r.rejectReason = rejectReason; r.price = e.price; r.qty = qty;
     r.lastPx = lastPx; r.lastQty = lastQty; r.leavesQty = leavesQty;
     r.tradeId = execType === sbe.ExecType.Fill || execType === sbe.ExecType.PartialFill ? e.tradeId : 0;
+    r.requestClOrdId = this.request.clOrdId !== 0 && this.request.keyId === ref.keyId ? this.request.clOrdId : 0;
     r.transactTimeNs = this.timeNs(this.reportTs);
     this.streamExecution(ref.keyId);
   }
