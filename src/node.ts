@@ -41,8 +41,7 @@ export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (c
 }
 
 const COMMIT_SAMPLES_MAX = 1_000_000;
-const commitMicros: number[] = [];
-/** The same commits weighted by their commands: [micros, commands] (what each order waited for). */
+/** Each commit's latency and its commands: [micros, commands] (weighted, what each order waited for). */
 const commitWeights: [number, number][] = [];
 const orderMicros: number[] = [];
 /** How late the event loop ran (a busy or paused main thread), sampled every 1 ms. */
@@ -91,10 +90,7 @@ async function main(): Promise<void> {
   let listening: number;
   try {
     runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
-      if (commitMicros.length < COMMIT_SAMPLES_MAX) {
-        commitMicros.push(micros);
-        commitWeights.push([micros, n]);
-      }
+      if (commitWeights.length < COMMIT_SAMPLES_MAX) commitWeights.push([micros, n]);
       committedCommands += n;
       if (!cpuAtFirstCommit) {
         cpuAtFirstCommit = process.cpuUsage();
@@ -119,7 +115,7 @@ async function main(): Promise<void> {
     if (values.stats) {
       const cpu = process.cpuUsage(cpuAtFirstCommit);
       const commandsMeasured = Math.max(1, committedCommands - commandsAtFirstCommit);
-      commitMicros.sort((a, b) => a - b);
+      const commitMicros = commitWeights.map(([micros]) => micros).sort((a, b) => a - b);
       orderMicros.sort((a, b) => a - b);
       const pct = (p: number, of = commitMicros) => Math.round(of[Math.min(of.length - 1, Math.floor(p * of.length))] ?? 0);
       writeFileSync(values.stats, JSON.stringify({
@@ -135,7 +131,6 @@ async function main(): Promise<void> {
   if (values.stats) {
     loopDelay.enable();
     process.on('SIGUSR2', () => {
-      commitMicros.length = 0;
       commitWeights.length = 0;
       orderMicros.length = 0;
       loopDelay.reset();

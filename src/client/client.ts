@@ -70,8 +70,6 @@ export class JunctionClient extends EventEmitter {
   private loggedOnBefore = false;
   /** Logged on over the current connection. */
   private loggedOn = false;
-  /** Messages up to here were delivered before, and replay() is delivering them again. */
-  private redeliverUpTo = 0;
   private closing = false;
   /** Requests waiting for a stream message, by the client order id it will carry. */
   private readonly waiting = new Map<number, Waiter[]>();
@@ -291,7 +289,6 @@ export class JunctionClient extends EventEmitter {
 
   /** Delivers the key's stream again from `fromOutSeq` (its history, for a new client), in order. */
   replay(fromOutSeq: number): void {
-    this.redeliverUpTo = Math.max(this.redeliverUpTo, this.lastOutSeq);
     this.lastOutSeq = Math.min(this.lastOutSeq, Math.max(0, fromOutSeq - 1));
     this.requestReplay(Math.max(1, fromOutSeq));
   }
@@ -319,12 +316,10 @@ export class JunctionClient extends EventEmitter {
 
   private deliver(m: sbe.ExecutionReport | sbe.CancelReject): void {
     this.lastOutSeq = m.outSeq;
-    // Requests are answered in the order they were made (the node sequences them so); history
-    // delivered again by replay() answers none.
-    if (m.outSeq > this.redeliverUpTo) {
-      const waiters = this.waiting.get(m.clOrdId);
-      if (waiters) for (const w of [...waiters]) if (w(m)) break;
-    }
+    // Requests are answered in the order they were made (the node sequences them so). History
+    // delivered again by replay() answers none: a waiter takes only messages newer than its request.
+    const waiters = this.waiting.get(m.clOrdId);
+    if (waiters) for (const w of [...waiters]) if (w(m)) break;
     this.emit('execType' in m ? 'report' : 'cancelReject', m);
   }
 

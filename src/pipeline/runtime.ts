@@ -250,10 +250,9 @@ export class NodeRuntime {
       waiting[i].seq = ++this.lastSeq;
       waiting[i].ts = ts;
     }
-    const commands: SequencedCommand[] = waiting;
     let outcomes: Outcome[];
     try {
-      outcomes = this.pipeline.apply(commands);
+      outcomes = this.pipeline.apply(waiting);
       for (let i = 0; i < waiting.length; i++) {
         waiting[i].applied?.(outcomes[i], waiting[i].command);
         for (const l of this.listeners) l.applied?.(outcomes[i], waiting[i].command);
@@ -265,7 +264,7 @@ export class NodeRuntime {
     this.undurable++;
     const batch = this.batch;
     const started = this.onCommit ? process.hrtime.bigint() : 0n;
-    const commit = this.commitBatch(batch, commands).then(
+    const commit = this.commitBatch(batch, waiting).then(
       () => {
         this.undurable--;
         // Past a failed commit nothing is acknowledged, even a later batch that landed (the store
@@ -274,9 +273,9 @@ export class NodeRuntime {
           for (const w of waiting) w.reject(this.failure);
           return;
         }
-        if (this.onCommit) this.onCommit(commands.length, Number(process.hrtime.bigint() - started) / 1000);
+        if (this.onCommit) this.onCommit(waiting.length, Number(process.hrtime.bigint() - started) / 1000);
         // In sequence order: the submitter's callback, then the listeners. One failing callback
-        // must not keep the others from their outcomes; it is rethrown after.
+        // must not keep the others from their outcomes; it is logged after.
         let thrown: unknown;
         for (let i = 0; i < waiting.length; i++) {
           try {

@@ -244,7 +244,7 @@ export class GatewayServer {
       idleTimeout: 0,
       // Our own check (checkBackpressure, after each flush and on the timer) drops a slow consumer
       // with a reason past slowConsumerBytes; uWS's limit, twice that, is only a backstop.
-      maxBackpressure: 2 * (options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES),
+      maxBackpressure: 2 * this.slowConsumerBytes,
       closeOnBackpressureLimit: 1,
       open: (ws) => {
         if (this.connections >= this.connectionsMax) {
@@ -410,7 +410,6 @@ export class GatewayServer {
     this.sendMessage(session.ws, encode);
   }
 
-  /** A message of a key's stream: numbered, kept for replay, sent if the key is connected. */
   /**
    * A message of a key's stream, while a batch is applied: numbered, and written with the batch.
    * It is sent (release) once the batch is durable.
@@ -588,11 +587,12 @@ export class GatewayServer {
     if (!session) return;
     this.sessions.delete(session);
     if (session.stream.session === session) session.stream.session = undefined;
-    if (session.cancelOnDisconnect) this.cancelAll(session);
+    if (session.cancelOnDisconnect) this.cancelAccountOrders(session.account);
   }
 
-  private cancelAll(session: Session): void {
-    this.node.enqueue({ type: 'massCancel', account: session.account }, ignore, this.onNodeFailure);
+  /** Cancel-on-disconnect and the dead-man's switch: every order of the account. */
+  private cancelAccountOrders(account: number): void {
+    this.node.enqueue({ type: 'massCancel', account }, ignore, this.onNodeFailure);
   }
 
   /** Heartbeats out, heartbeat timeouts and dead-man's switches. */
@@ -616,7 +616,7 @@ export class GatewayServer {
       if (now < stream.deadMansDeadlineMs) continue;
       stream.deadMansDeadlineMs = 0;
       this.armed.delete(stream);
-      this.node.enqueue({ type: 'massCancel', account: stream.account }, ignore, this.onNodeFailure);
+      this.cancelAccountOrders(stream.account);
     }
   }
 
@@ -627,7 +627,7 @@ export class GatewayServer {
         `${fromOutSeq} is past the last report sent, ${released}`);
     }
     let sent = 0;
-    for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq), session.stream.released)) {
+    for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq), released)) {
       if (sent === REPLAY_MESSAGES_MAX) break;
       this.send(session.ws, frame, frame.byteLength);
       sent++;
