@@ -77,6 +77,10 @@ async function main(): Promise<void> {
        * the node (frame in → durable, report queued) as percentiles in µs, and CPU per command.
        */
       stats: { type: 'string' },
+      /** Serve wss:// with this certificate (PEM); needs --tls-key. */
+      'tls-cert': { type: 'string' },
+      /** The certificate's private key (PEM). */
+      'tls-key': { type: 'string' },
     },
   });
   const dataDir = values.data!;
@@ -84,6 +88,17 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`--port must be a port number, got ${values.port}`);
     process.exit(2);
+  }
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    console.error('--tls-cert and --tls-key go together');
+    process.exit(2);
+  }
+  const tls = values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : undefined;
+  for (const file of tls ? [tls.certFile, tls.keyFile] : []) {
+    if (!existsSync(file)) {
+      console.error(`cannot start the node: ${file} does not exist`);
+      process.exit(2);
+    }
   }
   let runtime: NodeRuntime;
   let gateway: GatewayServer;
@@ -97,16 +112,29 @@ async function main(): Promise<void> {
         commandsAtFirstCommit = committedCommands;
       }
     } : undefined);
-    gateway = new GatewayServer(runtime, values.stats ? {
-      onOrderLatency: (micros) => {
-        if (orderMicros.length < COMMIT_SAMPLES_MAX) orderMicros.push(micros);
-      },
-    } : {});
+    gateway = new GatewayServer(runtime, {
+      tls,
+      ...(values.stats ? {
+        onOrderLatency: (micros: number) => {
+          if (orderMicros.length < COMMIT_SAMPLES_MAX) orderMicros.push(micros);
+        },
+      } : {}),
+    });
     listening = await gateway.listen(port);
   } catch (e) {
     console.error(`cannot start the node on ${dataDir}: ${(e as Error).message}`);
+    // The data folder's lock goes with the process.
     process.exit(2);
   }
+  // A broken invariant or a failed commit stops the node: nothing more is acknowledged, the batch
+  // at fault was never written, and a restart recovers to the last good batch. Exit so that a
+  // supervisor restarts it.
+  runtime.listen({
+    failed: (error) => {
+      console.error(JSON.stringify({ event: 'failed', reason: error.message }));
+      setTimeout(() => process.exit(1), 100);
+    },
+  });
   const keepAlive = setInterval(() => {}, 1 << 30);
   const stop = async (signal: string) => {
     clearInterval(keepAlive);
@@ -144,7 +172,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({
     event: 'ready',
     data: dataDir,
-    url: `ws://127.0.0.1:${listening}/ws`,
+    url: gateway.url(listening),
     keys: join(dataDir, 'demo-keys.json'),
     instruments: runtime.config.instruments.map((l) => l.symbol),
     lastSequence: runtime.lastSequence,

@@ -96,6 +96,7 @@ describe('ledger properties', () => {
       expect(fills).toBeGreaterThan(100);
       for (const r of ['InsufficientFunds', 'UnknownOrder', 'OpenOrdersLimit', 'PostOnlyWouldTake']) expect(reasons.get(r), r).toBeGreaterThan(0);
       const state = { ledger: node.ledger.state(), orders: node.pipeline.state() };
+      await node.stop(); // no closing snapshot: the reopen replays the journal
       const reopened = await NodeRuntime.open({ dataDir });
       expect(reopened.ledger.state()).toEqual(state.ledger);
       expect(reopened.pipeline.state()).toEqual(state.orders);

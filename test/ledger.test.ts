@@ -192,6 +192,7 @@ describe('pre-trade risk and the ledger', () => {
     }
     const before = { ledger: n.ledger.state(), orders: n.pipeline.state(), core: n.pipeline.core.snapshot(), seq: n.lastSequence };
     // Reopen without a clean close: recovery replays the journal after the last snapshot.
+    await n.stop();
     const again = await NodeRuntime.open({ dataDir: dir, snapshotEveryBatches: 3 });
     open.push(again);
     expect(again.ledger.state()).toEqual(before.ledger);

@@ -329,6 +329,29 @@ unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_val
     double(env, fills as f64)
 }
 
+extern "C" {
+    fn flock(fd: i32, operation: i32) -> i32;
+}
+const LOCK_EX: i32 = 2;
+const LOCK_NB: i32 = 4;
+
+// lockExclusive(fd) -> true when this open file now holds an exclusive flock(2) lock, false when
+// another open file (another process, or another open of the same file) holds one. The kernel
+// drops the lock when the file is closed or its process dies, SIGKILL included: a data folder's
+// lock never outlives its node.
+unsafe fn lock_exclusive(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
+    let [a] = args::<1>(env, info)?;
+    let fd = integer(env, a, "fd", 0.0, i32::MAX as f64)? as i32;
+    if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+        return double(env, 1.0);
+    }
+    let error = std::io::Error::last_os_error();
+    if error.kind() == std::io::ErrorKind::WouldBlock {
+        return double(env, 0.0);
+    }
+    Err(format!("flock on fd {fd} failed: {error}"))
+}
+
 fn count_fills(events: &[Event]) -> u64 {
     events.iter().map(|e| (e.kind == event_kind::FILL) as u64).sum()
 }
@@ -350,6 +373,7 @@ entry!(js_check_invariants, check_invariants);
 entry!(js_snapshot, take_snapshot);
 entry!(js_restore, restore);
 entry!(js_replay_ops, replay_ops);
+entry!(js_lock_exclusive, lock_exclusive);
 
 unsafe fn export(env: napi_env, exports: napi_value, name: &str, cb: unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value) {
     let cname = CString::new(name).unwrap();
@@ -370,5 +394,6 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
     export(env, exports, "snapshot", js_snapshot);
     export(env, exports, "restore", js_restore);
     export(env, exports, "replayOps", js_replay_ops);
+    export(env, exports, "lockExclusive", js_lock_exclusive);
     exports
 }

@@ -17,6 +17,8 @@ export interface NativeCore {
   snapshot(h: EngineHandle): Buffer;
   restore(bytes: Uint8Array): EngineHandle;
   replayOps(h: EngineHandle, ops: Int32Array, instrument: number, account: number): number;
+  /** flock(fd, LOCK_EX | LOCK_NB): 1 when taken, 0 when another open file holds it. */
+  lockExclusive(fd: number): number;
 }
 
 const ADDON = join('native', 'junction-core.node');

@@ -26,6 +26,8 @@ export interface LedgerState {
   nextPostingId: number;
 }
 
+const ZERO_BALANCE: Readonly<Balance> = Object.freeze({ available: 0, held: 0 });
+
 export function balanceKey(account: number, asset: number): number {
   return account * ASSETS_MAX + asset;
 }
@@ -77,6 +79,11 @@ export class Ledger {
       this.balances.set(key, b);
     }
     return b;
+  }
+
+  /** The balance under a balanceKey (zero when it was never touched); read only. */
+  balanceOf(key: number): Readonly<Balance> {
+    return this.balances.get(key) ?? ZERO_BALANCE;
   }
 
   /** Quote units of `qty` at `price`, exact; NaN when it is not a safe integer. */

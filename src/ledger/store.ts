@@ -50,10 +50,14 @@ export class LedgerStore<Extra, Config> {
   private readonly apiKeys: Database<ApiKeyRecord, number>;
   private readonly reports: Database<Buffer, [number, number]>;
   private readonly orderRefs: Database<Buffer, number>;
+  /** Logon nonces admitted: [keyId, nonce] → when (ms), so a logon cannot be replayed across a restart. */
+  private readonly logonNonces: Database<number, [number, number]>;
 
   constructor(readonly path: string) {
     // overlappingSync off: a transaction's promise resolves only once it is flushed to disk.
-    this.root = open({ path, compression: false, overlappingSync: false, noSync: false, maxDbs: 16 });
+    // noSubdir off: the environment lives inside the folder `path`, whatever its name (lmdb-js
+    // would otherwise take a dotted name for a file).
+    this.root = open({ path, noSubdir: false, compression: false, overlappingSync: false, noSync: false, maxDbs: 16 });
     this.meta = this.root.openDB({ name: 'meta' });
     this.journal = this.root.openDB({ name: 'journal', keyEncoding: 'uint32', encoding: 'binary' });
     this.postings = this.root.openDB({ name: 'postings', keyEncoding: 'uint32', encoding: 'binary' });
@@ -62,6 +66,27 @@ export class LedgerStore<Extra, Config> {
     this.apiKeys = this.root.openDB({ name: 'apiKeys', keyEncoding: 'uint32' });
     this.reports = this.root.openDB({ name: 'reports', encoding: 'binary' });
     this.orderRefs = this.root.openDB({ name: 'orderRefs', keyEncoding: 'uint32', encoding: 'binary' });
+    this.logonNonces = this.root.openDB({ name: 'logonNonces' });
+  }
+
+  /** Records an admitted logon nonce; resolves once it is durable. */
+  async putLogonNonce(keyId: number, nonce: number, atMs: number): Promise<void> {
+    await this.logonNonces.put([keyId, nonce], atMs);
+  }
+
+  /**
+   * The logon nonces admitted since `sinceMs`, oldest first; older ones (stale by now: their logons
+   * would be refused for their timestamps) are removed.
+   */
+  logonNoncesSince(sinceMs: number): [keyId: number, nonce: number, atMs: number][] {
+    const recent: [number, number, number][] = [];
+    const stale: [number, number][] = [];
+    for (const { key, value } of this.logonNonces.getRange({})) {
+      if (value >= sinceMs) recent.push([key[0], key[1], value]);
+      else stale.push(key);
+    }
+    if (stale.length > 0) void this.logonNonces.transaction(() => { for (const key of stale) this.logonNonces.remove(key); });
+    return recent.sort((a, b) => a[2] - b[2]);
   }
 
   /** Report blobs of a key, keyed [keyId, last outSeq in the blob], from the first that reaches `fromOutSeq`. */

@@ -7,7 +7,7 @@ import {
   type EventBatch, type InstrumentSpec,
 } from '../core/index.js';
 import { feeOf } from '../ledger/fees.js';
-import { balanceKey, type Ledger } from '../ledger/ledger.js';
+import { ASSETS_MAX, balanceKey, type Ledger } from '../ledger/ledger.js';
 import { AccountKind, Bucket, Cause, EXTERNAL_ACCOUNT, type Account, type InstrumentTerms } from '../ledger/model.js';
 import { PreTradeRisk } from '../risk/risk.js';
 import { NODE_REJECT_NAMES, NodeReject } from '../risk/reasons.js';
@@ -34,6 +34,11 @@ export interface PipelineState {
   keys: [string, number][];
 }
 
+/** An (instrument, side) pair as one number. */
+function takingKey(instrument: number, side: number): number {
+  return instrument * 2 + side;
+}
+
 function rejectName(reason: number): string {
   return reason >= 100 ? NODE_REJECT_NAMES[reason] : REJECT_REASON_NAMES[reason];
 }
@@ -48,6 +53,29 @@ export class Pipeline {
   /** Per core command queued in the current core batch: its outcome and what to undo on a reject. */
   private pending: { outcome: Outcome; newOrder?: OpenOrder; amendDelta?: { order: OpenOrder; delta: number } }[] = [];
   private seq = 0;
+  /**
+   * What the queued core commands may change, so an amend can tell whether the order it names is
+   * still as it sees it (see amend): orders from this sequence on are new in the core batch...
+   */
+  private queuedFromSeq = Number.MAX_SAFE_INTEGER;
+  /** ...orders a queued cancel or amend names... */
+  private readonly queuedNamed = new Set<number>();
+  /** ...(instrument, side) pairs a queued order or amend may trade against (the opposite side)... */
+  private readonly queuedTaking = new Set<number>();
+  /** ...and accounts a queued mass cancel empties. */
+  private readonly queuedMassCancel = new Set<number>();
+  /**
+   * Orders whose hold changed in the batch being applied → what they held before it (see verify):
+   * a batch that would break the hold invariant is refused before it can be committed.
+   */
+  private readonly touched = new Map<OpenOrder, number>();
+  /** balanceKey → what the open orders hold there, as of the last verified batch. */
+  private readonly heldByKey = new Map<number, number>();
+  /**
+   * Test-only: runs after a batch is applied and before it is verified, to force an impossible
+   * state and show it never reaches the disk. Never set outside tests.
+   */
+  testFault?: (pipeline: Pipeline) => void;
 
   constructor(readonly ledger: Ledger, readonly core: MatchingCore) {
     this.risk = new PreTradeRisk(ledger);
@@ -75,7 +103,64 @@ export class Pipeline {
       if (this.core.pending === this.core.batchCommandsMax) this.flush();
     }
     this.flush();
+    this.testFault?.(this);
+    this.verify();
     return outcomes;
+  }
+
+  /**
+   * The invariants the batch touched, checked before it can be committed (a throw stops the node
+   * and nothing of the batch is written): every order whose hold changed holds exactly what its
+   * remaining quantity needs (nothing once closed), and every balance the batch touched holds
+   * exactly what its open orders hold there.
+   */
+  private verify(): void {
+    const keys = new Set<number>();
+    const touched = this.touched;
+    try {
+      for (const [o, before] of touched) {
+        const key = balanceKey(o.account, o.asset);
+        keys.add(key);
+        if (this.orders.get(o.id) === o) {
+          const need = this.need(o);
+          if (o.held !== need) throw new Error(`order ${o.id} holds ${o.held} but needs ${need}`);
+        } else if (o.held !== 0) {
+          throw new Error(`closed order ${o.id} still holds ${o.held}`);
+        }
+        this.heldByKey.set(key, (this.heldByKey.get(key) ?? 0) + o.held - before);
+      }
+      this.ledger.pending.forEachSide((account, asset) => {
+        if (account !== EXTERNAL_ACCOUNT) keys.add(balanceKey(account, asset));
+      });
+      for (const key of keys) {
+        const held = this.ledger.balanceOf(key).held;
+        const expected = this.heldByKey.get(key) ?? 0;
+        if (held !== expected) {
+          throw new Error(`account ${Math.floor(key / ASSETS_MAX)} holds ${held} ${this.ledger.assets[key % ASSETS_MAX].code} but its open orders need ${expected}`);
+        }
+      }
+      const resting = this.core.stats().resting;
+      if (resting !== this.orders.size) throw new Error(`the core rests ${resting} orders but the node tracks ${this.orders.size}`);
+    } finally {
+      touched.clear();
+    }
+  }
+
+  /** What an open order must hold for its remaining quantity. */
+  private need(o: OpenOrder): number {
+    const account = this.ledger.accounts.get(o.account)!;
+    return this.risk.holdFor(account, this.ledger.instruments.get(o.instrument)!, o.side, o.limit, o.remaining).amount;
+  }
+
+  /** Notes an order's hold before the batch first changes it (verify checks what it became). */
+  private touch(o: OpenOrder): void {
+    if (!this.touched.has(o)) this.touched.set(o, o.held);
+  }
+
+  /** Notes a core command queued: from the first, what the core batch may change is tracked. */
+  private queued(entry: (typeof this.pending)[number]): void {
+    if (this.pending.length === 0) this.queuedFromSeq = this.seq;
+    this.pending.push(entry);
   }
 
   private reject(outcome: Outcome, reason: number): void {
@@ -132,12 +217,14 @@ export class Pipeline {
       id: this.seq, account: c.account, instrument: c.instrument, side: c.side, limit: c.price,
       remaining: c.qty, held: check.hold.amount, asset: check.hold.asset,
     };
+    this.touched.set(order, 0);
     this.open(order);
     outcome.orderId = order.id;
     const stp = c.stpMode !== undefined;
     this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, c.qty,
       stp ? account.participant : 0, stp ? c.stpMode! : 0);
-    this.pending.push({ outcome, newOrder: order });
+    this.queued({ outcome, newOrder: order });
+    this.queuedTaking.add(takingKey(c.instrument, c.side));
   }
 
   /** The caller's own open order, or undefined (another account's order is "unknown" to it). */
@@ -149,11 +236,23 @@ export class Pipeline {
   private cancel(c: CancelCommand, outcome: Outcome): void {
     if (!this.owned(c.account, c.instrument, c.orderId)) return this.reject(outcome, NodeReject.UnknownOrder);
     this.core.cancel(c.instrument, c.orderId, c.account);
-    this.pending.push({ outcome });
+    this.queued({ outcome });
+    this.queuedNamed.add(c.orderId);
   }
 
+  /**
+   * An amend takes any extra hold now, against the order as it stands when the core amends it. So
+   * when a core command queued earlier in the batch may change the order first (cancel it, fill
+   * it, amend it, or the order is itself new in the batch), those commands are run first.
+   */
   private amend(c: AmendCommand, outcome: Outcome): void {
-    const o = this.owned(c.account, c.instrument, c.orderId);
+    let o = this.owned(c.account, c.instrument, c.orderId);
+    if (o && this.core.pending > 0 && this.mayChange(o)) {
+      const seq = this.seq;
+      this.flush();
+      this.seq = seq;
+      o = this.owned(c.account, c.instrument, c.orderId);
+    }
     if (!o) return this.reject(outcome, NodeReject.UnknownOrder);
     if (!Number.isSafeInteger(c.price) || c.price <= 0) return this.reject(outcome, NodeReject.InvalidPrice);
     if (!Number.isSafeInteger(c.qty) || c.qty <= 0) return this.reject(outcome, NodeReject.InvalidQuantity);
@@ -165,11 +264,20 @@ export class Pipeline {
     if (delta > 0) {
       const short = this.risk.checkFunds(account, { asset: o.asset, amount: delta });
       if (short !== undefined) return this.reject(outcome, short);
+      this.touch(o);
       this.ledger.hold(this.seq, o.account, o.asset, delta);
       o.held += delta;
     }
     this.core.amend(c.instrument, c.orderId, c.account, c.price, c.qty);
-    this.pending.push({ outcome, amendDelta: delta > 0 ? { order: o, delta } : undefined });
+    this.queued({ outcome, amendDelta: delta > 0 ? { order: o, delta } : undefined });
+    this.queuedNamed.add(o.id);
+    this.queuedTaking.add(takingKey(o.instrument, o.side));
+  }
+
+  /** Could a core command queued in this core batch change `o` before a command queued now? */
+  private mayChange(o: OpenOrder): boolean {
+    return o.id >= this.queuedFromSeq || this.queuedNamed.has(o.id) || this.queuedMassCancel.has(o.account)
+      || this.queuedTaking.has(takingKey(o.instrument, 1 - o.side));
   }
 
   private massCancel(c: MassCancelCommand, outcome: Outcome): void {
@@ -179,7 +287,8 @@ export class Pipeline {
     if (c.instrument !== undefined) scope |= Scope.Instrument;
     if (c.side !== undefined) scope |= Scope.Side;
     this.core.massCancel(scope, c.account, c.instrument ?? 0, c.side ?? 0);
-    this.pending.push({ outcome });
+    this.queued({ outcome });
+    this.queuedMassCancel.add(c.account);
   }
 
   private open(o: OpenOrder): void {
@@ -188,6 +297,7 @@ export class Pipeline {
   }
 
   private close(o: OpenOrder): void {
+    this.touch(o);
     this.ledger.release(this.seq, o.account, o.asset, o.held);
     o.held = 0;
     this.orders.delete(o.id);
@@ -197,8 +307,8 @@ export class Pipeline {
   /** Releases what an open order holds beyond what its remaining quantity needs. */
   private trim(o: OpenOrder): void {
     if (o.remaining === 0) return this.close(o);
-    const account = this.ledger.accounts.get(o.account)!;
-    const need = this.risk.holdFor(account, this.ledger.instruments.get(o.instrument)!, o.side, o.limit, o.remaining).amount;
+    this.touch(o);
+    const need = this.need(o);
     const excess = o.held - need;
     if (excess < 0) throw new Error(`order ${o.id} holds ${o.held} but needs ${need}`);
     this.ledger.release(this.seq, o.account, o.asset, excess);
@@ -212,6 +322,10 @@ export class Pipeline {
     const events = this.core.flush().copy();
     const pending = this.pending;
     this.pending = [];
+    this.queuedFromSeq = Number.MAX_SAFE_INTEGER;
+    this.queuedNamed.clear();
+    this.queuedTaking.clear();
+    this.queuedMassCancel.clear();
     for (let i = 0; i < events.length; i++) {
       const entry = pending[events.commandIndex(i)];
       this.seq = entry.outcome.seq;
@@ -228,6 +342,7 @@ export class Pipeline {
         if (entry.newOrder) this.close(entry.newOrder);
         if (entry.amendDelta) {
           const { order, delta } = entry.amendDelta;
+          this.touch(order);
           this.ledger.release(this.seq, order.account, order.asset, delta);
           order.held -= delta;
         }
@@ -259,6 +374,8 @@ export class Pipeline {
     const seller = events.side(i) === Side.Buy ? maker : taker;
     const qty = events.qty(i);
     const notional = this.ledger.notional(terms, events.price(i), qty);
+    this.touch(taker);
+    this.touch(maker);
     // Delivery versus payment inside the ledger: both legs post together.
     this.ledger.post(this.seq, Cause.Fill, terms.quote, buyer.account, Bucket.Held, seller.account, Bucket.Available, notional);
     buyer.held -= notional;
@@ -323,6 +440,8 @@ export class Pipeline {
     for (const o of state.orders) this.open({ ...o });
     this.keys.clear();
     for (const [k, v] of state.keys) this.keys.set(k, v);
+    this.heldByKey.clear();
+    for (const [key, held] of this.heldByOrders()) this.heldByKey.set(key, held);
   }
 }
 

@@ -8,7 +8,7 @@
 // Recovery loads the latest snapshot (core books, ledger, open orders) and replays the journal
 // after it through the same deterministic pipeline, checking that every replayed batch posts
 // exactly what was committed for it, and that the invariants hold, before accepting traffic.
-import { existsSync } from 'node:fs';
+import { DataDirLock, prepareDataDir } from './data-dir.js';
 import { MatchingCore, type InstrumentSpec } from '../core/index.js';
 import { Ledger, balanceKey, ASSETS_MAX } from '../ledger/ledger.js';
 import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../ledger/model.js';
@@ -113,6 +113,8 @@ export class NodeRuntime {
   private readonly batchCommandsMax: number;
   private readonly snapshotEvery: number;
   private readonly onCommit: RuntimeOptions['onCommit'];
+  /** The exclusive hold on the data folder (none when opened read-only). */
+  private lock: DataDirLock | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -132,17 +134,33 @@ export class NodeRuntime {
 
   /** Recovers a data folder's state for reading only (operators' tools); writes nothing. */
   static async inspect(dataDir: string): Promise<NodeRuntime> {
-    if (!existsSync(dataDir)) throw new Error(`${dataDir} does not exist`);
     return NodeRuntime.open({ dataDir, readOnly: true });
   }
 
+  /**
+   * Opens the node in its data folder, which it then holds exclusively until close() or stop()
+   * (or its process ends): a second node on the same folder is refused (see data-dir.ts). A
+   * read-only open (operators' tools) takes no lock and writes nothing.
+   */
   static async open(options: RuntimeOptions & { readOnly?: boolean }): Promise<NodeRuntime> {
-    const store = new LedgerStore<PipelineState, NodeConfig>(options.dataDir);
-    let config = store.config();
-    if (!config && options.readOnly) {
-      await store.close();
-      throw new Error(`${options.dataDir} holds no node`);
+    prepareDataDir(options.dataDir, !options.readOnly);
+    const lock = options.readOnly ? undefined : DataDirLock.acquire(options.dataDir);
+    let store: LedgerStore<PipelineState, NodeConfig> | undefined;
+    try {
+      store = new LedgerStore<PipelineState, NodeConfig>(options.dataDir);
+      const runtime = await NodeRuntime.recover(store, options);
+      runtime.lock = lock;
+      return runtime;
+    } catch (e) {
+      await store?.close();
+      lock?.release();
+      throw e;
     }
+  }
+
+  private static async recover(store: LedgerStore<PipelineState, NodeConfig>, options: RuntimeOptions & { readOnly?: boolean }): Promise<NodeRuntime> {
+    let config = store.config();
+    if (!config && options.readOnly) throw new Error(`${options.dataDir} holds no node`);
     if (!config) {
       if (!options.config) throw new Error(`${options.dataDir} holds no node and no configuration was given`);
       config = options.config;
@@ -372,6 +390,17 @@ export class NodeRuntime {
       await this.store.commit({ batch: this.batch, journal: encodeJournal([]), postings: Buffer.alloc(0), balances: [], snapshot: this.snapshot(this.batch) });
     }
     await this.store.close();
+    this.lock?.release();
+  }
+
+  /**
+   * Drains and closes the store without the closing snapshot, leaving the folder as a crash after
+   * the last commit would (the next start replays the journal), and releases the folder.
+   */
+  async stop(): Promise<void> {
+    await this.drain();
+    await this.store.close();
+    this.lock?.release();
   }
 }
 

@@ -1,7 +1,8 @@
 // Logon authentication: the client signs the 24 bytes keyId ‖ timestampNs ‖ nonce (little-endian
 // u64s, exactly as they sit in the Logon message) with its Ed25519 key. A logon whose timestamp is
 // more than LOGON_SKEW_MS from the node's clock, or whose (key, nonce) was seen within that
-// window, is refused.
+// window, is refused. The nonces seen are stored durably (the gateway completes a logon only once
+// its nonce is), and reloaded on start, so a captured logon cannot be replayed after a restart.
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 
 export const LOGON_SKEW_MS = 30_000;
@@ -43,6 +44,11 @@ export const LOGON_REFUSAL_TEXT: Readonly<Record<number, string>> = {
 
 export class NonceWindow {
   private readonly seen = new Map<string, number>();
+
+  /** Remembers the nonces a previous run admitted (keyId, nonce, when), oldest first. */
+  load(entries: Iterable<[keyId: number, nonce: number, atMs: number]>): void {
+    for (const [keyId, nonce, atMs] of entries) this.seen.set(`${keyId}:${nonce}`, atMs);
+  }
 
   /** True when (keyId, nonce) is new; remembers it. */
   admit(keyId: number, nonce: number, nowMs: number): boolean {

@@ -42,9 +42,21 @@ export const INTAKE_QUEUED_MAX = 150_000;
  * A connection must log on or subscribe to public data within this long, or it is closed: idle
  * connections cannot hold the connection limit.
  */
-export const ATTACH_MS = 10_000;
+export const ATTACH_MS = 2_000;
 /** Open websocket connections at most; one more is closed at once with 1013 and the reason. */
 export const CONNECTIONS_MAX = 4_096;
+/**
+ * Connections not yet logged on or subscribed, at most, bounded apart from sessions so they can
+ * never take the room logons need. When full, a new connection displaces the oldest of them (a
+ * real client logs on within a round trip; a flood's sockets are the ones left waiting).
+ */
+export const UNATTACHED_MAX = 256;
+/** The same, per source address: past it a new connection from that address is refused. */
+export const UNATTACHED_PER_ADDRESS_MAX = 16;
+/** uWS's listen option for a port bound without SO_REUSEPORT. */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+/** Messages a connection may send after its Logon while the logon is being made durable. */
+const HELD_MESSAGES_MAX = 256;
 /** Finished orders per API key whose client order ids are still refused as duplicates. */
 export const CLORDIDS_RETAINED = 100_000;
 /** Characters a SessionReject's or Logout's text carries (the schema's Text type). */
@@ -79,6 +91,15 @@ export interface GatewayOptions {
   connectionsMax?: number;
   /** How long a connection may stay without logging on or subscribing (default ATTACH_MS). */
   attachMs?: number;
+  /** Connections not yet logged on or subscribed, at most (default UNATTACHED_MAX). */
+  unattachedMax?: number;
+  /** The same per source address (default UNATTACHED_PER_ADDRESS_MAX). */
+  unattachedPerAddressMax?: number;
+  /**
+   * Serve wss:// with this certificate and private key (PEM files), so API keys' logons and
+   * orders never cross a network in clear.
+   */
+  tls?: { certFile: string; keyFile: string };
   /**
    * Called with each new order's time inside the node, in µs: from its frame's arrival to its
    * report being handed to the socket, durable (benchmarks; costs a clock read per frame).
@@ -125,6 +146,13 @@ interface Connection {
   counted?: boolean;
   /** When it opened: it must log on or subscribe within attachMs. */
   openedMs?: number;
+  /** The peer's address, as text. */
+  address?: string;
+  /**
+   * Set while its Logon's nonce is being made durable: messages that follow it wait here and are
+   * handled, in order, once the logon completes.
+   */
+  held?: sbe.Decoded[];
   /** Public topics joined. */
   topics?: Topic[];
   /** Messages queued for the end of this turn (made on first use). */
@@ -164,8 +192,10 @@ export class GatewayServer {
   private readonly tradeTopics = new Map<number, Topic>();
   /** Connections subscribed to any topic: the timer checks their backpressure. */
   private readonly subscribers = new Set<uWS.WebSocket<Connection>>();
-  /** Connections that have neither logged on nor subscribed yet. */
+  /** Connections that have neither logged on nor subscribed yet, oldest first. */
   private readonly unattached = new Set<uWS.WebSocket<Connection>>();
+  /** Of those, how many per source address. */
+  private readonly unattachedByAddress = new Map<string, number>();
   private nextSessionId = 1;
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly scratchView = new DataView(this.scratch.buffer);
@@ -210,10 +240,17 @@ export class GatewayServer {
   private readonly intakeQueuedMax: number;
   private readonly journal: ReportJournal;
   /** Frames received and refused as unparseable, session rejects, slow consumers and refused connections. */
-  readonly stats = { frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0 };
+  readonly stats = {
+    frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0,
+    /** Connections closed to make room for a newer one while too many had not logged on. */
+    connectionsDisplaced: 0,
+  };
   private connections = 0;
   private readonly connectionsMax: number;
   private readonly attachMs: number;
+  private readonly unattachedMax: number;
+  private readonly unattachedPerAddressMax: number;
+  private readonly scheme: 'ws' | 'wss';
 
   constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
@@ -225,6 +262,9 @@ export class GatewayServer {
     this.intakeQueuedMax = options.intakeQueuedMax ?? INTAKE_QUEUED_MAX;
     this.connectionsMax = options.connectionsMax ?? CONNECTIONS_MAX;
     this.attachMs = options.attachMs ?? ATTACH_MS;
+    this.unattachedMax = Math.max(1, options.unattachedMax ?? UNATTACHED_MAX);
+    this.unattachedPerAddressMax = Math.max(1, options.unattachedPerAddressMax ?? UNATTACHED_PER_ADDRESS_MAX);
+    this.nonces.load(node.store.logonNoncesSince(Date.now() - 2 * LOGON_SKEW_MS));
     this.onOrderLatency = options.onOrderLatency;
     this.feed.seed(node.pipeline.orders.values());
     for (const l of node.config.instruments) {
@@ -238,7 +278,9 @@ export class GatewayServer {
       if (node.pipeline.orders.has(orderId)) this.orders.set(orderId, { keyId, clOrdId });
       else ids.retire(clOrdId, orderId);
     });
-    this.app = uWS.App().ws<Connection>('/ws', {
+    this.scheme = options.tls ? 'wss' : 'ws';
+    const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
+    this.app = app.ws<Connection>('/ws', {
       compression: uWS.DISABLED,
       maxPayloadLength: FRAME_BYTES_MAX,
       idleTimeout: 0,
@@ -246,18 +288,7 @@ export class GatewayServer {
       // with a reason past slowConsumerBytes; uWS's limit, twice that, is only a backstop.
       maxBackpressure: 2 * this.slowConsumerBytes,
       closeOnBackpressureLimit: 1,
-      open: (ws) => {
-        if (this.connections >= this.connectionsMax) {
-          this.stats.connectionsRefused++;
-          return void ws.end(1013, `too many connections (${this.connectionsMax}); try again later`);
-        }
-        this.connections++;
-        const conn = ws.getUserData();
-        conn.open = true;
-        conn.counted = true;
-        conn.openedMs = Date.now();
-        this.unattached.add(ws);
-      },
+      open: (ws) => this.onOpen(ws),
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       drain: (ws) => this.checkBackpressure(ws),
       close: (ws) => this.onClose(ws),
@@ -285,15 +316,26 @@ export class GatewayServer {
     this.timer.unref();
   }
 
-  /** Listens on 127.0.0.1; resolves with the port (pass 0 for any free one). */
+  /**
+   * Listens on 127.0.0.1, alone: an exclusive port (no SO_REUSEPORT), so a second node on the same
+   * port is refused instead of sharing connections with this one. Resolves with the port (pass 0
+   * for any free one).
+   */
   listen(port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen('127.0.0.1', port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on 127.0.0.1:${port}`));
+      // The binary takes listen(host, port, options, cb); the bundled typings omit that overload.
+      const listen = this.app.listen as unknown as (host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void) => void;
+      listen.call(this.app, '127.0.0.1', port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on 127.0.0.1:${port}: the port is in use (or not permitted)`));
         this.listenSocket = socket;
         resolve(uWS.us_socket_local_port(socket));
       });
     });
+  }
+
+  /** The URL clients connect to on `port`. */
+  url(port: number): string {
+    return `${this.scheme}://127.0.0.1:${port}/ws`;
   }
 
   close(): void {
@@ -302,6 +344,53 @@ export class GatewayServer {
     this.listenSocket = undefined;
     for (const s of [...this.sessions]) this.end(s.ws, 1001, 'node shutting down');
   }
+
+  // ---- connections ---------------------------------------------------------------------------
+
+  /**
+   * A new connection counts against connectionsMax, and until it logs on or subscribes also
+   * against the bounds of unattached connections: per source address (refused past it) and in all
+   * (the oldest unattached connection is displaced), so sockets that never log on cannot lock
+   * traders out.
+   */
+  private onOpen(ws: uWS.WebSocket<Connection>): void {
+    const address = Buffer.from(ws.getRemoteAddressAsText()).toString();
+    const refuse = (reason: string) => {
+      this.stats.connectionsRefused++;
+      ws.end(1013, reason);
+    };
+    if (this.connections >= this.connectionsMax) return refuse(`too many connections (${this.connectionsMax}); try again later`);
+    const fromAddress = this.unattachedByAddress.get(address) ?? 0;
+    if (fromAddress >= this.unattachedPerAddressMax) {
+      return refuse(`${this.unattachedPerAddressMax} connections from ${address} not logged on yet; log on first`.slice(0, 120));
+    }
+    if (this.unattached.size >= this.unattachedMax) {
+      const oldest: uWS.WebSocket<Connection> = this.unattached.values().next().value!;
+      this.attached(oldest);
+      this.stats.connectionsDisplaced++;
+      this.end(oldest, 1013, 'displaced: too many connections not logged on; log on at once after connecting');
+    }
+    this.connections++;
+    const conn = ws.getUserData();
+    conn.open = true;
+    conn.counted = true;
+    conn.openedMs = Date.now();
+    conn.address = address;
+    this.unattached.add(ws);
+    this.unattachedByAddress.set(address, fromAddress + 1);
+  }
+
+  /** The connection logged on, subscribed or closed: it no longer counts as unattached. */
+  private attached(ws: uWS.WebSocket<Connection>): void {
+    if (!this.unattached.delete(ws)) return;
+    const address = ws.getUserData().address!;
+    const n = this.unattachedByAddress.get(address)! - 1;
+    if (n === 0) this.unattachedByAddress.delete(address);
+    else this.unattachedByAddress.set(address, n);
+  }
+
+  /** Connections not yet logged on or subscribed (what the flood bounds count). */
+  get unattachedCount(): number { return this.unattached.size; }
 
   // ---- sending -------------------------------------------------------------------------------
 
@@ -462,8 +551,11 @@ export class GatewayServer {
     this.stats.frames++;
     if (!isBinary) return void ws.end(1003, 'frames must be binary SBE messages');
     let messages: sbe.Decoded[];
+    const conn = ws.getUserData();
     try {
-      messages = sbe.decodeMessages(new Uint8Array(message));
+      // Before the logon is complete, messages may have to wait for it (held): decode a copy, as
+      // uWS reuses the frame's memory once this callback returns.
+      messages = sbe.decodeMessages(conn.session ? new Uint8Array(message) : new Uint8Array(message.slice(0)));
     } catch (e) {
       this.stats.unparseable++;
       const reason = e instanceof sbe.DecodeError ? `unparseable frame: ${e.message}` : 'unparseable frame';
@@ -471,10 +563,23 @@ export class GatewayServer {
     }
     this.nowMs = Date.now();
     if (this.onOrderLatency) this.arrivedMs = performance.now();
+    this.handle(ws, messages);
+  }
+
+  /** Handles decoded messages in order; those after a Logon whose nonce is being made durable wait for it. */
+  private handle(ws: uWS.WebSocket<Connection>, messages: readonly sbe.Decoded[]): void {
+    const conn = ws.getUserData();
     try {
-      for (const decoded of messages) {
-        if (!ws.getUserData().open) return;
-        this.onDecoded(ws, decoded);
+      for (let i = 0; i < messages.length; i++) {
+        if (!conn.open) return;
+        if (conn.held) {
+          if (conn.held.length + messages.length - i > HELD_MESSAGES_MAX) {
+            return this.end(ws, 1008, `more than ${HELD_MESSAGES_MAX} messages before the logon completed`);
+          }
+          for (; i < messages.length; i++) conn.held.push(messages[i]);
+          return;
+        }
+        this.onDecoded(ws, messages[i]);
       }
     } catch (e) {
       // A fault of ours must not take the node down: that connection is closed, and it is said.
@@ -536,21 +641,40 @@ export class GatewayServer {
     const nowMs = Date.now();
     if (Math.abs(Number(m.timestampNs / 1_000_000n) - nowMs) > LOGON_SKEW_MS) return refuse(LogonRefusal.Stale);
     if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
+    // The nonce is made durable before the logon completes, so a captured logon cannot be replayed
+    // after a restart either; what the client sends meanwhile waits (conn.held).
+    conn.held = [];
+    this.node.store.putLogonNonce(m.keyId, m.nonce, nowMs).then(() => {
+      const held = conn.held!;
+      conn.held = undefined;
+      if (!conn.open) return;
+      this.nowMs = Date.now();
+      this.completeLogon(ws, m, key.account, key.permission === 'trade', this.nowMs);
+      this.handle(ws, held);
+    }, (e: Error) => {
+      conn.held = undefined;
+      console.error('junction gateway: a logon nonce could not be stored:', e);
+      this.end(ws, 1011, 'logon could not be recorded; try again');
+    });
+  }
+
+  private completeLogon(ws: uWS.WebSocket<Connection>, m: sbe.Logon, account: number, trade: boolean, nowMs: number): void {
+    const conn = ws.getUserData();
     const stream = this.streamOf(m.keyId);
     // One connection per key: a newer logon takes the stream over.
     if (stream.session) this.end(stream.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const session: Session = {
-      id: this.nextSessionId++, stream, account: key.account, trade: key.permission === 'trade',
+      id: this.nextSessionId++, stream, account, trade,
       cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs,
       bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
     };
     stream.session = session;
     conn.session = session;
-    this.unattached.delete(ws);
+    this.attached(ws);
     this.sessions.add(session);
     this.sendTo(session, (v) => sbe.encodeLogonAck(v, 0, {
-      sessionId: session.id, account: key.account, nextOutSeq: stream.released + 1, heartbeatMs,
+      sessionId: session.id, account, nextOutSeq: stream.released + 1, heartbeatMs,
       ordersPerSecond: Math.min(this.limits.perKeyPerSecond, this.limits.perConnectionPerSecond),
       readOnly: session.trade ? sbe.BooleanType.False : sbe.BooleanType.True,
     }));
@@ -568,7 +692,7 @@ export class GatewayServer {
   private join(ws: uWS.WebSocket<Connection>, topic: Topic): void {
     if (ws.isSubscribed(topic.name)) return;
     ws.subscribe(topic.name);
-    this.unattached.delete(ws);
+    this.attached(ws);
     topic.subscribers++;
     (ws.getUserData().topics ??= []).push(topic);
     this.subscribers.add(ws);
@@ -579,7 +703,7 @@ export class GatewayServer {
     if (!conn.counted) return; // refused at open
     conn.counted = false;
     this.connections--;
-    this.unattached.delete(ws);
+    this.attached(ws);
     conn.open = false;
     for (const topic of conn.topics ?? []) topic.subscribers--;
     this.subscribers.delete(ws);
@@ -600,7 +724,7 @@ export class GatewayServer {
     const now = Date.now();
     for (const ws of this.unattached) {
       if (now - ws.getUserData().openedMs! < this.attachMs) continue;
-      this.unattached.delete(ws);
+      this.attached(ws);
       this.end(ws, 1008, `no logon or subscription within ${this.attachMs} ms`);
     }
     for (const ws of this.subscribers) this.checkBackpressure(ws);
