@@ -13,7 +13,7 @@ import { mulberry32 } from './support/command-stream.js';
 import { BUYER, MAKER, SELLER } from './support/node-config.js';
 
 const CHILD = join(__dirname, '../dist/test/support/crash-child.js');
-const KILLS = 20;
+const KILLS = 30;
 const ASSETS = ['QUOTE', 'BASE'];
 
 interface Sent { command: NodeCommand; seq?: number; ok?: boolean; orderId?: number }
@@ -33,7 +33,7 @@ function lines(child: ChildProcessWithoutNullStreams, onLine: (value: Record<str
 }
 
 describe('crash recovery', () => {
-  it(`[OPS-2] [CORE-4] [SL-10] ${KILLS} SIGKILLs under load lose no acknowledged command and apply no fill twice`, async () => {
+  it(`[OPS-2] [CORE-4] [SL-10] ${KILLS} SIGKILLs under load with amends in the flow lose no acknowledged command and apply no fill twice`, async () => {
     const data = mkdtempSync(join(tmpdir(), 'junction-crash-'));
     const random = mulberry32(2024);
     const sent = new Map<number, Sent>();
@@ -45,8 +45,12 @@ describe('crash recovery', () => {
       const account = accounts[Math.floor(random() * accounts.length)];
       if (x < 0.15) return { type: 'deposit', key: `d-${nextId}`, account, asset: ASSETS[Math.floor(random() * 2)], amount: 1 + Math.floor(random() * 50_000) };
       if (x < 0.2) return { type: 'withdraw', key: `w-${nextId}`, account, asset: ASSETS[Math.floor(random() * 2)], amount: 1 + Math.floor(random() * 5_000) };
-      if (x < 0.35 && orderIds.length > 0) {
-        return { type: 'cancel', account, instrument: 1, orderId: orderIds[Math.floor(random() * orderIds.length)] };
+      // Cancels and amends (up, down, repriced) aim at the latest orders, so several land on the
+      // same order within one batch, beside the fills that cross it: the combinations that broke holds.
+      const recent = () => orderIds[Math.max(0, orderIds.length - 1 - Math.floor(random() * 12))];
+      if (x < 0.3 && orderIds.length > 0) return { type: 'cancel', account, instrument: 1, orderId: recent() };
+      if (x < 0.5 && orderIds.length > 0) {
+        return { type: 'amend', account, instrument: 1, orderId: recent(), price: 950 + Math.floor(random() * 100), qty: 1 + Math.floor(random() * 60) };
       }
       return {
         type: 'order', account, instrument: 1, side: random() < 0.5 ? 0 : 1, orderType: 0, tif: random() < 0.2 ? 1 : 0,
@@ -119,6 +123,7 @@ describe('crash recovery', () => {
       fillsSeen = report!.fills as number;
     }
     expect(fillsSeen).toBeGreaterThan(50);
+    expect([...sent.values()].filter((s) => s.command.type === 'amend' && s.ok === true).length).toBeGreaterThan(200);
     expect([...sent.values()].filter((s) => s.seq !== undefined).length).toBeGreaterThan(1_000);
   }, 180_000);
 });

@@ -90,6 +90,14 @@ describe('report streams across crashes', () => {
           const price = REF + (side === sbe.Side.Buy ? -1 : 1) * TICK * Math.floor(1 + random() * 20);
           void maker.place({ instrument: BTC, side, price, qty: LOT * (1 + Math.floor(random() * 5)), clOrdId: clOrdId++ }).catch(() => {});
           if (random() < 0.3) void maker.cancel(BTC, Math.max(1, clOrdId - 1 - Math.floor(random() * 40))).catch(() => {});
+          // Amends up and down, and a cancel and an amend of one order in the same turn.
+          if (random() < 0.3) {
+            const target = Math.max(1, clOrdId - 1 - Math.floor(random() * 20));
+            const amendPrice = REF + (side === sbe.Side.Buy ? -1 : 1) * TICK * Math.floor(1 + random() * 20);
+            void maker.amend(BTC, target, amendPrice, LOT * (1 + Math.floor(random() * 8))).catch(() => {});
+            if (random() < 0.3) void maker.cancel(BTC, target).catch(() => {});
+            if (random() < 0.3) void maker.amend(BTC, target, amendPrice, LOT).catch(() => {});
+          }
           if (random() < 0.4) {
             void taker.place({
               instrument: BTC, side: 1 - side as sbe.Side, price: REF + (side === sbe.Side.Buy ? -25 : 25) * TICK, qty: LOT, timeInForce: sbe.TimeInForce.IOC, clOrdId: clOrdId++,
@@ -108,5 +116,6 @@ describe('report streams across crashes', () => {
     expect(all.filter((m) => 'execType' in m && m.execType === sbe.ExecType.PartialFill || 'execType' in m && m.execType === sbe.ExecType.Fill).length).toBeGreaterThan(10);
     expect(seen.get(1)!.size).toBeGreaterThan(100);
     expect(seen.get(2)!.size).toBeGreaterThan(10);
+    expect(all.filter((m) => 'execType' in m && m.execType === sbe.ExecType.Amended).length).toBeGreaterThan(10);
   }, 120_000);
 });

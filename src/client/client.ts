@@ -15,6 +15,11 @@ export interface ClientOptions {
   cancelOnDisconnect?: boolean;
   /** Reconnect after an unexpected drop (default true). */
   reconnect?: boolean;
+  /**
+   * For wss://: the certificate authority (PEM) to trust beside the system's, e.g. a node's
+   * self-signed certificate.
+   */
+  ca?: string | Buffer;
 }
 
 export interface OrderRequest {
@@ -87,10 +92,10 @@ export class JunctionClient extends EventEmitter {
   }
 
   /** Connects without logging on, for public market data only. */
-  static async subscribeOnly(url: string): Promise<JunctionClient> {
-    const client = new JunctionClient({ url, keyId: 0, privateKeyPem: '', reconnect: false });
+  static async subscribeOnly(url: string, ca?: string | Buffer): Promise<JunctionClient> {
+    const client = new JunctionClient({ url, keyId: 0, privateKeyPem: '', reconnect: false, ca });
     await new Promise<void>((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, ca ? { ca } : {});
       client.ws = ws;
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -110,7 +115,7 @@ export class JunctionClient extends EventEmitter {
 
   private open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.options.url);
+      const ws = new WebSocket(this.options.url, this.options.ca ? { ca: this.options.ca } : {});
       this.ws = ws;
       ws.binaryType = 'nodebuffer';
       ws.once('open', () => this.logon());

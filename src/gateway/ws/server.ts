@@ -47,8 +47,9 @@ export const ATTACH_MS = 2_000;
 export const CONNECTIONS_MAX = 4_096;
 /**
  * Connections not yet logged on or subscribed, at most, bounded apart from sessions so they can
- * never take the room logons need. When full, a new connection displaces the oldest of them (a
- * real client logs on within a round trip; a flood's sockets are the ones left waiting).
+ * never take the room logons need. When full, a new connection displaces the oldest of the
+ * address that holds the most (a real client logs on within a round trip; a flood's sockets are
+ * the ones left waiting).
  */
 export const UNATTACHED_MAX = 256;
 /** The same, per source address: past it a new connection from that address is refused. */
@@ -360,15 +361,14 @@ export class GatewayServer {
       ws.end(1013, reason);
     };
     if (this.connections >= this.connectionsMax) return refuse(`too many connections (${this.connectionsMax}); try again later`);
-    const fromAddress = this.unattachedByAddress.get(address) ?? 0;
-    if (fromAddress >= this.unattachedPerAddressMax) {
+    if ((this.unattachedByAddress.get(address) ?? 0) >= this.unattachedPerAddressMax) {
       return refuse(`${this.unattachedPerAddressMax} connections from ${address} not logged on yet; log on first`.slice(0, 120));
     }
     if (this.unattached.size >= this.unattachedMax) {
-      const oldest: uWS.WebSocket<Connection> = this.unattached.values().next().value!;
-      this.attached(oldest);
+      const victim = this.displaceable();
+      this.attached(victim);
       this.stats.connectionsDisplaced++;
-      this.end(oldest, 1013, 'displaced: too many connections not logged on; log on at once after connecting');
+      this.end(victim, 1013, 'displaced: too many connections not logged on; log on at once after connecting');
     }
     this.connections++;
     const conn = ws.getUserData();
@@ -377,7 +377,18 @@ export class GatewayServer {
     conn.openedMs = Date.now();
     conn.address = address;
     this.unattached.add(ws);
-    this.unattachedByAddress.set(address, fromAddress + 1);
+    this.unattachedByAddress.set(address, (this.unattachedByAddress.get(address) ?? 0) + 1);
+  }
+
+  /**
+   * Which unattached connection gives way to a new one: the oldest of the address holding the most,
+   * so a flood displaces itself before a lone client that is about to log on.
+   */
+  private displaceable(): uWS.WebSocket<Connection> {
+    let most = 0;
+    for (const n of this.unattachedByAddress.values()) most = Math.max(most, n);
+    for (const ws of this.unattached) if (this.unattachedByAddress.get(ws.getUserData().address!) === most) return ws;
+    throw new Error('no unattached connection to displace');
   }
 
   /** The connection logged on, subscribed or closed: it no longer counts as unattached. */
@@ -642,7 +653,9 @@ export class GatewayServer {
     if (Math.abs(Number(m.timestampNs / 1_000_000n) - nowMs) > LOGON_SKEW_MS) return refuse(LogonRefusal.Stale);
     if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
     // The nonce is made durable before the logon completes, so a captured logon cannot be replayed
-    // after a restart either; what the client sends meanwhile waits (conn.held).
+    // after a restart either; what the client sends meanwhile waits (conn.held). Authenticated, the
+    // connection no longer counts as unattached (a flood cannot displace it meanwhile).
+    this.attached(ws);
     conn.held = [];
     this.node.store.putLogonNonce(m.keyId, m.nonce, nowMs).then(() => {
       const held = conn.held!;

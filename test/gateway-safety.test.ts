@@ -1,0 +1,170 @@
+// Gateway safety (issue 8, parts 4 and 5), over real sockets on loopback: a flood of sockets that
+// never log on cannot lock traders out; a captured logon cannot be replayed after a restart (not
+// even one after a SIGKILL); the node serves wss:// with a certificate and key.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { JunctionClient } from '../src/client/client.js';
+import { signLogon } from '../src/gateway/ws/auth.js';
+import { UNATTACHED_MAX } from '../src/gateway/ws/server.js';
+import * as sbe from '../src/protocol/codec.js';
+import { gatewayNode } from './support/gateway-node.js';
+import { BUYER, SELLER } from './support/node-config.js';
+
+const NODE = join(__dirname, '../dist/src/node.js');
+
+function logonBytes(keyId: number, pem: string, nonce = Math.floor(Math.random() * 2 ** 48)): Uint8Array {
+  const timestampNs = BigInt(Date.now()) * 1_000_000n;
+  const v = new DataView(new ArrayBuffer(512));
+  const n = sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 0, signature: signLogon(pem, keyId, timestampNs, nonce) });
+  return new Uint8Array(v.buffer.slice(0, n));
+}
+
+/** Opens a socket, sends `frame`, and resolves with the first message's type (or how it closed). */
+function tryLogon(url: string, frame: Uint8Array, options: WebSocket.ClientOptions = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { localAddress: '127.0.0.1', ...options });
+    const timer = setTimeout(() => { ws.terminate(); resolve('timeout'); }, 5_000);
+    const done = (what: string) => { clearTimeout(timer); ws.terminate(); resolve(what); };
+    ws.once('open', () => ws.send(frame));
+    ws.once('message', (data: Buffer) => {
+      const [first] = sbe.decodeMessages(new Uint8Array(data));
+      done(first.type === 'Logout' ? `Logout: ${first.message.text}` : first.type);
+    });
+    ws.once('close', (code, reason) => done(`closed ${code} ${reason.toString()}`));
+    ws.once('error', (e) => done(`error ${e.message}`));
+  });
+}
+
+async function startNode(data: string, extra: string[] = []): Promise<{ child: ChildProcessWithoutNullStreams; url: string; keys: { keyId: number; privateKeyPem: string }[] }> {
+  const child = spawn(process.execPath, [NODE, '--data', data, '--port', '0', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const ready = await new Promise<{ url: string; keys: string }>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const line = out.split('\n').find((l) => l.includes('"ready"'));
+      if (line) resolve(JSON.parse(line));
+    });
+    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
+  });
+  return { child, url: ready.url, keys: JSON.parse(readFileSync(ready.keys, 'utf8')) };
+}
+
+async function kill(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}
+
+describe('sockets that never log on', () => {
+  it('[OPS-1] a flood of 4,096 sockets from 64 addresses, each reopened when closed, keeps no trader out', async () => {
+    const env = await gatewayNode([[1, BUYER]]);
+    const FLOOD_MS = 4_000;
+    // The attacker is a process of its own, as it would be.
+    const attacker = spawn(process.execPath, [join(__dirname, 'support/flood.mjs'), env.url, '4096', '64', String(FLOOD_MS)]);
+    let out = '';
+    attacker.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const done = new Promise<void>((r) => attacker.once('exit', () => r()));
+    while (!out.includes('started')) await new Promise((r) => setTimeout(r, 10));
+    let peakUnattached = 0;
+    const sampler = setInterval(() => { peakUnattached = Math.max(peakUnattached, env.server.unattachedCount); }, 5);
+    // A trader logs on again and again during the flood.
+    const deadline = Date.now() + FLOOD_MS - 500;
+    await new Promise((r) => setTimeout(r, 300));
+    const outcomes: string[] = [];
+    while (Date.now() < deadline) outcomes.push(await tryLogon(env.url, logonBytes(1, env.pems.get(1)!)));
+    await done;
+    clearInterval(sampler);
+    const flood = JSON.parse(out.trim().split('\n').pop()!) as { opened: number; connected: number; closedBy: Record<string, number> };
+    expect(outcomes.length).toBeGreaterThan(20);
+    expect(outcomes.filter((o) => o !== 'LogonAck')).toEqual([]);
+    // The flood was real and was held off: its sockets were displaced (the oldest of the address
+    // holding the most) whenever the unattached pool was full, and the pool never grew past it.
+    expect(flood.opened).toBeGreaterThan(4_096);
+    expect(env.server.stats.connectionsDisplaced).toBeGreaterThan(1_000);
+    expect(flood.closedBy['1013']).toBeGreaterThan(1_000);
+    expect(peakUnattached).toBeLessThanOrEqual(UNATTACHED_MAX);
+    await env.close();
+  }, 60_000);
+
+  it('[OPS-1] per source address: past the bound a new socket is refused with the reason, and a logon frees its slot', async () => {
+    const env = await gatewayNode([[1, BUYER]], 1, { unattachedPerAddressMax: 2 });
+    const connect = () => new Promise<{ ws: WebSocket; closed: Promise<[number, string]> }>((resolve, reject) => {
+      const ws = new WebSocket(env.url, { localAddress: '127.0.0.7' });
+      const closed = new Promise<[number, string]>((r) => ws.once('close', (code, reason) => r([code, reason.toString()])));
+      ws.once('open', () => resolve({ ws, closed })).once('error', reject);
+    });
+    const a = await connect();
+    await connect();
+    const c = await connect();
+    expect(await c.closed).toEqual([1013, '2 connections from 127.0.0.7 not logged on yet; log on first']);
+    a.ws.send(logonBytes(1, env.pems.get(1)!));
+    await new Promise((r) => a.ws.once('message', r));
+    const d = await connect();
+    d.ws.send(logonBytes(1, env.pems.get(1)!));
+    const [reply] = sbe.decodeMessages(new Uint8Array(await new Promise<Buffer>((r) => d.ws.once('message', r))));
+    expect(reply.type).toBe('LogonAck');
+    await env.close();
+  });
+});
+
+describe('a captured logon', () => {
+  it('[OPS-1] is refused after a restart, a SIGKILL included, while a fresh logon of the same key is served', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'junction-replay-'));
+    let node = await startNode(data);
+    const key = node.keys[0];
+    const captured = logonBytes(key.keyId, key.privateKeyPem);
+    expect(await tryLogon(node.url, captured)).toBe('LogonAck');
+    expect(await tryLogon(node.url, captured)).toBe('Logout: nonce already used');
+    await kill(node.child, 'SIGKILL');
+    node = await startNode(data);
+    expect(await tryLogon(node.url, captured)).toBe('Logout: nonce already used');
+    expect(await tryLogon(node.url, logonBytes(key.keyId, key.privateKeyPem))).toBe('LogonAck');
+    await kill(node.child, 'SIGTERM');
+    node = await startNode(data);
+    expect(await tryLogon(node.url, captured)).toBe('Logout: nonce already used');
+    await kill(node.child, 'SIGTERM');
+  }, 60_000);
+
+  it('[OPS-1] messages sent right behind a Logon, in the same frame, wait for it and are handled in order', async () => {
+    const env = await gatewayNode([[1, SELLER]]);
+    const v = new DataView(new ArrayBuffer(1024));
+    const logon = logonBytes(1, env.pems.get(1)!);
+    new Uint8Array(v.buffer).set(logon);
+    let n = logon.length;
+    n += sbe.encodeNewOrder(v, n, { clOrdId: 5, instrument: 1, side: sbe.Side.Sell, ordType: sbe.OrdType.Limit, timeInForce: sbe.TimeInForce.GTC, price: 1_000, qty: 3, stpMode: 0 as sbe.StpMode });
+    const ws = new WebSocket(env.url);
+    const got: sbe.Decoded[] = [];
+    ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(new Uint8Array(v.buffer, 0, n));
+    for (let i = 0; i < 200 && !got.some((d) => d.type === 'ExecutionReport'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(got.map((d) => d.type)).toEqual(['LogonAck', 'InstrumentList', 'ExecutionReport']);
+    expect(got[2].message).toMatchObject({ clOrdId: 5, execType: sbe.ExecType.New, qty: 3 });
+    ws.close();
+    await env.close();
+  });
+});
+
+describe('wss://', () => {
+  it('[OPS-1] the node serves wss:// with a certificate and key; the SDK trades over it; plain ws:// is not answered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-tls-'));
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const node = await startNode(join(dir, 'data'), ['--tls-cert', cert, '--tls-key', key]);
+    expect(node.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/ws$/);
+    const ca = readFileSync(cert);
+    const client = await JunctionClient.connect({ url: node.url, keyId: node.keys[0].keyId, privateKeyPem: node.keys[0].privateKeyPem, reconnect: false, ca });
+    expect(client.logonAck!.account).toBe(10);
+    client.close();
+    // Without trusting the certificate, the client refuses the server; over plain ws:// nothing is served.
+    expect(await tryLogon(node.url, logonBytes(node.keys[0].keyId, node.keys[0].privateKeyPem))).toMatch(/^error .*self.signed/);
+    expect(await tryLogon(node.url.replace('wss:', 'ws:'), logonBytes(node.keys[0].keyId, node.keys[0].privateKeyPem))).not.toBe('LogonAck');
+    await kill(node.child, 'SIGTERM');
+  }, 60_000);
+});
