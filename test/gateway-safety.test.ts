@@ -111,6 +111,45 @@ describe('sockets that never log on', () => {
   });
 });
 
+describe('public market data without a logon', () => {
+  it('[OPS-1] is bounded per source address: one more subscriber is closed with the reason; a session of that address still subscribes', async () => {
+    const env = await gatewayNode([[1, BUYER]], 1, { publicPerAddressMax: 2 });
+    const subscriber = async (logon?: Uint8Array) => {
+      const ws = new WebSocket(env.url, { localAddress: '127.0.0.9' });
+      const got: sbe.Decoded[] = [];
+      ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
+      const closed = new Promise<[number, string]>((r) => ws.once('close', (code, reason) => r([code, reason.toString()])));
+      await new Promise((r) => ws.once('open', r));
+      const v = new DataView(new ArrayBuffer(1024));
+      let n = 0;
+      if (logon) {
+        new Uint8Array(v.buffer).set(logon);
+        n = logon.length;
+      }
+      n += sbe.encodeSubscribe(v, n, { instrument: 1, channel: sbe.Channel.Book });
+      ws.send(new Uint8Array(v.buffer, 0, n));
+      for (let i = 0; i < 200 && !got.some((d) => d.type === 'BookSnapshot'); i++) {
+        if (await Promise.race([closed.then(() => true), new Promise((r) => setTimeout(() => r(false), 10))])) break;
+      }
+      return { ws, got, closed };
+    };
+    const a = await subscriber();
+    const b = await subscriber();
+    expect([a.got.map((d) => d.type), b.got.map((d) => d.type)]).toEqual([['BookSnapshot'], ['BookSnapshot']]);
+    const c = await subscriber();
+    expect(await c.closed).toEqual([1013, 'too many public-data connections without a logon (2 from 127.0.0.9); log on or try later']);
+    const d = await subscriber(logonBytes(1, env.pems.get(1)!));
+    expect(d.got.map((m) => m.type)).toEqual(['LogonAck', 'InstrumentList', 'BookSnapshot']);
+    // A slot frees when a subscriber leaves.
+    a.ws.close();
+    await a.closed;
+    const e = await subscriber();
+    expect(e.got.map((m) => m.type)).toEqual(['BookSnapshot']);
+    for (const x of [b, d, e]) x.ws.close();
+    await env.close();
+  });
+});
+
 describe('a captured logon', () => {
   it('[OPS-1] is refused after a restart, a SIGKILL included, while a fresh logon of the same key is served', async () => {
     const data = mkdtempSync(join(tmpdir(), 'junction-replay-'));

@@ -56,6 +56,14 @@ export const UNATTACHED_MAX = 256;
 export const UNATTACHED_PER_ADDRESS_MAX = 16;
 /** uWS's listen option for a port bound without SO_REUSEPORT. */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+/**
+ * Connections that subscribe to public market data without logging on, at most: bounded too, so
+ * unauthenticated subscribers cannot take the room sessions need (CONNECTIONS_MAX less this and
+ * UNATTACHED_MAX is always left for logons)...
+ */
+export const PUBLIC_MAX = 2_048;
+/** ...and per source address. */
+export const PUBLIC_PER_ADDRESS_MAX = 64;
 /** Messages a connection may send after its Logon while the logon is being made durable. */
 const HELD_MESSAGES_MAX = 256;
 /** Finished orders per API key whose client order ids are still refused as duplicates. */
@@ -96,6 +104,10 @@ export interface GatewayOptions {
   unattachedMax?: number;
   /** The same per source address (default UNATTACHED_PER_ADDRESS_MAX). */
   unattachedPerAddressMax?: number;
+  /** Connections subscribed to public data without a logon, at most (default PUBLIC_MAX)... */
+  publicMax?: number;
+  /** ...and per source address (default PUBLIC_PER_ADDRESS_MAX). */
+  publicPerAddressMax?: number;
   /**
    * Serve wss:// with this certificate and private key (PEM files), so API keys' logons and
    * orders never cross a network in clear.
@@ -154,6 +166,8 @@ interface Connection {
    * handled, in order, once the logon completes.
    */
   held?: sbe.Decoded[];
+  /** Counted as a public-data connection without a logon (PUBLIC_MAX). */
+  public?: boolean;
   /** Public topics joined. */
   topics?: Topic[];
   /** Messages queued for the end of this turn (made on first use). */
@@ -197,6 +211,9 @@ export class GatewayServer {
   private readonly unattached = new Set<uWS.WebSocket<Connection>>();
   /** Of those, how many per source address. */
   private readonly unattachedByAddress = new Map<string, number>();
+  /** Connections subscribed to public data without a logon, per source address, and in all. */
+  private readonly publicByAddress = new Map<string, number>();
+  private publicCount = 0;
   private nextSessionId = 1;
   private readonly scratch = new Uint8Array(SCRATCH_BYTES);
   private readonly scratchView = new DataView(this.scratch.buffer);
@@ -251,6 +268,8 @@ export class GatewayServer {
   private readonly attachMs: number;
   private readonly unattachedMax: number;
   private readonly unattachedPerAddressMax: number;
+  private readonly publicMax: number;
+  private readonly publicPerAddressMax: number;
   private readonly scheme: 'ws' | 'wss';
 
   constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
@@ -265,6 +284,8 @@ export class GatewayServer {
     this.attachMs = options.attachMs ?? ATTACH_MS;
     this.unattachedMax = Math.max(1, options.unattachedMax ?? UNATTACHED_MAX);
     this.unattachedPerAddressMax = Math.max(1, options.unattachedPerAddressMax ?? UNATTACHED_PER_ADDRESS_MAX);
+    this.publicMax = options.publicMax ?? PUBLIC_MAX;
+    this.publicPerAddressMax = options.publicPerAddressMax ?? PUBLIC_PER_ADDRESS_MAX;
     this.nonces.load(node.store.logonNoncesSince(Date.now() - 2 * LOGON_SKEW_MS));
     this.onOrderLatency = options.onOrderLatency;
     this.feed.seed(node.pipeline.orders.values());
@@ -398,6 +419,34 @@ export class GatewayServer {
     const n = this.unattachedByAddress.get(address)! - 1;
     if (n === 0) this.unattachedByAddress.delete(address);
     else this.unattachedByAddress.set(address, n);
+  }
+
+  /** A connection subscribing without a logon: within the public-data bounds, or refused (false). */
+  private admitPublic(ws: uWS.WebSocket<Connection>): boolean {
+    const conn = ws.getUserData();
+    if (conn.session || conn.public) return true;
+    const address = conn.address!;
+    const fromAddress = this.publicByAddress.get(address) ?? 0;
+    if (this.publicCount >= this.publicMax || fromAddress >= this.publicPerAddressMax) {
+      this.stats.connectionsRefused++;
+      const why = this.publicCount >= this.publicMax ? `${this.publicMax} in all` : `${this.publicPerAddressMax} from ${address}`;
+      this.end(ws, 1013, `too many public-data connections without a logon (${why}); log on or try later`.slice(0, 120));
+      return false;
+    }
+    conn.public = true;
+    this.publicCount++;
+    this.publicByAddress.set(address, fromAddress + 1);
+    return true;
+  }
+
+  /** The connection logged on or closed: it no longer counts as public-only. */
+  private leavePublic(conn: Connection): void {
+    if (!conn.public) return;
+    conn.public = false;
+    this.publicCount--;
+    const n = this.publicByAddress.get(conn.address!)! - 1;
+    if (n === 0) this.publicByAddress.delete(conn.address!);
+    else this.publicByAddress.set(conn.address!, n);
   }
 
   /** Connections not yet logged on or subscribed (what the flood bounds count). */
@@ -684,6 +733,7 @@ export class GatewayServer {
     };
     stream.session = session;
     conn.session = session;
+    this.leavePublic(conn);
     this.attached(ws);
     this.sessions.add(session);
     this.sendTo(session, (v) => sbe.encodeLogonAck(v, 0, {
@@ -717,6 +767,7 @@ export class GatewayServer {
     conn.counted = false;
     this.connections--;
     this.attached(ws);
+    this.leavePublic(conn);
     conn.open = false;
     for (const topic of conn.topics ?? []) topic.subscribers--;
     this.subscribers.delete(ws);
@@ -937,6 +988,7 @@ export class GatewayServer {
     if (m.instrument === 0) return this.sendMessage(ws, (v) => this.encodeInstruments(v));
     const book = this.bookTopics.get(m.instrument);
     if (!book) return this.reject(ws, sbe.TemplateId.Subscribe, SessionReason.UnknownInstrument, 'instrument', `no instrument ${m.instrument}`);
+    if (!this.admitPublic(ws)) return;
     if (m.channel === sbe.Channel.Trades) return this.join(ws, this.tradeTopics.get(m.instrument)!);
     // The snapshot goes out now, ahead of any update published at the end of this turn. It may
     // already hold changes that update (bookSeq + 1) carries: updates give levels' totals, so
