@@ -268,3 +268,23 @@ describe('the outside tester\'s reproductions, each in one batch', () => {
     await n.close();
   });
 });
+
+describe('an amend obeys what a new order obeys', () => {
+  it('[SL-10] an amend off the lot is refused as QuantityOffLot (it used to stop the node), one past the notional limit as NotionalLimit', async () => {
+    const config = testConfig();
+    config.instruments[0].spec = { ...config.instruments[0].spec, lotSize: 10, minQty: 10 };
+    const n = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-amend-limits-')), config });
+    await n.submit({ type: 'deposit', key: 'q', account: BUYER, asset: 'QUOTE', amount: 5_000_000 });
+    const placed = await n.submit({ type: 'order', account: BUYER, instrument: 1, side: 0, orderType: 0, tif: 0, price: 900, qty: 10 });
+    const offLot = await n.submit({ type: 'amend', account: BUYER, instrument: 1, orderId: placed.orderId!, price: 900, qty: 15 });
+    expect([offLot.ok, offLot.reasonName]).toEqual([false, 'QuantityOffLot']);
+    // BUYER may not enter an order of over 1,000,000 notional; neither may an amend make one.
+    const big = await n.submit({ type: 'amend', account: BUYER, instrument: 1, orderId: placed.orderId!, price: 1_000, qty: 1_010 });
+    expect([big.ok, big.reasonName]).toEqual([false, 'NotionalLimit']);
+    const fine = await n.submit({ type: 'amend', account: BUYER, instrument: 1, orderId: placed.orderId!, price: 1_000, qty: 1_000 });
+    expect(fine.ok).toBe(true);
+    expect(n.ledger.balance(BUYER, 0).held).toBe(1_000_000 + 2_000 + 100);
+    n.checkInvariants();
+    await n.close();
+  });
+});

@@ -32,7 +32,7 @@ describe('client SDK', () => {
     expect(placed).toMatchObject({ execType: sbe.ExecType.New, clOrdId: 11, leavesQty: 5 });
     expect(await c.amend(1, 11, 990, 3)).toMatchObject({ execType: sbe.ExecType.Amended, leavesQty: 3 });
     expect(await c.cancel(1, 11)).toMatchObject({ execType: sbe.ExecType.Cancelled, clOrdId: 11 });
-    expect(await c.cancel(1, 11)).toMatchObject({ reason: 112 });
+    expect(await c.cancel(1, 11)).toMatchObject({ reason: sbe.RejectReason.UnknownOrder });
     expect(await c.place({ instrument: 1, side: sbe.Side.Buy, price: 990, qty: 5_000_000 })).toMatchObject({ execType: sbe.ExecType.Rejected });
     c.close();
   });
@@ -42,7 +42,7 @@ describe('client SDK', () => {
     const first = await c.place({ instrument: 1, side: sbe.Side.Buy, price: 900, qty: 1, clOrdId: 77 });
     expect(first.execType).toBe(sbe.ExecType.New);
     const again = c.place({ instrument: 1, side: sbe.Side.Buy, price: 901, qty: 1, clOrdId: 77 });
-    await expect(again).rejects.toThrow('refused (reason 4, clOrdId): clOrdId 77 was already used');
+    await expect(again).rejects.toThrow('refused: DuplicateClOrdId (204): this client order id is in use or was used recently [clOrdId: clOrdId 77 was already used]');
     await expect(again).rejects.toMatchObject({ reject: { refClOrdId: 77, refTemplateId: sbe.TemplateId.NewOrder } });
     // Placed and cancelled at once: the place resolves with New, the cancel with Cancelled.
     const [placed, cancelled] = await Promise.all([
@@ -99,7 +99,7 @@ describe('client SDK', () => {
       c.replay(first.outSeq);
       await Promise.all(more);
       await until(() => delivered.length === 4);
-      expect(refused[0]).toMatchObject({ reason: 7, refTemplateId: sbe.TemplateId.ReplayRequest });
+      expect(refused[0]).toMatchObject({ reason: sbe.RejectReason.RateLimited, refTemplateId: sbe.TemplateId.ReplayRequest });
       expect(delivered).toEqual([first.outSeq, first.outSeq + 1, first.outSeq + 2, first.outSeq + 3]);
       c.close();
     } finally {

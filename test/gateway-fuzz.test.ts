@@ -48,7 +48,7 @@ function seeds(): Uint8Array[] {
   return [
     make(8 + 32, (v) => sbe.encodeNewOrder(v, 0, order)),
     make(8 + 4 + 64, (v) => sbe.encodeBatchNewOrders(v, 0, { orders: [order, { ...order, side: 1, clOrdId: 2 }] })),
-    make(8 + 20, (v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 3, origClOrdId: 1, instrument: 1 })),
+    make(8 + 28, (v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 3, origClOrdId: 1, instrument: 1, orderId: 0 })),
     make(8 + 36, (v) => sbe.encodeAmendOrder(v, 0, { clOrdId: 4, origClOrdId: 1, instrument: 1, price: 990, qty: 2 })),
     make(8 + 13, (v) => sbe.encodeMassCancel(v, 0, { clOrdId: 5, instrument: 0, side: 255 })),
     make(8 + 8, (v) => sbe.encodeTestRequest(v, 0, { testReqId: 6 })),
@@ -88,7 +88,7 @@ describe('gateway under fuzzing', () => {
       switch (int(8)) {
         case 0: case 1: case 2: return encoded(sbe.encodeNewOrder(buffer, 0, randomOrder()));
         case 3: return encoded(sbe.encodeBatchNewOrders(buffer, 0, { orders: Array.from({ length: 1 + int(8) }, randomOrder) }));
-        case 4: return encoded(sbe.encodeCancelOrder(buffer, 0, { clOrdId: int(5_000), origClOrdId: int(5_000), instrument: int(4) }));
+        case 4: return encoded(sbe.encodeCancelOrder(buffer, 0, { clOrdId: int(5_000), origClOrdId: int(5_000), instrument: int(4), orderId: 0 }));
         case 5: return encoded(sbe.encodeAmendOrder(buffer, 0, { clOrdId: int(5_000), origClOrdId: int(5_000), instrument: int(4), price: int(3_000), qty: int(50) - 2 }));
         case 6: return encoded(sbe.encodeMassCancel(buffer, 0, { clOrdId: int(5_000), instrument: int(3), side: pick([0, 1, 255]) as sbe.SideFilter }));
         default: return encoded(pick([

@@ -100,21 +100,21 @@ describe('market-maker gateway', () => {
 
     const replayed = await Client.connect();
     replayed.logon(BUYER_KEY, { nonce: 42 });
-    expect(await replayed.next('Logout')).toEqual({ reason: 10, text: 'nonce already used' });
+    expect(await replayed.next('Logout')).toEqual({ reason: sbe.RejectReason.NonceReused, text: 'nonce already used' });
     expect((await replayed.closedWith()).code).toBe(1008);
 
     const forged = await Client.connect();
     forged.logon(BUYER_KEY, { signature: signLogon(keys.get(SELLER_KEY)!.privateKeyPem, BUYER_KEY, BigInt(Date.now()) * 1_000_000n, 7) });
-    expect(await forged.next('Logout')).toEqual({ reason: 10, text: 'signature does not verify' });
+    expect(await forged.next('Logout')).toEqual({ reason: sbe.RejectReason.BadSignature, text: 'signature does not verify' });
 
     const stale = await Client.connect();
     stale.logon(BUYER_KEY, { timestampNs: BigInt(Date.now() - 120_000) * 1_000_000n });
-    expect(await stale.next('Logout')).toEqual({ reason: 10, text: 'timestamp too far from the node clock' });
+    expect(await stale.next('Logout')).toEqual({ reason: sbe.RejectReason.StaleLogon, text: 'timestamp too far from the node clock' });
 
     const unknown = await Client.connect();
     unknown.logon(BUYER_KEY, {});
     unknown.send((v) => sbe.encodeLogon(v, 0, { keyId: 99, timestampNs: BigInt(Date.now()) * 1_000_000n, nonce: 1, heartbeatMs: 0, cancelOnDisconnect: 0, signature: new Uint8Array(64) }));
-    expect(await unknown.next('SessionReject')).toMatchObject({ reason: 2, field: 'templateId' });
+    expect(await unknown.next('SessionReject')).toMatchObject({ reason: sbe.RejectReason.AlreadyLoggedOn, field: 'templateId' });
     good.ws.close();
     unknown.ws.close();
   });
@@ -138,14 +138,14 @@ describe('market-maker gateway', () => {
       .toMatchObject({ execType: sbe.ExecType.Rejected, rejectReason: 105 });
 
     buyer.send((v) => sbe.encodeNewOrder(v, 0, order(1001, 0, 999, 1)));
-    expect(await buyer.next('SessionReject', (r) => r.field === 'clOrdId')).toMatchObject({ reason: 4, text: 'clOrdId 1001 was already used' });
+    expect(await buyer.next('SessionReject', (r) => r.field === 'clOrdId')).toMatchObject({ reason: sbe.RejectReason.DuplicateClOrdId, text: 'clOrdId 1001 was already used' });
 
-    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1003, origClOrdId: 1001, instrument: 1 }));
+    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1003, origClOrdId: 1001, instrument: 1, orderId: 0 }));
     expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 1001 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ leavesQty: 0 });
-    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1004, origClOrdId: 1001, instrument: 1 }));
-    expect(await buyer.next('CancelReject', (r) => r.clOrdId === 1004)).toMatchObject({ reason: 112 });
-    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1005, origClOrdId: 777, instrument: 1 }));
-    expect(await buyer.next('CancelReject', (r) => r.clOrdId === 1005)).toMatchObject({ reason: 5 });
+    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1004, origClOrdId: 1001, instrument: 1, orderId: 0 }));
+    expect(await buyer.next('CancelReject', (r) => r.clOrdId === 1004)).toMatchObject({ reason: sbe.RejectReason.UnknownOrder });
+    buyer.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 1005, origClOrdId: 777, instrument: 1, orderId: 0 }));
+    expect(await buyer.next('CancelReject', (r) => r.clOrdId === 1005)).toMatchObject({ reason: sbe.RejectReason.UnknownClOrdId });
 
     // Outbound sequence numbers rise by one per report, per session.
     const seqs = buyer.received.filter((d) => d.type === 'ExecutionReport' || d.type === 'CancelReject').map((d) => (d.message as { outSeq: number }).outSeq);
@@ -161,7 +161,7 @@ describe('market-maker gateway', () => {
     reader.logon(READ_KEY);
     expect(await reader.next('LogonAck')).toMatchObject({ readOnly: 1 });
     reader.send((v) => sbe.encodeNewOrder(v, 0, order(1, 0, 1_000, 1)));
-    expect(await reader.next('SessionReject')).toMatchObject({ reason: 3, refTemplateId: 10, text: 'this API key may not trade' });
+    expect(await reader.next('SessionReject')).toMatchObject({ reason: sbe.RejectReason.ReadOnlyKey, refTemplateId: 10, text: 'this API key may not trade' });
 
     const bad = await Client.connect();
     bad.raw(Uint8Array.from([32, 0, 10, 0, 0x59, 0x1b, 1, 0, 1, 2, 3]));
@@ -216,7 +216,7 @@ describe('market data and session services', () => {
     buyer.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 5003, instrument: 0, side: sbe.SideFilter.Both }));
     await watcher.next('BookUpdate', (u) => u.levels.some((l) => l.price === 950 && l.qty === 0 && l.count === 0));
     late.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 42, channel: sbe.Channel.Book }));
-    expect(await late.next('SessionReject')).toMatchObject({ reason: 8, field: 'instrument', text: 'no instrument 42' });
+    expect(await late.next('SessionReject')).toMatchObject({ reason: sbe.RejectReason.UnknownInstrument, field: 'instrument', text: 'no instrument 42' });
     for (const c of [watcher, buyer, seller, late]) c.ws.close();
   });
 
@@ -225,7 +225,7 @@ describe('market data and session services', () => {
     first.logon(BUYER_KEY);
     const ack = await first.next('LogonAck');
     first.send((v) => sbe.encodeNewOrder(v, 0, order(7001, 0, 900, 1)));
-    first.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 7002, origClOrdId: 7001, instrument: 1 }));
+    first.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 7002, origClOrdId: 7001, instrument: 1, orderId: 0 }));
     const cancelled = await first.next('ExecutionReport', (r) => r.clOrdId === 7001 && r.execType === sbe.ExecType.Cancelled);
     // The report names the cancel that caused it; the order's own New names none.
     expect(cancelled.requestClOrdId).toBe(7002);
@@ -242,7 +242,7 @@ describe('market data and session services', () => {
     // Asking past the end of the stream is refused, naming the field and the last report sent.
     second.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: cancelled.outSeq + 5 }));
     expect(await second.next('SessionReject', (r) => r.refTemplateId === sbe.TemplateId.ReplayRequest)).toMatchObject({
-      reason: 13, field: 'fromOutSeq', text: `${cancelled.outSeq + 5} is past the last report sent, ${cancelled.outSeq}`,
+      reason: sbe.RejectReason.BeyondStream, field: 'fromOutSeq', text: `${cancelled.outSeq + 5} is past the last report sent, ${cancelled.outSeq}`,
     });
     second.ws.close();
   });
@@ -253,14 +253,14 @@ describe('market data and session services', () => {
     await buyer.next('ExecutionReport', (r) => r.clOrdId === 8001);
     buyer.send((v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 150 }));
     const cancelled = await buyer.next('ExecutionReport', (r) => r.clOrdId === 8001 && r.execType === sbe.ExecType.Cancelled);
-    expect(cancelled.rejectReason).toBe(2); // CancelReason.Mass
+    expect([cancelled.rejectReason, cancelled.cancelReason]).toEqual([sbe.RejectReason.None, sbe.CancelReason.Mass]);
     buyer.ws.close();
   });
 
   it('[OPS-1] a read-only key cannot arm the dead-man\'s switch', async () => {
     const reader = await Client.loggedOn(READ_KEY);
     reader.send((v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 100 }));
-    expect(await reader.next('SessionReject')).toMatchObject({ reason: 3, refTemplateId: sbe.TemplateId.DeadMansSwitch });
+    expect(await reader.next('SessionReject')).toMatchObject({ reason: sbe.RejectReason.ReadOnlyKey, refTemplateId: sbe.TemplateId.DeadMansSwitch });
     reader.ws.close();
   });
 
@@ -275,7 +275,7 @@ describe('market data and session services', () => {
     expect(node.pipeline.orders.has(placed.orderId)).toBe(false);
     const back = await Client.loggedOn(BUYER_KEY);
     back.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: placed.outSeq }));
-    expect(await back.next('ExecutionReport', (r) => r.clOrdId === 8101 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ rejectReason: 2 });
+    expect(await back.next('ExecutionReport', (r) => r.clOrdId === 8101 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ rejectReason: 0, cancelReason: sbe.CancelReason.Mass });
     back.ws.close();
   });
 
@@ -284,7 +284,7 @@ describe('market data and session services', () => {
     quiet.logon(SELLER_KEY, { heartbeatMs: 100 });
     expect(await quiet.next('LogonAck')).toMatchObject({ heartbeatMs: 100 });
     expect(await quiet.next('Heartbeat')).toEqual({ testReqId: 0 });
-    expect(await quiet.next('Logout')).toEqual({ reason: 11, text: 'no message within two heartbeat intervals' });
+    expect(await quiet.next('Logout')).toEqual({ reason: sbe.RejectReason.HeartbeatTimeout, text: 'no message within two heartbeat intervals' });
     expect(await quiet.closedWith()).toEqual({ code: 1000, reason: 'heartbeat timeout' });
   });
 
@@ -297,27 +297,27 @@ describe('market data and session services', () => {
       expect(await c.next('LogonAck')).toMatchObject({ ordersPerSecond: 5 });
       for (let i = 0; i < 5; i++) c.send((v) => sbe.encodeNewOrder(v, 0, order(9_000 + i, 0, 800, 1)));
       const rejected = await c.next('SessionReject', (r) => r.field === 'rateLimit');
-      expect(rejected.reason).toBe(7);
+      expect(rejected.reason).toBe(sbe.RejectReason.RateLimited);
       expect(rejected.text).toMatch(/^per-key limit 5 orders\/s; next in \d+ ms$/);
       for (let i = 0; i < 3; i++) await c.next('ExecutionReport', (r) => r.clOrdId === 9_000 + i);
       expect(c.received.filter((d) => d.type === 'SessionReject').length).toBe(2);
       // A cancel of a live order goes through even now; one naming no order counts against the limit.
-      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_200, origClOrdId: 9_000, instrument: 1 }));
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_200, origClOrdId: 9_000, instrument: 1, orderId: 0 }));
       await c.next('ExecutionReport', (r) => r.clOrdId === 9_000 && r.execType === sbe.ExecType.Cancelled);
-      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_201, origClOrdId: 123_456, instrument: 1 }));
-      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_201)).toMatchObject({ reason: 7, field: 'rateLimit' });
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_201, origClOrdId: 123_456, instrument: 1, orderId: 0 }));
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_201)).toMatchObject({ reason: sbe.RejectReason.RateLimited, field: 'rateLimit' });
       // So does one naming an order that is already done, or an open order on the wrong instrument.
-      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_202, origClOrdId: 9_000, instrument: 1 }));
-      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_202)).toMatchObject({ reason: 7, field: 'rateLimit' });
-      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_203, origClOrdId: 9_001, instrument: 2 }));
-      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_203)).toMatchObject({ reason: 7, field: 'rateLimit' });
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_202, origClOrdId: 9_000, instrument: 1, orderId: 0 }));
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_202)).toMatchObject({ reason: sbe.RejectReason.RateLimited, field: 'rateLimit' });
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_203, origClOrdId: 9_001, instrument: 2, orderId: 0 }));
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_203)).toMatchObject({ reason: sbe.RejectReason.RateLimited, field: 'rateLimit' });
       // Two cancels of one open order at once: the first is free, the second pays.
-      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_204, origClOrdId: 9_001, instrument: 1 }));
-      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_205, origClOrdId: 9_001, instrument: 1 }));
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_204, origClOrdId: 9_001, instrument: 1, orderId: 0 }));
+      c.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 9_205, origClOrdId: 9_001, instrument: 1, orderId: 0 }));
       await c.next('ExecutionReport', (r) => r.clOrdId === 9_001 && r.execType === sbe.ExecType.Cancelled);
-      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_205)).toMatchObject({ reason: 7, field: 'rateLimit' });
+      expect(await c.next('SessionReject', (r) => r.refClOrdId === 9_205)).toMatchObject({ reason: sbe.RejectReason.RateLimited, field: 'rateLimit' });
       c.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: 1 }));
-      expect(await c.next('SessionReject', (r) => r.refTemplateId === sbe.TemplateId.ReplayRequest)).toMatchObject({ reason: 7, field: 'rateLimit', refClOrdId: 0 });
+      expect(await c.next('SessionReject', (r) => r.refTemplateId === sbe.TemplateId.ReplayRequest)).toMatchObject({ reason: sbe.RejectReason.RateLimited, field: 'rateLimit', refClOrdId: 0 });
       c.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 9_100, instrument: 0, side: sbe.SideFilter.Both }));
       await c.next('ExecutionReport', (r) => r.clOrdId === 9_002 && r.execType === sbe.ExecType.Cancelled);
       c.ws.close();
@@ -355,8 +355,8 @@ describe('gateway across a node restart', () => {
       after.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: 1 }));
       expect(await after.next('ExecutionReport', (r) => r.outSeq === placed.outSeq)).toEqual(placed);
       after.send((v) => sbe.encodeNewOrder(v, 0, order(1, 0, 901, 1)));
-      expect(await after.next('SessionReject')).toMatchObject({ field: 'clOrdId', reason: 4 });
-      after.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 2, origClOrdId: 1, instrument: 1 }));
+      expect(await after.next('SessionReject')).toMatchObject({ field: 'clOrdId', reason: sbe.RejectReason.DuplicateClOrdId });
+      after.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 2, origClOrdId: 1, instrument: 1, orderId: 0 }));
       expect(await after.next('ExecutionReport', (r) => r.clOrdId === 1 && r.execType === sbe.ExecType.Cancelled))
         .toMatchObject({ orderId: placed.orderId, outSeq: placed.outSeq + 1 });
       after.ws.close();
@@ -430,10 +430,10 @@ describe('gateway protection', () => {
     buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_003, 0, 1_010, 1), timeInForce: sbe.TimeInForce.PostOnly }));
     expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_003)).toMatchObject({ execType: sbe.ExecType.Rejected, rejectReason: 16 });
     buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_004, 0, 1_010, 5), timeInForce: sbe.TimeInForce.FOK }));
-    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_004 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ rejectReason: 4 });
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_004 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ rejectReason: 0, cancelReason: sbe.CancelReason.FokUnfillable });
     buyer.send((v) => sbe.encodeNewOrder(v, 0, { ...order(40_005, 0, 1_020, 5), ordType: sbe.OrdType.Market, timeInForce: sbe.TimeInForce.IOC }));
     expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_005 && r.execType === sbe.ExecType.PartialFill)).toMatchObject({ lastPx: 1_010, lastQty: 3 });
-    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_005 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ qty: 2, rejectReason: 3 });
+    expect(await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_005 && r.execType === sbe.ExecType.Cancelled)).toMatchObject({ qty: 2, rejectReason: 0, cancelReason: sbe.CancelReason.Unfilled });
     buyer.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: 40_006, instrument: 0, side: sbe.SideFilter.Both }));
     await buyer.next('ExecutionReport', (r) => r.clOrdId === 40_002 && r.execType === sbe.ExecType.Cancelled);
     buyer.ws.close();
@@ -462,9 +462,9 @@ describe('gateway sessions, second node', () => {
     }
     // Retention 2: ids 2 and 3 are still refused, id 1 is free again, and the open order's id 10 stays refused.
     c.send((v) => sbe.encodeNewOrder(v, 0, order(3, 1, 1_400, 1, sbe.TimeInForce.IOC)));
-    expect(await duplicate(3)).toMatchObject({ reason: 4, field: 'clOrdId' });
+    expect(await duplicate(3)).toMatchObject({ reason: sbe.RejectReason.DuplicateClOrdId, field: 'clOrdId' });
     c.send((v) => sbe.encodeNewOrder(v, 0, order(10, 1, 1_400, 1, sbe.TimeInForce.IOC)));
-    expect(await duplicate(10)).toMatchObject({ reason: 4, field: 'clOrdId' });
+    expect(await duplicate(10)).toMatchObject({ reason: sbe.RejectReason.DuplicateClOrdId, field: 'clOrdId' });
     c.send((v) => sbe.encodeNewOrder(v, 0, order(1, 1, 1_400, 1, sbe.TimeInForce.IOC)));
     expect(await c.next('ExecutionReport', (r) => r.clOrdId === 1 && r.outSeq > 7)).toMatchObject({ execType: sbe.ExecType.New });
     c.ws.close();
@@ -492,8 +492,8 @@ describe('gateway sessions, second node', () => {
       await c.next('ExecutionReport', (r) => r.clOrdId === 2 && r.execType === sbe.ExecType.Cancelled);
       const rejects = c.received.filter((d) => d.type === 'SessionReject').map((d) => d.message as sbe.SessionReject);
       expect(rejects.map((r) => [r.reason, r.field, r.text, r.refClOrdId])).toEqual([
-        [12, 'clOrdId', 'node busy: 2 commands queued; retry', 3],
-        [12, 'clOrdId', 'node busy: 2 commands queued; retry', 4],
+        [sbe.RejectReason.Busy, 'clOrdId', 'node busy: 2 commands queued; retry', 3],
+        [sbe.RejectReason.Busy, 'clOrdId', 'node busy: 2 commands queued; retry', 4],
       ]);
       expect(busy.node.lastSequence).toBe(before + 2);
       // Refused, not used: the ids are free for the retry.

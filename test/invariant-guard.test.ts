@@ -62,4 +62,21 @@ describe('a batch that would break an invariant', () => {
       await reopened.close();
     });
   }
+
+  it('[OPS-2] batches before the one at fault are sound: they land and are acknowledged; the one at fault never is', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'junction-guard-'));
+    const node = await funded(dataDir);
+    const earlier = node.submit(sell(1_020, 100));
+    await new Promise((r) => setImmediate(r)); // the earlier batch is applied and committing
+    node.pipeline.testFault = (p) => p.ledger.release(node.lastSequence, SELLER, BASE, 1);
+    const atFault = node.submit(sell(1_030, 100)).then(() => 'acknowledged', (e: Error) => e.message);
+    expect((await earlier).ok).toBe(true);
+    expect(await atFault).toBe('node stopped: account 21 holds 399 BASE but its open orders need 400');
+    const seq = (await earlier).seq;
+    await node.stop();
+    const reopened = await NodeRuntime.open({ dataDir });
+    expect(reopened.lastSequence).toBe(seq);
+    expect(reopened.ledger.balance(SELLER, BASE)).toEqual({ available: 700, held: 300 });
+    await reopened.close();
+  });
 });

@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { signLogon } from '../gateway/ws/auth.js';
 import * as sbe from '../protocol/codec.js';
+import { describeReason } from '../protocol/reasons.js';
+import { findInstrument, priceUnits, qtyUnits, type Instrument } from './units.js';
 
 export interface ClientOptions {
   url: string;
@@ -22,11 +24,17 @@ export interface ClientOptions {
   ca?: string | Buffer;
 }
 
+/**
+ * An order. The instrument is its id or symbol ("BTC-USD"). A price or quantity given as a string
+ * is a decimal in the instrument's own units ("95000.5" USD, "0.01" BTC), converted exactly and
+ * checked against the tick, lot and size limits before anything is sent (a UnitError says what is
+ * wrong); given as a number it is already in wire units (see InstrumentList).
+ */
 export interface OrderRequest {
-  instrument: number;
+  instrument: number | string;
   side: sbe.Side;
-  price: number;
-  qty: number;
+  price: number | string;
+  qty: number | string;
   ordType?: sbe.OrdType;
   timeInForce?: sbe.TimeInForce;
   stpMode?: sbe.StpMode;
@@ -38,7 +46,29 @@ export interface LocalBook { instrument: number; bookSeq: number; bids: BookLeve
 
 const RECONNECT_DELAY_MS = 200;
 
-type StreamMessage = sbe.ExecutionReport | sbe.CancelReject;
+type StreamMessage = sbe.ExecutionReport | sbe.CancelReject | sbe.MassCancelReport;
+
+/** Every message type the node sends, as an event of that name with the decoded message. */
+type MessageEvents = { [K in sbe.Decoded['type']]: [Extract<sbe.Decoded, { type: K }>['message']] };
+
+/** What a JunctionClient emits, with each event's arguments. */
+export interface JunctionClientEvents extends MessageEvents {
+  /** An execution report of the key's stream, in outSeq order, once. */
+  report: [sbe.ExecutionReport];
+  /** A refused cancel or amend, in the key's stream. */
+  cancelReject: [sbe.CancelReject];
+  /** The answer to a mass cancel, in the key's stream after the Cancelled reports it caused. */
+  massCancelReport: [sbe.MassCancelReport];
+  /** The local book of a subscribed instrument after each snapshot or update. */
+  book: [LocalBook];
+  trade: [sbe.Trade];
+  /** A gap in a book's bookSeq (the client re-snapshots): instrument, last bookSeq, bookSeq seen. */
+  gap: [number, number, number];
+  sessionReject: [sbe.SessionReject];
+  replayComplete: [sbe.ReplayComplete];
+  disconnect: [number, string];
+  error: [Error];
+}
 /** Answers a request if the message is its answer (then says so: a message answers one request). */
 type Waiter = (m: StreamMessage) => boolean;
 
@@ -50,17 +80,23 @@ function notConnected<T>(): Promise<T> {
 /** The gateway refused a request (a SessionReject naming its client order id). */
 export class SessionRejectError extends Error {
   constructor(readonly reject: sbe.SessionReject) {
-    super(`refused (reason ${reject.reason}, ${reject.field}): ${reject.text}`);
+    super(`refused: ${describeReason(reject.reason)} [${reject.field}: ${reject.text}]`);
   }
 }
 /** Messages one ReplayRequest returns at most (the gateway's REPLAY_MESSAGES_MAX). */
 export const REPLAY_PAGE = 512;
 /** After a ReplayRequest is refused by the rate limit, ask again this much later. */
 const REPLAY_RETRY_MS = 50;
-/** The SessionReject reason for a ReplayRequest past the end of the key's stream. */
-const BEYOND_STREAM = 13;
 
-export class JunctionClient extends EventEmitter {
+/** A connection error a person understands: no node at the URL, or not the protocol's path. */
+function connectError(url: string, e: Error & { code?: string }): Error {
+  if (e.code === 'ECONNREFUSED') return new Error(`no node answers at ${url} (connection refused): is it running, and on this port?`);
+  const status = /Unexpected server response: (\d+)/.exec(e.message);
+  if (status) return new Error(`${url} answered HTTP ${status[1]}, not the Junction protocol, which is served at the path /ws (e.g. ws://127.0.0.1:8800/ws)`);
+  return e;
+}
+
+export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   private ws!: WebSocket;
   private readonly buffer = new DataView(new ArrayBuffer(1 << 16));
   private nextClOrdId = Date.now() * 1000;
@@ -69,7 +105,11 @@ export class JunctionClient extends EventEmitter {
   /** The highest outbound sequence known to exist (from the LogonAck or a message). */
   private headOutSeq = 0;
   /** Messages that arrived ahead of a gap, until the gap is filled by a replay. */
-  private readonly ahead = new Map<number, sbe.ExecutionReport | sbe.CancelReject>();
+  private readonly ahead = new Map<number, StreamMessage>();
+  private readonly openOrderRequests = new Map<number, { orders: sbe.OpenOrdersOrdersEntry[]; resolve: (orders: sbe.OpenOrdersOrdersEntry[]) => void }>();
+  private readonly balanceRequests = new Map<number, (balances: sbe.BalancesBalancesEntry[]) => void>();
+  /** Subscriptions waiting for their first answer (snapshot or SubscribeAck), in the order sent. */
+  private readonly subscribing: { instrument: number; done: (e?: Error) => void }[] = [];
   /** Where the last ReplayRequest started (its page runs REPLAY_PAGE messages on). */
   private replayFrom = 0;
   private loggedOnBefore = false;
@@ -97,8 +137,10 @@ export class JunctionClient extends EventEmitter {
     await new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(url, ca ? { ca } : {});
       client.ws = ws;
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
+      // The instrument list first, so symbols and units can be used at once.
+      ws.once('open', () => client.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 0, channel: sbe.Channel.Book })));
+      ws.once('error', (e) => reject(connectError(url, e)));
+      client.once('InstrumentList', () => resolve());
       ws.on('message', (data: Buffer) => {
         for (const decoded of sbe.decodeMessages(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) client.onMessage(decoded);
       });
@@ -119,7 +161,7 @@ export class JunctionClient extends EventEmitter {
       this.ws = ws;
       ws.binaryType = 'nodebuffer';
       ws.once('open', () => this.logon());
-      ws.once('error', reject);
+      ws.once('error', (e) => reject(connectError(this.options.url, e)));
       ws.on('message', (data: Buffer) => {
         for (const decoded of sbe.decodeMessages(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))) {
           if (decoded.type === 'LogonAck') {
@@ -185,6 +227,29 @@ export class JunctionClient extends EventEmitter {
         return this.onStream(d.message);
       case 'InstrumentList':
         this.instruments = d.message.instruments;
+        this.emit('InstrumentList', d.message);
+        return;
+      case 'MassCancelReport':
+        return this.onStream(d.message);
+      case 'SubscribeAck':
+        this.subscribed(undefined);
+        return;
+      case 'ReplayComplete':
+        this.emit('replayComplete', d.message);
+        return;
+      case 'OpenOrders': {
+        const pending = this.openOrderRequests.get(d.message.reqId);
+        if (!pending) return;
+        pending.orders.push(...d.message.orders);
+        if (d.message.part + 1 === d.message.parts) {
+          this.openOrderRequests.delete(d.message.reqId);
+          pending.resolve(pending.orders);
+        }
+        return;
+      }
+      case 'Balances':
+        this.balanceRequests.get(d.message.reqId)?.(d.message.balances);
+        this.balanceRequests.delete(d.message.reqId);
         return;
       case 'BookSnapshot':
         return this.onSnapshot(d.message);
@@ -196,6 +261,7 @@ export class JunctionClient extends EventEmitter {
       case 'SessionReject':
         if (d.message.refClOrdId !== 0) this.refusals.get(d.message.refClOrdId)?.(d.message);
         if (d.message.refTemplateId === sbe.TemplateId.ReplayRequest) this.replayRefused(d.message);
+        if (d.message.refTemplateId === sbe.TemplateId.Subscribe) this.subscribed(new SessionRejectError(d.message));
         this.emit('sessionReject', d.message);
         return;
       case 'TestRequest':
@@ -206,7 +272,7 @@ export class JunctionClient extends EventEmitter {
         this.send((v) => sbe.encodeHeartbeat(v, 0, { testReqId: 0 }));
         return;
       default:
-        this.emit(d.type, d.message);
+        (this.emit as (type: string, message: unknown) => boolean)(d.type, d.message);
     }
   }
 
@@ -216,28 +282,78 @@ export class JunctionClient extends EventEmitter {
    */
   place(o: OrderRequest): Promise<sbe.ExecutionReport> {
     if (!this.connected) return notConnected();
+    let instrument: number, price: number, qty: number;
+    try {
+      ({ instrument, price, qty } = this.units(o.instrument, o.price, o.qty, false));
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const clOrdId = o.clOrdId ?? this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport>(clOrdId, [[clOrdId, (m) => 'execType' in m]]);
     this.send((v) => sbe.encodeNewOrder(v, 0, {
-      clOrdId, instrument: o.instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
-      timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price: o.price, qty: o.qty,
+      clOrdId, instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
+      timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price, qty,
     }));
     return result;
   }
 
+  /** The instrument named by id or symbol, as the node lists it (the InstrumentList). */
+  instrument(name: number | string): Instrument {
+    return findInstrument(this.instruments, name);
+  }
+
+  /** An order's instrument, price and quantity in wire units (decimal strings converted and checked). */
+  private units(name: number | string, price: number | string, qty: number | string, amend: boolean): { instrument: number; price: number; qty: number } {
+    if (typeof name === 'number' && typeof price === 'number' && typeof qty === 'number') return { instrument: name, price, qty };
+    const i = this.instrument(name);
+    return {
+      instrument: i.instrument,
+      price: typeof price === 'string' ? priceUnits(i, price) : price,
+      qty: typeof qty === 'string' ? qtyUnits(i, qty, amend) : qty,
+    };
+  }
+
   /** Cancels by the original client order id; resolves with the Cancelled report or a CancelReject. */
-  cancel(instrument: number, origClOrdId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
+  cancel(instrumentName: number | string, origClOrdId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
     if (!this.connected) return notConnected();
+    let instrument: number;
+    try {
+      instrument = typeof instrumentName === 'number' ? instrumentName : this.instrument(instrumentName).instrument;
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const clOrdId = this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
       [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
     ]);
-    this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId, instrument }));
+    this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId, instrument, orderId: 0 }));
     return result;
   }
 
-  amend(instrument: number, origClOrdId: number, price: number, qty: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
+  /**
+   * Cancels one of this key's orders by its order id (as openOrders() lists it); resolves with the
+   * Cancelled report or a CancelReject (UnknownOrder when it is not an open order of this key).
+   */
+  cancelByOrderId(instrument: number, orderId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
     if (!this.connected) return notConnected();
+    const clOrdId = this.nextClOrdId++;
+    const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
+      [0, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled && m.requestClOrdId === clOrdId && m.orderId === orderId],
+      [clOrdId, (m) => 'origClOrdId' in m],
+    ]);
+    this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId: 0, instrument, orderId }));
+    return result;
+  }
+
+  /** Amends price and open quantity (decimal strings or wire units, as in place()). */
+  amend(instrumentName: number | string, origClOrdId: number, priceIn: number | string, qtyIn: number | string): Promise<sbe.ExecutionReport | sbe.CancelReject> {
+    if (!this.connected) return notConnected();
+    let instrument: number, price: number, qty: number;
+    try {
+      ({ instrument, price, qty } = this.units(instrumentName, priceIn, qtyIn, true));
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const clOrdId = this.nextClOrdId++;
     const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
       [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Amended && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
@@ -287,9 +403,58 @@ export class JunctionClient extends EventEmitter {
     });
   }
 
-  /** Cancels the account's orders (all, or of an instrument and side); false if not connected (not sent). */
-  massCancel(instrument = 0, side: sbe.SideFilter = sbe.SideFilter.Both): boolean {
-    return this.connected && this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId: this.nextClOrdId++, instrument, side }));
+  /**
+   * Cancels the account's orders (all, or of an instrument and side); resolves with the
+   * MassCancelReport (how many it cancelled, or why it was refused), which follows the Cancelled
+   * reports it caused.
+   */
+  massCancel(instrumentName: number | string = 0, side: sbe.SideFilter = sbe.SideFilter.Both): Promise<sbe.MassCancelReport> {
+    if (!this.connected) return notConnected();
+    let instrument: number;
+    try {
+      instrument = instrumentName === 0 || typeof instrumentName === 'number' ? instrumentName : this.instrument(instrumentName).instrument;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const clOrdId = this.nextClOrdId++;
+    const result = this.awaitReport<sbe.MassCancelReport>(clOrdId, [[clOrdId, (m) => 'cancelled' in m]]);
+    this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId, instrument, side }));
+    return result;
+  }
+
+  /** The account's open orders (clOrdId 0 for those not entered by this key), oldest first. */
+  openOrders(): Promise<sbe.OpenOrdersOrdersEntry[]> {
+    if (!this.connected) return notConnected();
+    const reqId = this.nextClOrdId++;
+    return this.request<sbe.OpenOrdersOrdersEntry[]>((resolve) => {
+      this.openOrderRequests.set(reqId, { orders: [], resolve });
+      this.send((v) => sbe.encodeOpenOrdersRequest(v, 0, { reqId }));
+    }, () => this.openOrderRequests.delete(reqId));
+  }
+
+  /** The account's balances: every asset it holds, available and held, in the asset's units (scale given). */
+  balances(): Promise<sbe.BalancesBalancesEntry[]> {
+    if (!this.connected) return notConnected();
+    const reqId = this.nextClOrdId++;
+    return this.request<sbe.BalancesBalancesEntry[]>((resolve) => {
+      this.balanceRequests.set(reqId, resolve);
+      this.send((v) => sbe.encodeBalancesRequest(v, 0, { reqId }));
+    }, () => this.balanceRequests.delete(reqId));
+  }
+
+  /** A request answered outside the stream: fails if the connection drops (or is refused) first. */
+  private request<T>(start: (resolve: (value: T) => void) => void, forget: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const fail = (e: Error) => {
+        forget();
+        reject(e);
+      };
+      this.inFlight.add(fail);
+      start((value) => {
+        this.inFlight.delete(fail);
+        resolve(value);
+      });
+    });
   }
 
   /** Delivers the key's stream again from `fromOutSeq` (its history, for a new client), in order. */
@@ -304,7 +469,7 @@ export class JunctionClient extends EventEmitter {
   }
 
   /** A message of the key's stream: delivered in outSeq order, once; a gap is filled by replay first. */
-  private onStream(m: sbe.ExecutionReport | sbe.CancelReject): void {
+  private onStream(m: StreamMessage): void {
     this.headOutSeq = Math.max(this.headOutSeq, m.outSeq);
     if (m.outSeq <= this.lastOutSeq) return; // already delivered (a replay overlap)
     if (m.outSeq > this.lastOutSeq + 1) {
@@ -319,19 +484,24 @@ export class JunctionClient extends EventEmitter {
     this.fillGap();
   }
 
-  private deliver(m: sbe.ExecutionReport | sbe.CancelReject): void {
+  private deliver(m: StreamMessage): void {
     this.lastOutSeq = m.outSeq;
     // Requests are answered in the order they were made (the node sequences them so). History
     // delivered again by replay() answers none: a waiter takes only messages newer than its request.
     const waiters = this.waiting.get(m.clOrdId);
     if (waiters) for (const w of [...waiters]) if (w(m)) break;
-    this.emit('execType' in m ? 'report' : 'cancelReject', m);
+    // A cancel by order id is answered by a report of an order whose client order id it did not know.
+    const byOrderId = this.waiting.get(0);
+    if (byOrderId && 'execType' in m) for (const w of [...byOrderId]) if (w(m)) break;
+    if ('execType' in m) this.emit('report', m);
+    else if ('cancelled' in m) this.emit('massCancelReport', m);
+    else this.emit('cancelReject', m);
   }
 
   /** A ReplayRequest was refused: over the rate limit, ask again shortly; past the end, nothing is missing. */
   private replayRefused(r: sbe.SessionReject): void {
     this.replayFrom = 0;
-    if (r.reason === BEYOND_STREAM) {
+    if (r.reason === sbe.RejectReason.BeyondStream) {
       this.headOutSeq = this.lastOutSeq;
       return;
     }
@@ -346,15 +516,51 @@ export class JunctionClient extends EventEmitter {
     this.requestReplay(next);
   }
 
-  /** Keeps a local book of `instrument`; emits 'book' with it after every snapshot or update. */
-  subscribeBook(instrument: number): void {
+  /**
+   * Keeps a local book of the instrument (id or symbol); emits 'book' with it after every snapshot
+   * or update. Resolves with the first snapshot; fails with the node's reason (an unknown instrument).
+   */
+  subscribeBook(name: number | string): Promise<void> {
+    let instrument: number;
+    try {
+      instrument = typeof name === 'number' ? name : this.instrument(name).instrument;
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.books.set(instrument, { levels: [new Map(), new Map()], bookSeq: 0, live: false });
-    this.requestBook(instrument);
+    return this.subscribing_(instrument, () => this.requestBook(instrument));
   }
 
-  subscribeTrades(instrument: number): void {
+  /** Emits 'trade' for each public trade of the instrument; resolves once subscribed (SubscribeAck). */
+  subscribeTrades(name: number | string): Promise<void> {
+    let instrument: number;
+    try {
+      instrument = typeof name === 'number' ? name : this.instrument(name).instrument;
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.tradeSubscriptions.add(instrument);
-    this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
+    return this.subscribing_(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades })));
+  }
+
+  private subscribing_(instrument: number, send: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.subscribing.push({
+        instrument,
+        done: (e) => {
+          if (!e) return resolve();
+          this.books.delete(instrument);
+          this.tradeSubscriptions.delete(instrument);
+          reject(e);
+        },
+      });
+      send();
+    });
+  }
+
+  /** The oldest subscription waiting is answered (a snapshot or SubscribeAck) or refused. */
+  private subscribed(error: Error | undefined): void {
+    this.subscribing.shift()?.done(error);
   }
 
   private requestBook(instrument: number): void {
@@ -377,7 +583,8 @@ export class JunctionClient extends EventEmitter {
     book.bookSeq = m.bookSeq;
     if (m.part + 1 < m.parts) return;
     book.live = true;
-    this.emit('book', this.book(m.instrument));
+    if (this.subscribing[0]?.instrument === m.instrument) this.subscribed(undefined);
+    this.emit('book', this.book(m.instrument)!);
   }
 
   private onUpdate(m: sbe.BookUpdate): void {
@@ -393,7 +600,7 @@ export class JunctionClient extends EventEmitter {
       else book.levels[l.side].set(l.price, { price: l.price, qty: l.qty, count: l.count });
     }
     book.bookSeq = m.bookSeq;
-    this.emit('book', this.book(m.instrument));
+    this.emit('book', this.book(m.instrument)!);
   }
 
   /** The local book as it stands, best levels first. */

@@ -80,13 +80,16 @@ export class LedgerStore<Extra, Config> {
    */
   logonNoncesSince(sinceMs: number): [keyId: number, nonce: number, atMs: number][] {
     const recent: [number, number, number][] = [];
-    const stale: [number, number][] = [];
-    for (const { key, value } of this.logonNonces.getRange({})) {
-      if (value >= sinceMs) recent.push([key[0], key[1], value]);
-      else stale.push(key);
-    }
-    if (stale.length > 0) void this.logonNonces.transaction(() => { for (const key of stale) this.logonNonces.remove(key); });
+    for (const { key, value } of this.logonNonces.getRange({})) if (value >= sinceMs) recent.push([key[0], key[1], value]);
+    this.pruneLogonNonces(sinceMs);
     return recent.sort((a, b) => a[2] - b[2]);
+  }
+
+  /** Removes logon nonces admitted before `beforeMs` (in the background). */
+  pruneLogonNonces(beforeMs: number): void {
+    const stale: [number, number][] = [];
+    for (const { key, value } of this.logonNonces.getRange({})) if (value < beforeMs) stale.push(key);
+    if (stale.length > 0) void this.logonNonces.transaction(() => { for (const key of stale) this.logonNonces.remove(key); });
   }
 
   /** Report blobs of a key, keyed [keyId, last outSeq in the blob], from the first that reaches `fromOutSeq`. */

@@ -3,7 +3,7 @@
 // no random source and does no I/O, so the state is a pure function of the sequenced batches
 // (CORE-4); recovery replays the journal through it.
 import {
-  EventKind, MatchingCore, REJECT_REASON_NAMES, Scope, Side,
+  EventKind, MatchingCore, REJECT_REASON_NAMES, RejectReason, Scope, Side,
   type EventBatch, type InstrumentSpec,
 } from '../core/index.js';
 import { feeOf } from '../ledger/fees.js';
@@ -60,8 +60,12 @@ export class Pipeline {
   private queuedFromSeq = Number.MAX_SAFE_INTEGER;
   /** ...orders a queued cancel or amend names... */
   private readonly queuedNamed = new Set<number>();
-  /** ...(instrument, side) pairs a queued order or amend may trade against (the opposite side)... */
-  private readonly queuedTaking = new Set<number>();
+  /**
+   * ...per (instrument, side) of a queued order or amend, its most aggressive limit (the highest
+   * buy, the lowest sell): resting orders of the opposite side that it crosses may trade with it
+   * (or be cancelled or reduced by self-trade prevention)...
+   */
+  private readonly queuedTaking = new Map<number, number>();
   /** ...and accounts a queued mass cancel empties. */
   private readonly queuedMassCancel = new Set<number>();
   /**
@@ -77,8 +81,8 @@ export class Pipeline {
    */
   testFault?: (pipeline: Pipeline) => void;
 
-  constructor(readonly ledger: Ledger, readonly core: MatchingCore) {
-    this.risk = new PreTradeRisk(ledger);
+  constructor(readonly ledger: Ledger, readonly core: MatchingCore, specs: readonly InstrumentSpec[] = []) {
+    this.risk = new PreTradeRisk(ledger, specs);
     const fees = [...ledger.accounts.values()].filter((a) => a.kind === AccountKind.Fees);
     if (fees.length !== 1) throw new Error(`the ledger needs exactly one fees account, found ${fees.length}`);
     this.feesAccount = fees[0].id;
@@ -224,7 +228,7 @@ export class Pipeline {
     this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, c.qty,
       stp ? account.participant : 0, stp ? c.stpMode! : 0);
     this.queued({ outcome, newOrder: order });
-    this.queuedTaking.add(takingKey(c.instrument, c.side));
+    this.taking(c.instrument, c.side, c.price);
   }
 
   /** The caller's own open order, or undefined (another account's order is "unknown" to it). */
@@ -234,7 +238,8 @@ export class Pipeline {
   }
 
   private cancel(c: CancelCommand, outcome: Outcome): void {
-    if (!this.owned(c.account, c.instrument, c.orderId)) return this.reject(outcome, NodeReject.UnknownOrder);
+    // "Not open" is one reason whoever finds it, the node now or the core later in the batch.
+    if (!this.owned(c.account, c.instrument, c.orderId)) return this.reject(outcome, RejectReason.UnknownOrder);
     this.core.cancel(c.instrument, c.orderId, c.account);
     this.queued({ outcome });
     this.queuedNamed.add(c.orderId);
@@ -253,13 +258,22 @@ export class Pipeline {
       this.seq = seq;
       o = this.owned(c.account, c.instrument, c.orderId);
     }
-    if (!o) return this.reject(outcome, NodeReject.UnknownOrder);
+    if (!o) return this.reject(outcome, RejectReason.UnknownOrder);
     if (!Number.isSafeInteger(c.price) || c.price <= 0) return this.reject(outcome, NodeReject.InvalidPrice);
     if (!Number.isSafeInteger(c.qty) || c.qty <= 0) return this.reject(outcome, NodeReject.InvalidQuantity);
+    // The instrument's grid and size before funds, so the reason is the real cause.
+    const grid = this.risk.checkGrid(o.instrument, c.price, c.qty, true);
+    if (grid !== undefined) return this.reject(outcome, grid);
     const account = this.ledger.accounts.get(o.account)!;
     const terms = this.ledger.instruments.get(o.instrument)!;
-    if (Number.isNaN(this.ledger.notional(terms, c.price, c.qty))) return this.reject(outcome, NodeReject.NotionalTooLarge);
+    const notional = this.ledger.notional(terms, c.price, c.qty);
+    if (Number.isNaN(notional)) return this.reject(outcome, NodeReject.NotionalTooLarge);
+    // An amend obeys the account's limits as a new order does.
+    if (account.orderNotionalMax > 0 && notional > account.orderNotionalMax) return this.reject(outcome, NodeReject.NotionalLimit);
     const need = this.risk.holdFor(account, terms, o.side, c.price, c.qty);
+    if (!Number.isSafeInteger(need.amount)) {
+      return this.reject(outcome, c.qty % terms.lotSize !== 0 ? RejectReason.QuantityOffLot : NodeReject.NotionalTooLarge);
+    }
     const delta = need.amount - o.held;
     if (delta > 0) {
       const short = this.risk.checkFunds(account, { asset: o.asset, amount: delta });
@@ -271,17 +285,26 @@ export class Pipeline {
     this.core.amend(c.instrument, c.orderId, c.account, c.price, c.qty);
     this.queued({ outcome, amendDelta: delta > 0 ? { order: o, delta } : undefined });
     this.queuedNamed.add(o.id);
-    this.queuedTaking.add(takingKey(o.instrument, o.side));
+    this.taking(o.instrument, o.side, c.price);
+  }
+
+  /** Notes a queued command that may take liquidity on `side` up to `limit`. */
+  private taking(instrument: number, side: number, limit: number): void {
+    const key = takingKey(instrument, side);
+    const known = this.queuedTaking.get(key);
+    if (known === undefined || (side === Side.Buy ? limit > known : limit < known)) this.queuedTaking.set(key, limit);
   }
 
   /** Could a core command queued in this core batch change `o` before a command queued now? */
   private mayChange(o: OpenOrder): boolean {
-    return o.id >= this.queuedFromSeq || this.queuedNamed.has(o.id) || this.queuedMassCancel.has(o.account)
-      || this.queuedTaking.has(takingKey(o.instrument, 1 - o.side));
+    if (o.id >= this.queuedFromSeq || this.queuedNamed.has(o.id) || this.queuedMassCancel.has(o.account)) return true;
+    const taker = this.queuedTaking.get(takingKey(o.instrument, 1 - o.side));
+    return taker !== undefined && (o.side === Side.Sell ? o.limit <= taker : o.limit >= taker);
   }
 
   private massCancel(c: MassCancelCommand, outcome: Outcome): void {
     if (!this.ledger.accounts.has(c.account)) return this.reject(outcome, NodeReject.UnknownAccount);
+    if (c.instrument !== undefined && !this.ledger.instruments.has(c.instrument)) return this.reject(outcome, NodeReject.UnknownInstrument);
     // An account only ever cancels its own orders.
     let scope = Scope.Account;
     if (c.instrument !== undefined) scope |= Scope.Instrument;

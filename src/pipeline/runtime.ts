@@ -110,6 +110,11 @@ export class NodeRuntime {
   private undurable = 0;
   private waitingForCommit = false;
   private failure: Error | undefined;
+  /**
+   * The batch that failed (its apply broke an invariant, or its commit failed): batches before it
+   * that land are sound and still acknowledged; it and every later one never are.
+   */
+  private failedBatch = Number.MAX_SAFE_INTEGER;
   private readonly batchCommandsMax: number;
   private readonly snapshotEvery: number;
   private readonly onCommit: RuntimeOptions['onCommit'];
@@ -200,7 +205,7 @@ export class NodeRuntime {
       core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax: BATCH_COMMANDS_MAX });
       for (const l of config.instruments) core.addInstrument(l.spec);
     }
-    const pipeline = new Pipeline(ledger, core);
+    const pipeline = new Pipeline(ledger, core, config.instruments.map((l) => l.spec));
     if (snapshot) {
       ledger.restoreState(snapshot.ledger);
       pipeline.restoreState(snapshot.extra);
@@ -276,7 +281,7 @@ export class NodeRuntime {
         for (const l of this.listeners) l.applied?.(outcomes[i], waiting[i].command);
       }
     } catch (e) {
-      return this.fail(e as Error, waiting);
+      return this.fail(e as Error, waiting, this.batch + 1);
     }
     this.batch += 1;
     this.undurable++;
@@ -285,9 +290,9 @@ export class NodeRuntime {
     const commit = this.commitBatch(batch, waiting).then(
       () => {
         this.undurable--;
-        // Past a failed commit nothing is acknowledged, even a later batch that landed (the store
-        // refuses one whose predecessor is missing, so none should).
-        if (this.failure) {
+        // From the failed batch on nothing is acknowledged, even a later batch that landed (the
+        // store refuses one whose predecessor is missing, so none should). Earlier ones are sound.
+        if (this.failure && batch >= this.failedBatch) {
           for (const w of waiting) w.reject(this.failure);
           return;
         }
@@ -313,7 +318,7 @@ export class NodeRuntime {
         // A listener's bug must not stop the node, whose state is durable and sound: say it loudly.
         if (thrown !== undefined) console.error(`junction: a callback failed after batch ${batch} was durable:`, thrown);
       },
-      (e: Error) => this.fail(e, waiting),
+      (e: Error) => this.fail(e, waiting, batch),
     );
     this.inflight.add(commit);
     void commit.finally(() => {
@@ -346,8 +351,9 @@ export class NodeRuntime {
     return { batch, lastSeq: this.lastSeq, core: this.pipeline.core.snapshot(), ledger: this.ledger.state(), extra: this.pipeline.state() };
   }
 
-  private fail(error: Error, waiting: Waiting[]): void {
+  private fail(error: Error, waiting: Waiting[], batch: number): void {
     // Past a failed commit or a broken invariant the in-memory state cannot be trusted: stop.
+    this.failedBatch = Math.min(this.failedBatch, batch);
     if (this.failure) {
       for (const w of waiting) w.reject(this.failure);
       return;

@@ -120,7 +120,84 @@ export const Channel = { Book: 0, Trades: 1 } as const;
 export type Channel = (typeof Channel)[keyof typeof Channel];
 const Channel_VALUES: ReadonlySet<number> = new Set([0, 1]);
 
-export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, Subscribe: 30, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34 } as const;
+export const RejectReason = { None: 0, UnknownCommand: 1, CoreUnknownInstrument: 2, InvalidSide: 3, InvalidOrderType: 4, InvalidTimeInForce: 5, InvalidStpMode: 6, InvalidOrderId: 7, DuplicateOrderId: 8, InvalidQuantity: 9, QuantityOffLot: 10, QuantityBelowMin: 11, QuantityAboveMax: 12, InvalidPrice: 13, PriceOffTick: 14, PriceOutOfBand: 15, PostOnlyWouldTake: 16, UnknownOrder: 17, OrderPoolFull: 18, InvalidScope: 19, UnknownAccount: 100, AccountCannotTrade: 101, UnknownInstrument: 102, InstrumentNotEnabled: 103, CustodyNotEligible: 104, InsufficientFunds: 105, OpenOrdersLimit: 106, NotionalLimit: 107, NotionalTooLarge: 108, ProtectionPriceRequired: 109, UnknownAsset: 110, InvalidAmount: 111, RetiredUnknownOrder: 112, InvalidCommand: 113, NodeInvalidPrice: 114, NodeInvalidQuantity: 115, NotLoggedOn: 201, AlreadyLoggedOn: 202, ReadOnlyKey: 203, DuplicateClOrdId: 204, UnknownClOrdId: 205, Unsupported: 206, RateLimited: 207, HeartbeatTimeout: 211, Busy: 212, BeyondStream: 213, EmptyBatch: 214, BatchTooLarge: 215, InvalidClOrdId: 216, UnknownKey: 220, BadSignature: 221, StaleLogon: 222, NonceReused: 223 } as const;
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+const RejectReason_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 201, 202, 203, 204, 205, 206, 207, 211, 212, 213, 214, 215, 216, 220, 221, 222, 223]);
+
+/** Why a command or message was refused: 1-99 the matching core, 100-199 the node's pre-trade and ledger checks, 200-299 the session. Append, never renumber */
+export const RejectReasonNames: Readonly<Record<number, string>> = { 0: 'None', 1: 'UnknownCommand', 2: 'CoreUnknownInstrument', 3: 'InvalidSide', 4: 'InvalidOrderType', 5: 'InvalidTimeInForce', 6: 'InvalidStpMode', 7: 'InvalidOrderId', 8: 'DuplicateOrderId', 9: 'InvalidQuantity', 10: 'QuantityOffLot', 11: 'QuantityBelowMin', 12: 'QuantityAboveMax', 13: 'InvalidPrice', 14: 'PriceOffTick', 15: 'PriceOutOfBand', 16: 'PostOnlyWouldTake', 17: 'UnknownOrder', 18: 'OrderPoolFull', 19: 'InvalidScope', 100: 'UnknownAccount', 101: 'AccountCannotTrade', 102: 'UnknownInstrument', 103: 'InstrumentNotEnabled', 104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit', 108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount', 112: 'RetiredUnknownOrder', 113: 'InvalidCommand', 114: 'NodeInvalidPrice', 115: 'NodeInvalidQuantity', 201: 'NotLoggedOn', 202: 'AlreadyLoggedOn', 203: 'ReadOnlyKey', 204: 'DuplicateClOrdId', 205: 'UnknownClOrdId', 206: 'Unsupported', 207: 'RateLimited', 211: 'HeartbeatTimeout', 212: 'Busy', 213: 'BeyondStream', 214: 'EmptyBatch', 215: 'BatchTooLarge', 216: 'InvalidClOrdId', 220: 'UnknownKey', 221: 'BadSignature', 222: 'StaleLogon', 223: 'NonceReused' };
+export const RejectReasonText: Readonly<Record<number, string>> = {
+  0: "not refused",
+  1: "the matching core does not know this command",
+  2: "the matching core does not list this instrument",
+  3: "side must be buy or sell",
+  4: "order type must be limit or market",
+  5: "time in force must be GTC, IOC, FOK or post-only (a market order IOC or FOK)",
+  6: "self-trade prevention mode is not one of the four",
+  7: "the order id is 0",
+  8: "an order with this id already rests",
+  9: "the quantity must be positive",
+  10: "the quantity is not a multiple of the instrument's lot",
+  11: "the quantity is below the instrument's minimum",
+  12: "the quantity is above the instrument's maximum",
+  13: "the price must be positive",
+  14: "the price is not a multiple of the instrument's tick",
+  15: "the price is outside the band around the last trade",
+  16: "a post-only order would have traded on entry",
+  17: "the order is not open (filled, cancelled, or not yours)",
+  18: "the book holds as many orders as it can",
+  19: "the mass-cancel scope is not valid",
+  100: "no such account",
+  101: "this kind of account may not trade",
+  102: "no instrument with this id",
+  103: "this account may not trade this instrument",
+  104: "the asset needed is not held where it counts for this account",
+  105: "the available balance does not cover what the order must hold",
+  106: "the account has as many open orders as it may",
+  107: "the order's notional is above the account's limit",
+  108: "price times quantity is too large to book exactly",
+  109: "a market order must carry a protection price",
+  110: "no such asset",
+  111: "the amount must be a positive integer",
+  112: "the order is not open (no longer sent: see UnknownOrder, 17)",
+  113: "the command is malformed",
+  114: "the price must be a positive integer",
+  115: "the quantity must be a positive integer",
+  201: "log on first",
+  202: "this connection is logged on (or logging on)",
+  203: "this API key may read but not trade",
+  204: "this client order id is in use or was used recently",
+  205: "no order of this key has this client order id",
+  206: "clients may not send this message",
+  207: "over the rate limit: wait for the bucket to refill",
+  211: "nothing received within two heartbeat intervals",
+  212: "the node is busy: try again shortly",
+  213: "the replay starts past the end of this key's stream",
+  214: "a batch must hold at least one order",
+  215: "a batch holds at most 2,000 orders",
+  216: "a client order id must not be 0",
+  220: "no such API key",
+  221: "the logon signature does not verify",
+  222: "the logon timestamp is too far from the node's clock",
+  223: "this logon nonce was used already",
+};
+
+export const CancelReason = { None: 0, User: 301, Mass: 302, Unfilled: 303, FokUnfillable: 304, SelfTrade: 305 } as const;
+export type CancelReason = (typeof CancelReason)[keyof typeof CancelReason];
+const CancelReason_VALUES: ReadonlySet<number> = new Set([0, 301, 302, 303, 304, 305]);
+
+/** Why an order was cancelled (300-399); None on reports of other kinds */
+export const CancelReasonNames: Readonly<Record<number, string>> = { 0: 'None', 301: 'User', 302: 'Mass', 303: 'Unfilled', 304: 'FokUnfillable', 305: 'SelfTrade' };
+export const CancelReasonText: Readonly<Record<number, string>> = {
+  0: "not cancelled",
+  301: "cancelled at your request",
+  302: "cancelled by a mass cancel, cancel-on-disconnect or the dead-man's switch",
+  303: "what an IOC or market order could not fill at once",
+  304: "a fill-or-kill order that could not fill completely",
+  305: "self-trade prevention",
+};
+
+export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, DeadMansSwitchAck: 9, ReplayComplete: 15, OpenOrdersRequest: 16, BalancesRequest: 17, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, MassCancelReport: 22, OpenOrders: 23, Balances: 24, Subscribe: 30, SubscribeAck: 35, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34 } as const;
 
 /** First message of a session: signs timestampNs and nonce with the API key */
 export interface Logon {
@@ -215,8 +292,9 @@ function decodeLogonAck(v: DataView, b: number, blockLength: number, end: number
   return m;
 }
 
+/** Ends the session; reason None for a client's own logout */
 export interface Logout {
-  reason: number;
+  reason: RejectReason;
   text: string;
 }
 
@@ -241,7 +319,7 @@ function decodeLogout(v: DataView, b: number, blockLength: number, end: number):
   if (blockLength < 66) throw new DecodeError('blockLength', `${blockLength} is shorter than Logout's 66`);
   if (b + blockLength > end) throw new DecodeError('text', 'frame ends inside the message block');
   const m = {
-    reason: v.getUint16(b + 0, true),
+    reason: checkEnum(RejectReason_VALUES, v.getUint16(b + 0, true), 'reason', 'RejectReason') as RejectReason,
     text: getChars(v, b + 2, 64),
   } as Logout;
   let p = b + blockLength;
@@ -314,7 +392,7 @@ function decodeTestRequest(v: DataView, b: number, blockLength: number, end: num
 /** A well-formed but invalid message: names the field, and the client order id it refuses (0 if none) */
 export interface SessionReject {
   refTemplateId: number;
-  reason: number;
+  reason: RejectReason;
   field: string;
   text: string;
   refClOrdId: number;
@@ -345,7 +423,7 @@ function decodeSessionReject(v: DataView, b: number, blockLength: number, end: n
   if (b + blockLength > end) throw new DecodeError('refClOrdId', 'frame ends inside the message block');
   const m = {
     refTemplateId: v.getUint16(b + 0, true),
-    reason: v.getUint16(b + 2, true),
+    reason: checkEnum(RejectReason_VALUES, v.getUint16(b + 2, true), 'reason', 'RejectReason') as RejectReason,
     field: getChars(v, b + 4, 32),
     text: getChars(v, b + 36, 64),
     refClOrdId: getU64(v, b + 100, 'refClOrdId'),
@@ -355,7 +433,7 @@ function decodeSessionReject(v: DataView, b: number, blockLength: number, end: n
   return m;
 }
 
-/** Resend this session's execution reports from an outbound sequence */
+/** Resend this key's stream from an outbound sequence, at most 512 messages; a ReplayComplete follows them */
 export interface ReplayRequest {
   fromOutSeq: number;
 }
@@ -387,7 +465,7 @@ function decodeReplayRequest(v: DataView, b: number, blockLength: number, end: n
   return m;
 }
 
-/** Cancel all this session's orders unless refreshed within timeoutMs (0 disarms) */
+/** Cancel every order of the key's account unless refreshed within timeoutMs (0 disarms). It belongs to the API key: it fires also when the connection that armed it has died. Answered by a DeadMansSwitchAck */
 export interface DeadMansSwitch {
   timeoutMs: number;
 }
@@ -416,6 +494,143 @@ function decodeDeadMansSwitch(v: DataView, b: number, blockLength: number, end: 
   } as DeadMansSwitch;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of DeadMansSwitch`);
+  return m;
+}
+
+/** The switch as it now stands */
+export interface DeadMansSwitchAck {
+  timeoutMs: number;
+  deadlineNs: bigint;
+}
+
+export const DEADMANSSWITCHACK_BLOCK_LENGTH = 12;
+/** Where each field of DeadMansSwitchAck's block starts, after the 8-byte header (for readers that skip decoding). */
+export const DEADMANSSWITCHACK_OFFSETS = { timeoutMs: 0, deadlineNs: 4 } as const;
+
+export function sizeOfDeadMansSwitchAck(_m: DeadMansSwitchAck): number {
+  return HEADER_BYTES + 12;
+}
+
+export function encodeDeadMansSwitchAck(v: DataView, at: number, m: DeadMansSwitchAck): number {
+  writeHeader(v, at, 12, 9);
+  const b = at + HEADER_BYTES;
+  v.setUint32(b + 0, m.timeoutMs, true);
+  v.setBigUint64(b + 4, m.deadlineNs, true);
+  let p = b + 12;
+  return p - at;
+}
+
+function decodeDeadMansSwitchAck(v: DataView, b: number, blockLength: number, end: number): DeadMansSwitchAck {
+  if (blockLength < 12) throw new DecodeError('blockLength', `${blockLength} is shorter than DeadMansSwitchAck's 12`);
+  if (b + blockLength > end) throw new DecodeError('deadlineNs', 'frame ends inside the message block');
+  const m = {
+    timeoutMs: v.getUint32(b + 0, true),
+    deadlineNs: v.getBigUint64(b + 4, true),
+  } as DeadMansSwitchAck;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of DeadMansSwitchAck`);
+  return m;
+}
+
+/** Ends the answer to a ReplayRequest */
+export interface ReplayComplete {
+  fromOutSeq: number;
+  lastSentOutSeq: number;
+  lastOutSeq: number;
+}
+
+export const REPLAYCOMPLETE_BLOCK_LENGTH = 24;
+/** Where each field of ReplayComplete's block starts, after the 8-byte header (for readers that skip decoding). */
+export const REPLAYCOMPLETE_OFFSETS = { fromOutSeq: 0, lastSentOutSeq: 8, lastOutSeq: 16 } as const;
+
+export function sizeOfReplayComplete(_m: ReplayComplete): number {
+  return HEADER_BYTES + 24;
+}
+
+export function encodeReplayComplete(v: DataView, at: number, m: ReplayComplete): number {
+  writeHeader(v, at, 24, 15);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.fromOutSeq, 'fromOutSeq');
+  setU64(v, b + 8, m.lastSentOutSeq, 'lastSentOutSeq');
+  setU64(v, b + 16, m.lastOutSeq, 'lastOutSeq');
+  let p = b + 24;
+  return p - at;
+}
+
+function decodeReplayComplete(v: DataView, b: number, blockLength: number, end: number): ReplayComplete {
+  if (blockLength < 24) throw new DecodeError('blockLength', `${blockLength} is shorter than ReplayComplete's 24`);
+  if (b + blockLength > end) throw new DecodeError('lastOutSeq', 'frame ends inside the message block');
+  const m = {
+    fromOutSeq: getU64(v, b + 0, 'fromOutSeq'),
+    lastSentOutSeq: getU64(v, b + 8, 'lastSentOutSeq'),
+    lastOutSeq: getU64(v, b + 16, 'lastOutSeq'),
+  } as ReplayComplete;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of ReplayComplete`);
+  return m;
+}
+
+/** This account's open orders, answered by OpenOrders */
+export interface OpenOrdersRequest {
+  reqId: number;
+}
+
+export const OPENORDERSREQUEST_BLOCK_LENGTH = 8;
+/** Where each field of OpenOrdersRequest's block starts, after the 8-byte header (for readers that skip decoding). */
+export const OPENORDERSREQUEST_OFFSETS = { reqId: 0 } as const;
+
+export function sizeOfOpenOrdersRequest(_m: OpenOrdersRequest): number {
+  return HEADER_BYTES + 8;
+}
+
+export function encodeOpenOrdersRequest(v: DataView, at: number, m: OpenOrdersRequest): number {
+  writeHeader(v, at, 8, 16);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  let p = b + 8;
+  return p - at;
+}
+
+function decodeOpenOrdersRequest(v: DataView, b: number, blockLength: number, end: number): OpenOrdersRequest {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than OpenOrdersRequest's 8`);
+  if (b + blockLength > end) throw new DecodeError('reqId', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+  } as OpenOrdersRequest;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of OpenOrdersRequest`);
+  return m;
+}
+
+/** This account's balances, answered by Balances */
+export interface BalancesRequest {
+  reqId: number;
+}
+
+export const BALANCESREQUEST_BLOCK_LENGTH = 8;
+/** Where each field of BalancesRequest's block starts, after the 8-byte header (for readers that skip decoding). */
+export const BALANCESREQUEST_OFFSETS = { reqId: 0 } as const;
+
+export function sizeOfBalancesRequest(_m: BalancesRequest): number {
+  return HEADER_BYTES + 8;
+}
+
+export function encodeBalancesRequest(v: DataView, at: number, m: BalancesRequest): number {
+  writeHeader(v, at, 8, 17);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  let p = b + 8;
+  return p - at;
+}
+
+function decodeBalancesRequest(v: DataView, b: number, blockLength: number, end: number): BalancesRequest {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than BalancesRequest's 8`);
+  if (b + blockLength > end) throw new DecodeError('reqId', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+  } as BalancesRequest;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of BalancesRequest`);
   return m;
 }
 
@@ -482,6 +697,7 @@ export interface BatchNewOrdersOrdersEntry {
   qty: number;
 }
 
+/** 1 to 2,000 orders (what a 64 KiB frame holds), each answered like a NewOrder */
 export interface BatchNewOrders {
   orders: BatchNewOrdersOrdersEntry[];
 }
@@ -548,37 +764,41 @@ function decodeBatchNewOrders(v: DataView, b: number, blockLength: number, end: 
   return m;
 }
 
+/** Cancels the key's order named by origClOrdId, or when that is 0 the account's order orderId */
 export interface CancelOrder {
   clOrdId: number;
   origClOrdId: number;
   instrument: number;
+  orderId: number;
 }
 
-export const CANCELORDER_BLOCK_LENGTH = 20;
+export const CANCELORDER_BLOCK_LENGTH = 28;
 /** Where each field of CancelOrder's block starts, after the 8-byte header (for readers that skip decoding). */
-export const CANCELORDER_OFFSETS = { clOrdId: 0, origClOrdId: 8, instrument: 16 } as const;
+export const CANCELORDER_OFFSETS = { clOrdId: 0, origClOrdId: 8, instrument: 16, orderId: 20 } as const;
 
 export function sizeOfCancelOrder(_m: CancelOrder): number {
-  return HEADER_BYTES + 20;
+  return HEADER_BYTES + 28;
 }
 
 export function encodeCancelOrder(v: DataView, at: number, m: CancelOrder): number {
-  writeHeader(v, at, 20, 12);
+  writeHeader(v, at, 28, 12);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.clOrdId, 'clOrdId');
   setU64(v, b + 8, m.origClOrdId, 'origClOrdId');
   v.setUint32(b + 16, m.instrument, true);
-  let p = b + 20;
+  setU64(v, b + 20, m.orderId, 'orderId');
+  let p = b + 28;
   return p - at;
 }
 
 function decodeCancelOrder(v: DataView, b: number, blockLength: number, end: number): CancelOrder {
-  if (blockLength < 20) throw new DecodeError('blockLength', `${blockLength} is shorter than CancelOrder's 20`);
-  if (b + blockLength > end) throw new DecodeError('instrument', 'frame ends inside the message block');
+  if (blockLength < 28) throw new DecodeError('blockLength', `${blockLength} is shorter than CancelOrder's 28`);
+  if (b + blockLength > end) throw new DecodeError('orderId', 'frame ends inside the message block');
   const m = {
     clOrdId: getU64(v, b + 0, 'clOrdId'),
     origClOrdId: getU64(v, b + 8, 'origClOrdId'),
     instrument: v.getUint32(b + 16, true),
+    orderId: getU64(v, b + 20, 'orderId'),
   } as CancelOrder;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of CancelOrder`);
@@ -628,6 +848,7 @@ function decodeAmendOrder(v: DataView, b: number, blockLength: number, end: numb
   return m;
 }
 
+/** Cancels the account's orders, all or of an instrument and side; answered by a MassCancelReport after the Cancelled reports */
 export interface MassCancel {
   clOrdId: number;
   instrument: number;
@@ -673,7 +894,7 @@ export interface ExecutionReport {
   execType: ExecType;
   side: Side;
   aggressor: BooleanType;
-  rejectReason: number;
+  rejectReason: RejectReason;
   price: number;
   qty: number;
   lastPx: number;
@@ -682,18 +903,19 @@ export interface ExecutionReport {
   tradeId: number;
   transactTimeNs: bigint;
   requestClOrdId: number;
+  cancelReason: CancelReason;
 }
 
-export const EXECUTIONREPORT_BLOCK_LENGTH = 97;
+export const EXECUTIONREPORT_BLOCK_LENGTH = 99;
 /** Where each field of ExecutionReport's block starts, after the 8-byte header (for readers that skip decoding). */
-export const EXECUTIONREPORT_OFFSETS = { outSeq: 0, clOrdId: 8, orderId: 16, instrument: 24, execType: 28, side: 29, aggressor: 30, rejectReason: 31, price: 33, qty: 41, lastPx: 49, lastQty: 57, leavesQty: 65, tradeId: 73, transactTimeNs: 81, requestClOrdId: 89 } as const;
+export const EXECUTIONREPORT_OFFSETS = { outSeq: 0, clOrdId: 8, orderId: 16, instrument: 24, execType: 28, side: 29, aggressor: 30, rejectReason: 31, price: 33, qty: 41, lastPx: 49, lastQty: 57, leavesQty: 65, tradeId: 73, transactTimeNs: 81, requestClOrdId: 89, cancelReason: 97 } as const;
 
 export function sizeOfExecutionReport(_m: ExecutionReport): number {
-  return HEADER_BYTES + 97;
+  return HEADER_BYTES + 99;
 }
 
 export function encodeExecutionReport(v: DataView, at: number, m: ExecutionReport): number {
-  writeHeader(v, at, 97, 20);
+  writeHeader(v, at, 99, 20);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.outSeq, 'outSeq');
   setU64(v, b + 8, m.clOrdId, 'clOrdId');
@@ -711,13 +933,14 @@ export function encodeExecutionReport(v: DataView, at: number, m: ExecutionRepor
   setU64(v, b + 73, m.tradeId, 'tradeId');
   v.setBigUint64(b + 81, m.transactTimeNs, true);
   setU64(v, b + 89, m.requestClOrdId, 'requestClOrdId');
-  let p = b + 97;
+  v.setUint16(b + 97, m.cancelReason, true);
+  let p = b + 99;
   return p - at;
 }
 
 function decodeExecutionReport(v: DataView, b: number, blockLength: number, end: number): ExecutionReport {
-  if (blockLength < 97) throw new DecodeError('blockLength', `${blockLength} is shorter than ExecutionReport's 97`);
-  if (b + blockLength > end) throw new DecodeError('requestClOrdId', 'frame ends inside the message block');
+  if (blockLength < 99) throw new DecodeError('blockLength', `${blockLength} is shorter than ExecutionReport's 99`);
+  if (b + blockLength > end) throw new DecodeError('cancelReason', 'frame ends inside the message block');
   const m = {
     outSeq: getU64(v, b + 0, 'outSeq'),
     clOrdId: getU64(v, b + 8, 'clOrdId'),
@@ -726,7 +949,7 @@ function decodeExecutionReport(v: DataView, b: number, blockLength: number, end:
     execType: checkEnum(ExecType_VALUES, v.getUint8(b + 28), 'execType', 'ExecType') as ExecType,
     side: checkEnum(Side_VALUES, v.getUint8(b + 29), 'side', 'Side') as Side,
     aggressor: checkEnum(BooleanType_VALUES, v.getUint8(b + 30), 'aggressor', 'BooleanType') as BooleanType,
-    rejectReason: v.getUint16(b + 31, true),
+    rejectReason: checkEnum(RejectReason_VALUES, v.getUint16(b + 31, true), 'rejectReason', 'RejectReason') as RejectReason,
     price: getI64(v, b + 33, 'price'),
     qty: getI64(v, b + 41, 'qty'),
     lastPx: getI64(v, b + 49, 'lastPx'),
@@ -735,6 +958,7 @@ function decodeExecutionReport(v: DataView, b: number, blockLength: number, end:
     tradeId: getU64(v, b + 73, 'tradeId'),
     transactTimeNs: v.getBigUint64(b + 81, true),
     requestClOrdId: getU64(v, b + 89, 'requestClOrdId'),
+    cancelReason: checkEnum(CancelReason_VALUES, v.getUint16(b + 97, true), 'cancelReason', 'CancelReason') as CancelReason,
   } as ExecutionReport;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of ExecutionReport`);
@@ -745,7 +969,7 @@ export interface CancelReject {
   outSeq: number;
   clOrdId: number;
   origClOrdId: number;
-  reason: number;
+  reason: RejectReason;
 }
 
 export const CANCELREJECT_BLOCK_LENGTH = 26;
@@ -774,13 +998,211 @@ function decodeCancelReject(v: DataView, b: number, blockLength: number, end: nu
     outSeq: getU64(v, b + 0, 'outSeq'),
     clOrdId: getU64(v, b + 8, 'clOrdId'),
     origClOrdId: getU64(v, b + 16, 'origClOrdId'),
-    reason: v.getUint16(b + 24, true),
+    reason: checkEnum(RejectReason_VALUES, v.getUint16(b + 24, true), 'reason', 'RejectReason') as RejectReason,
   } as CancelReject;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of CancelReject`);
   return m;
 }
 
+/** Answers a MassCancel, in the key's stream after the Cancelled reports it caused */
+export interface MassCancelReport {
+  outSeq: number;
+  clOrdId: number;
+  instrument: number;
+  side: SideFilter;
+  cancelled: number;
+  rejectReason: RejectReason;
+}
+
+export const MASSCANCELREPORT_BLOCK_LENGTH = 27;
+/** Where each field of MassCancelReport's block starts, after the 8-byte header (for readers that skip decoding). */
+export const MASSCANCELREPORT_OFFSETS = { outSeq: 0, clOrdId: 8, instrument: 16, side: 20, cancelled: 21, rejectReason: 25 } as const;
+
+export function sizeOfMassCancelReport(_m: MassCancelReport): number {
+  return HEADER_BYTES + 27;
+}
+
+export function encodeMassCancelReport(v: DataView, at: number, m: MassCancelReport): number {
+  writeHeader(v, at, 27, 22);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.outSeq, 'outSeq');
+  setU64(v, b + 8, m.clOrdId, 'clOrdId');
+  v.setUint32(b + 16, m.instrument, true);
+  v.setUint8(b + 20, m.side);
+  v.setUint32(b + 21, m.cancelled, true);
+  v.setUint16(b + 25, m.rejectReason, true);
+  let p = b + 27;
+  return p - at;
+}
+
+function decodeMassCancelReport(v: DataView, b: number, blockLength: number, end: number): MassCancelReport {
+  if (blockLength < 27) throw new DecodeError('blockLength', `${blockLength} is shorter than MassCancelReport's 27`);
+  if (b + blockLength > end) throw new DecodeError('rejectReason', 'frame ends inside the message block');
+  const m = {
+    outSeq: getU64(v, b + 0, 'outSeq'),
+    clOrdId: getU64(v, b + 8, 'clOrdId'),
+    instrument: v.getUint32(b + 16, true),
+    side: checkEnum(SideFilter_VALUES, v.getUint8(b + 20), 'side', 'SideFilter') as SideFilter,
+    cancelled: v.getUint32(b + 21, true),
+    rejectReason: checkEnum(RejectReason_VALUES, v.getUint16(b + 25, true), 'rejectReason', 'RejectReason') as RejectReason,
+  } as MassCancelReport;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of MassCancelReport`);
+  return m;
+}
+
+export interface OpenOrdersOrdersEntry {
+  clOrdId: number;
+  orderId: number;
+  instrument: number;
+  side: Side;
+  price: number;
+  leavesQty: number;
+}
+
+/** Answers an OpenOrdersRequest: the account's open orders, oldest first, in parts 0 to parts-1 when there are more than a group holds */
+export interface OpenOrders {
+  reqId: number;
+  part: number;
+  parts: number;
+  orders: OpenOrdersOrdersEntry[];
+}
+
+export const OPENORDERS_BLOCK_LENGTH = 12;
+/** Where each field of OpenOrders's block starts, after the 8-byte header (for readers that skip decoding). */
+export const OPENORDERS_OFFSETS = { reqId: 0, part: 8, parts: 10 } as const;
+
+export function sizeOfOpenOrders(m: OpenOrders): number {
+  return HEADER_BYTES + 12 + GROUP_HEADER_BYTES + m.orders.length * 37;
+}
+
+export function encodeOpenOrders(v: DataView, at: number, m: OpenOrders): number {
+  writeHeader(v, at, 12, 23);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  v.setUint16(b + 8, m.part, true);
+  v.setUint16(b + 10, m.parts, true);
+  let p = b + 12;
+  if (m.orders.length > GROUP_ENTRIES_MAX) throw new EncodeError('orders: more than ' + GROUP_ENTRIES_MAX + ' entries');
+  v.setUint16(p, 37, true);
+  v.setUint16(p + 2, m.orders.length, true);
+  p += GROUP_HEADER_BYTES;
+  for (const e of m.orders) {
+    setU64(v, p + 0, e.clOrdId, 'clOrdId');
+    setU64(v, p + 8, e.orderId, 'orderId');
+    v.setUint32(p + 16, e.instrument, true);
+    v.setUint8(p + 20, e.side);
+    setI64(v, p + 21, e.price, 'price');
+    setI64(v, p + 29, e.leavesQty, 'leavesQty');
+    p += 37;
+  }
+  return p - at;
+}
+
+function decodeOpenOrders(v: DataView, b: number, blockLength: number, end: number): OpenOrders {
+  if (blockLength < 12) throw new DecodeError('blockLength', `${blockLength} is shorter than OpenOrders's 12`);
+  if (b + blockLength > end) throw new DecodeError('parts', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+    part: v.getUint16(b + 8, true),
+    parts: v.getUint16(b + 10, true),
+    orders: [] as OpenOrders['orders'],
+  } as OpenOrders;
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('orders', 'frame ends before the group header');
+  {
+    const entryLength = v.getUint16(p, true);
+    const count = v.getUint16(p + 2, true);
+    if (entryLength < 37) throw new DecodeError('orders.blockLength', `${entryLength} is shorter than 37`);
+    if (count > GROUP_ENTRIES_MAX) throw new DecodeError('orders.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+    p += GROUP_HEADER_BYTES;
+    if (p + count * entryLength > end) throw new DecodeError('orders', `frame ends inside entry ${Math.floor((end - p) / entryLength)} of ${count}`);
+    for (let i = 0; i < count; i++, p += entryLength) {
+      m.orders.push({
+        clOrdId: getU64(v, p + 0, 'orders.clOrdId'),
+        orderId: getU64(v, p + 8, 'orders.orderId'),
+        instrument: v.getUint32(p + 16, true),
+        side: checkEnum(Side_VALUES, v.getUint8(p + 20), 'orders.side', 'Side') as Side,
+        price: getI64(v, p + 21, 'orders.price'),
+        leavesQty: getI64(v, p + 29, 'orders.leavesQty'),
+      });
+    }
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of OpenOrders`);
+  return m;
+}
+
+export interface BalancesBalancesEntry {
+  asset: string;
+  scale: number;
+  available: number;
+  held: number;
+}
+
+/** Answers a BalancesRequest: every asset the account holds */
+export interface Balances {
+  reqId: number;
+  balances: BalancesBalancesEntry[];
+}
+
+export const BALANCES_BLOCK_LENGTH = 8;
+/** Where each field of Balances's block starts, after the 8-byte header (for readers that skip decoding). */
+export const BALANCES_OFFSETS = { reqId: 0 } as const;
+
+export function sizeOfBalances(m: Balances): number {
+  return HEADER_BYTES + 8 + GROUP_HEADER_BYTES + m.balances.length * 33;
+}
+
+export function encodeBalances(v: DataView, at: number, m: Balances): number {
+  writeHeader(v, at, 8, 24);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  let p = b + 8;
+  if (m.balances.length > GROUP_ENTRIES_MAX) throw new EncodeError('balances: more than ' + GROUP_ENTRIES_MAX + ' entries');
+  v.setUint16(p, 33, true);
+  v.setUint16(p + 2, m.balances.length, true);
+  p += GROUP_HEADER_BYTES;
+  for (const e of m.balances) {
+    setChars(v, p + 0, 16, e.asset, 'asset');
+    v.setUint8(p + 16, e.scale);
+    setI64(v, p + 17, e.available, 'available');
+    setI64(v, p + 25, e.held, 'held');
+    p += 33;
+  }
+  return p - at;
+}
+
+function decodeBalances(v: DataView, b: number, blockLength: number, end: number): Balances {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than Balances's 8`);
+  if (b + blockLength > end) throw new DecodeError('reqId', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+    balances: [] as Balances['balances'],
+  } as Balances;
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('balances', 'frame ends before the group header');
+  {
+    const entryLength = v.getUint16(p, true);
+    const count = v.getUint16(p + 2, true);
+    if (entryLength < 33) throw new DecodeError('balances.blockLength', `${entryLength} is shorter than 33`);
+    if (count > GROUP_ENTRIES_MAX) throw new DecodeError('balances.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+    p += GROUP_HEADER_BYTES;
+    if (p + count * entryLength > end) throw new DecodeError('balances', `frame ends inside entry ${Math.floor((end - p) / entryLength)} of ${count}`);
+    for (let i = 0; i < count; i++, p += entryLength) {
+      m.balances.push({
+        asset: getChars(v, p + 0, 16),
+        scale: v.getUint8(p + 16),
+        available: getI64(v, p + 17, 'balances.available'),
+        held: getI64(v, p + 25, 'balances.held'),
+      });
+    }
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of Balances`);
+  return m;
+}
+
+/** Book: answered by a BookSnapshot, then BookUpdates. Trades: answered by a SubscribeAck, then Trades. Instrument 0: answered by the InstrumentList */
 export interface Subscribe {
   instrument: number;
   channel: Channel;
@@ -812,6 +1234,40 @@ function decodeSubscribe(v: DataView, b: number, blockLength: number, end: numbe
   } as Subscribe;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of Subscribe`);
+  return m;
+}
+
+export interface SubscribeAck {
+  instrument: number;
+  channel: Channel;
+}
+
+export const SUBSCRIBEACK_BLOCK_LENGTH = 5;
+/** Where each field of SubscribeAck's block starts, after the 8-byte header (for readers that skip decoding). */
+export const SUBSCRIBEACK_OFFSETS = { instrument: 0, channel: 4 } as const;
+
+export function sizeOfSubscribeAck(_m: SubscribeAck): number {
+  return HEADER_BYTES + 5;
+}
+
+export function encodeSubscribeAck(v: DataView, at: number, m: SubscribeAck): number {
+  writeHeader(v, at, 5, 35);
+  const b = at + HEADER_BYTES;
+  v.setUint32(b + 0, m.instrument, true);
+  v.setUint8(b + 4, m.channel);
+  let p = b + 5;
+  return p - at;
+}
+
+function decodeSubscribeAck(v: DataView, b: number, blockLength: number, end: number): SubscribeAck {
+  if (blockLength < 5) throw new DecodeError('blockLength', `${blockLength} is shorter than SubscribeAck's 5`);
+  if (b + blockLength > end) throw new DecodeError('channel', 'frame ends inside the message block');
+  const m = {
+    instrument: v.getUint32(b + 0, true),
+    channel: checkEnum(Channel_VALUES, v.getUint8(b + 4), 'channel', 'Channel') as Channel,
+  } as SubscribeAck;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of SubscribeAck`);
   return m;
 }
 
@@ -1018,6 +1474,10 @@ export interface InstrumentListInstrumentsEntry {
   lotSize: number;
   minQty: number;
   maxQty: number;
+  base: string;
+  quote: string;
+  baseScale: number;
+  quoteScale: number;
 }
 
 export interface InstrumentList {
@@ -1029,7 +1489,7 @@ export const INSTRUMENTLIST_BLOCK_LENGTH = 0;
 export const INSTRUMENTLIST_OFFSETS = {  } as const;
 
 export function sizeOfInstrumentList(m: InstrumentList): number {
-  return HEADER_BYTES + 0 + GROUP_HEADER_BYTES + m.instruments.length * 52;
+  return HEADER_BYTES + 0 + GROUP_HEADER_BYTES + m.instruments.length * 86;
 }
 
 export function encodeInstrumentList(v: DataView, at: number, m: InstrumentList): number {
@@ -1037,7 +1497,7 @@ export function encodeInstrumentList(v: DataView, at: number, m: InstrumentList)
   const b = at + HEADER_BYTES;
   let p = b + 0;
   if (m.instruments.length > GROUP_ENTRIES_MAX) throw new EncodeError('instruments: more than ' + GROUP_ENTRIES_MAX + ' entries');
-  v.setUint16(p, 52, true);
+  v.setUint16(p, 86, true);
   v.setUint16(p + 2, m.instruments.length, true);
   p += GROUP_HEADER_BYTES;
   for (const e of m.instruments) {
@@ -1047,7 +1507,11 @@ export function encodeInstrumentList(v: DataView, at: number, m: InstrumentList)
     setI64(v, p + 28, e.lotSize, 'lotSize');
     setI64(v, p + 36, e.minQty, 'minQty');
     setI64(v, p + 44, e.maxQty, 'maxQty');
-    p += 52;
+    setChars(v, p + 52, 16, e.base, 'base');
+    setChars(v, p + 68, 16, e.quote, 'quote');
+    v.setUint8(p + 84, e.baseScale);
+    v.setUint8(p + 85, e.quoteScale);
+    p += 86;
   }
   return p - at;
 }
@@ -1063,7 +1527,7 @@ function decodeInstrumentList(v: DataView, b: number, blockLength: number, end: 
   {
     const entryLength = v.getUint16(p, true);
     const count = v.getUint16(p + 2, true);
-    if (entryLength < 52) throw new DecodeError('instruments.blockLength', `${entryLength} is shorter than 52`);
+    if (entryLength < 86) throw new DecodeError('instruments.blockLength', `${entryLength} is shorter than 86`);
     if (count > GROUP_ENTRIES_MAX) throw new DecodeError('instruments.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
     p += GROUP_HEADER_BYTES;
     if (p + count * entryLength > end) throw new DecodeError('instruments', `frame ends inside entry ${Math.floor((end - p) / entryLength)} of ${count}`);
@@ -1075,6 +1539,10 @@ function decodeInstrumentList(v: DataView, b: number, blockLength: number, end: 
         lotSize: getI64(v, p + 28, 'instruments.lotSize'),
         minQty: getI64(v, p + 36, 'instruments.minQty'),
         maxQty: getI64(v, p + 44, 'instruments.maxQty'),
+        base: getChars(v, p + 52, 16),
+        quote: getChars(v, p + 68, 16),
+        baseScale: v.getUint8(p + 84),
+        quoteScale: v.getUint8(p + 85),
       });
     }
   }
@@ -1091,6 +1559,10 @@ export type Decoded =
   | { type: 'SessionReject'; templateId: 6; message: SessionReject }
   | { type: 'ReplayRequest'; templateId: 7; message: ReplayRequest }
   | { type: 'DeadMansSwitch'; templateId: 8; message: DeadMansSwitch }
+  | { type: 'DeadMansSwitchAck'; templateId: 9; message: DeadMansSwitchAck }
+  | { type: 'ReplayComplete'; templateId: 15; message: ReplayComplete }
+  | { type: 'OpenOrdersRequest'; templateId: 16; message: OpenOrdersRequest }
+  | { type: 'BalancesRequest'; templateId: 17; message: BalancesRequest }
   | { type: 'NewOrder'; templateId: 10; message: NewOrder }
   | { type: 'BatchNewOrders'; templateId: 11; message: BatchNewOrders }
   | { type: 'CancelOrder'; templateId: 12; message: CancelOrder }
@@ -1098,14 +1570,18 @@ export type Decoded =
   | { type: 'MassCancel'; templateId: 14; message: MassCancel }
   | { type: 'ExecutionReport'; templateId: 20; message: ExecutionReport }
   | { type: 'CancelReject'; templateId: 21; message: CancelReject }
+  | { type: 'MassCancelReport'; templateId: 22; message: MassCancelReport }
+  | { type: 'OpenOrders'; templateId: 23; message: OpenOrders }
+  | { type: 'Balances'; templateId: 24; message: Balances }
   | { type: 'Subscribe'; templateId: 30; message: Subscribe }
+  | { type: 'SubscribeAck'; templateId: 35; message: SubscribeAck }
   | { type: 'BookSnapshot'; templateId: 31; message: BookSnapshot }
   | { type: 'BookUpdate'; templateId: 32; message: BookUpdate }
   | { type: 'Trade'; templateId: 33; message: Trade }
   | { type: 'InstrumentList'; templateId: 34; message: InstrumentList };
 
 /** How many repeating groups follow each message's block, by templateId. */
-const GROUPS_OF: ReadonlyMap<number, number> = new Map([[1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [6, 0], [7, 0], [8, 0], [10, 0], [11, 1], [12, 0], [13, 0], [14, 0], [20, 0], [21, 0], [30, 0], [31, 1], [32, 1], [33, 0], [34, 1]]);
+const GROUPS_OF: ReadonlyMap<number, number> = new Map([[1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [6, 0], [7, 0], [8, 0], [9, 0], [15, 0], [16, 0], [17, 0], [10, 0], [11, 1], [12, 0], [13, 0], [14, 0], [20, 0], [21, 0], [22, 0], [23, 1], [24, 1], [30, 0], [35, 0], [31, 1], [32, 1], [33, 0], [34, 1]]);
 
 /**
  * Checks the header of the message at `at` and returns where the message ends (its block and
@@ -1138,6 +1614,10 @@ function decodeAt(v: DataView, at: number, end: number): Decoded {
     case 6: return { type: 'SessionReject', templateId: 6, message: decodeSessionReject(v, b, blockLength, end) };
     case 7: return { type: 'ReplayRequest', templateId: 7, message: decodeReplayRequest(v, b, blockLength, end) };
     case 8: return { type: 'DeadMansSwitch', templateId: 8, message: decodeDeadMansSwitch(v, b, blockLength, end) };
+    case 9: return { type: 'DeadMansSwitchAck', templateId: 9, message: decodeDeadMansSwitchAck(v, b, blockLength, end) };
+    case 15: return { type: 'ReplayComplete', templateId: 15, message: decodeReplayComplete(v, b, blockLength, end) };
+    case 16: return { type: 'OpenOrdersRequest', templateId: 16, message: decodeOpenOrdersRequest(v, b, blockLength, end) };
+    case 17: return { type: 'BalancesRequest', templateId: 17, message: decodeBalancesRequest(v, b, blockLength, end) };
     case 10: return { type: 'NewOrder', templateId: 10, message: decodeNewOrder(v, b, blockLength, end) };
     case 11: return { type: 'BatchNewOrders', templateId: 11, message: decodeBatchNewOrders(v, b, blockLength, end) };
     case 12: return { type: 'CancelOrder', templateId: 12, message: decodeCancelOrder(v, b, blockLength, end) };
@@ -1145,7 +1625,11 @@ function decodeAt(v: DataView, at: number, end: number): Decoded {
     case 14: return { type: 'MassCancel', templateId: 14, message: decodeMassCancel(v, b, blockLength, end) };
     case 20: return { type: 'ExecutionReport', templateId: 20, message: decodeExecutionReport(v, b, blockLength, end) };
     case 21: return { type: 'CancelReject', templateId: 21, message: decodeCancelReject(v, b, blockLength, end) };
+    case 22: return { type: 'MassCancelReport', templateId: 22, message: decodeMassCancelReport(v, b, blockLength, end) };
+    case 23: return { type: 'OpenOrders', templateId: 23, message: decodeOpenOrders(v, b, blockLength, end) };
+    case 24: return { type: 'Balances', templateId: 24, message: decodeBalances(v, b, blockLength, end) };
     case 30: return { type: 'Subscribe', templateId: 30, message: decodeSubscribe(v, b, blockLength, end) };
+    case 35: return { type: 'SubscribeAck', templateId: 35, message: decodeSubscribeAck(v, b, blockLength, end) };
     case 31: return { type: 'BookSnapshot', templateId: 31, message: decodeBookSnapshot(v, b, blockLength, end) };
     case 32: return { type: 'BookUpdate', templateId: 32, message: decodeBookUpdate(v, b, blockLength, end) };
     case 33: return { type: 'Trade', templateId: 33, message: decodeTrade(v, b, blockLength, end) };

@@ -11,7 +11,7 @@ import { XMLParser } from 'fast-xml-parser';
 type Primitive = 'char' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64';
 const SIZE: Record<Primitive, number> = { char: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8 };
 
-interface Enum { name: string; encoding: Primitive; values: [string, number][] }
+interface Enum { name: string; encoding: Primitive; values: [string, number][]; descriptions: Map<number, string>; description?: string }
 interface FieldType { kind: 'primitive' | 'chars' | 'bytes' | 'enum' | 'timestamp'; primitive: Primitive; length: number; enumName?: string }
 interface Field { name: string; type: FieldType; offset: number; size: number }
 interface Group { name: string; fields: Field[]; blockLength: number }
@@ -32,9 +32,11 @@ export function parseSchema(xml: string): { id: number; version: number; enums: 
     types.set(t.name, { kind, primitive, length });
   }
   for (const e of list<Record<string, unknown>>(schema.types.enum)) {
-    const values = list<Record<string, string>>(e.validValue as never).map((v) => [v.name, Number(v['#text'])] as [string, number]);
+    const valid = list<Record<string, string>>(e.validValue as never);
+    const values = valid.map((v) => [v.name, Number(v['#text'])] as [string, number]);
+    const descriptions = new Map(valid.filter((v) => v.description).map((v) => [Number(v['#text']), v.description]));
     const encoding = e.encodingType as Primitive;
-    enums.push({ name: e.name as string, encoding, values });
+    enums.push({ name: e.name as string, encoding, values, descriptions, description: e.description as string | undefined });
     types.set(e.name as string, { kind: 'enum', primitive: encoding, length: 1, enumName: e.name as string });
   }
   const typeOf = (name: string): FieldType => {
@@ -205,6 +207,12 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     out.push(`export const ${e.name} = { ${e.values.map(([n, v]) => `${n}: ${v}`).join(', ')} } as const;`);
     out.push(`export type ${e.name} = (typeof ${e.name})[keyof typeof ${e.name}];`);
     out.push(`const ${e.name}_VALUES: ReadonlySet<number> = new Set([${e.values.map(([, v]) => v).join(', ')}]);\n`);
+    if (e.descriptions.size > 0) {
+      // The registry as data: each value's name and sentence, for people (CLI, SDK errors, logs).
+      if (e.description) out.push(`/** ${e.description} */`);
+      out.push(`export const ${e.name}Names: Readonly<Record<number, string>> = { ${e.values.map(([n, v]) => `${v}: '${n}'`).join(', ')} };`);
+      out.push(`export const ${e.name}Text: Readonly<Record<number, string>> = {\n${e.values.map(([, v]) => `  ${v}: ${JSON.stringify(e.descriptions.get(v) ?? '')},`).join('\n')}\n};\n`);
+    }
   }
   out.push(`export const TemplateId = { ${s.messages.map((m) => `${m.name}: ${m.id}`).join(', ')} } as const;\n`);
   for (const m of s.messages) {

@@ -2,6 +2,7 @@
 // in-memory state: the account may trade this instrument, the order is fully pre-funded from
 // assets in a custody location that counts for the account, and the account's limits hold.
 // Nothing here changes state: the caller places the hold only when the check passes.
+import { RejectReason, type InstrumentSpec } from '../core/index.js';
 import { feeOf } from '../ledger/fees.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { TRADING_KINDS, type Account, type InstrumentTerms } from '../ledger/model.js';
@@ -19,10 +20,30 @@ export interface OrderIntent {
 
 export interface HoldPlan { asset: number; amount: number }
 
-export type RiskResult = { ok: true; hold: HoldPlan } | { ok: false; reason: NodeReject };
+export type RiskResult = { ok: true; hold: HoldPlan } | { ok: false; reason: NodeReject | RejectReason };
 
 export class PreTradeRisk {
-  constructor(private readonly ledger: Ledger) {}
+  private readonly specs = new Map<number, InstrumentSpec>();
+
+  constructor(private readonly ledger: Ledger, specs: readonly InstrumentSpec[] = []) {
+    for (const spec of specs) this.specs.set(spec.id, spec);
+  }
+
+  /**
+   * The instrument's grid and size limits, checked before notional and funds so a reject names
+   * the real cause (the core checks them again; its reasons are the same codes). An amend's
+   * quantity has no minimum (a partly filled order may be below it). A price of 0 (a market
+   * order's band edge) is not on any grid and is not checked here.
+   */
+  checkGrid(instrument: number, price: number, qty: number, amend = false): RejectReason | undefined {
+    const spec = this.specs.get(instrument);
+    if (!spec) return undefined;
+    if (qty % spec.lotSize !== 0) return RejectReason.QuantityOffLot;
+    if (!amend && qty < spec.minQty) return RejectReason.QuantityBelowMin;
+    if (qty > spec.maxQty) return RejectReason.QuantityAboveMax;
+    if (price !== 0 && price % spec.tickSize !== 0) return RejectReason.PriceOffTick;
+    return undefined;
+  }
 
   /**
    * What an order on `terms` at `price` for `qty` must hold: a sell holds the quantity; a buy holds
@@ -49,6 +70,8 @@ export class PreTradeRisk {
     if (o.market && o.price === 0) return { ok: false, reason: NodeReject.ProtectionPriceRequired };
     if (!Number.isSafeInteger(o.price) || o.price <= 0) return { ok: false, reason: NodeReject.InvalidPrice };
     if (!Number.isSafeInteger(o.qty) || o.qty <= 0) return { ok: false, reason: NodeReject.InvalidQuantity };
+    const grid = this.checkGrid(o.instrument, o.price, o.qty);
+    if (grid !== undefined) return { ok: false, reason: grid };
     if (openOrders >= account.ordersOpenMax) return { ok: false, reason: NodeReject.OpenOrdersLimit };
     const notional = this.ledger.notional(terms, o.price, o.qty);
     if (Number.isNaN(notional)) return { ok: false, reason: NodeReject.NotionalTooLarge };

@@ -37,9 +37,10 @@ export function signLogon(privateKeyPem: string, keyId: number, timestampNs: big
   return new Uint8Array(sign(null, logonPayload(keyId, timestampNs, nonce), privateKeyPem));
 }
 
-export const enum LogonRefusal { UnknownKey = 1, BadSignature = 2, Stale = 3, Replayed = 4 }
-export const LOGON_REFUSAL_TEXT: Readonly<Record<number, string>> = {
-  1: 'unknown API key', 2: 'signature does not verify', 3: 'timestamp too far from the node clock', 4: 'nonce already used',
+/** Why a logon is refused: the session range of the registry (sbe.RejectReason). */
+export type LogonRefusal = 220 | 221 | 222 | 223;
+export const LOGON_REFUSAL_TEXT: Readonly<Record<LogonRefusal, string>> = {
+  220: 'unknown API key', 221: 'signature does not verify', 222: 'timestamp too far from the node clock', 223: 'nonce already used',
 };
 
 export class NonceWindow {

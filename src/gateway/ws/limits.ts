@@ -28,11 +28,14 @@ export class TokenBucket {
 
   /** Takes one token, or returns the milliseconds until one is available. */
   take(nowMs: number): number {
+    const wait = this.wait(nowMs);
+    if (wait === 0) this.tokens -= 1;
+    return wait;
+  }
+
+  /** The milliseconds until a token is available (0: one is), taking nothing. */
+  wait(nowMs: number): number {
     this.refill(nowMs);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) * 1000) / this.perSecond);
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.perSecond);
   }
 }

@@ -27,7 +27,15 @@ import { ClOrdIds, NumberQueue, SEQUENCING } from './client-order-ids.js';
 import { OUT_FRAME_BYTES, PackedFrame } from './packed-frame.js';
 import { ReportJournal, type BatchFrames } from './report-journal.js';
 
+/** A client's frame at most; a larger one closes its connection with 1009 and the reason. */
 export const FRAME_BYTES_MAX = 64 * 1024;
+/**
+ * What uWS itself accepts before dropping a connection without a reason: well past FRAME_BYTES_MAX,
+ * so an oversized frame is refused by our check, with the reason, instead.
+ */
+const UWS_PAYLOAD_MAX = 16 * FRAME_BYTES_MAX;
+/** Orders in one BatchNewOrders at most: what a FRAME_BYTES_MAX frame holds (2,000 × 32 bytes). */
+export const BATCH_ORDERS_MAX = 2_000;
 export const HEARTBEAT_MS_DEFAULT = 5_000;
 export const HEARTBEAT_MS_MIN = 100;
 /** Unsent bytes a connection may hold before it is disconnected as a slow consumer. */
@@ -54,6 +62,8 @@ export const CONNECTIONS_MAX = 4_096;
 export const UNATTACHED_MAX = 256;
 /** The same, per source address: past it a new connection from that address is refused. */
 export const UNATTACHED_PER_ADDRESS_MAX = 16;
+/** How often stored logon nonces older than the freshness window are removed. */
+const NONCE_PRUNE_MS = 60_000;
 /** uWS's listen option for a port bound without SO_REUSEPORT. */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 /**
@@ -74,12 +84,10 @@ const TEXT_CHARS_MAX = 64;
 export const REPLAY_MESSAGES_MAX = 512;
 const SCRATCH_BYTES = 1 << 20;
 
-/** Stable SessionReject and Logout reasons. */
-export const enum SessionReason {
-  NotLoggedOn = 1, AlreadyLoggedOn = 2, ReadOnlyKey = 3, DuplicateClOrdId = 4, UnknownClOrdId = 5, Unsupported = 6,
-  RateLimited = 7, UnknownInstrument = 8, LogonRefused = 10, HeartbeatTimeout = 11, Busy = 12,
-  BeyondStream = 13,
-}
+/** SessionReject and Logout reasons are the session range (200-299) of the one registry, sbe.RejectReason. */
+const Reason = sbe.RejectReason;
+/** A core CancelReason (1-5) on the wire: the cancel range (300-399) of the registry. */
+const CANCEL_REASON_BASE = 300;
 
 /** Raises if uWebSockets.js has fallen back to its JavaScript implementation. */
 export function assertNativeUws(): void {
@@ -226,7 +234,10 @@ export class GatewayServer {
   private readonly executionReport: sbe.ExecutionReport = {
     outSeq: 0, clOrdId: 0, orderId: 0, instrument: 0, execType: sbe.ExecType.New, side: sbe.Side.Buy, aggressor: sbe.BooleanType.False,
     rejectReason: 0, price: 0, qty: 0, lastPx: 0, lastQty: 0, leavesQty: 0, tradeId: 0, transactTimeNs: 0n, requestClOrdId: 0,
+    cancelReason: 0,
   };
+  /** A mass cancel of a key being applied: answered by a MassCancelReport after its Cancelled reports. */
+  private massCancelling: { keyId: number; clOrdId: number; instrument: number; side: sbe.SideFilter } | undefined;
   /**
    * The key and client order id of the cancel, amend or mass cancel being applied (set by its
    * applied callback, which runs just before its events are reported), so its reports name it.
@@ -267,6 +278,7 @@ export class GatewayServer {
   private readonly connectionsMax: number;
   private readonly attachMs: number;
   private readonly unattachedMax: number;
+  private noncesPrunedMs = Date.now();
   private readonly unattachedPerAddressMax: number;
   private readonly publicMax: number;
   private readonly publicPerAddressMax: number;
@@ -304,7 +316,7 @@ export class GatewayServer {
     const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
     this.app = app.ws<Connection>('/ws', {
       compression: uWS.DISABLED,
-      maxPayloadLength: FRAME_BYTES_MAX,
+      maxPayloadLength: UWS_PAYLOAD_MAX,
       idleTimeout: 0,
       // Our own check (checkBackpressure, after each flush and on the timer) drops a slow consumer
       // with a reason past slowConsumerBytes; uWS's limit, twice that, is only a backstop.
@@ -598,7 +610,7 @@ export class GatewayServer {
   }
 
   /** A SessionReject naming the field at fault and, for an order, cancel or amend, its client order id. */
-  private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: SessionReason, field: string, text: string, refClOrdId = 0): void {
+  private reject(ws: uWS.WebSocket<Connection>, refTemplateId: number, reason: sbe.RejectReason, field: string, text: string, refClOrdId = 0): void {
     this.stats.sessionRejects++;
     // The text is for people and may be cut to what the wire carries; the reason code is the contract.
     const clipped = text.length > TEXT_CHARS_MAX ? `${text.slice(0, TEXT_CHARS_MAX - 1)}~` : text;
@@ -610,6 +622,9 @@ export class GatewayServer {
   private onMessage(ws: uWS.WebSocket<Connection>, message: ArrayBuffer, isBinary: boolean): void {
     this.stats.frames++;
     if (!isBinary) return void ws.end(1003, 'frames must be binary SBE messages');
+    if (message.byteLength > FRAME_BYTES_MAX) {
+      return void ws.end(1009, `frame of ${message.byteLength} bytes: at most ${FRAME_BYTES_MAX}`);
+    }
     let messages: sbe.Decoded[];
     const conn = ws.getUserData();
     try {
@@ -654,7 +669,7 @@ export class GatewayServer {
     if (decoded.type === 'Logon') return this.logon(ws, decoded.message);
     if (decoded.type === 'Subscribe') return this.subscribe(ws, decoded.message);
     const session = conn.session;
-    if (!session) return this.reject(ws, decoded.templateId, SessionReason.NotLoggedOn, 'templateId', 'log on first');
+    if (!session) return this.reject(ws, decoded.templateId, Reason.NotLoggedOn, 'templateId', 'log on first');
     session.lastInMs = this.nowMs;
     switch (decoded.type) {
       case 'TestRequest':
@@ -668,39 +683,51 @@ export class GatewayServer {
         if (this.rateLimited(session, decoded.templateId, 0)) return;
         return this.replay(session, decoded.message.fromOutSeq);
       case 'DeadMansSwitch':
-        if (!session.trade) return this.reject(ws, decoded.templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade');
+        if (!session.trade) return this.reject(ws, decoded.templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade');
         session.stream.deadMansDeadlineMs = decoded.message.timeoutMs === 0 ? 0 : Date.now() + decoded.message.timeoutMs;
         session.stream.account = session.account;
         if (session.stream.deadMansDeadlineMs === 0) this.armed.delete(session.stream);
         else this.armed.add(session.stream);
-        return;
+        return this.sendTo(session, (v) => sbe.encodeDeadMansSwitchAck(v, 0, {
+          timeoutMs: decoded.message.timeoutMs, deadlineNs: BigInt(session.stream.deadMansDeadlineMs) * 1_000_000n,
+        }));
+      case 'OpenOrdersRequest':
+        if (this.rateLimited(session, decoded.templateId, 0)) return;
+        return this.openOrders(session, decoded.message.reqId);
+      case 'BalancesRequest':
+        if (this.rateLimited(session, decoded.templateId, 0)) return;
+        return this.balances(session, decoded.message.reqId);
       case 'NewOrder':
         return this.newOrders(session, [decoded.message], decoded.templateId);
-      case 'BatchNewOrders':
+      case 'BatchNewOrders': {
+        const n = decoded.message.orders.length;
+        if (n === 0) return this.reject(ws, decoded.templateId, Reason.EmptyBatch, 'orders', 'a batch must hold at least one order');
+        if (n > BATCH_ORDERS_MAX) return this.reject(ws, decoded.templateId, Reason.BatchTooLarge, 'orders', `${n} orders: a batch holds at most ${BATCH_ORDERS_MAX}`);
         return this.newOrders(session, decoded.message.orders, decoded.templateId);
+      }
       case 'CancelOrder':
       case 'AmendOrder':
         return this.cancelOrAmend(session, decoded.message, decoded.templateId);
       case 'MassCancel':
         return this.massCancel(session, decoded.message);
       default:
-        return this.reject(ws, decoded.templateId, SessionReason.Unsupported, 'templateId', `${decoded.type} is not accepted from clients`);
+        return this.reject(ws, decoded.templateId, Reason.Unsupported, 'templateId', `${decoded.type} is not accepted from clients`);
     }
   }
 
   private logon(ws: uWS.WebSocket<Connection>, m: sbe.Logon): void {
     const conn = ws.getUserData();
-    if (conn.session) return this.reject(ws, sbe.TemplateId.Logon, SessionReason.AlreadyLoggedOn, 'templateId', 'this connection is logged on');
+    if (conn.session) return this.reject(ws, sbe.TemplateId.Logon, Reason.AlreadyLoggedOn, 'templateId', 'this connection is logged on');
     const refuse = (why: LogonRefusal) => {
-      this.sendMessage(ws, (v) => sbe.encodeLogout(v, 0, { reason: SessionReason.LogonRefused, text: LOGON_REFUSAL_TEXT[why] }));
+      this.sendMessage(ws, (v) => sbe.encodeLogout(v, 0, { reason: why, text: LOGON_REFUSAL_TEXT[why] }));
       this.end(ws, 1008, LOGON_REFUSAL_TEXT[why]);
     };
     const key = this.node.store.apiKey(m.keyId);
-    if (!key) return refuse(LogonRefusal.UnknownKey);
-    if (!verifyLogon(publicKeyFromRaw(key.publicKey), m.keyId, m.timestampNs, m.nonce, m.signature)) return refuse(LogonRefusal.BadSignature);
+    if (!key) return refuse(Reason.UnknownKey);
+    if (!verifyLogon(publicKeyFromRaw(key.publicKey), m.keyId, m.timestampNs, m.nonce, m.signature)) return refuse(Reason.BadSignature);
     const nowMs = Date.now();
-    if (Math.abs(Number(m.timestampNs / 1_000_000n) - nowMs) > LOGON_SKEW_MS) return refuse(LogonRefusal.Stale);
-    if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(LogonRefusal.Replayed);
+    if (Math.abs(Number(m.timestampNs / 1_000_000n) - nowMs) > LOGON_SKEW_MS) return refuse(Reason.StaleLogon);
+    if (!this.nonces.admit(m.keyId, m.nonce, nowMs)) return refuse(Reason.NonceReused);
     // The nonce is made durable before the logon completes, so a captured logon cannot be replayed
     // after a restart either; what the client sends meanwhile waits (conn.held). Authenticated, the
     // connection no longer counts as unattached (a flood cannot displace it meanwhile).
@@ -711,7 +738,13 @@ export class GatewayServer {
       conn.held = undefined;
       if (!conn.open) return;
       this.nowMs = Date.now();
-      this.completeLogon(ws, m, key.account, key.permission === 'trade', this.nowMs);
+      try {
+        this.completeLogon(ws, m, key.account, key.permission === 'trade', this.nowMs);
+      } catch (e) {
+        this.stats.internalErrors++;
+        console.error('junction gateway: internal error completing a logon:', e);
+        return this.end(ws, 1011, 'internal error');
+      }
       this.handle(ws, held);
     }, (e: Error) => {
       conn.held = undefined;
@@ -746,9 +779,14 @@ export class GatewayServer {
 
   private encodeInstruments(v: DataView): number {
     return sbe.encodeInstrumentList(v, 0, {
-      instruments: this.node.config.instruments.map((l) => ({
-        instrument: l.spec.id, symbol: l.symbol, tickSize: l.spec.tickSize, lotSize: l.spec.lotSize, minQty: l.spec.minQty, maxQty: l.spec.maxQty,
-      })),
+      instruments: this.node.config.instruments.map((l) => {
+        const assets = this.node.ledger.assets;
+        const [base, quote] = [assets[this.node.ledger.assetIndex.get(l.base)!], assets[this.node.ledger.assetIndex.get(l.quote)!]];
+        return {
+          instrument: l.spec.id, symbol: l.symbol, tickSize: l.spec.tickSize, lotSize: l.spec.lotSize, minQty: l.spec.minQty, maxQty: l.spec.maxQty,
+          base: base.code, quote: quote.code, baseScale: base.scale, quoteScale: quote.scale,
+        };
+      }),
     });
   }
 
@@ -783,9 +821,13 @@ export class GatewayServer {
     this.node.enqueue({ type: 'massCancel', account }, ignore, this.onNodeFailure);
   }
 
-  /** Heartbeats out, heartbeat timeouts and dead-man's switches. */
+  /** Heartbeats out, heartbeat timeouts and dead-man's switches; once a minute, stale logon nonces go. */
   private tick(): void {
     const now = Date.now();
+    if (now - this.noncesPrunedMs > NONCE_PRUNE_MS) {
+      this.noncesPrunedMs = now;
+      this.node.store.pruneLogonNonces(now - 2 * LOGON_SKEW_MS);
+    }
     for (const ws of this.unattached) {
       if (now - ws.getUserData().openedMs! < this.attachMs) continue;
       this.attached(ws);
@@ -794,7 +836,7 @@ export class GatewayServer {
     for (const ws of this.subscribers) this.checkBackpressure(ws);
     for (const s of this.sessions) {
       if (now - s.lastInMs > 2 * s.heartbeatMs) {
-        this.sendTo(s, (v) => sbe.encodeLogout(v, 0, { reason: SessionReason.HeartbeatTimeout, text: 'no message within two heartbeat intervals' }));
+        this.sendTo(s, (v) => sbe.encodeLogout(v, 0, { reason: Reason.HeartbeatTimeout, text: 'no message within two heartbeat intervals' }));
         this.end(s.ws, 1000, 'heartbeat timeout');
         continue;
       }
@@ -811,15 +853,47 @@ export class GatewayServer {
   private replay(session: Session, fromOutSeq: number): void {
     const released = session.stream.released;
     if (fromOutSeq > released + 1) {
-      return this.reject(session.ws, sbe.TemplateId.ReplayRequest, SessionReason.BeyondStream, 'fromOutSeq',
+      return this.reject(session.ws, sbe.TemplateId.ReplayRequest, Reason.BeyondStream, 'fromOutSeq',
         `${fromOutSeq} is past the last report sent, ${released}`);
     }
     let sent = 0;
-    for (const frame of this.journal.framesFrom(session.stream.keyId, Math.max(1, fromOutSeq), released)) {
+    const from = Math.max(1, fromOutSeq);
+    for (const frame of this.journal.framesFrom(session.stream.keyId, from, released)) {
       if (sent === REPLAY_MESSAGES_MAX) break;
       this.send(session.ws, frame, frame.byteLength);
       sent++;
     }
+    this.sendTo(session, (v) => sbe.encodeReplayComplete(v, 0, { fromOutSeq: from, lastSentOutSeq: from + sent - 1, lastOutSeq: released }));
+  }
+
+  /** The account's open orders, oldest first, in parts when more than a group holds. */
+  private openOrders(session: Session, reqId: number): void {
+    const orders: sbe.OpenOrdersOrdersEntry[] = [];
+    for (const o of this.node.pipeline.orders.values()) {
+      if (o.account !== session.account) continue;
+      const ref = this.refOf(o.id);
+      orders.push({
+        clOrdId: ref && ref.keyId === session.stream.keyId ? ref.clOrdId : 0, orderId: o.id, instrument: o.instrument,
+        side: o.side as sbe.Side, price: o.limit, leavesQty: o.remaining,
+      });
+    }
+    orders.sort((a, b) => a.orderId - b.orderId);
+    const parts = Math.max(1, Math.ceil(orders.length / sbe.GROUP_ENTRIES_MAX));
+    for (let part = 0; part < parts; part++) {
+      const slice = orders.slice(part * sbe.GROUP_ENTRIES_MAX, (part + 1) * sbe.GROUP_ENTRIES_MAX);
+      this.sendTo(session, (v) => sbe.encodeOpenOrders(v, 0, { reqId, part, parts, orders: slice }));
+    }
+  }
+
+  /** Every asset the account holds something of. */
+  private balances(session: Session, reqId: number): void {
+    const ledger = this.node.ledger;
+    const balances: sbe.BalancesBalancesEntry[] = [];
+    ledger.assets.forEach((asset, i) => {
+      const b = ledger.balance(session.account, i);
+      if (b.available !== 0 || b.held !== 0) balances.push({ asset: asset.code, scale: asset.scale, available: b.available, held: b.held });
+    });
+    this.sendTo(session, (v) => sbe.encodeBalances(v, 0, { reqId, balances }));
   }
 
   /**
@@ -837,19 +911,24 @@ export class GatewayServer {
    */
   private busy(session: Session, templateId: number, clOrdId: number, queuedMax: number): boolean {
     if (this.node.queued < queuedMax) return false;
-    this.reject(session.ws, templateId, SessionReason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, clOrdId);
+    this.reject(session.ws, templateId, Reason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, clOrdId);
     return true;
   }
 
   private rateLimited(session: Session, templateId: number, clOrdId: number): boolean {
     const now = this.nowMs;
-    const perKey = session.stream.bucket.take(now);
-    const perConnection = perKey === 0 ? session.bucket.take(now) : 0;
-    if (perKey === 0 && perConnection === 0) return false;
+    // Both buckets must have a token before either is taken: a refusal costs nothing.
+    const perKey = session.stream.bucket.wait(now);
+    const perConnection = perKey === 0 ? session.bucket.wait(now) : 0;
+    if (perKey === 0 && perConnection === 0) {
+      session.stream.bucket.take(now);
+      session.bucket.take(now);
+      return false;
+    }
     const [name, limit, wait] = perKey > 0
       ? ['per-key', this.limits.perKeyPerSecond, perKey]
       : ['per-connection', this.limits.perConnectionPerSecond, perConnection];
-    this.reject(session.ws, templateId, SessionReason.RateLimited, 'rateLimit', `${name} limit ${limit} orders/s; next in ${wait} ms`, clOrdId);
+    this.reject(session.ws, templateId, Reason.RateLimited, 'rateLimit', `${name} limit ${limit} orders/s; next in ${wait} ms`, clOrdId);
     return true;
   }
 
@@ -865,16 +944,20 @@ export class GatewayServer {
 
   private newOrders(session: Session, orders: readonly sbe.NewOrder[], templateId: number): void {
     if (!session.trade) {
-      for (const o of orders) this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', o.clOrdId);
+      for (const o of orders) this.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', o.clOrdId);
       return;
     }
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId).ids;
     for (const o of orders) {
+      if (o.clOrdId === 0) {
+        this.reject(session.ws, templateId, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
+        continue;
+      }
       if (this.busy(session, templateId, o.clOrdId, this.intakeQueuedMax)) continue;
       if (this.rateLimited(session, templateId, o.clOrdId)) continue;
       if (ids.has(o.clOrdId)) {
-        this.reject(session.ws, templateId, SessionReason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`, o.clOrdId);
+        this.reject(session.ws, templateId, Reason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`, o.clOrdId);
         continue;
       }
       const command: NodeCommand = {
@@ -920,7 +1003,8 @@ export class GatewayServer {
       const o = command as OrderCommand;
       const r = this.executionReport;
       r.clOrdId = clOrdId; r.orderId = orderId; r.instrument = o.instrument; r.execType = sbe.ExecType.Rejected; r.side = o.side as sbe.Side;
-      r.aggressor = sbe.BooleanType.False; r.rejectReason = outcome.reason ?? 0; r.price = o.price; r.qty = o.qty;
+      r.aggressor = sbe.BooleanType.False; r.rejectReason = (outcome.reason ?? 0) as sbe.RejectReason; r.price = o.price; r.qty = o.qty;
+      r.cancelReason = sbe.CancelReason.None;
       r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts); r.requestClOrdId = 0;
       this.streamExecution(keyId);
       this.retire(keyId, clOrdId, orderId);
@@ -933,8 +1017,21 @@ export class GatewayServer {
   };
 
   private cancelOrAmend(session: Session, m: sbe.CancelOrder | sbe.AmendOrder, templateId: number): void {
-    if (!session.trade) return this.reject(session.ws, templateId, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    if (!session.trade) return this.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    // Its reports carry the request's client order id (requestClOrdId): 0 would not tell them apart.
+    if (m.clOrdId === 0) return this.reject(session.ws, templateId, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
     const amend = 'price' in m;
+    if (!('price' in m) && m.origClOrdId === 0 && m.orderId !== 0) {
+      // By order id: one of this key's own orders (its reports go to this key), named as by its client order id.
+      const ref = this.refOf(m.orderId);
+      const mine = ref !== undefined && ref.keyId === session.stream.keyId;
+      if (mine) m = { ...m, origClOrdId: ref.clOrdId };
+      else {
+        if (this.rateLimited(session, templateId, m.clOrdId)) return;
+        const keyId = session.stream.keyId;
+        return this.stream(keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, { outSeq, clOrdId: m.clOrdId, origClOrdId: 0, reason: Reason.UnknownOrder }));
+      }
+    }
     if (this.busy(session, templateId, m.clOrdId, amend ? this.intakeQueuedMax : 2 * this.intakeQueuedMax)) return;
     const keyId = session.stream.keyId;
     const ids = this.clOrdIdsOf(keyId);
@@ -942,10 +1039,10 @@ export class GatewayServer {
     // Amends cost a rate-limit token. Cancels take risk off and are free when they name an open
     // order (or are the first to follow one being sequenced); any other still costs a journal
     // record, so it costs a token.
-    const free = !amend && (known === SEQUENCING ? !ids.followers.has(m.origClOrdId) : known !== undefined && this.freeCancel(session, m, known));
+    const free = !('price' in m) && (known === SEQUENCING ? !ids.followers.has(m.origClOrdId) : known !== undefined && this.freeCancel(session, m, known));
     if (!free && this.rateLimited(session, templateId, m.clOrdId)) return;
     if (free && known !== SEQUENCING) this.cancelling.add(known!);
-    const cancelReject = (reason: number) => this.stream(keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, {
+    const cancelReject = (reason: sbe.RejectReason) => this.stream(keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, {
       outSeq, clOrdId: m.clOrdId, origClOrdId: m.origClOrdId, reason,
     }));
     // Sequenced even for an unknown client order id (order id 0, which the node refuses), so the
@@ -956,7 +1053,7 @@ export class GatewayServer {
         : { type: 'cancel', account: session.account, instrument: m.instrument, orderId };
       this.node.enqueue(command, ignore, this.onNodeFailure, (outcome) => {
         if (!amend) this.cancelling.delete(orderId);
-        if (!outcome.ok) return cancelReject(orderId === 0 ? SessionReason.UnknownClOrdId : outcome.reason ?? 0);
+        if (!outcome.ok) return cancelReject(orderId === 0 ? Reason.UnknownClOrdId : (outcome.reason ?? 0) as sbe.RejectReason);
         this.request.keyId = keyId;
         this.request.clOrdId = m.clOrdId;
       });
@@ -970,7 +1067,8 @@ export class GatewayServer {
   }
 
   private massCancel(session: Session, m: sbe.MassCancel): void {
-    if (!session.trade) return this.reject(session.ws, sbe.TemplateId.MassCancel, SessionReason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    if (!session.trade) return this.reject(session.ws, sbe.TemplateId.MassCancel, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    if (m.clOrdId === 0) return this.reject(session.ws, sbe.TemplateId.MassCancel, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
     if (this.busy(session, sbe.TemplateId.MassCancel, m.clOrdId, 2 * this.intakeQueuedMax)) return;
     const command: NodeCommand = { type: 'massCancel', account: session.account };
     if (m.instrument) command.instrument = m.instrument;
@@ -979,6 +1077,7 @@ export class GatewayServer {
     this.node.enqueue(command, ignore, this.onNodeFailure, () => {
       this.request.keyId = keyId;
       this.request.clOrdId = m.clOrdId;
+      this.massCancelling = { keyId, clOrdId: m.clOrdId, instrument: m.instrument, side: m.side };
     });
   }
 
@@ -987,9 +1086,12 @@ export class GatewayServer {
   private subscribe(ws: uWS.WebSocket<Connection>, m: sbe.Subscribe): void {
     if (m.instrument === 0) return this.sendMessage(ws, (v) => this.encodeInstruments(v));
     const book = this.bookTopics.get(m.instrument);
-    if (!book) return this.reject(ws, sbe.TemplateId.Subscribe, SessionReason.UnknownInstrument, 'instrument', `no instrument ${m.instrument}`);
+    if (!book) return this.reject(ws, sbe.TemplateId.Subscribe, Reason.UnknownInstrument, 'instrument', `no instrument ${m.instrument}`);
     if (!this.admitPublic(ws)) return;
-    if (m.channel === sbe.Channel.Trades) return this.join(ws, this.tradeTopics.get(m.instrument)!);
+    if (m.channel === sbe.Channel.Trades) {
+      this.join(ws, this.tradeTopics.get(m.instrument)!);
+      return this.sendMessage(ws, (v) => sbe.encodeSubscribeAck(v, 0, { instrument: m.instrument, channel: m.channel }));
+    }
     // The snapshot goes out now, ahead of any update published at the end of this turn. It may
     // already hold changes that update (bookSeq + 1) carries: updates give levels' totals, so
     // applying one again changes nothing.
@@ -1019,6 +1121,16 @@ export class GatewayServer {
     this.reportTs = outcome.ts;
     outcome.forEachEvent(this.reportEvent);
     this.request.clOrdId = 0;
+    const mass = this.massCancelling;
+    if (mass) {
+      this.massCancelling = undefined;
+      let cancelled = 0;
+      outcome.forEachEvent((e) => { if (e.kind === EventKind.Cancelled) cancelled++; });
+      const rejectReason = (outcome.ok ? 0 : outcome.reason ?? 0) as sbe.RejectReason;
+      this.stream(mass.keyId, (v, at, outSeq) => sbe.encodeMassCancelReport(v, at, {
+        outSeq, clOrdId: mass.clOrdId, instrument: mass.instrument, side: mass.side, cancelled, rejectReason,
+      }));
+    }
     // A new order of this gateway that is still open after its own events keeps reporting.
     const fresh = this.fresh;
     if (fresh.orderId !== 0) {
@@ -1059,7 +1171,7 @@ export class GatewayServer {
         return;
       }
       case EventKind.Cancelled:
-        this.executionFor(e.orderId, sbe.ExecType.Cancelled, e, e.side, e.qty, 0, e.reason, 0, 0, false);
+        this.executionFor(e.orderId, sbe.ExecType.Cancelled, e, e.side, e.qty, 0, 0, 0, 0, false, CANCEL_REASON_BASE + e.reason);
         return this.done(e.orderId);
       case EventKind.Reduced:
         return this.executionFor(e.orderId, sbe.ExecType.Reduced, e, e.side, e.qty, e.remaining, 0, 0, 0, false);
@@ -1085,12 +1197,13 @@ export class GatewayServer {
   }
 
   private executionFor(orderId: number, execType: sbe.ExecType, e: CoreEvent, side: number, qty: number, leavesQty: number,
-    rejectReason: number, lastPx: number, lastQty: number, aggressor: boolean): void {
+    rejectReason: number, lastPx: number, lastQty: number, aggressor: boolean, cancelReason = 0): void {
     const ref = this.refOf(orderId);
     if (!ref) return;
     const r = this.executionReport;
     r.clOrdId = ref.clOrdId; r.orderId = orderId; r.instrument = e.instrument; r.execType = execType; r.side = side as sbe.Side;
-    r.aggressor = aggressor ? sbe.BooleanType.True : sbe.BooleanType.False; r.rejectReason = rejectReason; r.price = e.price; r.qty = qty;
+    r.aggressor = aggressor ? sbe.BooleanType.True : sbe.BooleanType.False; r.rejectReason = rejectReason as sbe.RejectReason; r.price = e.price; r.qty = qty;
+    r.cancelReason = cancelReason as sbe.CancelReason;
     r.lastPx = lastPx; r.lastQty = lastQty; r.leavesQty = leavesQty;
     r.tradeId = execType === sbe.ExecType.Fill || execType === sbe.ExecType.PartialFill ? e.tradeId : 0;
     r.requestClOrdId = this.request.clOrdId !== 0 && this.request.keyId === ref.keyId ? this.request.clOrdId : 0;
