@@ -1,6 +1,8 @@
-// Replays a workload file (../shared/workloads format) through nodejs-order-book, the most used
-// JavaScript limit order book on npm, on one book, and prints one JSON line in the shape of
-// bench/replay.ts: {"engine","ops","ops_per_s","ns_per_op","fills","resting"}.
+// Replays a workload file (the format of scripts/gen-ops.mjs; see src/core/workload.ts) through
+// nodejs-order-book, the most used JavaScript limit order book on npm, on one book, and prints one
+// JSON line in the shape of bench/replay.ts: {"engine","ops","ops_per_s","ns_per_op","fills","resting"}.
+// The library has no price band or size limits, so it accepts every order the format allows; an
+// order it refuses stops the run.
 // usage: npm run bench:js-book -- --ops FILE [--runs N]
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
