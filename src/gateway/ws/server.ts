@@ -326,6 +326,9 @@ export class GatewayServer {
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
       drain: (ws) => this.checkBackpressure(ws),
       close: (ws) => this.onClose(ws),
+    }).any('/*', (res) => {
+      // Anything but the protocol's path: say where it is (a websocket client sees the status).
+      res.writeStatus('404 Not Found').end('Junction serves its protocol as a websocket at /ws\n');
     });
     // Reports and market data come from every command, whoever entered it: execution reports are
     // written as each batch is applied, in its transaction, and sent once it is durable; market
