@@ -52,6 +52,11 @@ function seeds(): Uint8Array[] {
     make(8 + 36, (v) => sbe.encodeAmendOrder(v, 0, { clOrdId: 4, origClOrdId: 1, instrument: 1, price: 990, qty: 2 })),
     make(8 + 13, (v) => sbe.encodeMassCancel(v, 0, { clOrdId: 5, instrument: 0, side: 255 })),
     make(8 + 8, (v) => sbe.encodeTestRequest(v, 0, { testReqId: 6 })),
+    make(8 + 8, (v) => sbe.encodeOpenOrdersRequest(v, 0, { reqId: 7 })),
+    make(8 + 8, (v) => sbe.encodeBalancesRequest(v, 0, { reqId: 8 })),
+    make(8 + 8, (v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: 1 })),
+    make(8 + 4, (v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 0 })),
+    make(8 + 5, (v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Trades })),
   ];
 }
 
@@ -121,6 +126,8 @@ describe('gateway under fuzzing', () => {
     expect(server.stats.frames).toBeGreaterThanOrEqual(FRAMES);
     expect(server.stats.unparseable).toBeGreaterThan(1_000);
     expect(server.stats.sessionRejects).toBeGreaterThan(100);
+    // A gateway bug is counted (the connection is closed with 1011), never swallowed: there is none.
+    expect(server.stats.internalErrors).toBe(0);
     await node.drain();
     node.checkInvariants();
     // Clear the book the fuzzing left, so the normal client's order has one exact outcome.
