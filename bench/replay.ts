@@ -186,9 +186,7 @@ console.log(JSON.stringify(result));
 if (rejects.firstNewOrder) {
   const { op, reason } = rejects.firstNewOrder;
   const r = op * WORKLOAD_RECORD_WORDS;
-  const hint = reasonName(reason) === 'OrderPoolFull' ? ' (raise --orders-max)'
-    : reasonName(reason) === 'PriceOutOfBand' ? ' (the band is centred on the last trade price and reaches at most twice it)'
-    : '';
+  const hint = reasonName(reason) === 'OrderPoolFull' ? ' (raise --orders-max)' : '';
   console.error(`bench:replay: ${rejects.newOrders} of the workload's new orders were rejected, so the figure above does not measure matching; ` +
     `the first is operation ${op} [${ops[r]}, ${ops[r + 1]}, ${ops[r + 2]}, ${ops[r + 3]}, ${ops[r + 4]}]: ${reasonName(reason)}${hint}`);
   process.exitCode = 1;

@@ -77,8 +77,8 @@ describe('bench:replay on workloads priced away from 100,000', () => {
   // Exact outcomes: the generator and the engines are deterministic, and all three engines must agree.
   const cases = [
     { mid: '5000000', spread: '50', expected: { fills: 4_283, resting: 761, rejects: 2_120, rejected_new_orders: 0, reject_reasons: { UnknownOrder: 2_120 } } },
-    // Around 7 the prices are 5..9: the band, centred on the last trade, reaches up to twice it.
-    { mid: '7', spread: '2', expected: { fills: 5_098, resting: 695, rejects: 2_489, rejected_new_orders: 0, reject_reasons: { UnknownOrder: 2_489 } } },
+    // Prices 2..118: a later order often lies far beyond twice the last trade (the instrument has no band).
+    { mid: '60', spread: '58', expected: { fills: 4_293, resting: 762, rejects: 2_124, rejected_new_orders: 0, reject_reasons: { UnknownOrder: 2_124 } } },
     // At the top of the format: prices up to 2^31-49 and quantities up to 2^31-1.
     { mid: '2147483000', spread: '600', qtyMax: '2147483647', expected: { fills: 4_694, resting: 763, rejects: 2_106, rejected_new_orders: 0, reject_reasons: { UnknownOrder: 2_106 } } },
   ];

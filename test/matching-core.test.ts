@@ -143,11 +143,24 @@ describe('MatchingCore', () => {
     expect(c.stats().resting).toBe(2);
   });
 
+  it('[CORE-1] an instrument with no band (bandBps 0) takes any positive price, before and after trades', () => {
+    const c = core();
+    c.addInstrument({ id: 3, tickSize: 1, lotSize: 1, minQty: 1, maxQty: 2 ** 31 - 1, refPrice: 100, bandBps: 0 });
+    c.newOrder(3, 1, 7, Side.Sell, OrderType.Limit, TimeInForce.GTC, 5, 2, 0, StpMode.CancelNewest);
+    c.newOrder(3, 2, 8, Side.Buy, OrderType.Limit, TimeInForce.IOC, 5, 1, 0, StpMode.CancelNewest);
+    c.newOrder(3, 3, 7, Side.Sell, OrderType.Limit, TimeInForce.GTC, 2 ** 40, 1, 0, StpMode.CancelNewest);
+    c.newOrder(3, 4, 8, Side.Buy, OrderType.Limit, TimeInForce.GTC, 1, 2 ** 31 - 1, 0, StpMode.CancelNewest);
+    const kinds = c.flush().toArray().map((e) => e.kind);
+    expect(kinds.filter((k) => k === EventKind.Rejected)).toEqual([]);
+    expect(kinds.filter((k) => k === EventKind.Fill).length).toBe(1);
+    expect(c.depth(3, Side.Sell, 10).map((l) => l.price)).toEqual([5, 2 ** 40]);
+  });
+
   it('[CORE-5] refuses bad arguments at the boundary with a clear error', () => {
     const c = core();
     expect(() => c.addInstrument({ ...ETH, id: 3, tickSize: 0 })).toThrow('tickSize must be an integer in 1..=9007199254740991, got 0');
     expect(() => c.addInstrument({ ...ETH })).toThrow('instrument 2 already exists');
-    expect(() => c.addInstrument({ ...ETH, id: 3, refPrice: 3_000, bandBps: 20_000 })).toThrow('bandBps must be in 1..=10000');
+    expect(() => c.addInstrument({ ...ETH, id: 3, refPrice: 3_000, bandBps: 20_000 })).toThrow('bandBps must be in 0..=10000 (0: no band)');
     expect(() => new MatchingCore({ ordersMax: 0, instrumentsMax: 1 })).toThrow(/ordersMax/);
     const small = new MatchingCore({ ordersMax: 8, instrumentsMax: 1, batchCommandsMax: 1 });
     small.cancel(1, 1, 1);

@@ -61,7 +61,14 @@ pub const LEVELS_RESERVED: usize = 256;
 /// are at least half the side).
 pub const LEVELS_EMPTY_MAX: usize = 64;
 
+/// The largest price a book takes: prices cross into JavaScript as exact doubles.
+pub const PRICE_MAX: i64 = (1 << 53) - 1;
+
 fn band_around(ref_price: i64, band_bps: u32) -> (i64, i64) {
+    // bandBps 0: no band; every positive price up to PRICE_MAX is in it.
+    if band_bps == 0 {
+        return (1, PRICE_MAX);
+    }
     let bps = band_bps as i64;
     // i64 when the product fits (every realistic price); i128 division is several times slower.
     let delta = if ref_price <= i64::MAX / 10_000 {

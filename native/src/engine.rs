@@ -136,8 +136,8 @@ impl Engine {
         if c.ref_price <= 0 || c.ref_price % c.tick_size != 0 {
             return Err("refPrice must be a positive multiple of tickSize".into());
         }
-        if c.band_bps == 0 || c.band_bps > 10_000 {
-            return Err("bandBps must be in 1..=10000".into());
+        if c.band_bps > 10_000 {
+            return Err("bandBps must be in 0..=10000 (0: no band)".into());
         }
         // Prices and quantities cross into JavaScript as exact doubles.
         const SAFE: i64 = (1 << 53) - 1;

@@ -111,6 +111,8 @@ export class ReferenceBook {
   }
 
   private band(book: Book): [number, number] {
+    // bandBps 0: no band (every positive price the core takes, up to 2^53 - 1).
+    if (book.spec.bandBps === 0) return [1, Number.MAX_SAFE_INTEGER];
     const delta = Number((BigInt(book.refPrice) * BigInt(book.spec.bandBps)) / 10000n);
     return [book.refPrice - delta, book.refPrice + delta];
   }

@@ -17,6 +17,8 @@ export const STREAM_INSTRUMENTS: InstrumentSpec[] = [
   { id: 1, tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1_000, refPrice: 10_000, bandBps: 500 },
   { id: 2, tickSize: 5, lotSize: 10, minQty: 20, maxQty: 5_000, refPrice: 2_000, bandBps: 1_000 },
   { id: 3, tickSize: 100, lotSize: 1_000, minQty: 1_000, maxQty: 100_000, refPrice: 5_000_000, bandBps: 200 },
+  // No band: any positive price on the tick grid (and market orders' edge at the extremes).
+  { id: 4, tickSize: 50, lotSize: 5, minQty: 5, maxQty: 500, refPrice: 1_000, bandBps: 0 },
 ];
 export const STREAM_LIMITS = { ordersMax: 600, instrumentsMax: 4 };
 
@@ -37,7 +39,7 @@ export class CommandStream {
   /** A price around the instrument's initial reference: usually valid, sometimes off the grid or band. */
   private price(spec: InstrumentSpec): number {
     if (this.chance(0.02)) return this.pick([0, -spec.tickSize, spec.tickSize + 1, spec.refPrice * 3]);
-    const halfBand = Math.floor((spec.refPrice * spec.bandBps) / 10_000 / spec.tickSize);
+    const halfBand = spec.bandBps === 0 ? 40 : Math.floor((spec.refPrice * spec.bandBps) / 10_000 / spec.tickSize);
     const ticks = this.int(Math.max(2, Math.floor(halfBand * 0.3))) - Math.floor(halfBand * 0.15);
     const price = spec.refPrice + ticks * spec.tickSize;
     return this.chance(0.01) ? price + 1 : price;
