@@ -8,6 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { DEMO_CONFIG, DEMO_FUNDING } from './demo.js';
 import { newApiKeyPair } from './gateway/ws/auth.js';
+import { KeyStore } from './gateway/ws/key-store.js';
 import { GatewayServer } from './gateway/ws/server.js';
 import { NodeRuntime } from './pipeline/runtime.js';
 
@@ -22,10 +23,11 @@ async function demoKeys(runtime: NodeRuntime, dataDir: string, count: number): P
   const file = join(dataDir, 'demo-keys.json');
   if (existsSync(file)) return;
   const keys = [];
+  const store = new KeyStore(runtime.store);
   for (let keyId = 1; keyId <= count; keyId++) {
     const account = keyId === 2 ? 11 : 10;
     const pair = newApiKeyPair();
-    await runtime.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
+    await store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
     keys.push({ keyId, account, privateKeyPem: pair.privateKeyPem });
   }
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
   // A broken invariant or a failed commit stops the node: nothing more is acknowledged, the batch
   // at fault was never written, and a restart recovers to the last good batch. Exit so that a
   // supervisor restarts it.
-  runtime.listen({
+  runtime.attach({
     failed: (error) => {
       console.error(JSON.stringify({ event: 'failed', reason: error.message }));
       setTimeout(() => process.exit(1), 100);

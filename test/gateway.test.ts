@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { GatewayServer } from '../src/gateway/ws/server.js';
+import { KeyStore } from '../src/gateway/ws/key-store.js';
 import { newApiKeyPair, signLogon } from '../src/gateway/ws/auth.js';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
 import * as sbe from '../src/protocol/codec.js';
@@ -333,7 +334,7 @@ describe('gateway across a node restart', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'junction-gw-restart-'));
     let n = await NodeRuntime.open({ dataDir, config: testConfig() });
     const pair = newApiKeyPair();
-    await n.store.putApiKey({ keyId: 9, account: BUYER, publicKey: pair.publicKey, permission: 'trade' });
+    await new KeyStore(n.store).putApiKey({ keyId: 9, account: BUYER, publicKey: pair.publicKey, permission: 'trade' });
     keys.set(9, pair);
     await n.submit({ type: 'deposit', key: 'r', account: BUYER, asset: 'QUOTE', amount: 100_000 });
     let gw = new GatewayServer(n);

@@ -35,7 +35,7 @@ describe('a batch that would break an invariant', () => {
       const node = await funded(dataDir);
       const good = { ledger: node.ledger.state(), orders: node.pipeline.state(), lastSeq: node.lastSequence };
       const failures: Error[] = [];
-      node.listen({ failed: (e) => failures.push(e) });
+      node.attach({ failed: (e) => failures.push(e) });
       let faulted = false;
       node.pipeline.testFault = () => {
         if (faulted) return;

@@ -1,6 +1,24 @@
 // What the node accepts from any source (gateways, operators, tests), and what it answers.
 import { emptyEvent, type CoreEvent, type EventBatch } from '../core/index.js';
 
+/**
+ * Who entered a command, carried with it through the sequencer, the pipeline and the batch its
+ * listeners hear of (never journaled: what it explains is written with the batch). A gateway
+ * builds its answers from it: no per-command callback, map or queue on the way.
+ */
+export interface Origin {
+  /** The gateway that entered it (its id), so each hears of its own. */
+  gateway: number;
+  /** The API key whose stream the answer goes to. */
+  keyId: number;
+  /** The request's client order id: a new order's own, or the cancel's, amend's or mass cancel's. */
+  clOrdId: number;
+  /** A cancel's or amend's original client order id (what its CancelReject names). */
+  origClOrdId?: number;
+  /** When the gateway read the frame that carried it (performance.now(); benchmarks only). */
+  arrivedMs?: number;
+}
+
 export interface DepositCommand { type: 'deposit'; key: string; account: number; asset: string; amount: number }
 export interface WithdrawCommand { type: 'withdraw'; key: string; account: number; asset: string; amount: number }
 export interface OrderCommand {
@@ -15,10 +33,11 @@ export interface OrderCommand {
   qty: number;
   /** Self-trade prevention against the participant's other orders, when given. */
   stpMode?: number;
+  origin?: Origin;
 }
-export interface CancelCommand { type: 'cancel'; account: number; instrument: number; orderId: number }
-export interface AmendCommand { type: 'amend'; account: number; instrument: number; orderId: number; price: number; qty: number }
-export interface MassCancelCommand { type: 'massCancel'; account: number; instrument?: number; side?: number }
+export interface CancelCommand { type: 'cancel'; account: number; instrument: number; orderId: number; origin?: Origin }
+export interface AmendCommand { type: 'amend'; account: number; instrument: number; orderId: number; price: number; qty: number; origin?: Origin }
+export interface MassCancelCommand { type: 'massCancel'; account: number; instrument?: number; side?: number; origin?: Origin }
 
 export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | CancelCommand | AmendCommand | MassCancelCommand;
 

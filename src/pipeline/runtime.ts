@@ -13,7 +13,7 @@ import { MatchingCore, type InstrumentSpec } from '../core/index.js';
 import { Ledger, balanceKey, ASSETS_MAX } from '../ledger/ledger.js';
 import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../ledger/model.js';
 import type { FeeTier } from '../ledger/fees.js';
-import { LedgerStore, type RideRow, type Snapshot } from '../ledger/store.js';
+import { LedgerStore, type Snapshot } from '../ledger/store.js';
 import { decodePostings } from '../ledger/postings.js';
 import type { NodeCommand, Outcome } from './commands.js';
 import { decodeJournal, encodeJournal, type SequencedCommand } from './journal.js';
@@ -24,6 +24,12 @@ export const BATCH_COMMANDS_MAX = 4096;
 export const COMMITS_INFLIGHT_MAX = 16;
 export const SNAPSHOT_EVERY_BATCHES_DEFAULT = 1000;
 export const INSTRUMENTS_MAX = 1024;
+/**
+ * Commands queued and not yet in a batch, at most: past it enqueue refuses (a stalled disk cannot
+ * make the queue grow without bound). Gateways refuse new orders well before it (their intake
+ * limit), and cancels at twice that, which this leaves room for.
+ */
+export const QUEUED_MAX = 400_000;
 
 export interface InstrumentListing { symbol: string; base: string; quote: string; spec: InstrumentSpec }
 
@@ -42,6 +48,8 @@ export interface RuntimeOptions {
   config?: NodeConfig;
   snapshotEveryBatches?: number;
   batchCommandsMax?: number;
+  /** Commands queued at most before enqueue refuses (default QUEUED_MAX). */
+  queuedMax?: number;
   /** Told each batch's size and how long its commit took to become durable, in microseconds. */
   onCommit?: (commands: number, micros: number) => void;
 }
@@ -70,28 +78,35 @@ export function instrumentTerms(config: NodeConfig): InstrumentTerms[] {
 
 /** A queued command; sequenced in place (seq and ts set) when its batch starts. */
 interface Waiting extends SequencedCommand {
-  resolve: (o: Outcome) => void;
-  reject: (e: Error) => void;
-  applied?: (o: Outcome, command: NodeCommand) => void;
+  resolve?: (o: Outcome) => void;
+  reject?: (e: Error) => void;
 }
 
 /**
- * What a component beside the pipeline (a gateway) hears from the node. Every command is heard of
- * twice, in sequence order: once applied (its batch not yet durable) and once durable.
+ * A batch as it was applied: its sequenced commands (each with its origin, when a gateway entered
+ * it) and their outcomes, in sequence order. What every component beside the pipeline derives its
+ * own state from.
  */
-export interface NodeListener {
-  /** A command's outcome, just applied; its batch is not durable yet. */
-  applied?(outcome: Outcome, command: NodeCommand): void;
+export interface AppliedBatch {
+  readonly batch: number;
+  readonly commands: readonly SequencedCommand[];
+  readonly outcomes: readonly Outcome[];
+}
+
+/**
+ * A component beside the pipeline (a gateway, the report streams): it hears of every batch twice,
+ * in order, once applied and once durable, whoever entered its commands.
+ */
+export interface BatchListener {
+  /** The batch was just applied; it is not durable yet. Derive what must be written with it here. */
+  applied?(batch: AppliedBatch): void;
   /**
-   * Rows to write in the transaction of the batch just applied (once per batch, right after the
-   * applied() calls): what the listener derived from the batch becomes durable with it, never
-   * without it and never later.
+   * Runs inside the batch's LMDB transaction, right after applied(): what the listener derived from
+   * the batch becomes durable with it, never without it and never later.
    */
-  ride?(batch: number): RideRow[];
-  /** A command's outcome once its batch is durable (after its submitter's callback). */
-  durable?(outcome: Outcome, command: NodeCommand): void;
-  /** A batch is durable: after durable() for each of its commands. */
-  batchDurable?(batch: number): void;
+  write?(batch: number): void;
+  /** The batch is durable (after its submitters' callbacks). */
+  durable?(batch: AppliedBatch): void;
   /** The node stopped (a commit failed or an invariant broke): nothing more will be acknowledged. */
   failed?(error: Error): void;
 }
@@ -105,7 +120,7 @@ export class NodeRuntime {
   private lastSeq: number;
   private lastTs = 0;
   private inflight = new Set<Promise<unknown>>();
-  private readonly listeners: NodeListener[] = [];
+  private listeners: BatchListener[] = [];
   /** Batches applied whose commit has not landed yet. */
   private undurable = 0;
   private waitingForCommit = false;
@@ -118,6 +133,7 @@ export class NodeRuntime {
   private readonly batchCommandsMax: number;
   private readonly snapshotEvery: number;
   private readonly onCommit: RuntimeOptions['onCommit'];
+  private readonly queuedMax: number;
   /** The exclusive hold on the data folder (none when opened read-only). */
   private lock: DataDirLock | undefined;
 
@@ -135,6 +151,7 @@ export class NodeRuntime {
     this.batchCommandsMax = options.batchCommandsMax ?? BATCH_COMMANDS_MAX;
     this.snapshotEvery = options.snapshotEveryBatches ?? SNAPSHOT_EVERY_BATCHES_DEFAULT;
     this.onCommit = options.onCommit;
+    this.queuedMax = options.queuedMax ?? QUEUED_MAX;
   }
 
   /** Recovers a data folder's state for reading only (operators' tools); writes nothing. */
@@ -223,23 +240,41 @@ export class NodeRuntime {
 
   /** Queues a command; resolves with its outcome once the batch holding it is durable. */
   submit(command: NodeCommand): Promise<Outcome> {
-    return new Promise<Outcome>((resolve, reject) => this.enqueue(command, resolve, reject));
-  }
-
-  /** Adds a listener for every command, whoever submitted it. */
-  listen(listener: NodeListener): void {
-    this.listeners.push(listener);
+    return new Promise<Outcome>((resolve, reject) => {
+      if (!this.enqueue(command, resolve, reject)) reject(new Error(`node busy: ${this.queued} commands queued`));
+    });
   }
 
   /**
-   * As submit, with callbacks instead of a promise (the gateway's path: no promise per order).
-   * `applied` runs as soon as the command is applied, before the listeners hear of it; `resolve`
-   * once the batch holding it is durable; `reject` if the node stops first.
+   * Adds a listener of every batch, whoever submitted its commands; returns what detaches it. A
+   * listener is attached while the node is idle (nothing queued or in flight), so it hears of
+   * every batch it derives from whole.
    */
-  enqueue(command: NodeCommand, resolve: (o: Outcome) => void, reject: (e: Error) => void, applied?: (o: Outcome, command: NodeCommand) => void): void {
-    if (this.failure) return reject(this.failure);
-    this.queue.push({ seq: 0, ts: 0, command, resolve, reject, applied });
+  attach(listener: BatchListener): () => void {
+    if (!this.idle) throw new Error('a listener must be attached while the node is idle (nothing queued or in flight)');
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Listeners attached now (what a detach is checked against). */
+  get listenerCount(): number { return this.listeners.length; }
+
+  /**
+   * Queues a command: the gateways' path, which hear of its outcome through their listener (the
+   * command carries its origin), so `resolve` and `reject` are optional. False, and nothing
+   * queued, when the node has stopped or its queue is full (QUEUED_MAX).
+   */
+  enqueue(command: NodeCommand, resolve?: (o: Outcome) => void, reject?: (e: Error) => void): boolean {
+    if (this.failure) {
+      reject?.(this.failure);
+      return false;
+    }
+    if (this.queued >= this.queuedMax) return false;
+    this.queue.push({ seq: 0, ts: 0, command, resolve, reject });
     if (!this.scheduled && !this.waitingForCommit) this.schedule();
+    return true;
   }
 
   private schedule(): void {
@@ -273,27 +308,26 @@ export class NodeRuntime {
       waiting[i].seq = ++this.lastSeq;
       waiting[i].ts = ts;
     }
-    let outcomes: Outcome[];
+    let applied: AppliedBatch;
+    const listeners = this.listeners;
     try {
-      outcomes = this.pipeline.apply(waiting);
-      for (let i = 0; i < waiting.length; i++) {
-        waiting[i].applied?.(outcomes[i], waiting[i].command);
-        for (const l of this.listeners) l.applied?.(outcomes[i], waiting[i].command);
-      }
+      applied = { batch: this.batch + 1, commands: waiting, outcomes: this.pipeline.apply(waiting) };
+      for (const l of listeners) l.applied?.(applied);
     } catch (e) {
       return this.fail(e as Error, waiting, this.batch + 1);
     }
+    const outcomes = applied.outcomes;
     this.batch += 1;
     this.undurable++;
     const batch = this.batch;
     const started = this.onCommit ? process.hrtime.bigint() : 0n;
-    const commit = this.commitBatch(batch, waiting).then(
+    const commit = this.commitBatch(batch, waiting, listeners).then(
       () => {
         this.undurable--;
         // From the failed batch on nothing is acknowledged, even a later batch that landed (the
         // store refuses one whose predecessor is missing, so none should). Earlier ones are sound.
         if (this.failure && batch >= this.failedBatch) {
-          for (const w of waiting) w.reject(this.failure);
+          for (const w of waiting) w.reject?.(this.failure);
           return;
         }
         if (this.onCommit) this.onCommit(waiting.length, Number(process.hrtime.bigint() - started) / 1000);
@@ -302,15 +336,14 @@ export class NodeRuntime {
         let thrown: unknown;
         for (let i = 0; i < waiting.length; i++) {
           try {
-            waiting[i].resolve(outcomes[i]);
-            for (const l of this.listeners) l.durable?.(outcomes[i], waiting[i].command);
+            waiting[i].resolve?.(outcomes[i]);
           } catch (e) {
             thrown ??= e;
           }
         }
-        for (const l of this.listeners) {
+        for (const l of listeners) {
           try {
-            l.batchDurable?.(batch);
+            l.durable?.(applied);
           } catch (e) {
             thrown ??= e;
           }
@@ -331,7 +364,7 @@ export class NodeRuntime {
     if (this.head < this.queue.length) this.schedule();
   }
 
-  private commitBatch(batch: number, commands: SequencedCommand[]): Promise<unknown> {
+  private commitBatch(batch: number, commands: SequencedCommand[], listeners: readonly BatchListener[]): Promise<unknown> {
     const touched = new Set<number>();
     this.ledger.pending.forEachSide((account, asset) => {
       if (account !== 0) touched.add(balanceKey(account, asset));
@@ -342,9 +375,9 @@ export class NodeRuntime {
       return [key, b.available, b.held];
     });
     const snapshot = batch % this.snapshotEvery === 0 ? this.snapshot(batch) : undefined;
-    const rides: RideRow[] = [];
-    for (const l of this.listeners) if (l.ride) rides.push(...l.ride(batch));
-    return this.store.commit({ batch, journal: encodeJournal(commands), postings, balances, snapshot, rides });
+    return this.store.commit({ batch, journal: encodeJournal(commands), postings, balances, snapshot }, () => {
+      for (const l of listeners) l.write?.(batch);
+    });
   }
 
   private snapshot(batch: number): Snapshot<PipelineState> {
@@ -355,13 +388,13 @@ export class NodeRuntime {
     // Past a failed commit or a broken invariant the in-memory state cannot be trusted: stop.
     this.failedBatch = Math.min(this.failedBatch, batch);
     if (this.failure) {
-      for (const w of waiting) w.reject(this.failure);
+      for (const w of waiting) w.reject?.(this.failure);
       return;
     }
     this.failure = new Error(`node stopped: ${error.message}`);
     for (const l of this.listeners) l.failed?.(this.failure);
-    for (const w of waiting) w.reject(this.failure);
-    for (let i = this.head; i < this.queue.length; i++) this.queue[i].reject(this.failure);
+    for (const w of waiting) w.reject?.(this.failure);
+    for (let i = this.head; i < this.queue.length; i++) this.queue[i].reject?.(this.failure);
     this.queue = [];
     this.head = 0;
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newApiKeyPair } from '../../src/gateway/ws/auth.js';
 import { GatewayServer, type GatewayOptions } from '../../src/gateway/ws/server.js';
+import { KeyStore } from '../../src/gateway/ws/key-store.js';
 import { NodeRuntime } from '../../src/pipeline/runtime.js';
 import { BUYER, SELLER, testConfig } from './node-config.js';
 
@@ -20,10 +21,11 @@ export async function gatewayNode(keys: [keyId: number, account: number, permiss
   config = testConfig()): Promise<GatewayNode> {
   const node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-gw-')), config });
   const pems = new Map<number, string>();
+  const keyStore = new KeyStore(node.store);
   for (const [keyId, account, permission = 'trade'] of keys) {
     const pair = newApiKeyPair();
     pems.set(keyId, pair.privateKeyPem);
-    await node.store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
+    await keyStore.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
   }
   await node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 1_000_000 * funding });
   await node.submit({ type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 1_000 * funding });

@@ -1,13 +1,12 @@
-// What the gateway keeps in LMDB so a session can replay its reports and keep its client order ids
-// across reconnects and restarts: each API key's outbound frames, and which key and client order id
-// each node order came from. Both are derived from a batch as it is applied and written in that
-// batch's own transaction (one blob per key, one of references), so they are durable exactly when
-// the commands they describe are: a crash loses neither a sent report nor an order's reference.
-import type { LedgerStore, RideRow } from '../../ledger/store.js';
-
-/** What the journal uses of the store: its report and order-reference tables. */
-type ReportStore = Pick<LedgerStore<unknown, unknown>, 'nextRefBlobKey' | 'allOrderRefs' | 'lastReportBlob' | 'reportBlobs'>;
-import { messageEnd } from '../../protocol/codec.js';
+// The report streams' own tables in the node's LMDB environment, so a session can replay its
+// reports and keep its client order ids across reconnects and restarts: each API key's outbound
+// messages, and which key and client order id each node order came from. Both are derived from a
+// batch as it is applied and written in that batch's own transaction (one blob per key, one of
+// references), so they are durable exactly when the commands they describe are: a crash loses
+// neither a sent report nor an order's reference.
+import type { Database } from 'lmdb';
+import type { LedgerStore } from '../ledger/store.js';
+import { messageEnd } from '../protocol/codec.js';
 
 /** The most bytes one stream message (ExecutionReport, CancelReject) takes. */
 const STREAM_MESSAGE_BYTES_MAX = 1024;
@@ -60,36 +59,57 @@ export function outSeqOf(frame: Uint8Array): number {
 /** A key's stream messages of one batch, in the blob written for them: sent once the batch is durable. */
 export interface BatchFrames { keyId: number; blob: Buffer; lastSeq: number }
 
-export class ReportJournal {
+export class ReportStore {
   private readonly pending = new Map<number, PendingFrames>();
   private pendingRefs: number[] = [];
+  /**
+   * Each applied batch's rows, taken after it is applied and written in its transaction (write),
+   * which LMDB may run after later batches are applied.
+   */
+  private readonly rows = new Map<number, { reports: [[number, number], Buffer][]; refs: Buffer | undefined }>();
+  private readonly reports: Database<Buffer, [number, number]>;
+  private readonly orderRefs: Database<Buffer, number>;
+  private refBlobNext = 0;
 
-  constructor(private readonly store: ReportStore) {}
+  constructor(store: Pick<LedgerStore<unknown, unknown>, 'openDB'>) {
+    this.reports = store.openDB('reports', { encoding: 'binary' });
+    this.orderRefs = store.openDB('orderRefs', { keyEncoding: 'uint32', encoding: 'binary' });
+    for (const { key } of this.orderRefs.getRange({ reverse: true, limit: 1 })) this.refBlobNext = key;
+  }
 
   /**
-   * The rows for the batch just applied (its frames, one blob per key, and its order references),
-   * and the frames to send once it is durable. Nothing stays pending after this.
+   * Closes the batch just applied: its frames (one blob per key) and order references become the
+   * rows write(batch) puts in its transaction; returns the frames to send once it is durable.
    */
-  take(): { rows: RideRow[]; frames: BatchFrames[] } {
-    const rows: RideRow[] = [];
+  take(batch: number): BatchFrames[] {
     const frames: BatchFrames[] = [];
+    const reports: [[number, number], Buffer][] = [];
     for (const [keyId, p] of this.pending) {
       if (p.length === 0) continue;
       const blob = Buffer.from(p.bytes.subarray(0, p.length));
-      rows.push({ db: 'reports', key: [keyId, p.lastSeq], value: blob });
+      reports.push([[keyId, p.lastSeq], blob]);
       frames.push({ keyId, blob, lastSeq: p.lastSeq });
       p.length = 0;
     }
-    if (this.pendingRefs.length > 0) {
-      rows.push({ db: 'orderRefs', key: this.store.nextRefBlobKey(), value: Buffer.from(new Float64Array(this.pendingRefs).buffer) });
-      this.pendingRefs = [];
+    if (reports.length > 0 || this.pendingRefs.length > 0) {
+      this.rows.set(batch, { reports, refs: this.pendingRefs.length > 0 ? Buffer.from(new Float64Array(this.pendingRefs).buffer) : undefined });
     }
-    return { rows, frames };
+    this.pendingRefs = [];
+    return frames;
+  }
+
+  /** Inside a batch's transaction: its rows (from take). */
+  write(batch: number): void {
+    const rows = this.rows.get(batch);
+    if (!rows) return;
+    this.rows.delete(batch);
+    for (const [key, blob] of rows.reports) this.reports.put(key, blob);
+    if (rows.refs) this.orderRefs.put(++this.refBlobNext, rows.refs);
   }
 
   /** Every stored order reference: which key and client order id each order came from. */
   loadRefs(visit: (keyId: number, clOrdId: number, orderId: number) => void): void {
-    for (const { value } of this.store.allOrderRefs()) {
+    for (const { value } of this.orderRefs.getRange({})) {
       const copy = new Uint8Array(value);
       const f = new Float64Array(copy.buffer, 0, copy.byteLength / 8);
       for (let i = 0; i + 2 < f.length; i += 3) visit(f[i], f[i + 1], f[i + 2]);
@@ -110,12 +130,14 @@ export class ReportJournal {
   /** The last outbound sequence written for a key (at start-up: what a restarted stream continues from). */
   lastOutSeq(keyId: number): number {
     const p = this.pending.get(keyId);
-    return p && p.lastSeq > 0 ? p.lastSeq : this.store.lastReportBlob(keyId);
+    if (p && p.lastSeq > 0) return p.lastSeq;
+    for (const { key } of this.reports.getRange({ start: [keyId, Number.MAX_SAFE_INTEGER], end: [keyId, 0], reverse: true, limit: 1 })) return key[1];
+    return 0;
   }
 
   /** A key's stored frames from an outbound sequence on, up to `toOutSeq` (what has been released). */
   *framesFrom(keyId: number, fromOutSeq: number, toOutSeq: number): IterableIterator<Uint8Array> {
-    for (const { value } of this.store.reportBlobs(keyId, fromOutSeq)) {
+    for (const { value } of this.reports.getRange({ start: [keyId, fromOutSeq], end: [keyId, Number.MAX_SAFE_INTEGER] })) {
       for (const frame of framesOf(value, fromOutSeq)) {
         if (outSeqOf(frame) > toOutSeq) return;
         yield frame;
