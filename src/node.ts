@@ -4,7 +4,8 @@
 // LMDB, and serves the market-maker protocol on ws://127.0.0.1:N/ws until SIGINT or SIGTERM.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { DEMO_CONFIG, DEMO_FUNDING } from './demo.js';
 import { newApiKeyPair } from './gateway/ws/auth.js';
@@ -55,6 +56,37 @@ let committedCommands = 0;
  */
 let cpuAtFirstCommit: NodeJS.CpuUsage | undefined;
 let commandsAtFirstCommit = 0;
+/**
+ * Garbage collection over the measured window (from SIGUSR2): each collection's heap use before
+ * and after (GCProfiler), from which the bytes allocated follow, and each pause (perf_hooks).
+ */
+let gcProfiler: v8.GCProfiler | undefined;
+let heapUsedAtStart = 0;
+const gcPausesUs: number[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (gcPausesUs.length < COMMIT_SAMPLES_MAX) gcPausesUs.push(e.duration * 1000);
+});
+
+function startGcWindow(): void {
+  gcProfiler?.stop();
+  gcProfiler = new v8.GCProfiler();
+  heapUsedAtStart = v8.getHeapStatistics().used_heap_size;
+  gcProfiler.start();
+  gcPausesUs.length = 0;
+}
+
+/** Bytes the JavaScript heap allocated since startGcWindow: what each collection freed, plus the growth left. */
+function allocatedBytes(): number {
+  const result = gcProfiler?.stop() as { statistics: { beforeGC: { heapStatistics: { usedHeapSize: number } }; afterGC: { heapStatistics: { usedHeapSize: number } } }[] } | undefined;
+  gcProfiler = undefined;
+  let allocated = 0;
+  let used = heapUsedAtStart;
+  for (const gc of result?.statistics ?? []) {
+    allocated += gc.beforeGC.heapStatistics.usedHeapSize - used;
+    used = gc.afterGC.heapStatistics.usedHeapSize;
+  }
+  return allocated + Math.max(0, v8.getHeapStatistics().used_heap_size - used);
+}
 
 /** The value below which a fraction `p` of the total weight lies. */
 function weightedPercentile(samples: [value: number, weight: number][], p: number): number {
@@ -143,6 +175,9 @@ async function main(): Promise<void> {
     gateway.close();
     await runtime.close();
     if (values.stats) {
+      const allocated = allocatedBytes();
+      gcObserver.disconnect();
+      gcPausesUs.sort((a, b) => a - b);
       const cpu = process.cpuUsage(cpuAtFirstCommit);
       const commandsMeasured = Math.max(1, committedCommands - commandsAtFirstCommit);
       const commitMicros = commitWeights.map(([micros]) => micros).sort((a, b) => a - b);
@@ -154,13 +189,18 @@ async function main(): Promise<void> {
         order_in_node_p50_us: pct(0.5, orderMicros), order_in_node_p99_us: pct(0.99, orderMicros),
         loop_delay_p99_us: Math.round(loopDelay.percentile(99) / 1000), loop_delay_max_us: Math.round(loopDelay.max / 1000),
         cpu_us_per_command: Math.round((10 * (cpu.user + cpu.system)) / commandsMeasured) / 10,
+        alloc_bytes_per_command: Math.round(allocated / commandsMeasured),
+        gc_pauses: gcPausesUs.length, gc_pause_p99_us: pct(0.99, gcPausesUs), gc_pause_max_us: Math.round(gcPausesUs[gcPausesUs.length - 1] ?? 0),
       }) + '\n');
     }
     console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));
   };
   if (values.stats) {
     loopDelay.enable();
+    gcObserver.observe({ entryTypes: ['gc'] });
+    startGcWindow();
     process.on('SIGUSR2', () => {
+      startGcWindow();
       commitWeights.length = 0;
       orderMicros.length = 0;
       loopDelay.reset();
