@@ -67,7 +67,31 @@ const gcObserver = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) if (gcPausesUs.length < COMMIT_SAMPLES_MAX) gcPausesUs.push(e.duration * 1000);
 });
 
+/**
+ * JUNCTION_ALLOC_PROFILE=FILE: samples every allocation of the measured window (collected objects
+ * included) with V8's sampling heap profiler and writes the profile to FILE on stop (a diagnosis
+ * tool: which code allocates per order).
+ */
+const allocProfile = process.env.JUNCTION_ALLOC_PROFILE;
+let inspector: import('node:inspector').Session | undefined;
+async function startAllocProfile(): Promise<void> {
+  if (!allocProfile) return;
+  const { Session } = await import('node:inspector');
+  inspector?.disconnect();
+  inspector = new Session();
+  inspector.connect();
+  inspector.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+function stopAllocProfile(): Promise<void> {
+  if (!inspector) return Promise.resolve();
+  return new Promise((resolve) => inspector!.post('HeapProfiler.stopSampling', (err, result) => {
+    if (!err) writeFileSync(allocProfile!, JSON.stringify((result as { profile: unknown }).profile));
+    resolve();
+  }));
+}
+
 function startGcWindow(): void {
+  void startAllocProfile();
   gcProfiler?.stop();
   gcProfiler = new v8.GCProfiler();
   heapUsedAtStart = v8.getHeapStatistics().used_heap_size;
@@ -176,6 +200,7 @@ async function main(): Promise<void> {
     await runtime.close();
     if (values.stats) {
       const allocated = allocatedBytes();
+      await stopAllocProfile();
       gcObserver.disconnect();
       gcPausesUs.sort((a, b) => a - b);
       const cpu = process.cpuUsage(cpuAtFirstCommit);

@@ -288,3 +288,20 @@ describe('an amend obeys what a new order obeys', () => {
     await n.close();
   });
 });
+
+describe('the journal', () => {
+  it('[OPS-2] [CORE-4] never holds a command\'s origin, and keeps gateway commands in 64-byte records', async () => {
+    const { encodeJournal, decodeJournal } = await import('../src/pipeline/journal.js');
+    const origin = { gateway: 1, keyId: 7, clOrdId: 42, origClOrdId: 41 };
+    const commands: NodeCommand[] = [
+      { type: 'order', account: 20, instrument: 1, side: 0, orderType: 0, tif: 0, price: 900, qty: 3, origin },
+      { type: 'cancel', account: 20, instrument: 1, orderId: 5, origin },
+      { type: 'deposit', key: 'd', account: 20, asset: 'QUOTE', amount: 1 },
+    ];
+    const bytes = encodeJournal(commands.map((command, i) => ({ seq: i + 1, ts: 1, command })));
+    // Two records and one JSON extra (the deposit): nothing of the origin.
+    expect(bytes.toString('latin1')).not.toContain('keyId');
+    const decoded = decodeJournal(bytes).map((s) => s.command);
+    expect(decoded).toEqual(commands.map((c) => { const { origin: _, ...rest } = c as NodeCommand & { origin?: unknown }; return rest; }));
+  });
+});

@@ -16,12 +16,18 @@ const isU32 = (x: unknown): x is number => typeof x === 'number' && Number.isInt
 const isU8 = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < NONE;
 const isNumber = (x: unknown): x is number => typeof x === 'number';
 
-/** How many own enumerable fields a command has (for-in uses the shape's cache: no array per command). */
+/**
+ * How many own enumerable fields a command has, its origin aside (for-in uses the shape's cache:
+ * no array per command). The origin is never journaled: what it explains (reports, references)
+ * is written with the batch by the components that derive it.
+ */
 function fieldCount(c: object): number {
   let n = 0;
-  for (const key in c) if (Object.hasOwn(c, key)) n++;
+  for (const key in c) if (Object.hasOwn(c, key) && key !== 'origin') n++;
   return n;
 }
+
+const withoutOrigin = (key: string, value: unknown) => (key === 'origin' ? undefined : value);
 
 function fits(c: NodeCommand): boolean {
   const keys = fieldCount(c);
@@ -90,7 +96,7 @@ export function encodeJournal(batch: readonly SequencedCommand[]): Buffer {
   }
   u32[1] = extras.length;
   const records = Buffer.from(bytes);
-  return extras.length === 0 ? records : Buffer.concat([records, Buffer.from(JSON.stringify(extras))]);
+  return extras.length === 0 ? records : Buffer.concat([records, Buffer.from(JSON.stringify(extras, withoutOrigin))]);
 }
 
 export function decodeJournal(bytes: Uint8Array): SequencedCommand[] {

@@ -9,6 +9,7 @@ import {
 import { feeOf } from '../ledger/fees.js';
 import { ASSETS_MAX, balanceKey, type Ledger } from '../ledger/ledger.js';
 import { AccountKind, Bucket, Cause, EXTERNAL_ACCOUNT, type Account, type InstrumentTerms } from '../ledger/model.js';
+import { assert } from '../assert.js';
 import { PreTradeRisk } from '../risk/risk.js';
 import { NODE_REJECT_NAMES, NodeReject } from '../risk/reasons.js';
 import {
@@ -27,12 +28,17 @@ export interface OpenOrder {
   /** What the order holds now: exactly what its remaining quantity needs (see PreTradeRisk.holdFor). */
   held: number;
   asset: number;
+  /** The last batch (its number in this pipeline's life) whose verification noted the order; not state. */
+  mark?: number;
 }
 
 export interface PipelineState {
   orders: OpenOrder[];
   keys: [string, number][];
 }
+
+/** In the pending arrays' amend-delta place: the command is a new order (its reject closes it). */
+const NEW_ORDER = -1;
 
 /** An (instrument, side) pair as one number. */
 function takingKey(instrument: number, side: number): number {
@@ -50,8 +56,15 @@ export class Pipeline {
   /** Idempotency keys of deposits and withdrawals → the sequence number that applied them. */
   private readonly keys = new Map<string, number>();
   private readonly feesAccount: number;
-  /** Per core command queued in the current core batch: its outcome and what to undo on a reject. */
-  private pending: { outcome: Outcome; newOrder?: OpenOrder; amendDelta?: { order: OpenOrder; delta: number } }[] = [];
+  /**
+   * Per core command queued in the current core batch, in parallel arrays (no object per command):
+   * its outcome, and what to undo on a reject: a new order (amend delta NEW_ORDER) is closed; an
+   * amend's extra hold (its delta, when positive) released from its order.
+   */
+  private pendingCount = 0;
+  private readonly pendingOutcomes: Outcome[] = [];
+  private readonly pendingOrders: (OpenOrder | undefined)[] = [];
+  private readonly pendingAmendDeltas: number[] = [];
   private seq = 0;
   /**
    * What the queued core commands may change, so an amend can tell whether the order it names is
@@ -69,10 +82,17 @@ export class Pipeline {
   /** ...and accounts a queued mass cancel empties. */
   private readonly queuedMassCancel = new Set<number>();
   /**
-   * Orders whose hold changed in the batch being applied → what they held before it (see verify):
-   * a batch that would break the hold invariant is refused before it can be committed.
+   * Orders whose hold changed in the batch being applied, and what each held before it (see
+   * verify): a batch that would break the hold invariant is refused before it can be committed.
+   * Reused arrays and a mark on the order, so noting one allocates nothing.
    */
-  private readonly touched = new Map<OpenOrder, number>();
+  private readonly touchedOrders: OpenOrder[] = [];
+  private readonly touchedBefore: number[] = [];
+  private touchedCount = 0;
+  /** This batch's mark (touch notes each order once per batch). */
+  private stamp = 0;
+  /** The balances verify checks (repeats are harmless), reused. */
+  private readonly verifyKeys: number[] = [];
   /** balanceKey → what the open orders hold there, as of the last verified batch. */
   private readonly heldByKey = new Map<number, number>();
   /**
@@ -90,6 +110,7 @@ export class Pipeline {
 
   /** Applies one batch; outcomes come back in command order. */
   apply(batch: readonly SequencedCommand[]): Outcome[] {
+    this.stamp++;
     const outcomes: Outcome[] = [];
     for (const { seq, ts, command: c } of batch) {
       this.seq = seq;
@@ -119,12 +140,14 @@ export class Pipeline {
    * exactly what its open orders hold there.
    */
   private verify(): void {
-    const keys = new Set<number>();
-    const touched = this.touched;
+    const keys = this.verifyKeys;
+    let keyCount = 0;
     try {
-      for (const [o, before] of touched) {
+      for (let i = 0; i < this.touchedCount; i++) {
+        const o = this.touchedOrders[i];
+        const before = this.touchedBefore[i];
         const key = balanceKey(o.account, o.asset);
-        keys.add(key);
+        keys[keyCount++] = key;
         if (this.orders.get(o.id) === o) {
           const need = this.need(o);
           if (o.held !== need) throw new Error(`order ${o.id} holds ${o.held} but needs ${need}`);
@@ -134,9 +157,10 @@ export class Pipeline {
         this.heldByKey.set(key, (this.heldByKey.get(key) ?? 0) + o.held - before);
       }
       this.ledger.pending.forEachSide((account, asset) => {
-        if (account !== EXTERNAL_ACCOUNT) keys.add(balanceKey(account, asset));
+        if (account !== EXTERNAL_ACCOUNT) keys[keyCount++] = balanceKey(account, asset);
       });
-      for (const key of keys) {
+      for (let k = 0; k < keyCount; k++) {
+        const key = keys[k];
         const held = this.ledger.balanceOf(key).held;
         const expected = this.heldByKey.get(key) ?? 0;
         if (held !== expected) {
@@ -146,7 +170,7 @@ export class Pipeline {
       const resting = this.core.stats().resting;
       if (resting !== this.orders.size) throw new Error(`the core rests ${resting} orders but the node tracks ${this.orders.size}`);
     } finally {
-      touched.clear();
+      this.touchedCount = 0;
     }
   }
 
@@ -157,14 +181,20 @@ export class Pipeline {
   }
 
   /** Notes an order's hold before the batch first changes it (verify checks what it became). */
-  private touch(o: OpenOrder): void {
-    if (!this.touched.has(o)) this.touched.set(o, o.held);
+  private touch(o: OpenOrder, before = o.held): void {
+    if (o.mark === this.stamp) return;
+    o.mark = this.stamp;
+    this.touchedOrders[this.touchedCount] = o;
+    this.touchedBefore[this.touchedCount++] = before;
   }
 
   /** Notes a core command queued: from the first, what the core batch may change is tracked. */
-  private queued(entry: (typeof this.pending)[number]): void {
-    if (this.pending.length === 0) this.queuedFromSeq = this.seq;
-    this.pending.push(entry);
+  private queued(outcome: Outcome, newOrder?: OpenOrder, amendDelta = 0): void {
+    if (this.pendingCount === 0) this.queuedFromSeq = this.seq;
+    const i = this.pendingCount++;
+    this.pendingOutcomes[i] = outcome;
+    this.pendingOrders[i] = newOrder;
+    this.pendingAmendDeltas[i] = amendDelta;
   }
 
   private reject(outcome: Outcome, reason: number): void {
@@ -210,24 +240,22 @@ export class Pipeline {
     if ((c.side !== 0 && c.side !== 1) || !Number.isInteger(c.orderType) || !Number.isInteger(c.tif)) {
       return this.reject(outcome, NodeReject.InvalidCommand);
     }
-    const check = this.risk.checkOrder(
-      { account: c.account, instrument: c.instrument, side: c.side, market: c.orderType === 1, price: c.price, qty: c.qty },
-      this.openCounts.get(c.account) ?? 0,
-    );
-    if (!check.ok) return this.reject(outcome, check.reason);
+    const reason = this.risk.checkOrder(c.account, c.instrument, c.side, c.orderType === 1, c.price, c.qty, this.openCounts.get(c.account) ?? 0);
+    if (reason !== 0) return this.reject(outcome, reason);
     const account = this.ledger.accounts.get(c.account)!;
-    this.ledger.hold(this.seq, c.account, check.hold.asset, check.hold.amount);
+    const { asset, amount } = this.risk.hold;
+    this.ledger.hold(this.seq, c.account, asset, amount);
     const order: OpenOrder = {
       id: this.seq, account: c.account, instrument: c.instrument, side: c.side, limit: c.price,
-      remaining: c.qty, held: check.hold.amount, asset: check.hold.asset,
+      remaining: c.qty, held: amount, asset, mark: 0,
     };
-    this.touched.set(order, 0);
+    this.touch(order, 0);
     this.open(order);
     outcome.orderId = order.id;
     const stp = c.stpMode !== undefined;
     this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, c.qty,
       stp ? account.participant : 0, stp ? c.stpMode! : 0);
-    this.queued({ outcome, newOrder: order });
+    this.queued(outcome, order, NEW_ORDER);
     this.taking(c.instrument, c.side, c.price);
   }
 
@@ -241,7 +269,7 @@ export class Pipeline {
     // "Not open" is one reason whoever finds it, the node now or the core later in the batch.
     if (!this.owned(c.account, c.instrument, c.orderId)) return this.reject(outcome, RejectReason.UnknownOrder);
     this.core.cancel(c.instrument, c.orderId, c.account);
-    this.queued({ outcome });
+    this.queued(outcome);
     this.queuedNamed.add(c.orderId);
   }
 
@@ -283,7 +311,7 @@ export class Pipeline {
       o.held += delta;
     }
     this.core.amend(c.instrument, c.orderId, c.account, c.price, c.qty);
-    this.queued({ outcome, amendDelta: delta > 0 ? { order: o, delta } : undefined });
+    this.queued(outcome, o, Math.max(0, delta));
     this.queuedNamed.add(o.id);
     this.taking(o.instrument, o.side, c.price);
   }
@@ -310,7 +338,7 @@ export class Pipeline {
     if (c.instrument !== undefined) scope |= Scope.Instrument;
     if (c.side !== undefined) scope |= Scope.Side;
     this.core.massCancel(scope, c.account, c.instrument ?? 0, c.side ?? 0);
-    this.queued({ outcome });
+    this.queued(outcome);
     this.queuedMassCancel.add(c.account);
   }
 
@@ -343,28 +371,33 @@ export class Pipeline {
     if (this.core.pending === 0) return;
     // A copy: outcomes keep reading their events after the core's buffer is reused.
     const events = this.core.flush().copy();
-    const pending = this.pending;
-    this.pending = [];
+    const count = this.pendingCount;
+    this.pendingCount = 0;
     this.queuedFromSeq = Number.MAX_SAFE_INTEGER;
-    this.queuedNamed.clear();
-    this.queuedTaking.clear();
-    this.queuedMassCancel.clear();
+    // Cleared only when used: clearing a Map or Set allocates its table anew.
+    if (this.queuedNamed.size > 0) this.queuedNamed.clear();
+    if (this.queuedTaking.size > 0) this.queuedTaking.clear();
+    if (this.queuedMassCancel.size > 0) this.queuedMassCancel.clear();
     for (let i = 0; i < events.length; i++) {
-      const entry = pending[events.commandIndex(i)];
-      this.seq = entry.outcome.seq;
-      this.book(events, i, entry);
+      const k = events.commandIndex(i);
+      assert(k < count, 'an event names a command of this core batch');
+      this.seq = this.pendingOutcomes[k].seq;
+      this.book(events, i, k);
     }
   }
 
-  private book(events: EventBatch, i: number, entry: (typeof this.pending)[number]): void {
+  /** One event of the core batch: `k` is its command's place in the pending arrays. */
+  private book(events: EventBatch, i: number, k: number): void {
     const kind = events.kind(i);
-    entry.outcome.addEvent(events, i);
+    const outcome = this.pendingOutcomes[k];
+    outcome.addEvent(events, i);
     switch (kind) {
       case EventKind.Rejected:
-        this.reject(entry.outcome, events.reason(i));
-        if (entry.newOrder) this.close(entry.newOrder);
-        if (entry.amendDelta) {
-          const { order, delta } = entry.amendDelta;
+        this.reject(outcome, events.reason(i));
+        if (this.pendingAmendDeltas[k] === NEW_ORDER) this.close(this.pendingOrders[k]!);
+        else if (this.pendingAmendDeltas[k] > 0) {
+          const order = this.pendingOrders[k]!;
+          const delta = this.pendingAmendDeltas[k];
           this.touch(order);
           this.ledger.release(this.seq, order.account, order.asset, delta);
           order.held -= delta;
@@ -454,13 +487,18 @@ export class Pipeline {
   }
 
   state(): PipelineState {
-    return { orders: [...this.orders.values()].map((o) => ({ ...o })), keys: [...this.keys] };
+    return {
+      orders: [...this.orders.values()].map((o) => ({
+        id: o.id, account: o.account, instrument: o.instrument, side: o.side, limit: o.limit, remaining: o.remaining, held: o.held, asset: o.asset,
+      })),
+      keys: [...this.keys],
+    };
   }
 
   restoreState(state: PipelineState): void {
     this.orders.clear();
     this.openCounts.clear();
-    for (const o of state.orders) this.open({ ...o });
+    for (const o of state.orders) this.open({ ...o, mark: 0 });
     this.keys.clear();
     for (const [k, v] of state.keys) this.keys.set(k, v);
     this.heldByKey.clear();

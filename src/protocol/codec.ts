@@ -246,6 +246,19 @@ function decodeLogon(v: DataView, b: number, blockLength: number, end: number): 
   return m;
 }
 
+/** Reads a Logon whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readLogon(v: DataView, b: number, blockLength: number, end: number, m: Logon): Logon {
+  if (blockLength < 93) throw new DecodeError('blockLength', `${blockLength} is shorter than Logon's 93`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.keyId = getU64(v, b + 0, 'keyId');
+  m.timestampNs = v.getBigUint64(b + 8, true);
+  m.nonce = getU64(v, b + 16, 'nonce');
+  m.heartbeatMs = v.getUint32(b + 24, true);
+  m.cancelOnDisconnect = checkEnum(BooleanType_VALUES, v.getUint8(b + 28), 'cancelOnDisconnect', 'BooleanType') as BooleanType;
+  m.signature = getBytes(v, b + 29, 64);
+  return m;
+}
+
 export interface LogonAck {
   sessionId: number;
   account: number;
@@ -292,6 +305,19 @@ function decodeLogonAck(v: DataView, b: number, blockLength: number, end: number
   return m;
 }
 
+/** Reads a LogonAck whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readLogonAck(v: DataView, b: number, blockLength: number, end: number, m: LogonAck): LogonAck {
+  if (blockLength < 29) throw new DecodeError('blockLength', `${blockLength} is shorter than LogonAck's 29`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.sessionId = getU64(v, b + 0, 'sessionId');
+  m.account = v.getUint32(b + 8, true);
+  m.nextOutSeq = getU64(v, b + 12, 'nextOutSeq');
+  m.heartbeatMs = v.getUint32(b + 20, true);
+  m.ordersPerSecond = v.getUint32(b + 24, true);
+  m.readOnly = checkEnum(BooleanType_VALUES, v.getUint8(b + 28), 'readOnly', 'BooleanType') as BooleanType;
+  return m;
+}
+
 /** Ends the session; reason None for a client's own logout */
 export interface Logout {
   reason: RejectReason;
@@ -327,6 +353,15 @@ function decodeLogout(v: DataView, b: number, blockLength: number, end: number):
   return m;
 }
 
+/** Reads a Logout whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readLogout(v: DataView, b: number, blockLength: number, end: number, m: Logout): Logout {
+  if (blockLength < 66) throw new DecodeError('blockLength', `${blockLength} is shorter than Logout's 66`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.reason = checkEnum(RejectReason_VALUES, v.getUint16(b + 0, true), 'reason', 'RejectReason') as RejectReason;
+  m.text = getChars(v, b + 2, 64);
+  return m;
+}
+
 export interface Heartbeat {
   testReqId: number;
 }
@@ -358,6 +393,14 @@ function decodeHeartbeat(v: DataView, b: number, blockLength: number, end: numbe
   return m;
 }
 
+/** Reads a Heartbeat whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readHeartbeat(v: DataView, b: number, blockLength: number, end: number, m: Heartbeat): Heartbeat {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than Heartbeat's 8`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.testReqId = getU64(v, b + 0, 'testReqId');
+  return m;
+}
+
 export interface TestRequest {
   testReqId: number;
 }
@@ -386,6 +429,14 @@ function decodeTestRequest(v: DataView, b: number, blockLength: number, end: num
   } as TestRequest;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of TestRequest`);
+  return m;
+}
+
+/** Reads a TestRequest whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readTestRequest(v: DataView, b: number, blockLength: number, end: number, m: TestRequest): TestRequest {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than TestRequest's 8`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.testReqId = getU64(v, b + 0, 'testReqId');
   return m;
 }
 
@@ -433,6 +484,18 @@ function decodeSessionReject(v: DataView, b: number, blockLength: number, end: n
   return m;
 }
 
+/** Reads a SessionReject whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readSessionReject(v: DataView, b: number, blockLength: number, end: number, m: SessionReject): SessionReject {
+  if (blockLength < 108) throw new DecodeError('blockLength', `${blockLength} is shorter than SessionReject's 108`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.refTemplateId = v.getUint16(b + 0, true);
+  m.reason = checkEnum(RejectReason_VALUES, v.getUint16(b + 2, true), 'reason', 'RejectReason') as RejectReason;
+  m.field = getChars(v, b + 4, 32);
+  m.text = getChars(v, b + 36, 64);
+  m.refClOrdId = getU64(v, b + 100, 'refClOrdId');
+  return m;
+}
+
 /** Resend this key's stream from an outbound sequence, at most 512 messages; a ReplayComplete follows them */
 export interface ReplayRequest {
   fromOutSeq: number;
@@ -462,6 +525,14 @@ function decodeReplayRequest(v: DataView, b: number, blockLength: number, end: n
   } as ReplayRequest;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of ReplayRequest`);
+  return m;
+}
+
+/** Reads a ReplayRequest whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readReplayRequest(v: DataView, b: number, blockLength: number, end: number, m: ReplayRequest): ReplayRequest {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than ReplayRequest's 8`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.fromOutSeq = getU64(v, b + 0, 'fromOutSeq');
   return m;
 }
 
@@ -497,6 +568,14 @@ function decodeDeadMansSwitch(v: DataView, b: number, blockLength: number, end: 
   return m;
 }
 
+/** Reads a DeadMansSwitch whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readDeadMansSwitch(v: DataView, b: number, blockLength: number, end: number, m: DeadMansSwitch): DeadMansSwitch {
+  if (blockLength < 4) throw new DecodeError('blockLength', `${blockLength} is shorter than DeadMansSwitch's 4`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.timeoutMs = v.getUint32(b + 0, true);
+  return m;
+}
+
 /** The switch as it now stands */
 export interface DeadMansSwitchAck {
   timeoutMs: number;
@@ -529,6 +608,15 @@ function decodeDeadMansSwitchAck(v: DataView, b: number, blockLength: number, en
   } as DeadMansSwitchAck;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of DeadMansSwitchAck`);
+  return m;
+}
+
+/** Reads a DeadMansSwitchAck whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readDeadMansSwitchAck(v: DataView, b: number, blockLength: number, end: number, m: DeadMansSwitchAck): DeadMansSwitchAck {
+  if (blockLength < 12) throw new DecodeError('blockLength', `${blockLength} is shorter than DeadMansSwitchAck's 12`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.timeoutMs = v.getUint32(b + 0, true);
+  m.deadlineNs = v.getBigUint64(b + 4, true);
   return m;
 }
 
@@ -570,6 +658,16 @@ function decodeReplayComplete(v: DataView, b: number, blockLength: number, end: 
   return m;
 }
 
+/** Reads a ReplayComplete whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readReplayComplete(v: DataView, b: number, blockLength: number, end: number, m: ReplayComplete): ReplayComplete {
+  if (blockLength < 24) throw new DecodeError('blockLength', `${blockLength} is shorter than ReplayComplete's 24`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.fromOutSeq = getU64(v, b + 0, 'fromOutSeq');
+  m.lastSentOutSeq = getU64(v, b + 8, 'lastSentOutSeq');
+  m.lastOutSeq = getU64(v, b + 16, 'lastOutSeq');
+  return m;
+}
+
 /** This account's open orders, answered by OpenOrders */
 export interface OpenOrdersRequest {
   reqId: number;
@@ -602,6 +700,14 @@ function decodeOpenOrdersRequest(v: DataView, b: number, blockLength: number, en
   return m;
 }
 
+/** Reads a OpenOrdersRequest whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readOpenOrdersRequest(v: DataView, b: number, blockLength: number, end: number, m: OpenOrdersRequest): OpenOrdersRequest {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than OpenOrdersRequest's 8`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.reqId = getU64(v, b + 0, 'reqId');
+  return m;
+}
+
 /** This account's balances, answered by Balances */
 export interface BalancesRequest {
   reqId: number;
@@ -631,6 +737,14 @@ function decodeBalancesRequest(v: DataView, b: number, blockLength: number, end:
   } as BalancesRequest;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of BalancesRequest`);
+  return m;
+}
+
+/** Reads a BalancesRequest whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readBalancesRequest(v: DataView, b: number, blockLength: number, end: number, m: BalancesRequest): BalancesRequest {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than BalancesRequest's 8`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.reqId = getU64(v, b + 0, 'reqId');
   return m;
 }
 
@@ -683,6 +797,21 @@ function decodeNewOrder(v: DataView, b: number, blockLength: number, end: number
   } as NewOrder;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of NewOrder`);
+  return m;
+}
+
+/** Reads a NewOrder whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readNewOrder(v: DataView, b: number, blockLength: number, end: number, m: NewOrder): NewOrder {
+  if (blockLength < 32) throw new DecodeError('blockLength', `${blockLength} is shorter than NewOrder's 32`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.clOrdId = getU64(v, b + 0, 'clOrdId');
+  m.instrument = v.getUint32(b + 8, true);
+  m.side = checkEnum(Side_VALUES, v.getUint8(b + 12), 'side', 'Side') as Side;
+  m.ordType = checkEnum(OrdType_VALUES, v.getUint8(b + 13), 'ordType', 'OrdType') as OrdType;
+  m.timeInForce = checkEnum(TimeInForce_VALUES, v.getUint8(b + 14), 'timeInForce', 'TimeInForce') as TimeInForce;
+  m.stpMode = checkEnum(StpMode_VALUES, v.getUint8(b + 15), 'stpMode', 'StpMode') as StpMode;
+  m.price = getI64(v, b + 16, 'price');
+  m.qty = getI64(v, b + 24, 'qty');
   return m;
 }
 
@@ -764,6 +893,36 @@ function decodeBatchNewOrders(v: DataView, b: number, blockLength: number, end: 
   return m;
 }
 
+/** Reads the BatchNewOrders orders entry at p into `e` (checked as decodeMessages checks it). */
+export function readBatchNewOrdersOrdersEntry(v: DataView, p: number, e: BatchNewOrdersOrdersEntry): BatchNewOrdersOrdersEntry {
+  e.clOrdId = getU64(v, p + 0, 'orders.clOrdId');
+  e.instrument = v.getUint32(p + 8, true);
+  e.side = checkEnum(Side_VALUES, v.getUint8(p + 12), 'orders.side', 'Side') as Side;
+  e.ordType = checkEnum(OrdType_VALUES, v.getUint8(p + 13), 'orders.ordType', 'OrdType') as OrdType;
+  e.timeInForce = checkEnum(TimeInForce_VALUES, v.getUint8(p + 14), 'orders.timeInForce', 'TimeInForce') as TimeInForce;
+  e.stpMode = checkEnum(StpMode_VALUES, v.getUint8(p + 15), 'orders.stpMode', 'StpMode') as StpMode;
+  e.price = getI64(v, p + 16, 'orders.price');
+  e.qty = getI64(v, p + 24, 'orders.qty');
+  return e;
+}
+
+/**
+ * Where the BatchNewOrders orders entries lie, for a message whose block starts at b: [first entry, entry length,
+ * count], checked as decodeMessages checks them (the group must end where the message does).
+ */
+export function batchNewOrdersOrders(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
+  if (blockLength < 0) throw new DecodeError('blockLength', `${blockLength} is shorter than BatchNewOrders's 0`);
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('orders', 'frame ends before the group header');
+  const entryLength = v.getUint16(p, true);
+  const count = v.getUint16(p + 2, true);
+  if (entryLength < 32) throw new DecodeError('orders.blockLength', `${entryLength} is shorter than 32`);
+  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('orders.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+  p += GROUP_HEADER_BYTES;
+  if (p + count * entryLength !== end) throw new DecodeError('orders', `${count} entries of ${entryLength} bytes do not end where the message does`);
+  return [p, entryLength, count];
+}
+
 /** Cancels the key's order named by origClOrdId, or when that is 0 the account's order orderId */
 export interface CancelOrder {
   clOrdId: number;
@@ -802,6 +961,17 @@ function decodeCancelOrder(v: DataView, b: number, blockLength: number, end: num
   } as CancelOrder;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of CancelOrder`);
+  return m;
+}
+
+/** Reads a CancelOrder whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readCancelOrder(v: DataView, b: number, blockLength: number, end: number, m: CancelOrder): CancelOrder {
+  if (blockLength < 28) throw new DecodeError('blockLength', `${blockLength} is shorter than CancelOrder's 28`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.clOrdId = getU64(v, b + 0, 'clOrdId');
+  m.origClOrdId = getU64(v, b + 8, 'origClOrdId');
+  m.instrument = v.getUint32(b + 16, true);
+  m.orderId = getU64(v, b + 20, 'orderId');
   return m;
 }
 
@@ -848,6 +1018,18 @@ function decodeAmendOrder(v: DataView, b: number, blockLength: number, end: numb
   return m;
 }
 
+/** Reads a AmendOrder whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readAmendOrder(v: DataView, b: number, blockLength: number, end: number, m: AmendOrder): AmendOrder {
+  if (blockLength < 36) throw new DecodeError('blockLength', `${blockLength} is shorter than AmendOrder's 36`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.clOrdId = getU64(v, b + 0, 'clOrdId');
+  m.origClOrdId = getU64(v, b + 8, 'origClOrdId');
+  m.instrument = v.getUint32(b + 16, true);
+  m.price = getI64(v, b + 20, 'price');
+  m.qty = getI64(v, b + 28, 'qty');
+  return m;
+}
+
 /** Cancels the account's orders, all or of an instrument and side; answered by a MassCancelReport after the Cancelled reports */
 export interface MassCancel {
   clOrdId: number;
@@ -883,6 +1065,16 @@ function decodeMassCancel(v: DataView, b: number, blockLength: number, end: numb
   } as MassCancel;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of MassCancel`);
+  return m;
+}
+
+/** Reads a MassCancel whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readMassCancel(v: DataView, b: number, blockLength: number, end: number, m: MassCancel): MassCancel {
+  if (blockLength < 13) throw new DecodeError('blockLength', `${blockLength} is shorter than MassCancel's 13`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.clOrdId = getU64(v, b + 0, 'clOrdId');
+  m.instrument = v.getUint32(b + 8, true);
+  m.side = checkEnum(SideFilter_VALUES, v.getUint8(b + 12), 'side', 'SideFilter') as SideFilter;
   return m;
 }
 
@@ -965,6 +1157,30 @@ function decodeExecutionReport(v: DataView, b: number, blockLength: number, end:
   return m;
 }
 
+/** Reads a ExecutionReport whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readExecutionReport(v: DataView, b: number, blockLength: number, end: number, m: ExecutionReport): ExecutionReport {
+  if (blockLength < 99) throw new DecodeError('blockLength', `${blockLength} is shorter than ExecutionReport's 99`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.outSeq = getU64(v, b + 0, 'outSeq');
+  m.clOrdId = getU64(v, b + 8, 'clOrdId');
+  m.orderId = getU64(v, b + 16, 'orderId');
+  m.instrument = v.getUint32(b + 24, true);
+  m.execType = checkEnum(ExecType_VALUES, v.getUint8(b + 28), 'execType', 'ExecType') as ExecType;
+  m.side = checkEnum(Side_VALUES, v.getUint8(b + 29), 'side', 'Side') as Side;
+  m.aggressor = checkEnum(BooleanType_VALUES, v.getUint8(b + 30), 'aggressor', 'BooleanType') as BooleanType;
+  m.rejectReason = checkEnum(RejectReason_VALUES, v.getUint16(b + 31, true), 'rejectReason', 'RejectReason') as RejectReason;
+  m.price = getI64(v, b + 33, 'price');
+  m.qty = getI64(v, b + 41, 'qty');
+  m.lastPx = getI64(v, b + 49, 'lastPx');
+  m.lastQty = getI64(v, b + 57, 'lastQty');
+  m.leavesQty = getI64(v, b + 65, 'leavesQty');
+  m.tradeId = getU64(v, b + 73, 'tradeId');
+  m.transactTimeNs = v.getBigUint64(b + 81, true);
+  m.requestClOrdId = getU64(v, b + 89, 'requestClOrdId');
+  m.cancelReason = checkEnum(CancelReason_VALUES, v.getUint16(b + 97, true), 'cancelReason', 'CancelReason') as CancelReason;
+  return m;
+}
+
 export interface CancelReject {
   outSeq: number;
   clOrdId: number;
@@ -1002,6 +1218,17 @@ function decodeCancelReject(v: DataView, b: number, blockLength: number, end: nu
   } as CancelReject;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of CancelReject`);
+  return m;
+}
+
+/** Reads a CancelReject whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readCancelReject(v: DataView, b: number, blockLength: number, end: number, m: CancelReject): CancelReject {
+  if (blockLength < 26) throw new DecodeError('blockLength', `${blockLength} is shorter than CancelReject's 26`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.outSeq = getU64(v, b + 0, 'outSeq');
+  m.clOrdId = getU64(v, b + 8, 'clOrdId');
+  m.origClOrdId = getU64(v, b + 16, 'origClOrdId');
+  m.reason = checkEnum(RejectReason_VALUES, v.getUint16(b + 24, true), 'reason', 'RejectReason') as RejectReason;
   return m;
 }
 
@@ -1049,6 +1276,19 @@ function decodeMassCancelReport(v: DataView, b: number, blockLength: number, end
   } as MassCancelReport;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of MassCancelReport`);
+  return m;
+}
+
+/** Reads a MassCancelReport whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readMassCancelReport(v: DataView, b: number, blockLength: number, end: number, m: MassCancelReport): MassCancelReport {
+  if (blockLength < 27) throw new DecodeError('blockLength', `${blockLength} is shorter than MassCancelReport's 27`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.outSeq = getU64(v, b + 0, 'outSeq');
+  m.clOrdId = getU64(v, b + 8, 'clOrdId');
+  m.instrument = v.getUint32(b + 16, true);
+  m.side = checkEnum(SideFilter_VALUES, v.getUint8(b + 20), 'side', 'SideFilter') as SideFilter;
+  m.cancelled = v.getUint32(b + 21, true);
+  m.rejectReason = checkEnum(RejectReason_VALUES, v.getUint16(b + 25, true), 'rejectReason', 'RejectReason') as RejectReason;
   return m;
 }
 
@@ -1133,6 +1373,34 @@ function decodeOpenOrders(v: DataView, b: number, blockLength: number, end: numb
   return m;
 }
 
+/** Reads the OpenOrders orders entry at p into `e` (checked as decodeMessages checks it). */
+export function readOpenOrdersOrdersEntry(v: DataView, p: number, e: OpenOrdersOrdersEntry): OpenOrdersOrdersEntry {
+  e.clOrdId = getU64(v, p + 0, 'orders.clOrdId');
+  e.orderId = getU64(v, p + 8, 'orders.orderId');
+  e.instrument = v.getUint32(p + 16, true);
+  e.side = checkEnum(Side_VALUES, v.getUint8(p + 20), 'orders.side', 'Side') as Side;
+  e.price = getI64(v, p + 21, 'orders.price');
+  e.leavesQty = getI64(v, p + 29, 'orders.leavesQty');
+  return e;
+}
+
+/**
+ * Where the OpenOrders orders entries lie, for a message whose block starts at b: [first entry, entry length,
+ * count], checked as decodeMessages checks them (the group must end where the message does).
+ */
+export function openOrdersOrders(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
+  if (blockLength < 12) throw new DecodeError('blockLength', `${blockLength} is shorter than OpenOrders's 12`);
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('orders', 'frame ends before the group header');
+  const entryLength = v.getUint16(p, true);
+  const count = v.getUint16(p + 2, true);
+  if (entryLength < 37) throw new DecodeError('orders.blockLength', `${entryLength} is shorter than 37`);
+  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('orders.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+  p += GROUP_HEADER_BYTES;
+  if (p + count * entryLength !== end) throw new DecodeError('orders', `${count} entries of ${entryLength} bytes do not end where the message does`);
+  return [p, entryLength, count];
+}
+
 export interface BalancesBalancesEntry {
   asset: string;
   scale: number;
@@ -1202,6 +1470,32 @@ function decodeBalances(v: DataView, b: number, blockLength: number, end: number
   return m;
 }
 
+/** Reads the Balances balances entry at p into `e` (checked as decodeMessages checks it). */
+export function readBalancesBalancesEntry(v: DataView, p: number, e: BalancesBalancesEntry): BalancesBalancesEntry {
+  e.asset = getChars(v, p + 0, 16);
+  e.scale = v.getUint8(p + 16);
+  e.available = getI64(v, p + 17, 'balances.available');
+  e.held = getI64(v, p + 25, 'balances.held');
+  return e;
+}
+
+/**
+ * Where the Balances balances entries lie, for a message whose block starts at b: [first entry, entry length,
+ * count], checked as decodeMessages checks them (the group must end where the message does).
+ */
+export function balancesBalances(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than Balances's 8`);
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('balances', 'frame ends before the group header');
+  const entryLength = v.getUint16(p, true);
+  const count = v.getUint16(p + 2, true);
+  if (entryLength < 33) throw new DecodeError('balances.blockLength', `${entryLength} is shorter than 33`);
+  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('balances.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+  p += GROUP_HEADER_BYTES;
+  if (p + count * entryLength !== end) throw new DecodeError('balances', `${count} entries of ${entryLength} bytes do not end where the message does`);
+  return [p, entryLength, count];
+}
+
 /** Book: answered by a BookSnapshot, then BookUpdates. Trades: answered by a SubscribeAck, then Trades. Instrument 0: answered by the InstrumentList */
 export interface Subscribe {
   instrument: number;
@@ -1237,6 +1531,15 @@ function decodeSubscribe(v: DataView, b: number, blockLength: number, end: numbe
   return m;
 }
 
+/** Reads a Subscribe whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readSubscribe(v: DataView, b: number, blockLength: number, end: number, m: Subscribe): Subscribe {
+  if (blockLength < 5) throw new DecodeError('blockLength', `${blockLength} is shorter than Subscribe's 5`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.instrument = v.getUint32(b + 0, true);
+  m.channel = checkEnum(Channel_VALUES, v.getUint8(b + 4), 'channel', 'Channel') as Channel;
+  return m;
+}
+
 export interface SubscribeAck {
   instrument: number;
   channel: Channel;
@@ -1268,6 +1571,15 @@ function decodeSubscribeAck(v: DataView, b: number, blockLength: number, end: nu
   } as SubscribeAck;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of SubscribeAck`);
+  return m;
+}
+
+/** Reads a SubscribeAck whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readSubscribeAck(v: DataView, b: number, blockLength: number, end: number, m: SubscribeAck): SubscribeAck {
+  if (blockLength < 5) throw new DecodeError('blockLength', `${blockLength} is shorter than SubscribeAck's 5`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.instrument = v.getUint32(b + 0, true);
+  m.channel = checkEnum(Channel_VALUES, v.getUint8(b + 4), 'channel', 'Channel') as Channel;
   return m;
 }
 
@@ -1349,6 +1661,32 @@ function decodeBookSnapshot(v: DataView, b: number, blockLength: number, end: nu
   return m;
 }
 
+/** Reads the BookSnapshot levels entry at p into `e` (checked as decodeMessages checks it). */
+export function readBookSnapshotLevelsEntry(v: DataView, p: number, e: BookSnapshotLevelsEntry): BookSnapshotLevelsEntry {
+  e.side = checkEnum(Side_VALUES, v.getUint8(p + 0), 'levels.side', 'Side') as Side;
+  e.price = getI64(v, p + 1, 'levels.price');
+  e.qty = getI64(v, p + 9, 'levels.qty');
+  e.count = v.getUint32(p + 17, true);
+  return e;
+}
+
+/**
+ * Where the BookSnapshot levels entries lie, for a message whose block starts at b: [first entry, entry length,
+ * count], checked as decodeMessages checks them (the group must end where the message does).
+ */
+export function bookSnapshotLevels(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
+  if (blockLength < 16) throw new DecodeError('blockLength', `${blockLength} is shorter than BookSnapshot's 16`);
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('levels', 'frame ends before the group header');
+  const entryLength = v.getUint16(p, true);
+  const count = v.getUint16(p + 2, true);
+  if (entryLength < 21) throw new DecodeError('levels.blockLength', `${entryLength} is shorter than 21`);
+  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('levels.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+  p += GROUP_HEADER_BYTES;
+  if (p + count * entryLength !== end) throw new DecodeError('levels', `${count} entries of ${entryLength} bytes do not end where the message does`);
+  return [p, entryLength, count];
+}
+
 export interface BookUpdateLevelsEntry {
   side: Side;
   price: number;
@@ -1421,6 +1759,32 @@ function decodeBookUpdate(v: DataView, b: number, blockLength: number, end: numb
   return m;
 }
 
+/** Reads the BookUpdate levels entry at p into `e` (checked as decodeMessages checks it). */
+export function readBookUpdateLevelsEntry(v: DataView, p: number, e: BookUpdateLevelsEntry): BookUpdateLevelsEntry {
+  e.side = checkEnum(Side_VALUES, v.getUint8(p + 0), 'levels.side', 'Side') as Side;
+  e.price = getI64(v, p + 1, 'levels.price');
+  e.qty = getI64(v, p + 9, 'levels.qty');
+  e.count = v.getUint32(p + 17, true);
+  return e;
+}
+
+/**
+ * Where the BookUpdate levels entries lie, for a message whose block starts at b: [first entry, entry length,
+ * count], checked as decodeMessages checks them (the group must end where the message does).
+ */
+export function bookUpdateLevels(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
+  if (blockLength < 12) throw new DecodeError('blockLength', `${blockLength} is shorter than BookUpdate's 12`);
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('levels', 'frame ends before the group header');
+  const entryLength = v.getUint16(p, true);
+  const count = v.getUint16(p + 2, true);
+  if (entryLength < 21) throw new DecodeError('levels.blockLength', `${entryLength} is shorter than 21`);
+  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('levels.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+  p += GROUP_HEADER_BYTES;
+  if (p + count * entryLength !== end) throw new DecodeError('levels', `${count} entries of ${entryLength} bytes do not end where the message does`);
+  return [p, entryLength, count];
+}
+
 export interface Trade {
   instrument: number;
   tradeId: number;
@@ -1464,6 +1828,19 @@ function decodeTrade(v: DataView, b: number, blockLength: number, end: number): 
   } as Trade;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of Trade`);
+  return m;
+}
+
+/** Reads a Trade whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readTrade(v: DataView, b: number, blockLength: number, end: number, m: Trade): Trade {
+  if (blockLength < 37) throw new DecodeError('blockLength', `${blockLength} is shorter than Trade's 37`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.instrument = v.getUint32(b + 0, true);
+  m.tradeId = getU64(v, b + 4, 'tradeId');
+  m.execTimeNs = v.getBigUint64(b + 12, true);
+  m.price = getI64(v, b + 20, 'price');
+  m.qty = getI64(v, b + 28, 'qty');
+  m.aggressor = checkEnum(Side_VALUES, v.getUint8(b + 36), 'aggressor', 'Side') as Side;
   return m;
 }
 
@@ -1548,6 +1925,38 @@ function decodeInstrumentList(v: DataView, b: number, blockLength: number, end: 
   }
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of InstrumentList`);
   return m;
+}
+
+/** Reads the InstrumentList instruments entry at p into `e` (checked as decodeMessages checks it). */
+export function readInstrumentListInstrumentsEntry(v: DataView, p: number, e: InstrumentListInstrumentsEntry): InstrumentListInstrumentsEntry {
+  e.instrument = v.getUint32(p + 0, true);
+  e.symbol = getChars(v, p + 4, 16);
+  e.tickSize = getI64(v, p + 20, 'instruments.tickSize');
+  e.lotSize = getI64(v, p + 28, 'instruments.lotSize');
+  e.minQty = getI64(v, p + 36, 'instruments.minQty');
+  e.maxQty = getI64(v, p + 44, 'instruments.maxQty');
+  e.base = getChars(v, p + 52, 16);
+  e.quote = getChars(v, p + 68, 16);
+  e.baseScale = v.getUint8(p + 84);
+  e.quoteScale = v.getUint8(p + 85);
+  return e;
+}
+
+/**
+ * Where the InstrumentList instruments entries lie, for a message whose block starts at b: [first entry, entry length,
+ * count], checked as decodeMessages checks them (the group must end where the message does).
+ */
+export function instrumentListInstruments(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
+  if (blockLength < 0) throw new DecodeError('blockLength', `${blockLength} is shorter than InstrumentList's 0`);
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('instruments', 'frame ends before the group header');
+  const entryLength = v.getUint16(p, true);
+  const count = v.getUint16(p + 2, true);
+  if (entryLength < 86) throw new DecodeError('instruments.blockLength', `${entryLength} is shorter than 86`);
+  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('instruments.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+  p += GROUP_HEADER_BYTES;
+  if (p + count * entryLength !== end) throw new DecodeError('instruments', `${count} entries of ${entryLength} bytes do not end where the message does`);
+  return [p, entryLength, count];
 }
 
 export type Decoded =

@@ -278,6 +278,47 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     dec.push(`  return m;`);
     dec.push(`}\n`);
     out.push(dec.join('\n'));
+    // Readers into an object the caller keeps (no allocation): a message without groups, and each
+    // group's entries, checked exactly as the decoder checks them.
+    if (m.groups.length === 0) {
+      const rd: string[] = [];
+      rd.push(`/** Reads a ${m.name} whose block starts at b into \`m\` (checked as decodeMessages checks it). */`);
+      rd.push(`export function read${m.name}(v: DataView, b: number, blockLength: number, end: number, m: ${m.name}): ${m.name} {`);
+      rd.push(`  if (blockLength < ${m.blockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.blockLength}\`);`);
+      rd.push(`  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');`);
+      for (const f of m.fields) rd.push(`  m.${f.name} = ${decodeField(f, 'b', '')};`);
+      rd.push(`  return m;`);
+      rd.push(`}\n`);
+      out.push(rd.join('\n'));
+    }
+    m.groups.forEach((g, gi) => {
+      const entry = `${m.name}${g.name[0].toUpperCase()}${g.name.slice(1)}Entry`;
+      const rd: string[] = [];
+      rd.push(`/** Reads the ${m.name} ${g.name} entry at p into \`e\` (checked as decodeMessages checks it). */`);
+      rd.push(`export function read${entry}(v: DataView, p: number, e: ${entry}): ${entry} {`);
+      for (const f of g.fields) rd.push(`  e.${f.name} = ${decodeField(f, 'p', `${g.name}.`)};`);
+      rd.push(`  return e;`);
+      rd.push(`}\n`);
+      if (gi === 0) {
+        rd.push(`/**`);
+        rd.push(` * Where the ${m.name} ${g.name} entries lie, for a message whose block starts at b: [first entry, entry length,`);
+        rd.push(` * count], checked as decodeMessages checks them (the group must end where the message does).`);
+        rd.push(` */`);
+        rd.push(`export function ${m.name[0].toLowerCase()}${m.name.slice(1)}${g.name[0].toUpperCase()}${g.name.slice(1)}(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {`);
+        rd.push(`  if (blockLength < ${m.blockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.blockLength}\`);`);
+        rd.push(`  let p = b + blockLength;`);
+        rd.push(`  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('${g.name}', 'frame ends before the group header');`);
+        rd.push(`  const entryLength = v.getUint16(p, true);`);
+        rd.push(`  const count = v.getUint16(p + 2, true);`);
+        rd.push(`  if (entryLength < ${g.blockLength}) throw new DecodeError('${g.name}.blockLength', \`\${entryLength} is shorter than ${g.blockLength}\`);`);
+        rd.push(`  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('${g.name}.numInGroup', \`\${count} is over \${GROUP_ENTRIES_MAX}\`);`);
+        rd.push(`  p += GROUP_HEADER_BYTES;`);
+        if (m.groups.length === 1) rd.push(`  if (p + count * entryLength !== end) throw new DecodeError('${g.name}', \`\${count} entries of \${entryLength} bytes do not end where the message does\`);`);
+        rd.push(`  return [p, entryLength, count];`);
+        rd.push(`}\n`);
+      }
+      out.push(rd.join('\n'));
+    });
   }
   out.push(`export type Decoded =\n${s.messages.map((m) => `  | { type: '${m.name}'; templateId: ${m.id}; message: ${m.name} }`).join('\n')};\n`);
   out.push(`/** How many repeating groups follow each message's block, by templateId. */

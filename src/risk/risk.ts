@@ -8,19 +8,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { TRADING_KINDS, type Account, type InstrumentTerms } from '../ledger/model.js';
 import { NodeReject } from './reasons.js';
 
-export interface OrderIntent {
-  account: number;
-  instrument: number;
-  side: number; // 0 buy, 1 sell
-  market: boolean;
-  /** Limit price, or a market order's protection price. */
-  price: number;
-  qty: number;
-}
-
 export interface HoldPlan { asset: number; amount: number }
-
-export type RiskResult = { ok: true; hold: HoldPlan } | { ok: false; reason: NodeReject | RejectReason };
 
 export class PreTradeRisk {
   private readonly specs = new Map<number, InstrumentSpec>();
@@ -51,41 +39,59 @@ export class PreTradeRisk {
    * possible fill (each fill rounds its fee up by less than one unit).
    */
   holdFor(account: Account, terms: InstrumentTerms, side: number, price: number, qty: number): HoldPlan {
-    if (side === 1) return { asset: terms.base, amount: qty };
+    return { asset: side === 1 ? terms.base : terms.quote, amount: this.holdAmount(account, terms, side, price, qty) };
+  }
+
+  /** holdFor's amount alone (no object: the order path's form). */
+  holdAmount(account: Account, terms: InstrumentTerms, side: number, price: number, qty: number): number {
+    if (side === 1) return qty;
     const notional = this.ledger.notional(terms, price, qty);
     const tier = this.ledger.fees.tier(account.feeTier);
     const feeMax = feeOf(notional, Math.max(tier.takerBps, tier.makerBps, 0));
-    return { asset: terms.quote, amount: notional + feeMax + qty / terms.lotSize };
+    return notional + feeMax + qty / terms.lotSize;
   }
 
-  checkOrder(o: OrderIntent, openOrders: number): RiskResult {
-    const account = this.ledger.accounts.get(o.account);
-    if (!account) return { ok: false, reason: NodeReject.UnknownAccount };
-    if (!TRADING_KINDS.has(account.kind)) return { ok: false, reason: NodeReject.AccountCannotTrade };
-    const terms = this.ledger.instruments.get(o.instrument);
-    if (!terms) return { ok: false, reason: NodeReject.UnknownInstrument };
-    if (account.instruments.length > 0 && !account.instruments.includes(o.instrument)) {
-      return { ok: false, reason: NodeReject.InstrumentNotEnabled };
-    }
-    if (o.market && o.price === 0) return { ok: false, reason: NodeReject.ProtectionPriceRequired };
-    if (!Number.isSafeInteger(o.price) || o.price <= 0) return { ok: false, reason: NodeReject.InvalidPrice };
-    if (!Number.isSafeInteger(o.qty) || o.qty <= 0) return { ok: false, reason: NodeReject.InvalidQuantity };
-    const grid = this.checkGrid(o.instrument, o.price, o.qty);
-    if (grid !== undefined) return { ok: false, reason: grid };
-    if (openOrders >= account.ordersOpenMax) return { ok: false, reason: NodeReject.OpenOrdersLimit };
-    const notional = this.ledger.notional(terms, o.price, o.qty);
-    if (Number.isNaN(notional)) return { ok: false, reason: NodeReject.NotionalTooLarge };
-    if (account.orderNotionalMax > 0 && notional > account.orderNotionalMax) return { ok: false, reason: NodeReject.NotionalLimit };
-    const hold = this.holdFor(account, terms, o.side, o.price, o.qty);
-    if (!Number.isSafeInteger(hold.amount)) return { ok: false, reason: NodeReject.NotionalTooLarge };
-    const check = this.checkFunds(account, hold);
-    return check === undefined ? { ok: true, hold } : { ok: false, reason: check };
+  /**
+   * What a passed check must hold, kept here (one object, reused: the order path allocates nothing
+   * for its check). Read it right after checkOrder says 0.
+   */
+  readonly hold: HoldPlan = { asset: 0, amount: 0 };
+
+  /** Checks an order; 0 when it may enter (then `hold` says what it must hold), else the reason. */
+  checkOrder(accountId: number, instrument: number, side: number, market: boolean, price: number, qty: number, openOrders: number): number {
+    const account = this.ledger.accounts.get(accountId);
+    if (!account) return NodeReject.UnknownAccount;
+    if (!TRADING_KINDS.has(account.kind)) return NodeReject.AccountCannotTrade;
+    const terms = this.ledger.instruments.get(instrument);
+    if (!terms) return NodeReject.UnknownInstrument;
+    if (account.instruments.length > 0 && !account.instruments.includes(instrument)) return NodeReject.InstrumentNotEnabled;
+    if (market && price === 0) return NodeReject.ProtectionPriceRequired;
+    if (!Number.isSafeInteger(price) || price <= 0) return NodeReject.InvalidPrice;
+    if (!Number.isSafeInteger(qty) || qty <= 0) return NodeReject.InvalidQuantity;
+    const grid = this.checkGrid(instrument, price, qty);
+    if (grid !== undefined) return grid;
+    if (openOrders >= account.ordersOpenMax) return NodeReject.OpenOrdersLimit;
+    const notional = this.ledger.notional(terms, price, qty);
+    if (Number.isNaN(notional)) return NodeReject.NotionalTooLarge;
+    if (account.orderNotionalMax > 0 && notional > account.orderNotionalMax) return NodeReject.NotionalLimit;
+    const asset = side === 1 ? terms.base : terms.quote;
+    const amount = this.holdAmount(account, terms, side, price, qty);
+    if (!Number.isSafeInteger(amount)) return NodeReject.NotionalTooLarge;
+    const short = this.fundsShort(account, asset, amount);
+    if (short !== undefined) return short;
+    this.hold.asset = asset;
+    this.hold.amount = amount;
+    return 0;
   }
 
   /** Is `hold` coverable from the account's available balance in a custody location that counts? */
   checkFunds(account: Account, hold: HoldPlan): NodeReject | undefined {
-    if (!account.custody.includes(this.ledger.assets[hold.asset].custody)) return NodeReject.CustodyNotEligible;
-    if (this.ledger.balance(account.id, hold.asset).available < hold.amount) return NodeReject.InsufficientFunds;
+    return this.fundsShort(account, hold.asset, hold.amount);
+  }
+
+  private fundsShort(account: Account, asset: number, amount: number): NodeReject | undefined {
+    if (!account.custody.includes(this.ledger.assets[asset].custody)) return NodeReject.CustodyNotEligible;
+    if (this.ledger.balance(account.id, asset).available < amount) return NodeReject.InsufficientFunds;
     return undefined;
   }
 }

@@ -50,33 +50,29 @@ export class OrderEntry {
   }
 
   newOrders(session: Session, orders: readonly sbe.NewOrder[], templateId: number): void {
-    if (!session.trade) {
-      for (const o of orders) this.outbox.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', o.clOrdId);
-      return;
-    }
+    for (const o of orders) this.newOrder(session, o, templateId);
+  }
+
+  /** One new order (`o` is read now and not kept: the gateway's fast path reuses one object). */
+  newOrder(session: Session, o: sbe.NewOrder, templateId: number): void {
+    if (!session.trade) return this.outbox.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', o.clOrdId);
+    if (o.clOrdId === 0) return this.outbox.reject(session.ws, templateId, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
+    if (this.busy(session, templateId, o.clOrdId, this.intakeQueuedMax)) return;
+    if (this.sessions.rateLimited(session, templateId, o.clOrdId)) return;
     const keyId = session.key.keyId;
     const ids = this.streams.clOrdIdsOf(keyId).ids;
-    for (const o of orders) {
-      if (o.clOrdId === 0) {
-        this.outbox.reject(session.ws, templateId, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
-        continue;
-      }
-      if (this.busy(session, templateId, o.clOrdId, this.intakeQueuedMax)) continue;
-      if (this.sessions.rateLimited(session, templateId, o.clOrdId)) continue;
-      if (ids.has(o.clOrdId)) {
-        this.outbox.reject(session.ws, templateId, Reason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`, o.clOrdId);
-        continue;
-      }
-      const origin: Origin = { gateway: this.gateway, keyId, clOrdId: o.clOrdId };
-      if (this.stampArrival) origin.arrivedMs = this.clock.arrivedMs;
-      const command: NodeCommand = {
-        type: 'order', account: session.account, instrument: o.instrument, side: o.side, orderType: o.ordType, tif: o.timeInForce,
-        price: o.price, qty: o.qty, origin,
-      };
-      if (o.stpMode !== sbe.StpMode.None) command.stpMode = o.stpMode;
-      ids.set(o.clOrdId, SEQUENCING);
-      if (!this.enqueue(session, templateId, command, o.clOrdId)) ids.delete(o.clOrdId);
+    if (ids.has(o.clOrdId)) {
+      return this.outbox.reject(session.ws, templateId, Reason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`, o.clOrdId);
     }
+    const origin: Origin = { gateway: this.gateway, keyId, clOrdId: o.clOrdId };
+    if (this.stampArrival) origin.arrivedMs = this.clock.arrivedMs;
+    const command: NodeCommand = {
+      type: 'order', account: session.account, instrument: o.instrument, side: o.side, orderType: o.ordType, tif: o.timeInForce,
+      price: o.price, qty: o.qty, origin,
+    };
+    if (o.stpMode !== sbe.StpMode.None) command.stpMode = o.stpMode;
+    ids.set(o.clOrdId, SEQUENCING);
+    if (!this.enqueue(session, templateId, command, o.clOrdId)) ids.delete(o.clOrdId);
   }
 
   /**
