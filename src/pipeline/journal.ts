@@ -23,11 +23,12 @@ const isNumber = (x: unknown): x is number => typeof x === 'number';
  */
 function fieldCount(c: object): number {
   let n = 0;
-  for (const key in c) if (Object.hasOwn(c, key) && key !== 'origin') n++;
+  for (const key in c) if (Object.hasOwn(c, key) && key !== 'origin' && (c as Record<string, unknown>)[key] !== undefined) n++;
   return n;
 }
 
 const withoutOrigin = (key: string, value: unknown) => (key === 'origin' ? undefined : value);
+// (A field whose value is undefined is no field: JSON drops it too, so replay sees the same command.)
 
 function fits(c: NodeCommand): boolean {
   const keys = fieldCount(c);

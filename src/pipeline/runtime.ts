@@ -30,6 +30,8 @@ export const INSTRUMENTS_MAX = 1024;
  * limit), and cancels at twice that, which this leaves room for.
  */
 export const QUEUED_MAX = 400_000;
+/** Queue entries kept for reuse at most. */
+const SPARE_MAX = 65_536;
 
 export interface InstrumentListing { symbol: string; base: string; quote: string; spec: InstrumentSpec }
 
@@ -121,6 +123,8 @@ export class NodeRuntime {
   private lastTs = 0;
   private inflight = new Set<Promise<unknown>>();
   private listeners: BatchListener[] = [];
+  /** Queue entries of durable batches, reused by enqueue. */
+  private readonly spare: Waiting[] = [];
   /** Batches applied whose commit has not landed yet. */
   private undurable = 0;
   private waitingForCommit = false;
@@ -248,7 +252,8 @@ export class NodeRuntime {
   /**
    * Adds a listener of every batch, whoever submitted its commands; returns what detaches it. A
    * listener is attached while the node is idle (nothing queued or in flight), so it hears of
-   * every batch it derives from whole.
+   * every batch it derives from whole. It must not keep a batch's entries past its durable():
+   * they are reused for later commands.
    */
   attach(listener: BatchListener): () => void {
     if (!this.idle) throw new Error('a listener must be attached while the node is idle (nothing queued or in flight)');
@@ -272,7 +277,13 @@ export class NodeRuntime {
       return false;
     }
     if (this.queued >= this.queuedMax) return false;
-    this.queue.push({ seq: 0, ts: 0, command, resolve, reject });
+    const w = this.spare.pop();
+    if (w) {
+      w.command = command;
+      w.resolve = resolve;
+      w.reject = reject;
+      this.queue.push(w);
+    } else this.queue.push({ seq: 0, ts: 0, command, resolve, reject });
     if (!this.scheduled && !this.waitingForCommit) this.schedule();
     return true;
   }
@@ -350,6 +361,12 @@ export class NodeRuntime {
         }
         // A listener's bug must not stop the node, whose state is durable and sound: say it loudly.
         if (thrown !== undefined) console.error(`junction: a callback failed after batch ${batch} was durable:`, thrown);
+        // Every listener is done with the batch: its entries serve later commands (no object per command).
+        for (const w of waiting) {
+          if (this.spare.length >= SPARE_MAX) break;
+          w.resolve = w.reject = undefined;
+          this.spare.push(w);
+        }
       },
       (e: Error) => this.fail(e, waiting, batch),
     );
