@@ -1,0 +1,72 @@
+// The order-entry seam (issue 10): gateways are listeners of the node's batches and detach what
+// they attached when they close; the report streams are the node's, so two gateways on one node
+// never number one key's stream twice.
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { signLogon } from '../src/gateway/ws/auth.js';
+import { GatewayServer } from '../src/gateway/ws/server.js';
+import * as sbe from '../src/protocol/codec.js';
+import { gatewayNode } from './support/gateway-node.js';
+import { BUYER, SELLER } from './support/node-config.js';
+
+async function logon(url: string, keyId: number, pem: string): Promise<{ ws: WebSocket; got: sbe.Decoded[] }> {
+  const ws = new WebSocket(url);
+  const got: sbe.Decoded[] = [];
+  ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
+  await new Promise((r) => ws.once('open', r));
+  const v = new DataView(new ArrayBuffer(256));
+  const timestampNs = BigInt(Date.now()) * 1_000_000n;
+  const nonce = Math.floor(Math.random() * 2 ** 48);
+  ws.send(new Uint8Array(v.buffer, 0, sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 0, signature: signLogon(pem, keyId, timestampNs, nonce) })));
+  for (let i = 0; i < 300 && !got.some((d) => d.type === 'LogonAck'); i++) await new Promise((r) => setTimeout(r, 10));
+  return { ws, got };
+}
+
+function place(ws: WebSocket, clOrdId: number, side: number, price: number, qty = 1): void {
+  const v = new DataView(new ArrayBuffer(64));
+  ws.send(new Uint8Array(v.buffer, 0, sbe.encodeNewOrder(v, 0, {
+    clOrdId, instrument: 1, side: side as sbe.Side, ordType: sbe.OrdType.Limit, timeInForce: sbe.TimeInForce.GTC, stpMode: sbe.StpMode.None, price, qty,
+  })));
+}
+
+const streamSeqs = (got: sbe.Decoded[]) => got.filter((d) => d.type === 'ExecutionReport').map((d) => (d.message as sbe.ExecutionReport).outSeq);
+
+describe('the order-entry seam', () => {
+  it('[OPS-1] a gateway attaches its listeners to the node and detaches them all when it closes', async () => {
+    const env = await gatewayNode([[1, BUYER]]);
+    // The first gateway attached the node's report streams and itself.
+    expect(env.node.listenerCount).toBe(2);
+    const second = new GatewayServer(env.node);
+    expect(env.node.listenerCount).toBe(3); // the report streams are shared, not attached again
+    second.close();
+    expect(env.node.listenerCount).toBe(2);
+    env.server.close();
+    expect(env.node.listenerCount).toBe(0);
+    await env.node.close();
+  });
+
+  it('[OPS-1] [OPS-2] two gateways on one node number one key\'s stream once: both sessions see the same reports under the same outSeqs', async () => {
+    const env = await gatewayNode([[1, SELLER], [2, BUYER]]);
+    const second = new GatewayServer(env.node);
+    const secondUrl = `ws://127.0.0.1:${await second.listen(0)}/ws`;
+    const a = await logon(env.url, 1, env.pems.get(1)!);
+    const b = await logon(secondUrl, 1, env.pems.get(1)!);
+    const taker = await logon(secondUrl, 2, env.pems.get(2)!);
+    place(a.ws, 11, sbe.Side.Sell, 1_000); // through the first gateway
+    place(b.ws, 12, sbe.Side.Sell, 1_001); // the same key through the second
+    await new Promise((r) => setTimeout(r, 100));
+    place(taker.ws, 13, sbe.Side.Buy, 1_001, 2); // fills both, entered by another key
+    for (let i = 0; i < 300 && (streamSeqs(a.got).length < 4 || streamSeqs(b.got).length < 4); i++) await new Promise((r) => setTimeout(r, 10));
+    // New, New, Fill, Fill: numbered once, 1 to 4, and each session got exactly that stream.
+    expect(streamSeqs(a.got)).toEqual([1, 2, 3, 4]);
+    expect(streamSeqs(b.got)).toEqual([1, 2, 3, 4]);
+    const reports = (got: sbe.Decoded[]) => got.filter((d) => d.type === 'ExecutionReport').map((d) => d.message);
+    expect(reports(a.got)).toEqual(reports(b.got));
+    expect(reports(a.got).map((r) => [(r as sbe.ExecutionReport).clOrdId, (r as sbe.ExecutionReport).execType])).toEqual([
+      [11, sbe.ExecType.New], [12, sbe.ExecType.New], [11, sbe.ExecType.Fill], [12, sbe.ExecType.Fill],
+    ]);
+    for (const c of [a, b, taker]) c.ws.close();
+    second.close();
+    await env.close();
+  });
+});
