@@ -69,4 +69,53 @@ describe('the order-entry seam', () => {
     second.close();
     await env.close();
   });
+
+  it('[OPS-1] [OPS-2] cancel-on-disconnect as a gateway closes still reports: its Cancelled reports are in the key\'s stream after a restart', async () => {
+    const env = await gatewayNode([[1, SELLER]]);
+    const ws = new WebSocket(env.url);
+    const got: sbe.Decoded[] = [];
+    ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
+    await new Promise((r) => ws.once('open', r));
+    const v = new DataView(new ArrayBuffer(256));
+    const timestampNs = BigInt(Date.now()) * 1_000_000n;
+    const nonce = Math.floor(Math.random() * 2 ** 48);
+    ws.send(new Uint8Array(v.buffer, 0, sbe.encodeLogon(v, 0, {
+      keyId: 1, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 1, signature: signLogon(env.pems.get(1)!, 1, timestampNs, nonce),
+    })));
+    for (let i = 0; i < 300 && !got.some((d) => d.type === 'LogonAck'); i++) await new Promise((r) => setTimeout(r, 10));
+    place(ws, 21, sbe.Side.Sell, 1_000);
+    for (let i = 0; i < 300 && streamSeqs(got).length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    env.server.close(); // ends the session: cancel-on-disconnect queues a mass cancel
+    await env.node.drain();
+    expect(env.node.pipeline.orders.size).toBe(0);
+    // A new gateway on the node: the key's stream holds the New and the Cancelled.
+    const again = new GatewayServer(env.node);
+    const url = `ws://127.0.0.1:${await again.listen(0)}/ws`;
+    const back = await logon(url, 1, env.pems.get(1)!);
+    const ack = back.got.find((d) => d.type === 'LogonAck')!.message as sbe.LogonAck;
+    expect(ack.nextOutSeq).toBe(3);
+    back.ws.close();
+    again.close();
+    await env.node.close();
+  });
+
+  it('[OPS-1] an empty frame is refused with the reason (the order fast path leaves it to the decoder)', async () => {
+    const env = await gatewayNode([[1, SELLER]]);
+    const s = await logon(env.url, 1, env.pems.get(1)!);
+    const closed = new Promise<[number, string]>((r) => s.ws.once('close', (code, reason) => r([code, reason.toString()])));
+    s.ws.send(new Uint8Array(0));
+    expect(await closed).toEqual([1007, 'unparseable frame: messageHeader: a frame of 0 bytes is shorter than the 8-byte header']);
+    await env.close();
+  });
+
+  it('[OPS-1] a cancel naming client order id 0 and no order id is refused as UnknownClOrdId, as before the seam', async () => {
+    const env = await gatewayNode([[1, SELLER]]);
+    const s = await logon(env.url, 1, env.pems.get(1)!);
+    const v = new DataView(new ArrayBuffer(64));
+    s.ws.send(new Uint8Array(v.buffer, 0, sbe.encodeCancelOrder(v, 0, { clOrdId: 31, origClOrdId: 0, instrument: 1, orderId: 0 })));
+    for (let i = 0; i < 300 && !s.got.some((d) => d.type === 'CancelReject'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.got.find((d) => d.type === 'CancelReject')!.message).toMatchObject({ clOrdId: 31, origClOrdId: 0, reason: sbe.RejectReason.UnknownClOrdId });
+    s.ws.close();
+    await env.close();
+  });
 });

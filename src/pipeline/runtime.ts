@@ -104,7 +104,8 @@ export interface BatchListener {
   applied?(batch: AppliedBatch): void;
   /**
    * Runs inside the batch's LMDB transaction, right after applied(): what the listener derived from
-   * the batch becomes durable with it, never without it and never later.
+   * the batch becomes durable with it, never without it and never later. It only puts rows it
+   * prepared in applied() and must not throw (LMDB would keep what the transaction put so far).
    */
   write?(batch: number): void;
   /** The batch is durable (after its submitters' callbacks). */
@@ -269,14 +270,15 @@ export class NodeRuntime {
   /**
    * Queues a command: the gateways' path, which hear of its outcome through their listener (the
    * command carries its origin), so `resolve` and `reject` are optional. False, and nothing
-   * queued, when the node has stopped or its queue is full (QUEUED_MAX).
+   * queued, when the node has stopped or its queue is full (QUEUED_MAX) — unless `force`: what only
+   * takes risk off (cancel-on-disconnect, the dead-man's switch) is never refused for room.
    */
-  enqueue(command: NodeCommand, resolve?: (o: Outcome) => void, reject?: (e: Error) => void): boolean {
+  enqueue(command: NodeCommand, resolve?: (o: Outcome) => void, reject?: (e: Error) => void, force = false): boolean {
     if (this.failure) {
       reject?.(this.failure);
       return false;
     }
-    if (this.queued >= this.queuedMax) return false;
+    if (this.queued >= this.queuedMax && !force) return false;
     const w = this.spare.pop();
     if (w) {
       w.command = command;

@@ -79,7 +79,10 @@ export class ReportStreams implements BatchListener {
     assert(entry && entry.streams === this, 'report streams released twice');
     if (--entry.users > 0) return;
     shared.delete(this.node);
-    this.detach();
+    // Commands queued before the last user left (cancel-on-disconnect as its sessions end) still
+    // report: detach only once the node has applied and committed them.
+    if (this.node.idle) this.detach();
+    else void this.node.drain().then(() => this.detach(), () => this.detach());
   }
 
   /** Hears every key's messages as their batch becomes durable; returns what stops it. */
@@ -151,7 +154,8 @@ export class ReportStreams implements BatchListener {
       else if (c.type === 'cancel' || c.type === 'amend') {
         if (!outcome.ok) {
           // A cancel or amend of a client order id this key never used is sequenced with order id 0.
-          const reason = c.orderId === 0 && origin.origClOrdId ? sbe.RejectReason.UnknownClOrdId : (outcome.reason ?? 0) as sbe.RejectReason;
+          // (A cancel by order id of an order not this key's has no original client order id.)
+          const reason = c.orderId === 0 && origin.origClOrdId !== undefined ? sbe.RejectReason.UnknownClOrdId : (outcome.reason ?? 0) as sbe.RejectReason;
           this.message(origin.keyId, (v, at, outSeq) => sbe.encodeCancelReject(v, at, { outSeq, clOrdId: origin.clOrdId, origClOrdId: origin.origClOrdId ?? 0, reason }));
         } else this.request = origin;
       } else if (c.type === 'massCancel') this.request = origin;

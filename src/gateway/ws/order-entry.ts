@@ -96,7 +96,7 @@ export class OrderEntry {
       if (ref !== undefined && ref.keyId === keyId) m = { ...m, origClOrdId: ref.clOrdId };
       else {
         if (this.sessions.rateLimited(session, templateId, m.clOrdId)) return;
-        const origin: Origin = { gateway: this.gateway, keyId, clOrdId: m.clOrdId, origClOrdId: 0 };
+        const origin: Origin = { gateway: this.gateway, keyId, clOrdId: m.clOrdId, origClOrdId: undefined };
         return void this.enqueue(session, templateId, { type: 'cancel', account: session.account, instrument: m.instrument, orderId: 0, origin }, m.clOrdId);
       }
     }
@@ -116,7 +116,7 @@ export class OrderEntry {
       const command: NodeCommand = 'price' in m
         ? { type: 'amend', account: session.account, instrument: m.instrument, orderId, price: m.price, qty: m.qty, origin }
         : { type: 'cancel', account: session.account, instrument: m.instrument, orderId, origin };
-      this.enqueue(session, templateId, command, m.clOrdId);
+      if (!this.enqueue(session, templateId, command, m.clOrdId) && !amend) this.cancelling.delete(orderId);
     };
     if (known === undefined) return apply(0);
     if (known !== SEQUENCING) return apply(known);

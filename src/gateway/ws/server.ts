@@ -125,37 +125,43 @@ export class GatewayServer {
     this.marketData = new MarketData(node, this.outbox, this.bounds);
     this.streams = ReportStreams.acquire(node, options.clOrdIdsRetained);
     this.detach.push(() => this.streams.release());
-    this.sessions = new Sessions(node, new KeyStore(node.store), this.streams, this.outbox, this.bounds, limits, this.clock, this.stats,
-      (ws, held) => this.handle(ws, held), (v) => this.marketData.encodeInstruments(v));
-    this.orderEntry = new OrderEntry(this.id, node, this.streams, this.sessions, this.outbox, this.clock,
-      options.intakeQueuedMax ?? INTAKE_QUEUED_MAX, this.onOrderLatency !== undefined);
-    this.outbox.beforeFlush = () => this.marketData.publishBook();
-    if (this.onOrderLatency) this.outbox.afterFlush = () => this.timeAcked();
-    const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
-    this.app = app.ws<Connection>('/ws', {
-      compression: uWS.DISABLED,
-      maxPayloadLength: UWS_PAYLOAD_MAX,
-      idleTimeout: 0,
-      // Our own check (checkBackpressure, after each flush and on the timer) drops a slow consumer
-      // with a reason past slowConsumerBytes; uWS's limit, twice that, is only a backstop.
-      maxBackpressure: 2 * slowConsumerBytes,
-      closeOnBackpressureLimit: 1,
-      open: (ws) => this.bounds.open(ws),
-      message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
-      drain: (ws) => this.outbox.checkBackpressure(ws),
-      close: (ws) => this.onClose(ws),
-    }).any('/*', (res) => {
-      // Anything but the protocol's path: say where it is (a websocket client sees the status).
-      res.writeStatus('404 Not Found').end('Junction serves its protocol as a websocket at /ws\n');
-    });
-    // A key's reports go out to its session here once their batch is durable; market data is
-    // built from durable batches only.
-    this.detach.push(this.streams.onRelease(this.sessions.release));
-    this.detach.push(node.attach({
-      applied: (b) => this.orderEntry.applied(b),
-      durable: (b) => this.durable(b),
-      failed: (error) => this.sessions.fail(error),
-    }));
+    try {
+      this.sessions = new Sessions(node, new KeyStore(node.store), this.streams, this.outbox, this.bounds, limits, this.clock, this.stats,
+        (ws, held) => this.handle(ws, held), (v) => this.marketData.encodeInstruments(v));
+      this.orderEntry = new OrderEntry(this.id, node, this.streams, this.sessions, this.outbox, this.clock,
+        options.intakeQueuedMax ?? INTAKE_QUEUED_MAX, this.onOrderLatency !== undefined);
+      this.outbox.beforeFlush = () => this.marketData.publishBook();
+      if (this.onOrderLatency) this.outbox.afterFlush = () => this.timeAcked();
+      const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
+      this.app = app.ws<Connection>('/ws', {
+        compression: uWS.DISABLED,
+        maxPayloadLength: UWS_PAYLOAD_MAX,
+        idleTimeout: 0,
+        // Our own check (checkBackpressure, after each flush and on the timer) drops a slow consumer
+        // with a reason past slowConsumerBytes; uWS's limit, twice that, is only a backstop.
+        maxBackpressure: 2 * slowConsumerBytes,
+        closeOnBackpressureLimit: 1,
+        open: (ws) => this.bounds.open(ws),
+        message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
+        drain: (ws) => this.outbox.checkBackpressure(ws),
+        close: (ws) => this.onClose(ws),
+      }).any('/*', (res) => {
+        // Anything but the protocol's path: say where it is (a websocket client sees the status).
+        res.writeStatus('404 Not Found').end('Junction serves its protocol as a websocket at /ws\n');
+      });
+      // A key's reports go out to its session here once their batch is durable; market data is
+      // built from durable batches only.
+      this.detach.push(this.streams.onRelease(this.sessions.release));
+      this.detach.push(node.attach({
+        applied: (b) => this.orderEntry.applied(b),
+        durable: (b) => this.durable(b),
+        failed: (error) => this.sessions.fail(error),
+      }));
+    } catch (e) {
+      // Nothing stays attached to the node for a gateway that failed to start.
+      for (const undo of this.detach.splice(0)) undo();
+      throw e;
+    }
     this.timer = setInterval(() => this.tick(), TIMER_TICK_MS);
     this.timer.unref();
   }
@@ -257,8 +263,9 @@ export class GatewayServer {
    * decodes, and refuses with the reason if it must.
    */
   private ordersInPlace(ws: Ws, session: Session, message: ArrayBuffer): boolean {
-    const v = new DataView(message);
     const end = message.byteLength;
+    if (end < 8) return false; // not even a header: the general path refuses it with the reason
+    const v = new DataView(message);
     const order = this.order;
     try {
       for (let at = 0; at < end;) {

@@ -126,7 +126,7 @@ export class Sessions {
 
   /** Cancel-on-disconnect and the dead-man's switch: every order of the account. */
   private cancelAccountOrders(account: number): void {
-    this.node.enqueue({ type: 'massCancel', account });
+    this.node.enqueue({ type: 'massCancel', account }, undefined, undefined, true);
   }
 
   deadMansSwitch(session: Session, m: sbe.DeadMansSwitch): void {
