@@ -61,7 +61,22 @@ export class Outcome {
   private count = 0;
 
   /** seq: the node sequence; ts: the sequencer's timestamp, microseconds since the epoch. */
-  constructor(readonly seq: number, readonly ts: number) {}
+  constructor(public seq: number, public ts: number) {}
+
+  /** Made new for another command (the runtime reuses the outcomes only gateways read). */
+  reset(seq: number, ts: number): this {
+    this.seq = seq;
+    this.ts = ts;
+    this.ok = true;
+    this.reason = undefined;
+    this.reasonName = undefined;
+    this.orderId = undefined;
+    this.duplicateOf = undefined;
+    this.batch = undefined;
+    this.first = 0;
+    this.count = 0;
+    return this;
+  }
 
   /** Notes that event `index` of `batch` belongs to this command (a command's events are contiguous). */
   addEvent(batch: EventBatch, index: number): void {

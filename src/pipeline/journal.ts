@@ -2,9 +2,15 @@
 // thousands encodes in microseconds. Commands that do not fit a record exactly (deposits and
 // withdrawals with their string keys, or anything with out-of-range fields) are kept as JSON in an
 // extras section; replay must see exactly the commands the pipeline saw.
-import type { NodeCommand } from './commands.js';
+import type { NodeCommand, Outcome } from './commands.js';
 
-export interface SequencedCommand { seq: number; ts: number; command: NodeCommand }
+export interface SequencedCommand {
+  seq: number;
+  ts: number;
+  command: NodeCommand;
+  /** An outcome to reuse for this command (the runtime's, for commands whose outcome no caller keeps). */
+  outcome?: Outcome;
+}
 
 const RECORD_BYTES = 64;
 const HEADER_BYTES = 8;

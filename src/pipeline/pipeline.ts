@@ -112,9 +112,9 @@ export class Pipeline {
   apply(batch: readonly SequencedCommand[]): Outcome[] {
     this.stamp++;
     const outcomes: Outcome[] = [];
-    for (const { seq, ts, command: c } of batch) {
+    for (const { seq, ts, command: c, outcome: reused } of batch) {
       this.seq = seq;
-      const outcome = new Outcome(seq, ts);
+      const outcome = reused ? reused.reset(seq, ts) : new Outcome(seq, ts);
       outcomes.push(outcome);
       switch (c.type) {
         case 'deposit': this.deposit(c, outcome); break;
@@ -250,7 +250,9 @@ export class Pipeline {
       remaining: c.qty, held: amount, asset, mark: 0,
     };
     this.touch(order, 0);
-    this.open(order);
+    // Only an order that can rest (a GTC or post-only limit) goes in the index of open orders: an
+    // IOC, FOK or market order lives out its batch in the pending arrays (no map entry to churn).
+    this.open(order, c.orderType === 0 && (c.tif === 0 || c.tif === 3));
     outcome.orderId = order.id;
     const stp = c.stpMode !== undefined;
     this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, c.qty,
@@ -342,8 +344,8 @@ export class Pipeline {
     this.queuedMassCancel.add(c.account);
   }
 
-  private open(o: OpenOrder): void {
-    this.orders.set(o.id, o);
+  private open(o: OpenOrder, indexed = true): void {
+    if (indexed) this.orders.set(o.id, o);
     this.openCounts.set(o.account, (this.openCounts.get(o.account) ?? 0) + 1);
   }
 
@@ -404,15 +406,15 @@ export class Pipeline {
         }
         return;
       case EventKind.Fill:
-        return this.fill(events, i);
+        return this.fill(events, i, k);
       case EventKind.Cancelled: {
-        const o = this.orders.get(events.orderId(i));
+        const o = this.orderOf(events.orderId(i), k);
         if (o) this.close(o);
         return;
       }
       case EventKind.Reduced:
       case EventKind.Amended: {
-        const o = this.orders.get(events.orderId(i))!;
+        const o = this.orderOf(events.orderId(i), k)!;
         if (kind === EventKind.Amended) o.limit = events.price(i);
         o.remaining = events.remaining(i);
         return this.trim(o);
@@ -422,8 +424,14 @@ export class Pipeline {
     }
   }
 
-  private fill(events: EventBatch, i: number): void {
-    const taker = this.orders.get(events.orderId(i))!;
+  /** An order an event of command `k` names: the command's own new order, or one in the index. */
+  private orderOf(orderId: number, k: number): OpenOrder | undefined {
+    const own = this.pendingOrders[k];
+    return own !== undefined && own.id === orderId ? own : this.orders.get(orderId);
+  }
+
+  private fill(events: EventBatch, i: number, k: number): void {
+    const taker = this.orderOf(events.orderId(i), k)!;
     const maker = this.orders.get(events.makerOrderId(i))!;
     const terms = this.ledger.instruments.get(taker.instrument)!;
     const buyer = events.side(i) === Side.Buy ? taker : maker;

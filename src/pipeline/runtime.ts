@@ -15,7 +15,7 @@ import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../l
 import type { FeeTier } from '../ledger/fees.js';
 import { LedgerStore, type Snapshot } from '../ledger/store.js';
 import { decodePostings } from '../ledger/postings.js';
-import type { NodeCommand, Outcome } from './commands.js';
+import { Outcome, type NodeCommand } from './commands.js';
 import { decodeJournal, encodeJournal, type SequencedCommand } from './journal.js';
 import { Pipeline, type PipelineState } from './pipeline.js';
 
@@ -253,8 +253,8 @@ export class NodeRuntime {
   /**
    * Adds a listener of every batch, whoever submitted its commands; returns what detaches it. A
    * listener is attached while the node is idle (nothing queued or in flight), so it hears of
-   * every batch it derives from whole. It must not keep a batch's entries past its durable():
-   * they are reused for later commands.
+   * every batch it derives from whole. It must not keep a batch's entries or outcomes past its
+   * durable(): they are reused for later commands.
    */
   attach(listener: BatchListener): () => void {
     if (!this.idle) throw new Error('a listener must be attached while the node is idle (nothing queued or in flight)');
@@ -279,13 +279,15 @@ export class NodeRuntime {
       return false;
     }
     if (this.queued >= this.queuedMax && !force) return false;
+    // A command whose outcome only listeners read (no resolve) reuses its entry's outcome too.
     const w = this.spare.pop();
     if (w) {
       w.command = command;
       w.resolve = resolve;
       w.reject = reject;
+      w.outcome = resolve ? undefined : w.outcome ?? new Outcome(0, 0);
       this.queue.push(w);
-    } else this.queue.push({ seq: 0, ts: 0, command, resolve, reject });
+    } else this.queue.push({ seq: 0, ts: 0, command, resolve, reject, outcome: resolve ? undefined : new Outcome(0, 0) });
     if (!this.scheduled && !this.waitingForCommit) this.schedule();
     return true;
   }
@@ -366,6 +368,8 @@ export class NodeRuntime {
         // Every listener is done with the batch: its entries serve later commands (no object per command).
         for (const w of waiting) {
           if (this.spare.length >= SPARE_MAX) break;
+          // An outcome handed to a submitter is theirs to keep: the entry gets a new one when reused.
+          if (w.resolve) w.outcome = undefined;
           w.resolve = w.reject = undefined;
           this.spare.push(w);
         }
