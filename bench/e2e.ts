@@ -199,6 +199,7 @@ console.log(JSON.stringify({
   gc_pause_p99_us: commit.gc_pause_p99_us,
   gc_pause_max_us: commit.gc_pause_max_us,
   gc_pauses: commit.gc_pauses,
+  gc_by_kind: commit.gc_by_kind,
   order_in_node_p50_us: commit.order_in_node_p50_us,
   order_in_node_p99_us: commit.order_in_node_p99_us,
   node_loop_delay_p99_us: commit.loop_delay_p99_us,

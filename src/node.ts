@@ -45,8 +45,30 @@ export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (c
 
 const COMMIT_SAMPLES_MAX = 1_000_000;
 /** Each commit's latency and its commands: [micros, commands] (weighted, what each order waited for). */
-const commitWeights: [number, number][] = [];
-const orderMicros: number[] = [];
+/**
+ * Samples in preallocated typed arrays (made on the first use, only with --stats): collecting them
+ * must not itself allocate per order, or it would be measured as the node's allocation.
+ */
+class Samples {
+  private values: Float64Array | undefined;
+  private weights: Float64Array | undefined;
+  length = 0;
+  push(value: number, weight = 1): void {
+    this.values ??= new Float64Array(COMMIT_SAMPLES_MAX);
+    this.weights ??= new Float64Array(COMMIT_SAMPLES_MAX);
+    if (this.length === COMMIT_SAMPLES_MAX) return;
+    this.values[this.length] = value;
+    this.weights[this.length++] = weight;
+  }
+  /** [value, weight] pairs, sorted by value. */
+  sorted(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let i = 0; i < this.length; i++) out.push([this.values![i], this.weights![i]]);
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+}
+const commitWeights = new Samples();
+const orderMicros = new Samples();
 /** How late the event loop ran (a busy or paused main thread), sampled every 1 ms. */
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 let committedCommands = 0;
@@ -63,8 +85,18 @@ let commandsAtFirstCommit = 0;
 let gcProfiler: v8.GCProfiler | undefined;
 let heapUsedAtStart = 0;
 const gcPausesUs: number[] = [];
+/** Per kind of collection (perf_hooks' detail.kind: 1 scavenge, 2 minor mark-sweep, 4 mark-compact, 8 incremental, 16 weak callbacks): [count, total µs, max µs]. */
+const gcByKind = new Map<number, [number, number, number]>();
 const gcObserver = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if (gcPausesUs.length < COMMIT_SAMPLES_MAX) gcPausesUs.push(e.duration * 1000);
+  for (const e of list.getEntries()) {
+    const us = e.duration * 1000;
+    if (gcPausesUs.length < COMMIT_SAMPLES_MAX) gcPausesUs.push(us);
+    const detail = (e as PerformanceEntry & { detail?: { kind?: number; flags?: number } }).detail;
+    // Kind × 1000 + flags (perf_hooks constants: e.g. 4000 a mark-compact, +32 one for external memory).
+    const kind = (detail?.kind ?? 0) * 1000 + (detail?.flags ?? 0);
+    const k = gcByKind.get(kind) ?? [0, 0, 0];
+    gcByKind.set(kind, [k[0] + 1, k[1] + us, Math.max(k[2], us)]);
+  }
 });
 
 /**
@@ -97,6 +129,7 @@ function startGcWindow(): void {
   heapUsedAtStart = v8.getHeapStatistics().used_heap_size;
   gcProfiler.start();
   gcPausesUs.length = 0;
+  gcByKind.clear();
 }
 
 /** Bytes the JavaScript heap allocated since startGcWindow: what each collection freed, plus the growth left. */
@@ -163,7 +196,7 @@ async function main(): Promise<void> {
   let listening: number;
   try {
     runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
-      if (commitWeights.length < COMMIT_SAMPLES_MAX) commitWeights.push([micros, n]);
+      commitWeights.push(micros, n);
       committedCommands += n;
       if (!cpuAtFirstCommit) {
         cpuAtFirstCommit = process.cpuUsage();
@@ -174,7 +207,7 @@ async function main(): Promise<void> {
       tls,
       ...(values.stats ? {
         onOrderLatency: (micros: number) => {
-          if (orderMicros.length < COMMIT_SAMPLES_MAX) orderMicros.push(micros);
+          orderMicros.push(micros);
         },
       } : {}),
     });
@@ -205,17 +238,19 @@ async function main(): Promise<void> {
       gcPausesUs.sort((a, b) => a - b);
       const cpu = process.cpuUsage(cpuAtFirstCommit);
       const commandsMeasured = Math.max(1, committedCommands - commandsAtFirstCommit);
-      const commitMicros = commitWeights.map(([micros]) => micros).sort((a, b) => a - b);
-      orderMicros.sort((a, b) => a - b);
+      const commits = commitWeights.sorted();
+      const commitMicros = commits.map(([micros]) => micros);
+      const inNode = orderMicros.sorted().map(([micros]) => micros);
       const pct = (p: number, of = commitMicros) => Math.round(of[Math.min(of.length - 1, Math.floor(p * of.length))] ?? 0);
       writeFileSync(values.stats, JSON.stringify({
         commits: commitMicros.length, commands: committedCommands - commandsAtFirstCommit, commit_p50_us: pct(0.5), commit_p99_us: pct(0.99),
-        commit_per_order_p99_us: weightedPercentile(commitWeights, 0.99),
-        order_in_node_p50_us: pct(0.5, orderMicros), order_in_node_p99_us: pct(0.99, orderMicros),
+        commit_per_order_p99_us: weightedPercentile(commits, 0.99),
+        order_in_node_p50_us: pct(0.5, inNode), order_in_node_p99_us: pct(0.99, inNode),
         loop_delay_p99_us: Math.round(loopDelay.percentile(99) / 1000), loop_delay_max_us: Math.round(loopDelay.max / 1000),
         cpu_us_per_command: Math.round((10 * (cpu.user + cpu.system)) / commandsMeasured) / 10,
         alloc_bytes_per_command: Math.round(allocated / commandsMeasured),
         gc_pauses: gcPausesUs.length, gc_pause_p99_us: pct(0.99, gcPausesUs), gc_pause_max_us: Math.round(gcPausesUs[gcPausesUs.length - 1] ?? 0),
+        gc_by_kind: Object.fromEntries([...gcByKind].map(([kind, [n, total, max]]) => [kind, { n, mean_us: Math.round(total / n), max_us: Math.round(max) }])),
       }) + '\n');
     }
     console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));

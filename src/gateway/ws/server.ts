@@ -101,7 +101,7 @@ export class GatewayServer {
   private readonly timer: NodeJS.Timeout;
   private readonly onOrderLatency: GatewayOptions['onOrderLatency'];
   /** performance.now() at arrival of each order whose report this turn's flush sends (onOrderLatency only). */
-  private acked: number[] = [];
+  private readonly acked: number[] = [];
   /** What this gateway attached to the node and the report streams; close() undoes each. */
   private readonly detach: (() => void)[] = [];
 
@@ -213,7 +213,7 @@ export class GatewayServer {
     if (this.acked.length === 0) return;
     const now = performance.now();
     for (const arrived of this.acked) this.onOrderLatency!(Math.round(1000 * (now - arrived)));
-    this.acked = [];
+    this.acked.length = 0;
   }
 
   private tick(): void {
