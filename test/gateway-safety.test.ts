@@ -59,6 +59,46 @@ async function kill(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signal
   await exited;
 }
 
+describe('the outside tester\'s amend, over the wire', () => {
+  it('[OPS-1] [SL-10] one frame with CancelOrder then AmendOrder (10,000 → 50,000) of one resting sell: cancelled, the amend refused, the node up and its holds exact', async () => {
+    const env = await gatewayNode([[1, SELLER]], 100);
+    const ws = new WebSocket(env.url);
+    const got: sbe.Decoded[] = [];
+    ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
+    await new Promise((r) => ws.once('open', r));
+    const v = new DataView(new ArrayBuffer(1024));
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    ws.send(logonBytes(1, env.pems.get(1)!));
+    await until(() => got.some((d) => d.type === 'LogonAck'));
+    // Other funds held by the same account, as in the report (the double release went unnoticed).
+    for (const [clOrdId, qty] of [[1, 10_000], [2, 5_000]]) {
+      ws.send(new Uint8Array(v.buffer, 0, sbe.encodeNewOrder(v, 0, {
+        clOrdId, instrument: 1, side: sbe.Side.Sell, ordType: sbe.OrdType.Limit, timeInForce: sbe.TimeInForce.GTC, stpMode: sbe.StpMode.None, price: 1_200 + clOrdId, qty,
+      })));
+    }
+    await until(() => got.filter((d) => d.type === 'ExecutionReport').length === 2);
+    let n = sbe.encodeCancelOrder(v, 0, { clOrdId: 3, origClOrdId: 1, instrument: 1, orderId: 0 });
+    n += sbe.encodeAmendOrder(v, n, { clOrdId: 4, origClOrdId: 1, instrument: 1, price: 1_201, qty: 50_000 });
+    ws.send(new Uint8Array(v.buffer, 0, n));
+    await until(() => got.some((d) => d.type === 'CancelReject'));
+    const cancelled = got.find((d) => d.type === 'ExecutionReport' && d.message.execType === sbe.ExecType.Cancelled)!.message as sbe.ExecutionReport;
+    expect(cancelled).toMatchObject({ clOrdId: 1, requestClOrdId: 3, leavesQty: 0, cancelReason: sbe.CancelReason.User });
+    expect(got.find((d) => d.type === 'CancelReject')!.message).toMatchObject({ clOrdId: 4, origClOrdId: 1, reason: sbe.RejectReason.UnknownOrder });
+    await env.node.drain();
+    env.node.checkInvariants();
+    expect(env.node.ledger.balance(SELLER, 1)).toEqual({ available: 100_000 - 5_000, held: 5_000 });
+    // And a cancel-on-disconnect later (where the broken holds once stopped the node) is fine.
+    ws.close();
+    await new Promise((r) => setTimeout(r, 50));
+    await env.node.submit({ type: 'massCancel', account: SELLER });
+    env.node.checkInvariants();
+    expect(env.node.ledger.balance(SELLER, 1)).toEqual({ available: 100_000, held: 0 });
+    await env.close();
+  });
+});
+
 describe('sockets that never log on', () => {
   it('[OPS-1] a flood of 4,096 sockets from 64 addresses, each reopened when closed, keeps no trader out', async () => {
     const env = await gatewayNode([[1, BUYER]]);
