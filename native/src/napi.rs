@@ -282,7 +282,7 @@ unsafe fn restore(env: napi_env, info: napi_callback_info) -> Result<napi_value>
 }
 
 /// replayOps(h, ops: Int32Array, instrument, account) -> fills
-/// Replays a workload file (records [op, side, price, qty, id]; see shared/workloads) entirely in
+/// Replays a workload file (records [op, side, price, qty, id]; see scripts/gen-ops.mjs) entirely in
 /// Rust, through the same command path as `process`, so N-API's share of the cost can be measured.
 unsafe fn replay_ops(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
     let a = args::<4>(env, info)?;

@@ -267,7 +267,7 @@ export class MatchingCore {
 
   snapshot(): Buffer { return native.snapshot(this.handle); }
 
-  /** Replays a workload file (shared/workloads format) entirely inside Rust; returns the fill count. */
+  /** Replays a workload file (scripts/gen-ops.mjs format) entirely inside Rust; returns the fill count. */
   replayOpsNative(ops: Int32Array, instrument: number, account: number): number {
     return native.replayOps(this.handle, ops, instrument, account);
   }
