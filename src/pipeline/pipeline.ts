@@ -37,6 +37,9 @@ export interface PipelineState {
   keys: [string, number][];
 }
 
+/** Order objects kept for reuse at most. */
+const SPARE_ORDERS_MAX = 4_096;
+
 /** In the pending arrays' amend-delta place: the command is a new order (its reject closes it). */
 const NEW_ORDER = -1;
 
@@ -91,6 +94,9 @@ export class Pipeline {
   private touchedCount = 0;
   /** This batch's mark (touch notes each order once per batch). */
   private stamp = 0;
+  /** This batch's orders that cannot rest (IOC, FOK, market), and such objects free for reuse. */
+  private readonly passing: OpenOrder[] = [];
+  private readonly spareOrders: OpenOrder[] = [];
   /** The balances verify checks (repeats are harmless), reused. */
   private readonly verifyKeys: number[] = [];
   /** balanceKey → what the open orders hold there, as of the last verified batch. */
@@ -130,6 +136,12 @@ export class Pipeline {
     this.flush();
     this.testFault?.(this);
     this.verify();
+    // The batch's IOC, FOK and market orders are all done (verify saw each closed): reuse them.
+    for (const o of this.passing) {
+      assert(o.held === 0 && !this.orders.has(o.id), 'an order that cannot rest is closed by the end of its batch');
+      if (this.spareOrders.length < SPARE_ORDERS_MAX) this.spareOrders.push(o);
+    }
+    this.passing.length = 0;
     return outcomes;
   }
 
@@ -245,14 +257,22 @@ export class Pipeline {
     const account = this.ledger.accounts.get(c.account)!;
     const { asset, amount } = this.risk.hold;
     this.ledger.hold(this.seq, c.account, asset, amount);
-    const order: OpenOrder = {
-      id: this.seq, account: c.account, instrument: c.instrument, side: c.side, limit: c.price,
-      remaining: c.qty, held: amount, asset, mark: 0,
-    };
-    this.touch(order, 0);
     // Only an order that can rest (a GTC or post-only limit) goes in the index of open orders: an
-    // IOC, FOK or market order lives out its batch in the pending arrays (no map entry to churn).
-    this.open(order, c.orderType === 0 && (c.tif === 0 || c.tif === 3));
+    // IOC, FOK or market order lives out its batch in the pending arrays (no map entry to churn),
+    // in an object reused once its batch is verified.
+    const rests = c.orderType === 0 && (c.tif === 0 || c.tif === 3);
+    const reused = rests ? undefined : this.spareOrders.pop();
+    let order: OpenOrder;
+    if (reused) {
+      order = reused;
+      order.id = this.seq; order.account = c.account; order.instrument = c.instrument; order.side = c.side; order.limit = c.price;
+      order.remaining = c.qty; order.held = amount; order.asset = asset; order.mark = 0;
+    } else {
+      order = { id: this.seq, account: c.account, instrument: c.instrument, side: c.side, limit: c.price, remaining: c.qty, held: amount, asset, mark: 0 };
+    }
+    if (!rests) this.passing.push(order);
+    this.touch(order, 0);
+    this.open(order, rests);
     outcome.orderId = order.id;
     const stp = c.stpMode !== undefined;
     this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, c.qty,

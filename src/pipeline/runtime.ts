@@ -15,7 +15,7 @@ import type { Account, Asset, InstrumentTerms, Participant, Posting } from '../l
 import type { FeeTier } from '../ledger/fees.js';
 import { LedgerStore, type Snapshot } from '../ledger/store.js';
 import { decodePostings } from '../ledger/postings.js';
-import { Outcome, type NodeCommand } from './commands.js';
+import { Outcome, type NodeCommand, type OrderCommand, type Origin } from './commands.js';
 import { decodeJournal, encodeJournal, type SequencedCommand } from './journal.js';
 import { Pipeline, type PipelineState } from './pipeline.js';
 
@@ -32,6 +32,10 @@ export const INSTRUMENTS_MAX = 1024;
 export const QUEUED_MAX = 400_000;
 /** Queue entries kept for reuse at most. */
 const SPARE_MAX = 65_536;
+/** Marks an order command made by orderCommand(): the runtime reuses it once its batch is durable. */
+const REUSABLE: unique symbol = Symbol('reusable order command');
+/** An order command with its origin, from orderCommand(). */
+export type ReusableOrder = OrderCommand & { origin: Origin; [REUSABLE]: true };
 
 export interface InstrumentListing { symbol: string; base: string; quote: string; spec: InstrumentSpec }
 
@@ -126,6 +130,8 @@ export class NodeRuntime {
   private listeners: BatchListener[] = [];
   /** Queue entries of durable batches, reused by enqueue. */
   private readonly spare: Waiting[] = [];
+  /** Order commands (with their origin) of durable batches, reused by orderCommand(). */
+  private readonly spareOrders: ReusableOrder[] = [];
   /** Batches applied whose commit has not landed yet. */
   private undurable = 0;
   private waitingForCommit = false;
@@ -264,6 +270,18 @@ export class NodeRuntime {
     };
   }
 
+  /**
+   * An order command with its origin for a gateway to fill in and enqueue: reused once its batch is
+   * durable (so a gateway must not keep it), so the order path makes no object per order. Every
+   * field is set by the caller; stpMode and the origin's optional fields are undefined until set.
+   */
+  orderCommand(): ReusableOrder {
+    return this.spareOrders.pop() ?? {
+      type: 'order', account: 0, instrument: 0, side: 0, orderType: 0, tif: 0, price: 0, qty: 0, stpMode: undefined,
+      origin: { gateway: 0, keyId: 0, clOrdId: 0, origClOrdId: undefined, arrivedMs: undefined }, [REUSABLE]: true,
+    };
+  }
+
   /** Listeners attached now (what a detach is checked against). */
   get listenerCount(): number { return this.listeners.length; }
 
@@ -367,7 +385,9 @@ export class NodeRuntime {
         if (thrown !== undefined) console.error(`junction: a callback failed after batch ${batch} was durable:`, thrown);
         // Every listener is done with the batch: its entries serve later commands (no object per command).
         for (const w of waiting) {
-          if (this.spare.length >= SPARE_MAX) break;
+          const c = w.command as Partial<ReusableOrder>;
+          if (c[REUSABLE] && this.spareOrders.length < SPARE_MAX) this.spareOrders.push(c as ReusableOrder);
+          if (this.spare.length >= SPARE_MAX) continue;
           // An outcome handed to a submitter is theirs to keep: the entry gets a new one when reused.
           if (w.resolve) w.outcome = undefined;
           w.resolve = w.reject = undefined;

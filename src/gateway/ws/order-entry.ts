@@ -64,12 +64,14 @@ export class OrderEntry {
     if (ids.has(o.clOrdId)) {
       return this.outbox.reject(session.ws, templateId, Reason.DuplicateClOrdId, 'clOrdId', `clOrdId ${o.clOrdId} was already used`, o.clOrdId);
     }
-    // Every field in the literal (none added later): one allocation each, no shape change.
-    const origin: Origin = { gateway: this.gateway, keyId, clOrdId: o.clOrdId, origClOrdId: undefined, arrivedMs: this.stampArrival ? this.clock.arrivedMs : undefined };
-    const command: NodeCommand = {
-      type: 'order', account: session.account, instrument: o.instrument, side: o.side, orderType: o.ordType, tif: o.timeInForce,
-      price: o.price, qty: o.qty, stpMode: o.stpMode === sbe.StpMode.None ? undefined : o.stpMode, origin,
-    };
+    // A command the node reuses once its batch is durable: every field is set here.
+    const command = this.node.orderCommand();
+    command.account = session.account; command.instrument = o.instrument; command.side = o.side; command.orderType = o.ordType;
+    command.tif = o.timeInForce; command.price = o.price; command.qty = o.qty;
+    command.stpMode = o.stpMode === sbe.StpMode.None ? undefined : o.stpMode;
+    const origin = command.origin;
+    origin.gateway = this.gateway; origin.keyId = keyId; origin.clOrdId = o.clOrdId; origin.origClOrdId = undefined;
+    origin.arrivedMs = this.stampArrival ? this.clock.arrivedMs : undefined;
     ids.set(o.clOrdId, SEQUENCING);
     if (!this.enqueue(session, templateId, command, o.clOrdId)) ids.delete(o.clOrdId);
   }
