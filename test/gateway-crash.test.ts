@@ -3,8 +3,7 @@
 // every execution report and cancel reject a client received must be replayable, byte for byte
 // the same message under the same outbound sequence, and the stream must continue after the
 // highest sequence anyone saw: a report is never sent before it is durable.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,8 +11,8 @@ import { JunctionClient } from '../src/client/client.js';
 import * as sbe from '../src/protocol/codec.js';
 import { REPLAY_MESSAGES_MAX } from '../src/gateway/ws/server.js';
 import { mulberry32 } from './support/command-stream.js';
+import { startNodeProcess } from './support/node-process.js';
 
-const NODE = join(__dirname, '../dist/src/node.js');
 const KILLS = 5;
 const BTC = 1;
 const TICK = 10_000;
@@ -22,19 +21,7 @@ const REF = 95_000_000_000;
 
 type StreamMessage = sbe.ExecutionReport | sbe.CancelReject;
 
-async function startNode(data: string): Promise<{ child: ChildProcessWithoutNullStreams; url: string; keys: { keyId: number; privateKeyPem: string }[] }> {
-  const child = spawn(process.execPath, [NODE, '--data', data, '--port', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const ready = await new Promise<{ url: string; keys: string }>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const line = out.split('\n').find((l) => l.includes('"ready"'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
-  });
-  return { child, url: ready.url, keys: JSON.parse(readFileSync(ready.keys, 'utf8')) };
-}
+const startNode = startNodeProcess;
 
 /** Everything of a key's stream the node holds, by replaying from 1 in pages. */
 async function replayAll(client: JunctionClient): Promise<Map<number, StreamMessage>> {

@@ -12,9 +12,9 @@ import { signLogon } from '../src/gateway/ws/auth.js';
 import { UNATTACHED_MAX } from '../src/gateway/ws/server.js';
 import * as sbe from '../src/protocol/codec.js';
 import { gatewayNode } from './support/gateway-node.js';
+import { startNodeProcess } from './support/node-process.js';
 import { BUYER, SELLER } from './support/node-config.js';
 
-const NODE = join(__dirname, '../dist/src/node.js');
 
 function logonBytes(keyId: number, pem: string, nonce = Math.floor(Math.random() * 2 ** 48)): Uint8Array {
   const timestampNs = BigInt(Date.now()) * 1_000_000n;
@@ -39,19 +39,7 @@ function tryLogon(url: string, frame: Uint8Array, options: WebSocket.ClientOptio
   });
 }
 
-async function startNode(data: string, extra: string[] = []): Promise<{ child: ChildProcessWithoutNullStreams; url: string; keys: { keyId: number; privateKeyPem: string }[] }> {
-  const child = spawn(process.execPath, [NODE, '--data', data, '--port', '0', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const ready = await new Promise<{ url: string; keys: string }>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const line = out.split('\n').find((l) => l.includes('"ready"'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
-  });
-  return { child, url: ready.url, keys: JSON.parse(readFileSync(ready.keys, 'utf8')) };
-}
+const startNode = startNodeProcess;
 
 async function kill(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));

@@ -9,7 +9,7 @@ import * as sbe from '../src/protocol/codec.js';
 import { gatewayNode } from './support/gateway-node.js';
 import { BUYER, SELLER } from './support/node-config.js';
 
-async function logon(url: string, keyId: number, pem: string): Promise<{ ws: WebSocket; got: sbe.Decoded[] }> {
+async function logon(url: string, keyId: number, pem: string, cancelOnDisconnect: sbe.BooleanType = sbe.BooleanType.False): Promise<{ ws: WebSocket; got: sbe.Decoded[] }> {
   const ws = new WebSocket(url);
   const got: sbe.Decoded[] = [];
   ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
@@ -17,7 +17,7 @@ async function logon(url: string, keyId: number, pem: string): Promise<{ ws: Web
   const v = new DataView(new ArrayBuffer(256));
   const timestampNs = BigInt(Date.now()) * 1_000_000n;
   const nonce = Math.floor(Math.random() * 2 ** 48);
-  ws.send(new Uint8Array(v.buffer, 0, sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 0, signature: signLogon(pem, keyId, timestampNs, nonce) })));
+  ws.send(new Uint8Array(v.buffer, 0, sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect, signature: signLogon(pem, keyId, timestampNs, nonce) })));
   for (let i = 0; i < 300 && !got.some((d) => d.type === 'LogonAck'); i++) await new Promise((r) => setTimeout(r, 10));
   return { ws, got };
 }
@@ -72,17 +72,7 @@ describe('the order-entry seam', () => {
 
   it('[OPS-1] [OPS-2] cancel-on-disconnect as a gateway closes still reports: its Cancelled reports are in the key\'s stream after a restart', async () => {
     const env = await gatewayNode([[1, SELLER]]);
-    const ws = new WebSocket(env.url);
-    const got: sbe.Decoded[] = [];
-    ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
-    await new Promise((r) => ws.once('open', r));
-    const v = new DataView(new ArrayBuffer(256));
-    const timestampNs = BigInt(Date.now()) * 1_000_000n;
-    const nonce = Math.floor(Math.random() * 2 ** 48);
-    ws.send(new Uint8Array(v.buffer, 0, sbe.encodeLogon(v, 0, {
-      keyId: 1, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 1, signature: signLogon(env.pems.get(1)!, 1, timestampNs, nonce),
-    })));
-    for (let i = 0; i < 300 && !got.some((d) => d.type === 'LogonAck'); i++) await new Promise((r) => setTimeout(r, 10));
+    const { ws, got } = await logon(env.url, 1, env.pems.get(1)!, sbe.BooleanType.True);
     place(ws, 21, sbe.Side.Sell, 1_000);
     for (let i = 0; i < 300 && streamSeqs(got).length < 1; i++) await new Promise((r) => setTimeout(r, 10));
     env.server.close(); // ends the session: cancel-on-disconnect queues a mass cancel

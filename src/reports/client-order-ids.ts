@@ -43,29 +43,3 @@ export class ClOrdIds {
     this.next = (this.next + 2) % (2 * this.retained);
   }
 }
-
-/** A FIFO of numbers (a growable ring): push and shift without allocating per item. */
-export class NumberQueue {
-  private items = new Float64Array(1024);
-  private head = 0;
-  private size = 0;
-
-  push(x: number): void {
-    if (this.size === this.items.length) {
-      const grown = new Float64Array(2 * this.items.length);
-      for (let i = 0; i < this.size; i++) grown[i] = this.items[(this.head + i) % this.items.length];
-      this.items = grown;
-      this.head = 0;
-    }
-    this.items[(this.head + this.size) % this.items.length] = x;
-    this.size++;
-  }
-
-  shift(): number {
-    if (this.size === 0) throw new Error('NumberQueue is empty');
-    const x = this.items[this.head];
-    this.head = (this.head + 1) % this.items.length;
-    this.size--;
-    return x;
-  }
-}

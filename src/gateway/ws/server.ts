@@ -105,7 +105,7 @@ export class GatewayServer {
   /** What this gateway attached to the node and the report streams; close() undoes each. */
   private readonly detach: (() => void)[] = [];
 
-  constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
+  constructor(node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
     // Reports are derived as batches are applied: a gateway joining mid-batch would miss some.
     if (!node.idle) throw new Error('a gateway must be created while the node is idle (nothing queued or in flight)');
