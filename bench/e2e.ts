@@ -67,6 +67,8 @@ const makers = keys.filter((k) => k.account === 10).slice(0, CLIENTS);
 let acked = 0;
 let rejected = 0;
 let refused = 0;
+/** Refusals by their reason's name (busy, rate limited, …). */
+const refusedBy = new Map<number, number>();
 let measuring = false;
 /** Send time (µs) by clOrdId (ids run 1, 2, … over all clients), 0 once acknowledged. */
 const sent = new Float64Array(Math.ceil(RATE * (SECONDS + Number(values.warmup) + 2)) + BATCH + 1);
@@ -92,7 +94,12 @@ const clients = await Promise.all(makers.map((key) => new Promise<{ ws: WebSocke
       const end = sbe.messageEnd(v, at, d.byteLength);
       const templateId = v.getUint16(at + 2, true);
       if (templateId === sbe.TemplateId.LogonAck) resolve({ ws, sent });
-      if (templateId === sbe.TemplateId.SessionReject && measuring) refused++; // busy or rate limited: not acknowledged
+      if (templateId === sbe.TemplateId.SessionReject && measuring) {
+        // Busy or rate limited: not acknowledged.
+        refused++;
+        const reason = v.getUint16(at + 8 + 2, true);
+        refusedBy.set(reason, (refusedBy.get(reason) ?? 0) + 1);
+      }
       if (templateId === sbe.TemplateId.ExecutionReport) {
         const b = at + sbe.HEADER_BYTES;
         const clOrdId = v.getUint32(b + sbe.EXECUTIONREPORT_OFFSETS.clOrdId, true) + 2 ** 32 * v.getUint32(b + sbe.EXECUTIONREPORT_OFFSETS.clOrdId + 4, true);
@@ -128,6 +135,7 @@ probe.on('message', (d: Buffer) => {
 let clOrdId = 1;
 let due = 0;
 let probeId = 0;
+let frames = 0;
 const buffer = new DataView(new ArrayBuffer(1 << 16));
 const started = nowUs();
 // Warm-up (JIT, heap sizing, and the backlog a cold node builds at high rates) is not measured.
@@ -149,7 +157,9 @@ await new Promise<void>((done) => {
     due = (RATE * (now - started)) / 1e6 - (clOrdId - 1);
     while (due >= BATCH) {
       due -= BATCH;
-      const c = clients[clOrdId % clients.length];
+      // Frames go round the connections in turn (by clOrdId they would skip some when a frame holds
+      // an even number of orders, and those left would hit their rate limit).
+      const c = clients[frames++ % clients.length];
       const orders: sbe.NewOrder[] = [];
       const first = clOrdId;
       for (let i = 0; i < BATCH; i++) {
@@ -191,6 +201,7 @@ console.log(JSON.stringify({
   batch: BATCH,
   rejected,
   refused,
+  refused_by_reason: Object.fromEntries([...refusedBy].map(([reason, n]) => [sbe.RejectReasonNames[reason] ?? reason, n])),
   commits: commit.commits,
   commands_per_commit: Math.round(commit.commands / Math.max(1, commit.commits)),
   commit_p50_us: commit.commit_p50_us,
