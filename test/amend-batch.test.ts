@@ -305,3 +305,16 @@ describe('the journal', () => {
     expect(decoded).toEqual(commands.map((c) => { const { origin: _, ...rest } = c as NodeCommand & { origin?: unknown }; return rest; }));
   });
 });
+
+describe('orders the core would read differently', () => {
+  it('[CORE-2] [SL-10] an order type or time in force out of range is refused by name (the core would read it masked and rest it)', async () => {
+    const n = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-tif-')), config: testConfig() });
+    await n.submit({ type: 'deposit', key: 'q', account: BUYER, asset: 'QUOTE', amount: 1_000_000 });
+    const tif = await n.submit({ type: 'order', account: BUYER, instrument: 1, side: 0, orderType: 0, tif: 256, price: 900, qty: 1 });
+    const type = await n.submit({ type: 'order', account: BUYER, instrument: 1, side: 0, orderType: 256, tif: 0, price: 900, qty: 1 });
+    expect([tif.ok, tif.reasonName, type.ok, type.reasonName]).toEqual([false, 'InvalidTimeInForce', false, 'InvalidOrderType']);
+    expect(n.ledger.balance(BUYER, 0)).toEqual({ available: 1_000_000, held: 0 });
+    n.checkInvariants();
+    await n.close();
+  });
+});

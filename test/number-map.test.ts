@@ -47,3 +47,32 @@ describe('NumberMap', () => {
     expect(ids.ids.get(3 * 2 ** 40)).toBe(99);
   });
 });
+
+describe('NumberMap against chosen keys', () => {
+  it('[OPS-1] keys crafted to collide under an unseeded mix spread out: no long probe runs', () => {
+    const map = new NumberMap();
+    // Keys a client could pick so that lo ^ imul(hi, φ) is constant (what an unseeded, linear mix
+    // would send to one slot): the seeded finalizer must not pile them up.
+    for (let hi = 1; hi <= 20_000; hi++) {
+      const lo = (Math.imul(hi, 0x9e3779b1) ^ 0x12345678) >>> 0;
+      map.set(hi * 4294967296 + lo, hi);
+    }
+    expect(map.size).toBe(20_000);
+    expect(map.longestRun()).toBeLessThan(200);
+  });
+
+  it('[OPS-1] the retention ring grows and retires oldest first for retention windows of several sizes', () => {
+    for (const retained of [1, 127, 128, 129, 300]) {
+      const ids = new ClOrdIds(retained);
+      const window: number[] = [];
+      for (let c = 1; c <= 3 * retained + 7; c++) {
+        ids.ids.set(c, c);
+        ids.retire(c, c);
+        window.push(c);
+        if (window.length > retained) window.shift();
+        expect(ids.ids.size, `retained ${retained} after ${c}`).toBe(window.length);
+      }
+      expect(window.every((c) => ids.ids.has(c))).toBe(true);
+    }
+  });
+});

@@ -252,6 +252,9 @@ export class Pipeline {
     if ((c.side !== 0 && c.side !== 1) || !Number.isInteger(c.orderType) || !Number.isInteger(c.tif)) {
       return this.reject(outcome, NodeReject.InvalidCommand);
     }
+    // In range here, as the core reads them (whether an order can rest is decided on these).
+    if (c.orderType !== 0 && c.orderType !== 1) return this.reject(outcome, RejectReason.InvalidOrderType);
+    if (c.tif < 0 || c.tif > 3) return this.reject(outcome, RejectReason.InvalidTimeInForce);
     const reason = this.risk.checkOrder(c.account, c.instrument, c.side, c.orderType === 1, c.price, c.qty, this.openCounts.get(c.account) ?? 0);
     if (reason !== 0) return this.reject(outcome, reason);
     const account = this.ledger.accounts.get(c.account)!;

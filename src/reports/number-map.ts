@@ -1,11 +1,26 @@
 // A map from safe integers to numbers in typed arrays (open addressing, linear probing): entries
 // are not objects and their keys are not boxed, so a map of hundreds of thousands of client order
 // ids allocates nothing per entry and gives the garbage collector nothing to trace or promote.
+// The keys are chosen by clients, so the hash is seeded per process and mixes both halves of the
+// key non-linearly: nobody can choose ids that pile into one probe run (the layout is never state).
 const EMPTY = 0;
 const FULL = 1;
 const DELETED = 2;
 /** Below this share of live entries a table is rebuilt at its size; above it (with deleted ones) it grows. */
 const LOAD_MAX = 0.5;
+
+/** MurmurHash3's 32-bit finalizer: every input bit affects every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Per process, so clients cannot choose colliding keys (the map's layout is never persisted). */
+const SEED_LO = (Math.random() * 4294967296) >>> 0;
+const SEED_HI = (Math.random() * 4294967296) >>> 0;
 
 export class NumberMap {
   private keys: Float64Array;
@@ -28,12 +43,21 @@ export class NumberMap {
   get size(): number { return this.live; }
 
   private slotOf(key: number): number {
-    // Both 32-bit halves of the integer, mixed.
+    // Both 32-bit halves of the integer, each through the finalizer with the process's seed.
     const lo = key >>> 0;
-    const hi = (key / 4294967296) >>> 0;
-    let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
-    h ^= h >>> 15;
-    return h & this.mask;
+    const hi = Math.floor(key / 4294967296) >>> 0;
+    return fmix32(fmix32(lo ^ SEED_LO) ^ hi ^ SEED_HI) & this.mask;
+  }
+
+  /** The longest run of taken slots (live or deleted): what a lookup may walk at worst. */
+  longestRun(): number {
+    let longest = 0;
+    let run = 0;
+    for (let i = 0; i < 2 * this.states.length; i++) {
+      if (this.states[i & this.mask] === EMPTY) run = 0;
+      else longest = Math.max(longest, ++run);
+    }
+    return Math.min(longest, this.states.length);
   }
 
   /** The slot holding `key`, or -1. */
