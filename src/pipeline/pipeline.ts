@@ -25,7 +25,7 @@ export interface OpenOrder {
   side: number;
   limit: number;
   remaining: number;
-  /** What the order holds now: exactly what its remaining quantity needs (see PreTradeRisk.holdFor). */
+  /** What the order holds now: exactly what its remaining quantity needs (see PreTradeRisk.holdAmount). */
   held: number;
   asset: number;
   /** The last batch (its number in this pipeline's life) whose verification noted the order; not state. */
@@ -189,7 +189,7 @@ export class Pipeline {
   /** What an open order must hold for its remaining quantity. */
   private need(o: OpenOrder): number {
     const account = this.ledger.accounts.get(o.account)!;
-    return this.risk.holdFor(account, this.ledger.instruments.get(o.instrument)!, o.side, o.limit, o.remaining).amount;
+    return this.risk.holdAmount(account, this.ledger.instruments.get(o.instrument)!, o.side, o.limit, o.remaining);
   }
 
   /** Notes an order's hold before the batch first changes it (verify checks what it became). */
@@ -323,13 +323,13 @@ export class Pipeline {
     if (Number.isNaN(notional)) return this.reject(outcome, NodeReject.NotionalTooLarge);
     // An amend obeys the account's limits as a new order does.
     if (account.orderNotionalMax > 0 && notional > account.orderNotionalMax) return this.reject(outcome, NodeReject.NotionalLimit);
-    const need = this.risk.holdFor(account, terms, o.side, c.price, c.qty);
-    if (!Number.isSafeInteger(need.amount)) {
+    const need = this.risk.holdAmount(account, terms, o.side, c.price, c.qty);
+    if (!Number.isSafeInteger(need)) {
       return this.reject(outcome, c.qty % terms.lotSize !== 0 ? RejectReason.QuantityOffLot : NodeReject.NotionalTooLarge);
     }
-    const delta = need.amount - o.held;
+    const delta = need - o.held;
     if (delta > 0) {
-      const short = this.risk.checkFunds(account, { asset: o.asset, amount: delta });
+      const short = this.risk.fundsShort(account, o.asset, delta);
       if (short !== undefined) return this.reject(outcome, short);
       this.touch(o);
       this.ledger.hold(this.seq, o.account, o.asset, delta);

@@ -34,15 +34,11 @@ export class PreTradeRisk {
   }
 
   /**
-   * What an order on `terms` at `price` for `qty` must hold: a sell holds the quantity; a buy holds
-   * the notional, the largest fee its account's tier can charge on it, and one quote unit per
-   * possible fill (each fill rounds its fee up by less than one unit).
+   * What an order on `terms` at `price` for `qty` must hold, in its side's asset (a sell the base,
+   * a buy the quote): a sell holds the quantity; a buy holds the notional, the largest fee its
+   * account's tier can charge on it, and one quote unit per possible fill (each fill rounds its fee
+   * up by less than one unit).
    */
-  holdFor(account: Account, terms: InstrumentTerms, side: number, price: number, qty: number): HoldPlan {
-    return { asset: side === 1 ? terms.base : terms.quote, amount: this.holdAmount(account, terms, side, price, qty) };
-  }
-
-  /** holdFor's amount alone (no object: the order path's form). */
   holdAmount(account: Account, terms: InstrumentTerms, side: number, price: number, qty: number): number {
     if (side === 1) return qty;
     const notional = this.ledger.notional(terms, price, qty);
@@ -84,12 +80,8 @@ export class PreTradeRisk {
     return 0;
   }
 
-  /** Is `hold` coverable from the account's available balance in a custody location that counts? */
-  checkFunds(account: Account, hold: HoldPlan): NodeReject | undefined {
-    return this.fundsShort(account, hold.asset, hold.amount);
-  }
-
-  private fundsShort(account: Account, asset: number, amount: number): NodeReject | undefined {
+  /** Why `amount` of `asset` cannot be held for the account (custody, available balance), if it cannot. */
+  fundsShort(account: Account, asset: number, amount: number): NodeReject | undefined {
     if (!account.custody.includes(this.ledger.assets[asset].custody)) return NodeReject.CustodyNotEligible;
     if (this.ledger.balance(account.id, asset).available < amount) return NodeReject.InsufficientFunds;
     return undefined;
