@@ -38,15 +38,19 @@ export class OrderEntry {
    */
   private busy(session: Session, templateId: number, clOrdId: number, queuedMax: number): boolean {
     if (this.node.queued < queuedMax) return false;
-    this.outbox.reject(session.ws, templateId, Reason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, clOrdId);
+    this.refuseBusy(session, templateId, clOrdId);
     return true;
   }
 
   /** Enqueues a command; the node's own queue bound refuses it only past every intake limit. */
   private enqueue(session: Session, templateId: number, command: NodeCommand, clOrdId: number): boolean {
     if (this.node.enqueue(command)) return true;
-    this.outbox.reject(session.ws, templateId, Reason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, clOrdId);
+    this.refuseBusy(session, templateId, clOrdId);
     return false;
+  }
+
+  private refuseBusy(session: Session, templateId: number, clOrdId: number): void {
+    this.outbox.reject(session.ws, templateId, Reason.Busy, 'clOrdId', `node busy: ${this.node.queued} commands queued; retry`, clOrdId);
   }
 
   newOrders(session: Session, orders: readonly sbe.NewOrder[], templateId: number): void {

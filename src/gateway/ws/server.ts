@@ -295,9 +295,7 @@ export class GatewayServer {
           this.orderEntry.newOrder(session, sbe.readNewOrder(v, at + 8, blockLength, next, order), templateId);
         } else {
           const [first, entryLength, count] = sbe.batchNewOrdersOrders(v, at + 8, blockLength, next);
-          if (count === 0) this.outbox.reject(ws, templateId, Reason.EmptyBatch, 'orders', 'a batch must hold at least one order');
-          else if (count > BATCH_ORDERS_MAX) this.outbox.reject(ws, templateId, Reason.BatchTooLarge, 'orders', `${count} orders: a batch holds at most ${BATCH_ORDERS_MAX}`);
-          else for (let i = 0; i < count; i++) this.orderEntry.newOrder(session, sbe.readBatchNewOrdersOrdersEntry(v, first + i * entryLength, order), templateId);
+          if (this.batchFits(ws, templateId, count)) for (let i = 0; i < count; i++) this.orderEntry.newOrder(session, sbe.readBatchNewOrdersOrdersEntry(v, first + i * entryLength, order), templateId);
         }
         at = next;
       }
@@ -307,6 +305,14 @@ export class GatewayServer {
       this.outbox.end(ws, 1011, 'internal error');
     }
     return true;
+  }
+
+  /** A BatchNewOrders holds 1 to BATCH_ORDERS_MAX orders; otherwise it is refused whole, by name. */
+  private batchFits(ws: Ws, templateId: number, count: number): boolean {
+    if (count === 0) this.outbox.reject(ws, templateId, Reason.EmptyBatch, 'orders', 'a batch must hold at least one order');
+    else if (count > BATCH_ORDERS_MAX) this.outbox.reject(ws, templateId, Reason.BatchTooLarge, 'orders', `${count} orders: a batch holds at most ${BATCH_ORDERS_MAX}`);
+    else return true;
+    return false;
   }
 
   /** Handles decoded messages in order; those after a Logon whose nonce is being made durable wait for it. */
@@ -360,9 +366,7 @@ export class GatewayServer {
       case 'NewOrder':
         return this.orderEntry.newOrders(session, [decoded.message], decoded.templateId);
       case 'BatchNewOrders': {
-        const n = decoded.message.orders.length;
-        if (n === 0) return this.outbox.reject(ws, decoded.templateId, Reason.EmptyBatch, 'orders', 'a batch must hold at least one order');
-        if (n > BATCH_ORDERS_MAX) return this.outbox.reject(ws, decoded.templateId, Reason.BatchTooLarge, 'orders', `${n} orders: a batch holds at most ${BATCH_ORDERS_MAX}`);
+        if (!this.batchFits(ws, decoded.templateId, decoded.message.orders.length)) return;
         return this.orderEntry.newOrders(session, decoded.message.orders, decoded.templateId);
       }
       case 'CancelOrder':
