@@ -282,24 +282,35 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
    */
   place(o: OrderRequest): Promise<sbe.ExecutionReport> {
     if (!this.connected) return notConnected();
-    let instrument: number, price: number, qty: number;
-    try {
-      ({ instrument, price, qty } = this.units(o.instrument, o.price, o.qty, false));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const clOrdId = o.clOrdId ?? this.nextClOrdId++;
-    const result = this.awaitReport<sbe.ExecutionReport>(clOrdId, [[clOrdId, (m) => 'execType' in m]]);
-    this.send((v) => sbe.encodeNewOrder(v, 0, {
-      clOrdId, instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
-      timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price, qty,
-    }));
-    return result;
+    return this.checked(() => {
+      const { instrument, price, qty } = this.units(o.instrument, o.price, o.qty, false);
+      const clOrdId = o.clOrdId ?? this.nextClOrdId++;
+      const result = this.awaitReport<sbe.ExecutionReport>(clOrdId, [[clOrdId, (m) => 'execType' in m]]);
+      this.send((v) => sbe.encodeNewOrder(v, 0, {
+        clOrdId, instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
+        timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price, qty,
+      }));
+      return result;
+    });
   }
 
   /** The instrument named by id or symbol, as the node lists it (the InstrumentList). */
   instrument(name: number | string): Instrument {
     return findInstrument(this.instruments, name);
+  }
+
+  /** An instrument's id: a number as it is, a symbol looked up (a UnitError names the ones there are). */
+  private instrumentId(name: number | string): number {
+    return typeof name === 'number' ? name : this.instrument(name).instrument;
+  }
+
+  /** Runs a request whose arguments may be refused before anything is sent: a refusal rejects it. */
+  private checked<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return request();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** An order's instrument, price and quantity in wire units (decimal strings converted and checked). */
@@ -316,18 +327,15 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   /** Cancels by the original client order id; resolves with the Cancelled report or a CancelReject. */
   cancel(instrumentName: number | string, origClOrdId: number): Promise<sbe.ExecutionReport | sbe.CancelReject> {
     if (!this.connected) return notConnected();
-    let instrument: number;
-    try {
-      instrument = typeof instrumentName === 'number' ? instrumentName : this.instrument(instrumentName).instrument;
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const clOrdId = this.nextClOrdId++;
-    const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
-      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
-    ]);
-    this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId, instrument, orderId: 0 }));
-    return result;
+    return this.checked(() => {
+      const instrument = this.instrumentId(instrumentName);
+      const clOrdId = this.nextClOrdId++;
+      const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
+        [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Cancelled && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
+      ]);
+      this.send((v) => sbe.encodeCancelOrder(v, 0, { clOrdId, origClOrdId, instrument, orderId: 0 }));
+      return result;
+    });
   }
 
   /**
@@ -348,18 +356,15 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   /** Amends price and open quantity (decimal strings or wire units, as in place()). */
   amend(instrumentName: number | string, origClOrdId: number, priceIn: number | string, qtyIn: number | string): Promise<sbe.ExecutionReport | sbe.CancelReject> {
     if (!this.connected) return notConnected();
-    let instrument: number, price: number, qty: number;
-    try {
-      ({ instrument, price, qty } = this.units(instrumentName, priceIn, qtyIn, true));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const clOrdId = this.nextClOrdId++;
-    const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
-      [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Amended && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
-    ]);
-    this.send((v) => sbe.encodeAmendOrder(v, 0, { clOrdId, origClOrdId, instrument, price, qty }));
-    return result;
+    return this.checked(() => {
+      const { instrument, price, qty } = this.units(instrumentName, priceIn, qtyIn, true);
+      const clOrdId = this.nextClOrdId++;
+      const result = this.awaitReport<sbe.ExecutionReport | sbe.CancelReject>(clOrdId, [
+        [origClOrdId, (m) => 'execType' in m && m.execType === sbe.ExecType.Amended && m.requestClOrdId === clOrdId], [clOrdId, (m) => !('execType' in m)],
+      ]);
+      this.send((v) => sbe.encodeAmendOrder(v, 0, { clOrdId, origClOrdId, instrument, price, qty }));
+      return result;
+    });
   }
 
   /**
@@ -410,16 +415,13 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
    */
   massCancel(instrumentName: number | string = 0, side: sbe.SideFilter = sbe.SideFilter.Both): Promise<sbe.MassCancelReport> {
     if (!this.connected) return notConnected();
-    let instrument: number;
-    try {
-      instrument = instrumentName === 0 || typeof instrumentName === 'number' ? instrumentName : this.instrument(instrumentName).instrument;
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const clOrdId = this.nextClOrdId++;
-    const result = this.awaitReport<sbe.MassCancelReport>(clOrdId, [[clOrdId, (m) => 'cancelled' in m]]);
-    this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId, instrument, side }));
-    return result;
+    return this.checked(() => {
+      const instrument = this.instrumentId(instrumentName);
+      const clOrdId = this.nextClOrdId++;
+      const result = this.awaitReport<sbe.MassCancelReport>(clOrdId, [[clOrdId, (m) => 'cancelled' in m]]);
+      this.send((v) => sbe.encodeMassCancel(v, 0, { clOrdId, instrument, side }));
+      return result;
+    });
   }
 
   /** The account's open orders (clOrdId 0 for those not entered by this key), oldest first. */
@@ -521,29 +523,24 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
    * or update. Resolves with the first snapshot; fails with the node's reason (an unknown instrument).
    */
   subscribeBook(name: number | string): Promise<void> {
-    let instrument: number;
-    try {
-      instrument = typeof name === 'number' ? name : this.instrument(name).instrument;
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    this.books.set(instrument, { levels: [new Map(), new Map()], bookSeq: 0, live: false });
-    return this.subscribing_(instrument, () => this.requestBook(instrument));
+    return this.checked(() => {
+      const instrument = this.instrumentId(name);
+      this.books.set(instrument, { levels: [new Map(), new Map()], bookSeq: 0, live: false });
+      return this.awaitSubscription(instrument, () => this.requestBook(instrument));
+    });
   }
 
   /** Emits 'trade' for each public trade of the instrument; resolves once subscribed (SubscribeAck). */
   subscribeTrades(name: number | string): Promise<void> {
-    let instrument: number;
-    try {
-      instrument = typeof name === 'number' ? name : this.instrument(name).instrument;
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    this.tradeSubscriptions.add(instrument);
-    return this.subscribing_(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades })));
+    return this.checked(() => {
+      const instrument = this.instrumentId(name);
+      this.tradeSubscriptions.add(instrument);
+      return this.awaitSubscription(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades })));
+    });
   }
 
-  private subscribing_(instrument: number, send: () => void): Promise<void> {
+  /** Sends a subscription and waits for its first answer (a snapshot or SubscribeAck) or its refusal. */
+  private awaitSubscription(instrument: number, send: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.subscribing.push({
         instrument,
