@@ -12,8 +12,9 @@
 // the first such order on stderr and exits 1.
 // usage: npm run bench:replay -- --ops FILE --engine native|native-raw|reference [--runs N] [--batch N] [--orders-max N]
 import { parseArgs } from 'node:util';
+import { RejectTally } from './rejects.js';
 import {
-  EventKind, MatchingCore, REJECT_REASON_NAMES, ReferenceBook, WORKLOAD_ACCOUNT, WORKLOAD_INSTRUMENT, WorkloadOp,
+  EventKind, MatchingCore, ReferenceBook, WORKLOAD_ACCOUNT, WORKLOAD_INSTRUMENT, WorkloadOp,
   readWorkload, workloadCommand, type Command,
 } from '../src/core/index.js';
 import { WORKLOAD_RECORD_WORDS } from '../src/core/workload.js';
@@ -52,29 +53,7 @@ try {
 }
 const count = ops.length / WORKLOAD_RECORD_WORDS;
 
-interface RejectedOrder { op: number; reason: number }
-interface Rejects {
-  total: number;
-  newOrders: number;
-  /** Count per reject reason code. */
-  byReason: Map<number, number>;
-  firstNewOrder?: RejectedOrder;
-}
-interface Run { seconds: number; fills: number; resting: number; rejects?: Rejects; bytesPerOrder?: number }
-
-function noRejects(): Rejects {
-  return { total: 0, newOrders: 0, byReason: new Map() };
-}
-
-/** Counts a Rejected event of operation `op` (an index into the file). */
-function countReject(rejects: Rejects, op: number, reason: number): void {
-  rejects.total++;
-  rejects.byReason.set(reason, (rejects.byReason.get(reason) ?? 0) + 1);
-  if (ops[op * WORKLOAD_RECORD_WORDS] !== WorkloadOp.Cancel) {
-    rejects.newOrders++;
-    rejects.firstNewOrder ??= { op, reason };
-  }
-}
+interface Run { seconds: number; fills: number; resting: number; rejects?: RejectTally; bytesPerOrder?: number }
 
 function newCore(): MatchingCore {
   const core = new MatchingCore({ ordersMax, instrumentsMax: 1, batchCommandsMax: batch });
@@ -85,7 +64,7 @@ function newCore(): MatchingCore {
 function runNative(): Run {
   const core = newCore();
   const instrument = WORKLOAD_INSTRUMENT.id;
-  const rejects = noRejects();
+  const rejects = new RejectTally(ops);
   let fills = 0;
   let batchStart = 0;
   const start = process.hrtime.bigint();
@@ -99,7 +78,7 @@ function runNative(): Run {
       for (let e = 0; e < events.length; e++) {
         const kind = events.kind(e);
         if (kind === EventKind.Fill) fills++;
-        else if (kind === EventKind.Rejected) countReject(rejects, batchStart + events.commandIndex(e), events.reason(e));
+        else if (kind === EventKind.Rejected) rejects.count(batchStart + events.commandIndex(e), events.reason(e));
       }
       batchStart = i + 1;
     }
@@ -121,7 +100,7 @@ function runNativeRaw(): Run {
 function runReference(): Run {
   const book = new ReferenceBook({ ordersMax, instrumentsMax: 1 });
   book.addInstrument(WORKLOAD_INSTRUMENT);
-  const rejects = noRejects();
+  const rejects = new RejectTally(ops);
   let fills = 0;
   const start = process.hrtime.bigint();
   for (let i = 0; i < count; i += batch) {
@@ -129,7 +108,7 @@ function runReference(): Run {
     for (let j = i; j < Math.min(count, i + batch); j++) commands.push(workloadCommand(ops, j));
     for (const e of book.execute(commands)) {
       if (e.kind === EventKind.Fill) fills++;
-      else if (e.kind === EventKind.Rejected) countReject(rejects, i + e.commandIndex, e.reason);
+      else if (e.kind === EventKind.Rejected) rejects.count(i + e.commandIndex, e.reason);
     }
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -168,7 +147,6 @@ if (!rejects) {
   rejects = audit.rejects!;
 }
 
-const reasonName = (code: number) => REJECT_REASON_NAMES[code] ?? `reason ${code}`;
 const result: Record<string, unknown> = {
   engine: values.engine,
   ops: count,
@@ -178,16 +156,9 @@ const result: Record<string, unknown> = {
   resting: best!.resting,
   rejects: rejects.total,
   rejected_new_orders: rejects.newOrders,
-  reject_reasons: Object.fromEntries([...rejects.byReason].sort((a, b) => a[0] - b[0]).map(([code, n]) => [reasonName(code), n])),
+  reject_reasons: rejects.reasons(),
 };
 if (best!.bytesPerOrder !== undefined) result.native_bytes_per_order_capacity = Number(best!.bytesPerOrder.toFixed(1));
 console.log(JSON.stringify(result));
 
-if (rejects.firstNewOrder) {
-  const { op, reason } = rejects.firstNewOrder;
-  const r = op * WORKLOAD_RECORD_WORDS;
-  const hint = reasonName(reason) === 'OrderPoolFull' ? ' (raise --orders-max)' : '';
-  console.error(`bench:replay: ${rejects.newOrders} of the workload's new orders were rejected, so the figure above does not measure matching; ` +
-    `the first is operation ${op} [${ops[r]}, ${ops[r + 1]}, ${ops[r + 2]}, ${ops[r + 3]}, ${ops[r + 4]}]: ${reasonName(reason)}${hint}`);
-  process.exitCode = 1;
-}
+rejects.failOnRejectedNewOrders('bench:replay', 'matching', (name) => (name === 'OrderPoolFull' ? ' (raise --orders-max)' : ''));
