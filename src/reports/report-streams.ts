@@ -10,6 +10,7 @@ import { EventKind, type CoreEvent } from '../core/index.js';
 import type { NodeCommand, Origin, Outcome } from '../pipeline/commands.js';
 import type { AppliedBatch, BatchListener, NodeRuntime } from '../pipeline/runtime.js';
 import * as sbe from '../protocol/codec.js';
+import { WireTime } from '../protocol/time.js';
 import { assert } from '../assert.js';
 import { ClOrdIds } from './client-order-ids.js';
 import { ReportStore, type BatchFrames } from './report-store.js';
@@ -49,8 +50,7 @@ export class ReportStreams implements BatchListener {
   /** The new order whose own events are being reported (most finish at once: no map entry). */
   private readonly fresh = { orderId: 0, keyId: 0, clOrdId: 0 };
   private ts = 0;
-  private timeNsOf = -1;
-  private timeNsValue = 0n;
+  private readonly time = new WireTime();
 
   private constructor(private readonly node: NodeRuntime, private readonly retained: number) {
     this.store = new ReportStore(node.store);
@@ -189,7 +189,7 @@ export class ReportStreams implements BatchListener {
       const r = this.report;
       r.clOrdId = clOrdId; r.orderId = orderId; r.instrument = c.instrument; r.execType = sbe.ExecType.Rejected; r.side = c.side as sbe.Side;
       r.aggressor = sbe.BooleanType.False; r.rejectReason = (outcome.reason ?? 0) as sbe.RejectReason; r.cancelReason = sbe.CancelReason.None;
-      r.price = c.price; r.qty = c.qty; r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.timeNs(outcome.ts); r.requestClOrdId = 0;
+      r.price = c.price; r.qty = c.qty; r.lastPx = 0; r.lastQty = 0; r.leavesQty = 0; r.tradeId = 0; r.transactTimeNs = this.time.ns(outcome.ts); r.requestClOrdId = 0;
       this.message(keyId, this.encodeReport);
       ids.retire(clOrdId, orderId);
     }
@@ -250,7 +250,7 @@ export class ReportStreams implements BatchListener {
     r.tradeId = execType === sbe.ExecType.Fill || execType === sbe.ExecType.PartialFill ? e.tradeId : 0;
     const request = this.request;
     r.requestClOrdId = request !== undefined && request.keyId === ref.keyId ? request.clOrdId : 0;
-    r.transactTimeNs = this.timeNs(this.ts);
+    r.transactTimeNs = this.time.ns(this.ts);
     this.message(ref.keyId, this.encodeReport);
   }
 
@@ -274,14 +274,5 @@ export class ReportStreams implements BatchListener {
     if (!ref) return;
     this.orders.delete(orderId);
     this.clOrdIdsOf(ref.keyId).retire(ref.clOrdId, orderId);
-  }
-
-  /** The transaction time in ns of a sequencer timestamp in µs (the BigInt is made once per batch). */
-  private timeNs(ts: number): bigint {
-    if (ts !== this.timeNsOf) {
-      this.timeNsOf = ts;
-      this.timeNsValue = BigInt(ts) * 1000n;
-    }
-    return this.timeNsValue;
   }
 }

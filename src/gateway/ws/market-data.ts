@@ -5,6 +5,7 @@ import { EventKind, type CoreEvent } from '../../core/index.js';
 import { BookFeed } from '../../marketdata/book-feed.js';
 import type { AppliedBatch, NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
+import { WireTime } from '../../protocol/time.js';
 import type { Topic, Ws } from './connection.js';
 import type { ConnectionBounds } from './connections.js';
 import { newTopic, type Outbox } from './outbox.js';
@@ -14,8 +15,7 @@ export class MarketData {
   private readonly bookTopics = new Map<number, Topic>();
   private readonly tradeTopics = new Map<number, Topic>();
   private ts = 0;
-  private timeNsOf = -1;
-  private timeNsValue = 0n;
+  private readonly time = new WireTime();
 
   constructor(private readonly node: NodeRuntime, private readonly outbox: Outbox, private readonly bounds: ConnectionBounds) {
     this.feed.seed(node.pipeline.orders.values());
@@ -91,7 +91,7 @@ export class MarketData {
     const trades = this.tradeTopics.get(e.instrument);
     if (trades && trades.subscribers > 0) {
       this.outbox.publish(trades, (v) => sbe.encodeTrade(v, 0, {
-        instrument: e.instrument, tradeId: e.tradeId, execTimeNs: this.timeNs(this.ts), price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
+        instrument: e.instrument, tradeId: e.tradeId, execTimeNs: this.time.ns(this.ts), price: e.price, qty: e.qty, aggressor: e.side as sbe.Side,
       }));
     }
   };
@@ -103,13 +103,5 @@ export class MarketData {
         instrument: u.instrument, bookSeq: u.bookSeq, levels: u.levels as sbe.BookUpdateLevelsEntry[],
       }));
     }
-  }
-
-  private timeNs(ts: number): bigint {
-    if (ts !== this.timeNsOf) {
-      this.timeNsOf = ts;
-      this.timeNsValue = BigInt(ts) * 1000n;
-    }
-    return this.timeNsValue;
   }
 }
