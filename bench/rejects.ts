@@ -1,14 +1,9 @@
 // The rejects of a workload replay, counted the same way by every benchmark that replays one: in
 // all, by reason, and the new orders among them (cancels of orders filled since are expected; a
 // rejected new order means the figure would time rejects rather than matching, so the run fails).
-import { REJECT_REASON_NAMES, WorkloadOp } from '../src/core/index.js';
+import { WorkloadOp } from '../src/core/index.js';
 import { WORKLOAD_RECORD_WORDS } from '../src/core/workload.js';
-import { NODE_REJECT_NAMES } from '../src/risk/reasons.js';
-
-/** A core reason (below 100) or a node one, by name. */
-export function rejectName(code: number): string {
-  return REJECT_REASON_NAMES[code] ?? NODE_REJECT_NAMES[code] ?? `reason ${code}`;
-}
+import { rejectName } from '../src/risk/reasons.js';
 
 export class RejectTally {
   total = 0;

@@ -3,7 +3,7 @@
 // no random source and does no I/O, so the state is a pure function of the sequenced batches
 // (CORE-4); recovery replays the journal through it.
 import {
-  EventKind, MatchingCore, REJECT_REASON_NAMES, RejectReason, Scope, Side,
+  EventKind, MatchingCore, RejectReason, Scope, Side,
   type EventBatch, type InstrumentSpec,
 } from '../core/index.js';
 import { feeOf } from '../ledger/fees.js';
@@ -11,7 +11,7 @@ import { ASSETS_MAX, balanceKey, type Ledger } from '../ledger/ledger.js';
 import { AccountKind, Bucket, Cause, EXTERNAL_ACCOUNT, type Account, type InstrumentTerms } from '../ledger/model.js';
 import { assert } from '../assert.js';
 import { PreTradeRisk } from '../risk/risk.js';
-import { NODE_REJECT_NAMES, NodeReject } from '../risk/reasons.js';
+import { NodeReject, rejectName } from '../risk/reasons.js';
 import {
   Outcome,
   type AmendCommand, type CancelCommand, type DepositCommand, type MassCancelCommand, type OrderCommand, type SequencedCommand,
@@ -46,10 +46,6 @@ const NEW_ORDER = -1;
 /** An (instrument, side) pair as one number. */
 function takingKey(instrument: number, side: number): number {
   return instrument * 2 + side;
-}
-
-function rejectName(reason: number): string {
-  return reason >= 100 ? NODE_REJECT_NAMES[reason] : REJECT_REASON_NAMES[reason];
 }
 
 export class Pipeline {

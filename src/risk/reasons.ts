@@ -1,5 +1,6 @@
 // Stable reject codes of the node's pre-trade and ledger checks. They continue the core's
 // RejectReason numbering (1-19) from 100, so one number names any reject. Append, never renumber.
+import { REJECT_REASON_NAMES } from '../core/index.js';
 export const enum NodeReject {
   UnknownAccount = 100,
   AccountCannotTrade = 101,
@@ -25,3 +26,8 @@ export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
   108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount',
   112: 'UnknownOrder', 113: 'InvalidCommand', 114: 'InvalidPrice', 115: 'InvalidQuantity',
 };
+
+/** Any reject's name: the core's (below 100) or the node's. */
+export function rejectName(code: number): string {
+  return REJECT_REASON_NAMES[code] ?? NODE_REJECT_NAMES[code] ?? `reason ${code}`;
+}
