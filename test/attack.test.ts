@@ -4,32 +4,18 @@
 // same event-loop turn, round after round. The node must stay up, answer every request exactly
 // once, and hold exactly what the orders its own reports describe still need.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { signLogon } from '../src/gateway/ws/auth.js';
 import { GatewayServer } from '../src/gateway/ws/server.js';
 import * as sbe from '../src/protocol/codec.js';
 import { mulberry32 } from './support/command-stream.js';
 import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
 import { BUYER, SELLER } from './support/node-config.js';
+import { loggedOn, type WsSession } from './support/ws-session.js';
 
 const ROUNDS = 80;
 const BASE = 1;
 
-interface Conn { ws: WebSocket; got: sbe.Decoded[]; closed?: number }
-
-async function logon(url: string, keyId: number, pem: string): Promise<Conn> {
-  const ws = new WebSocket(url);
-  const conn: Conn = { ws, got: [] };
-  ws.on('message', (data: Buffer) => conn.got.push(...sbe.decodeMessages(new Uint8Array(data))));
-  ws.on('close', (code) => (conn.closed = code));
-  await new Promise((r) => ws.once('open', r));
-  const v = new DataView(new ArrayBuffer(256));
-  const timestampNs = BigInt(Date.now()) * 1_000_000n;
-  const nonce = Math.floor(Math.random() * 2 ** 48);
-  ws.send(new Uint8Array(v.buffer, 0, sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 0, signature: signLogon(pem, keyId, timestampNs, nonce) })));
-  for (let i = 0; i < 300 && !conn.got.some((d) => d.type === 'LogonAck'); i++) await new Promise((r) => setTimeout(r, 10));
-  return conn;
-}
+type Conn = WsSession;
+const logon = loggedOn;
 
 /** One frame of several messages, each encoded at the next offset. */
 function frame(...encoders: ((v: DataView, at: number) => number)[]): Uint8Array {

@@ -8,20 +8,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { JunctionClient } from '../src/client/client.js';
-import { signLogon } from '../src/gateway/ws/auth.js';
 import { UNATTACHED_MAX } from '../src/gateway/ws/server.js';
 import * as sbe from '../src/protocol/codec.js';
 import { gatewayNode } from './support/gateway-node.js';
 import { startNodeProcess } from './support/node-process.js';
 import { BUYER, SELLER } from './support/node-config.js';
+import { logonFrame } from './support/ws-session.js';
 
-
-function logonBytes(keyId: number, pem: string, nonce = Math.floor(Math.random() * 2 ** 48)): Uint8Array {
-  const timestampNs = BigInt(Date.now()) * 1_000_000n;
-  const v = new DataView(new ArrayBuffer(512));
-  const n = sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 0, signature: signLogon(pem, keyId, timestampNs, nonce) });
-  return new Uint8Array(v.buffer.slice(0, n));
-}
 
 /** Opens a socket, sends `frame`, and resolves with the first message's type (or how it closed). */
 function tryLogon(url: string, frame: Uint8Array, options: WebSocket.ClientOptions = {}): Promise<string> {
@@ -58,7 +51,7 @@ describe('the outside tester\'s amend, over the wire', () => {
     const until = async (what: () => boolean) => {
       for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
     };
-    ws.send(logonBytes(1, env.pems.get(1)!));
+    ws.send(logonFrame(1, env.pems.get(1)!));
     await until(() => got.some((d) => d.type === 'LogonAck'));
     // Other funds held by the same account, as in the report (the double release went unnoticed).
     for (const [clOrdId, qty] of [[1, 10_000], [2, 5_000]]) {
@@ -103,7 +96,7 @@ describe('sockets that never log on', () => {
     const deadline = Date.now() + FLOOD_MS - 500;
     await new Promise((r) => setTimeout(r, 300));
     const outcomes: string[] = [];
-    while (Date.now() < deadline) outcomes.push(await tryLogon(env.url, logonBytes(1, env.pems.get(1)!)));
+    while (Date.now() < deadline) outcomes.push(await tryLogon(env.url, logonFrame(1, env.pems.get(1)!)));
     await done;
     clearInterval(sampler);
     const flood = JSON.parse(out.trim().split('\n').pop()!) as { opened: number; connected: number; closedBy: Record<string, number> };
@@ -129,10 +122,10 @@ describe('sockets that never log on', () => {
     await connect();
     const c = await connect();
     expect(await c.closed).toEqual([1013, '2 connections from 127.0.0.7 not logged on yet; log on first']);
-    a.ws.send(logonBytes(1, env.pems.get(1)!));
+    a.ws.send(logonFrame(1, env.pems.get(1)!));
     await new Promise((r) => a.ws.once('message', r));
     const d = await connect();
-    d.ws.send(logonBytes(1, env.pems.get(1)!));
+    d.ws.send(logonFrame(1, env.pems.get(1)!));
     const [reply] = sbe.decodeMessages(new Uint8Array(await new Promise<Buffer>((r) => d.ws.once('message', r))));
     expect(reply.type).toBe('LogonAck');
     await env.close();
@@ -166,7 +159,7 @@ describe('public market data without a logon', () => {
     expect([a.got.map((d) => d.type), b.got.map((d) => d.type)]).toEqual([['BookSnapshot'], ['BookSnapshot']]);
     const c = await subscriber();
     expect(await c.closed).toEqual([1013, 'too many public-data connections without a logon (2 from 127.0.0.9); log on or try later']);
-    const d = await subscriber(logonBytes(1, env.pems.get(1)!));
+    const d = await subscriber(logonFrame(1, env.pems.get(1)!));
     expect(d.got.map((m) => m.type)).toEqual(['LogonAck', 'InstrumentList', 'BookSnapshot']);
     // A slot frees when a subscriber leaves.
     a.ws.close();
@@ -183,13 +176,13 @@ describe('a captured logon', () => {
     const data = mkdtempSync(join(tmpdir(), 'junction-replay-'));
     let node = await startNode(data);
     const key = node.keys[0];
-    const captured = logonBytes(key.keyId, key.privateKeyPem);
+    const captured = logonFrame(key.keyId, key.privateKeyPem);
     expect(await tryLogon(node.url, captured)).toBe('LogonAck');
     expect(await tryLogon(node.url, captured)).toBe('Logout: nonce already used');
     await kill(node.child, 'SIGKILL');
     node = await startNode(data);
     expect(await tryLogon(node.url, captured)).toBe('Logout: nonce already used');
-    expect(await tryLogon(node.url, logonBytes(key.keyId, key.privateKeyPem))).toBe('LogonAck');
+    expect(await tryLogon(node.url, logonFrame(key.keyId, key.privateKeyPem))).toBe('LogonAck');
     await kill(node.child, 'SIGTERM');
     node = await startNode(data);
     expect(await tryLogon(node.url, captured)).toBe('Logout: nonce already used');
@@ -199,7 +192,7 @@ describe('a captured logon', () => {
   it('[OPS-1] messages sent right behind a Logon, in the same frame, wait for it and are handled in order', async () => {
     const env = await gatewayNode([[1, SELLER]]);
     const v = new DataView(new ArrayBuffer(1024));
-    const logon = logonBytes(1, env.pems.get(1)!);
+    const logon = logonFrame(1, env.pems.get(1)!);
     new Uint8Array(v.buffer).set(logon);
     let n = logon.length;
     n += sbe.encodeNewOrder(v, n, { clOrdId: 5, instrument: 1, side: sbe.Side.Sell, ordType: sbe.OrdType.Limit, timeInForce: sbe.TimeInForce.GTC, price: 1_000, qty: 3, stpMode: 0 as sbe.StpMode });
@@ -230,8 +223,8 @@ describe('wss://', () => {
     expect(client.logonAck!.account).toBe(10);
     client.close();
     // Without trusting the certificate, the client refuses the server; over plain ws:// nothing is served.
-    expect(await tryLogon(node.url, logonBytes(node.keys[0].keyId, node.keys[0].privateKeyPem))).toMatch(/^error .*self.signed/);
-    expect(await tryLogon(node.url.replace('wss:', 'ws:'), logonBytes(node.keys[0].keyId, node.keys[0].privateKeyPem))).not.toBe('LogonAck');
+    expect(await tryLogon(node.url, logonFrame(node.keys[0].keyId, node.keys[0].privateKeyPem))).toMatch(/^error .*self.signed/);
+    expect(await tryLogon(node.url.replace('wss:', 'ws:'), logonFrame(node.keys[0].keyId, node.keys[0].privateKeyPem))).not.toBe('LogonAck');
     await kill(node.child, 'SIGTERM');
   }, 60_000);
 });

@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CANCEL_REASON_NAMES, REJECT_REASON_NAMES } from '../src/core/index.js';
-import { signLogon } from '../src/gateway/ws/auth.js';
 import { BATCH_ORDERS_MAX, FRAME_BYTES_MAX } from '../src/gateway/ws/server.js';
 import { TokenBucket } from '../src/gateway/ws/limits.js';
 import * as sbe from '../src/protocol/codec.js';
@@ -11,6 +10,7 @@ import { describeReason } from '../src/protocol/reasons.js';
 import { NODE_REJECT_NAMES } from '../src/risk/reasons.js';
 import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
 import { BUYER, SELLER } from './support/node-config.js';
+import { logonFrame } from './support/ws-session.js';
 
 let env: GatewayNode;
 beforeAll(async () => {
@@ -30,9 +30,7 @@ class Conn {
     const ws = new WebSocket(env.url);
     await new Promise((r) => ws.once('open', r));
     const c = new Conn(ws);
-    const timestampNs = BigInt(Date.now()) * 1_000_000n;
-    const nonce = Math.floor(Math.random() * 2 ** 48);
-    c.send((v) => sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect: 0, signature: signLogon(env.pems.get(keyId)!, keyId, timestampNs, nonce) }));
+    ws.send(logonFrame(keyId, env.pems.get(keyId)!));
     await c.next('LogonAck');
     return c;
   }

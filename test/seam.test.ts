@@ -3,24 +3,13 @@
 // never number one key's stream twice.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { signLogon } from '../src/gateway/ws/auth.js';
 import { GatewayServer } from '../src/gateway/ws/server.js';
 import * as sbe from '../src/protocol/codec.js';
 import { gatewayNode } from './support/gateway-node.js';
 import { BUYER, SELLER } from './support/node-config.js';
+import { loggedOn } from './support/ws-session.js';
 
-async function logon(url: string, keyId: number, pem: string, cancelOnDisconnect: sbe.BooleanType = sbe.BooleanType.False): Promise<{ ws: WebSocket; got: sbe.Decoded[] }> {
-  const ws = new WebSocket(url);
-  const got: sbe.Decoded[] = [];
-  ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
-  await new Promise((r) => ws.once('open', r));
-  const v = new DataView(new ArrayBuffer(256));
-  const timestampNs = BigInt(Date.now()) * 1_000_000n;
-  const nonce = Math.floor(Math.random() * 2 ** 48);
-  ws.send(new Uint8Array(v.buffer, 0, sbe.encodeLogon(v, 0, { keyId, timestampNs, nonce, heartbeatMs: 0, cancelOnDisconnect, signature: signLogon(pem, keyId, timestampNs, nonce) })));
-  for (let i = 0; i < 300 && !got.some((d) => d.type === 'LogonAck'); i++) await new Promise((r) => setTimeout(r, 10));
-  return { ws, got };
-}
+const logon = loggedOn;
 
 function place(ws: WebSocket, clOrdId: number, side: number, price: number, qty = 1): void {
   const v = new DataView(new ArrayBuffer(64));
