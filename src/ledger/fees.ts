@@ -28,6 +28,8 @@ export class FeeSchedule {
     return t;
   }
 
+  has(id: number): boolean { return this.tiers.has(id); }
+
   all(): FeeTier[] { return [...this.tiers.values()]; }
 }
 

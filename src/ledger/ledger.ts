@@ -71,6 +71,25 @@ export class Ledger {
     this.inflow = this.assets.map(() => 0);
   }
 
+  /** Adds a participant after start (a venue's, made by a sequenced command). */
+  addParticipant(p: Participant): void {
+    if (this.participants.has(p.id)) throw new Error(`participant ${p.id} exists`);
+    this.participants.set(p.id, { ...p });
+  }
+
+  /** Adds an account after start (a venue client's, made by a sequenced command). */
+  addAccount(a: Account): void {
+    if (a.id === EXTERNAL_ACCOUNT || this.accounts.has(a.id)) throw new Error(`account id ${a.id} is reserved or repeated`);
+    if (!this.participants.has(a.participant)) throw new Error(`account ${a.id}: unknown participant ${a.participant}`);
+    this.fees.tier(a.feeTier);
+    this.accounts.set(a.id, { ...a, custody: [...a.custody], instruments: [...a.instruments] });
+  }
+
+  /** The custody location holding an account's balance of an asset. */
+  locationOf(account: Account, asset: number): string {
+    return account.holdsIn ?? this.assets[asset].custody;
+  }
+
   balance(account: number, asset: number): Balance {
     const key = balanceKey(account, asset);
     let b = this.balances.get(key);

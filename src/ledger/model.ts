@@ -40,6 +40,14 @@ export interface Account {
   ordersOpenMax: number;
   /** Largest order notional in quote units; 0 means no limit beyond what is funded. */
   orderNotionalMax: number;
+  /**
+   * The custody location holding every balance of this account, when it is not each asset's own
+   * (a venue client's assets all sit in its venue's custody).
+   */
+  holdsIn?: string;
+  /** A venue client's venue code and its id at the venue (FIX Account(1)). */
+  venue?: string;
+  venueClient?: string;
 }
 
 /** The world outside the ledger: deposits come from it and withdrawals go to it. */
@@ -48,9 +56,10 @@ export const EXTERNAL_ACCOUNT = 0;
 /** Each account holds every asset in two buckets. */
 export const enum Bucket { Available = 0, Held = 1 }
 
-export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7 }
+export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7, Attest = 8, AttestRelease = 9 }
 export const CAUSE_NAMES: Readonly<Record<number, string>> = {
   1: 'deposit', 2: 'withdrawal', 3: 'hold', 4: 'release', 5: 'fill', 6: 'fee', 7: 'rebate',
+  8: 'custody-attestation', 9: 'custody-release',
 };
 
 /** One double-entry posting: `amount` of `asset` moves from the debit side to the credit side. */

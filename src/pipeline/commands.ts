@@ -1,5 +1,6 @@
 // What the node accepts from any source (gateways, operators, tests), and what it answers.
 import { emptyEvent, type CoreEvent, type EventBatch } from '../core/index.js';
+import type { AdminAction } from '../venues/admin.js';
 
 /**
  * Who entered a command, carried with it through the sequencer, the pipeline and the batch its
@@ -39,7 +40,10 @@ export interface CancelCommand { type: 'cancel'; account: number; instrument: nu
 export interface AmendCommand { type: 'amend'; account: number; instrument: number; orderId: number; price: number; qty: number; origin?: Origin }
 export interface MassCancelCommand { type: 'massCancel'; account: number; instrument?: number; side?: number; origin?: Origin }
 
-export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | CancelCommand | AmendCommand | MassCancelCommand;
+/** An operator's command (venue registry, venue clients' custody), naming the operator key that sent it. */
+export interface AdminCommand { type: 'admin'; operator: number; body: AdminAction; origin?: Origin }
+
+export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | CancelCommand | AmendCommand | MassCancelCommand | AdminCommand;
 
 /** A command as the sequencer stamped it: from here on nothing reads a clock (CORE-4). */
 export type { SequencedCommand } from './journal.js';
@@ -52,6 +56,8 @@ export class Outcome {
   /** A core RejectReason (1-19) or a NodeReject (100+). */
   reason?: number;
   reasonName?: string;
+  /** What a reject or an operator command's answer says beyond its reason's name. */
+  text?: string;
   /** The order id the node gave a new order (its sequence number). */
   orderId?: number;
   /** For a repeated deposit or withdrawal key: the sequence number of the original. */
@@ -70,6 +76,7 @@ export class Outcome {
     this.ok = true;
     this.reason = undefined;
     this.reasonName = undefined;
+    this.text = undefined;
     this.orderId = undefined;
     this.duplicateOf = undefined;
     this.batch = undefined;

@@ -12,9 +12,10 @@ import { AccountKind, Bucket, Cause, EXTERNAL_ACCOUNT, type Account, type Instru
 import { assert } from '../assert.js';
 import { PreTradeRisk } from '../risk/risk.js';
 import { NodeReject, rejectName } from '../risk/reasons.js';
+import { Venues, type VenuesState } from '../venues/venues.js';
 import {
   Outcome,
-  type AmendCommand, type CancelCommand, type DepositCommand, type MassCancelCommand, type OrderCommand, type SequencedCommand,
+  type AdminCommand, type AmendCommand, type CancelCommand, type DepositCommand, type MassCancelCommand, type OrderCommand, type SequencedCommand,
   type WithdrawCommand,
 } from './commands.js';
 
@@ -35,6 +36,8 @@ export interface OpenOrder {
 export interface PipelineState {
   orders: OpenOrder[];
   keys: [string, number][];
+  /** Absent in snapshots written before venues existed. */
+  venues?: VenuesState;
 }
 
 /** Order objects kept for reuse at most. */
@@ -65,6 +68,10 @@ export class Pipeline {
   private readonly pendingOrders: (OpenOrder | undefined)[] = [];
   private readonly pendingAmendDeltas: number[] = [];
   private seq = 0;
+  /** The current batch's sequencer time (µs since the epoch). */
+  private ts = 0;
+  /** The venue registry, venue clients and custody dues (SL-7, SL-8). */
+  readonly venues: Venues;
   /**
    * What the queued core commands may change, so an amend can tell whether the order it names is
    * still as it sees it (see amend): orders from this sequence on are new in the core batch...
@@ -108,15 +115,31 @@ export class Pipeline {
     const fees = [...ledger.accounts.values()].filter((a) => a.kind === AccountKind.Fees);
     if (fees.length !== 1) throw new Error(`the ledger needs exactly one fees account, found ${fees.length}`);
     this.feesAccount = fees[0].id;
+    this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account));
   }
+
+  /** Queues the cancel of an account's every open order, reported under the current command. */
+  private cancelAccount(account: number): void {
+    if (this.core.pending === this.core.batchCommandsMax) this.flush();
+    this.core.massCancel(Scope.Account, account, 0, 0);
+    this.queued(this.current!);
+    this.queuedMassCancel.add(account);
+  }
+
+  /** The outcome of the command being applied. */
+  private current: Outcome | undefined;
 
   /** Applies one batch; outcomes come back in command order. */
   apply(batch: readonly SequencedCommand[]): Outcome[] {
     this.stamp++;
     const outcomes: Outcome[] = [];
+    // Which venues may trade is a matter of time too (a licence ends): known per batch.
+    if (batch.length > 0 && this.venues.active) this.venues.refresh(batch[0].ts);
     for (const { seq, ts, command: c, outcome: reused } of batch) {
       this.seq = seq;
+      this.ts = ts;
       const outcome = reused ? reused.reset(seq, ts) : new Outcome(seq, ts);
+      this.current = outcome;
       outcomes.push(outcome);
       switch (c.type) {
         case 'deposit': this.deposit(c, outcome); break;
@@ -125,6 +148,7 @@ export class Pipeline {
         case 'cancel': this.cancel(c, outcome); break;
         case 'amend': this.amend(c, outcome); break;
         case 'massCancel': this.massCancel(c, outcome); break;
+        case 'admin': this.admin(c, outcome); break;
         default: this.reject(outcome, NodeReject.InvalidCommand);
       }
       if (this.core.pending === this.core.batchCommandsMax) this.flush();
@@ -244,6 +268,24 @@ export class Pipeline {
     this.keys.set(c.key, this.seq);
   }
 
+  private admin(c: AdminCommand, outcome: Outcome): void {
+    if (!Number.isSafeInteger(c.operator) || c.operator < 0) return this.reject(outcome, NodeReject.InvalidAdminCommand);
+    const refusal = this.venues.apply(c, this.seq, this.ts);
+    if (refusal) {
+      this.reject(outcome, refusal[0]);
+      outcome.text = refusal[1];
+    }
+  }
+
+  /** A venue client's order or amend, when its venue may not trade now: refused, naming why. */
+  private venueRefused(account: number, outcome: Outcome): boolean {
+    const why = this.venues.refusalFor(account);
+    if (why === undefined) return false;
+    this.reject(outcome, NodeReject.VenueNotEligible);
+    outcome.text = why;
+    return true;
+  }
+
   private order(c: OrderCommand, outcome: Outcome): void {
     if ((c.side !== 0 && c.side !== 1) || !Number.isInteger(c.orderType) || !Number.isInteger(c.tif)) {
       return this.reject(outcome, NodeReject.InvalidCommand);
@@ -251,6 +293,7 @@ export class Pipeline {
     // In range here, as the core reads them (whether an order can rest is decided on these).
     if (c.orderType !== 0 && c.orderType !== 1) return this.reject(outcome, RejectReason.InvalidOrderType);
     if (c.tif < 0 || c.tif > 3) return this.reject(outcome, RejectReason.InvalidTimeInForce);
+    if (this.venueRefused(c.account, outcome)) return;
     const reason = this.risk.checkOrder(c.account, c.instrument, c.side, c.orderType === 1, c.price, c.qty, this.openCounts.get(c.account) ?? 0);
     if (reason !== 0) return this.reject(outcome, reason);
     const account = this.ledger.accounts.get(c.account)!;
@@ -308,6 +351,7 @@ export class Pipeline {
       o = this.owned(c.account, c.instrument, c.orderId);
     }
     if (!o) return this.reject(outcome, RejectReason.UnknownOrder);
+    if (this.venueRefused(c.account, outcome)) return;
     if (!Number.isSafeInteger(c.price) || c.price <= 0) return this.reject(outcome, NodeReject.InvalidPrice);
     if (!Number.isSafeInteger(c.qty) || c.qty <= 0) return this.reject(outcome, NodeReject.InvalidQuantity);
     // The instrument's grid and size before funds, so the reason is the real cause.
@@ -464,6 +508,9 @@ export class Pipeline {
     buyer.held -= notional;
     this.ledger.post(this.seq, Cause.Fill, terms.base, seller.account, Bucket.Held, buyer.account, Bucket.Available, qty);
     seller.held -= qty;
+    // Across custody locations (a venue client on one side): what each location owes the other.
+    this.venues.moved(buyer.account, seller.account, terms.quote, notional);
+    this.venues.moved(seller.account, buyer.account, terms.base, qty);
     // The taker's fee first, so a maker rebate is always covered by it.
     this.charge(taker, terms, notional, true);
     this.charge(maker, terms, notional, false);
@@ -482,8 +529,10 @@ export class Pipeline {
       const bucket = o.side === Side.Buy ? Bucket.Held : Bucket.Available;
       this.ledger.post(this.seq, Cause.Fee, terms.quote, o.account, bucket, this.feesAccount, Bucket.Available, fee);
       if (o.side === Side.Buy) o.held -= fee;
+      this.venues.moved(o.account, this.feesAccount, terms.quote, fee);
     } else if (fee < 0) {
       this.ledger.post(this.seq, Cause.Rebate, terms.quote, this.feesAccount, Bucket.Available, o.account, Bucket.Available, -fee);
+      this.venues.moved(this.feesAccount, o.account, terms.quote, -fee);
     }
   }
 
@@ -519,6 +568,7 @@ export class Pipeline {
         id: o.id, account: o.account, instrument: o.instrument, side: o.side, limit: o.limit, remaining: o.remaining, held: o.held, asset: o.asset,
       })),
       keys: [...this.keys],
+      venues: this.venues.state(),
     };
   }
 
@@ -528,6 +578,7 @@ export class Pipeline {
     for (const o of state.orders) this.open({ ...o, mark: 0 });
     this.keys.clear();
     for (const [k, v] of state.keys) this.keys.set(k, v);
+    this.venues.restoreState(state.venues);
     this.heldByKey.clear();
     for (const [key, held] of this.heldByOrders()) this.heldByKey.set(key, held);
   }

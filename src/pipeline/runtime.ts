@@ -147,6 +147,9 @@ export class NodeRuntime {
   private readonly queuedMax: number;
   /** The exclusive hold on the data folder (none when opened read-only). */
   private lock: DataDirLock | undefined;
+  /** When the next licence ends (µs), and the timer that sends the clock command then. */
+  private clockAtUs = 0;
+  private clockTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -218,6 +221,7 @@ export class NodeRuntime {
     const runtime = new NodeRuntime(config, store, ledger, pipeline, batch, lastSeq, options);
     runtime.checkInvariants();
     runtime.checkStoredBalances();
+    if (!options.readOnly) runtime.armClock(Date.now() * 1000);
     return runtime;
   }
 
@@ -350,6 +354,7 @@ export class NodeRuntime {
       return this.fail(e as Error, waiting, this.batch + 1);
     }
     const outcomes = applied.outcomes;
+    this.armClock(ts);
     this.batch += 1;
     this.undurable++;
     const batch = this.batch;
@@ -405,6 +410,29 @@ export class NodeRuntime {
       }
     });
     if (this.head < this.queue.length) this.schedule();
+  }
+
+  /**
+   * A venue's licence that ends is a matter of the sequencer's time: when the next one ends, a
+   * clock command is sequenced, and the pipeline suspends what no longer qualifies (replay sees
+   * the same command at the same time). Orders are refused from the end on even before it lands.
+   */
+  private armClock(ts: number): void {
+    if (!this.pipeline.venues.active) return;
+    const next = this.pipeline.venues.registry.nextExpiryUs(ts) ?? 0;
+    if (next === this.clockAtUs) return;
+    clearTimeout(this.clockTimer);
+    this.clockTimer = undefined;
+    this.clockAtUs = next;
+    if (next === 0) return;
+    const delayMs = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(next / 1000 - Date.now()) + 1));
+    this.clockTimer = setTimeout(() => {
+      this.clockAtUs = 0;
+      this.clockTimer = undefined;
+      // Early (a delay past a timer's range) is harmless: nothing is due, and the batch re-arms it.
+      this.enqueue({ type: 'admin', operator: 0, body: { action: 'clock' } });
+    }, delayMs);
+    this.clockTimer.unref();
   }
 
   private commitBatch(batch: number, commands: SequencedCommand[], listeners: readonly BatchListener[]): Promise<unknown> {
@@ -466,6 +494,7 @@ export class NodeRuntime {
 
   /** Drains, writes a snapshot so the next start replays nothing, and closes the store. */
   async close(): Promise<void> {
+    clearTimeout(this.clockTimer);
     await this.drain();
     if (!this.failure) {
       this.batch += 1;
@@ -480,6 +509,7 @@ export class NodeRuntime {
    * the last commit would (the next start replays the journal), and releases the folder.
    */
   async stop(): Promise<void> {
+    clearTimeout(this.clockTimer);
     await this.drain();
     await this.store.close();
     this.lock?.release();

@@ -18,6 +18,12 @@ export const enum NodeReject {
   InvalidCommand = 113,
   InvalidPrice = 114,
   InvalidQuantity = 115,
+  /** The order's venue is suspended or not eligible (SL-7). */
+  VenueNotEligible = 116,
+  /** An operator command that is malformed or not allowed in the state it meets (its text says why). */
+  InvalidAdminCommand = 117,
+  UnknownVenue = 118,
+  UnknownVenueClient = 119,
 }
 
 export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
@@ -25,6 +31,7 @@ export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
   104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit',
   108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount',
   112: 'UnknownOrder', 113: 'InvalidCommand', 114: 'InvalidPrice', 115: 'InvalidQuantity',
+  116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient',
 };
 
 /** Any reject's name: the core's (below 100) or the node's. */

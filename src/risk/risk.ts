@@ -82,7 +82,7 @@ export class PreTradeRisk {
 
   /** Why `amount` of `asset` cannot be held for the account (custody, available balance), if it cannot. */
   fundsShort(account: Account, asset: number, amount: number): NodeReject | undefined {
-    if (!account.custody.includes(this.ledger.assets[asset].custody)) return NodeReject.CustodyNotEligible;
+    if (!account.custody.includes(this.ledger.locationOf(account, asset))) return NodeReject.CustodyNotEligible;
     if (this.ledger.balance(account.id, asset).available < amount) return NodeReject.InsufficientFunds;
     return undefined;
   }

@@ -1,0 +1,764 @@
+// The FIX 4.4 bridge for affiliated overseas venues (SL-7, SL-8, SL-10, OPS-1): a second listener
+// of the node's batches beside the websocket gateway. Venues' orders enter the node as commands
+// carrying their origin (this gateway, a request number); the reports a batch produces for a
+// venue's orders (whoever's command caused them) are numbered as the batch is applied, stored in
+// the batch's own transaction, and sent once it is durable. A venue sees only its own clients'
+// reports and public market data.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { verify } from 'node:crypto';
+import { EventKind, type CoreEvent } from '../../core/index.js';
+import { fromUnits, toUnits, UnitError } from '../../client/units.js';
+import { BookFeed } from '../../marketdata/book-feed.js';
+import type { NodeCommand, Origin, Outcome } from '../../pipeline/commands.js';
+import type { AppliedBatch, NodeRuntime } from '../../pipeline/runtime.js';
+import { NodeReject, rejectName } from '../../risk/reasons.js';
+import { publicKeyFromRaw } from '../ws/auth.js';
+import { INTAKE_QUEUED_MAX } from '../ws/limits.js';
+import { fixText, fixTime, parseFixTime, SessionReject, type FixMessage } from './codec.js';
+import { FixSession, VenueLink, type SessionHost, type SessionStats } from './session.js';
+import { FixStore, type FixOrderRow, type StoredMessage } from './store.js';
+
+export const FIX_PORT_DEFAULT = 8900;
+/** A Logon's SendingTime more than this from the node's clock is refused. */
+export const LOGON_SKEW_MS = 30_000;
+/** Gateway ids of FIX bridges (carried in command origins), apart from the websocket gateways'. */
+let nextFixGatewayId = 1_000;
+
+interface Listing { id: number; symbol: string; baseScale: number; quoteScale: number }
+
+/** A venue order the bridge reports on. */
+interface FixOrder extends FixOrderRow {
+  /** 0 while the order is being sequenced. */
+  orderId: number;
+  /** Cancels and replaces that named it while it was being sequenced: entered once it has an id. */
+  followers?: (() => void)[];
+}
+
+type RequestKind = 'new' | 'cancel' | 'replace' | 'mass';
+interface FixRequest {
+  kind: RequestKind;
+  link: VenueLink;
+  inSeq: number;
+  clOrdId: string;
+  order?: FixOrder;
+  /** A replace's new total quantity and price. */
+  qty?: number;
+  price?: number;
+  /** A mass cancel: its type and symbol, how many commands are left to hear of, what they cancelled. */
+  massType?: string;
+  symbol?: string;
+  commandsLeft?: number;
+  cancelled?: number;
+}
+
+/** What a batch produced for one venue: its messages (numbered), what to store with the batch. */
+interface BatchOut { link: VenueLink; lastSeq: number; stored: StoredMessage[] }
+
+export interface FixGatewayOptions {
+  /** Serve FIX over TLS with this certificate and key (PEM files). */
+  tls?: { certFile: string; keyFile: string };
+  /** Queued node commands past which new orders are refused as busy. */
+  intakeQueuedMax?: number;
+}
+
+const ORD_STATUS_NEW = '0';
+const ORD_STATUS_PARTIAL = '1';
+const ORD_STATUS_FILLED = '2';
+const ORD_STATUS_CANCELED = '4';
+const ORD_STATUS_REJECTED = '8';
+
+/** FIX OrdRejReason(103) for a node reject. */
+function ordRejReason(reason: number): number {
+  switch (reason) {
+    case NodeReject.UnknownInstrument: return 1;
+    case NodeReject.UnknownAccount: case NodeReject.UnknownVenueClient: return 15;
+    case NodeReject.InsufficientFunds: case NodeReject.NotionalLimit: case NodeReject.OpenOrdersLimit: case NodeReject.CustodyNotEligible:
+    case NodeReject.NotionalTooLarge: return 3;
+    case NodeReject.InvalidQuantity: case 3: case 4: case 5: return 13;
+    case NodeReject.UnknownOrder: return 5;
+    default: return 99;
+  }
+}
+
+export class FixGateway implements SessionHost {
+  readonly id = nextFixGatewayId++;
+  readonly store: FixStore;
+  readonly stats: SessionStats & { orders: number; reports: number } = { garbled: 0, rejects: 0, resent: 0, gapFills: 0, orders: 0, reports: 0 };
+  private readonly server: Server;
+  private readonly sessions = new Set<FixSession>();
+  private readonly links = new Map<string, VenueLink>();
+  private readonly listings = new Map<string, Listing>();
+  private readonly listingsById = new Map<number, Listing>();
+  /** Open venue orders by node order id. */
+  private readonly orders = new Map<number, FixOrder>();
+  /** Per venue: ClOrdID → the order it names (open or being sequenced), or the node order id it named. */
+  private readonly clOrdIds = new Map<string, Map<string, FixOrder | number>>();
+  private readonly requests = new Map<number, FixRequest>();
+  private nextRequest = 1;
+  /** Per applied batch, until durable: what it produced per venue, and rows to write with it. */
+  private readonly batches = new Map<number, { out: BatchOut[]; orders: FixOrder[]; closed: number[]; clOrdIds: [string, string, number][] }>();
+  private current: { out: BatchOut[]; orders: FixOrder[]; closed: number[]; clOrdIds: [string, string, number][] } | undefined;
+  private readonly book = new BookFeed(1_000);
+  /** Market data subscriptions: session → MDReqID by instrument. */
+  private readonly subscriptions = new Map<FixSession, Map<number, { reqId: string; trades: boolean; book: boolean }>>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly detach: () => void;
+  private readonly intakeQueuedMax: number;
+  private execIds = 0;
+
+  constructor(private readonly node: NodeRuntime, options: FixGatewayOptions = {}) {
+    if (!node.idle) throw new Error('a FIX gateway must be created while the node is idle (nothing queued or in flight)');
+    this.intakeQueuedMax = options.intakeQueuedMax ?? INTAKE_QUEUED_MAX;
+    this.store = new FixStore(node.store);
+    const ledger = node.ledger;
+    for (const l of node.config.instruments) {
+      const listing = {
+        id: l.spec.id, symbol: l.symbol,
+        baseScale: ledger.assets[ledger.assetIndex.get(l.base)!].scale, quoteScale: ledger.assets[ledger.assetIndex.get(l.quote)!].scale,
+      };
+      this.listings.set(l.symbol, listing);
+      this.listingsById.set(l.spec.id, listing);
+    }
+    // Open venue orders and used ClOrdIDs from the store (the node's open orders are the truth).
+    for (const row of this.store.openOrders()) {
+      if (node.pipeline.orders.has(row.orderId)) this.orders.set(row.orderId, { ...row });
+    }
+    for (const [venue, clOrdId, orderId] of this.store.usedClOrdIds()) {
+      this.idsOf(venue).set(clOrdId, this.orders.get(orderId) ?? orderId);
+    }
+    for (const o of this.orders.values()) this.idsOf(o.venue).set(o.clOrdId, o);
+    this.book.seed(node.pipeline.orders.values());
+    const onConnection = (socket: Socket) => {
+      const session = new FixSession(socket, this, `${socket.remoteAddress}:${socket.remotePort}`);
+      this.sessions.add(session);
+    };
+    this.server = options.tls
+      ? createTlsServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, onConnection)
+      : createServer(onConnection);
+    this.detach = node.attach({
+      applied: (b) => this.applied(b),
+      write: (batch) => this.write(batch),
+      durable: (b) => this.durable(b),
+      failed: () => {
+        for (const s of this.sessions) s.drop('the node stopped');
+      },
+    });
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.sessions) s.tick(now);
+    }, 1000);
+    this.timer.unref();
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port, host, exclusive: true }, () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const s of this.sessions) s.drop('the node is stopping');
+    this.detach();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private idsOf(venue: string): Map<string, FixOrder | number> {
+    let ids = this.clOrdIds.get(venue);
+    if (!ids) this.clOrdIds.set(venue, (ids = new Map()));
+    return ids;
+  }
+
+  private linkOf(venue: string): VenueLink {
+    let link = this.links.get(venue);
+    const v = this.node.pipeline.venues.registry.venues.get(venue)!;
+    if (!link) this.links.set(venue, (link = new VenueLink(venue, this.store.sequence(venue), v.targetCompId, v.senderCompId)));
+    else link.setCompIds(v.targetCompId, v.senderCompId);
+    return link;
+  }
+
+  // ---- session host ----------------------------------------------------------------------------
+
+  logon(session: FixSession, m: FixMessage, nowMs: number): VenueLink | { refuse: string; link?: VenueLink } {
+    const registry = this.node.pipeline.venues.registry;
+    const sender = m.get(49) ?? '';
+    const code = registry.byCompId.get(sender);
+    if (code === undefined) return { refuse: `unknown SenderCompID ${JSON.stringify(sender)}` };
+    const venue = registry.venues.get(code)!;
+    if (m.get(56) !== venue.targetCompId) return { refuse: `TargetCompID must be ${venue.targetCompId}` };
+    const sendingTime = m.get(52) ?? '';
+    const signature = m.get(96);
+    if (signature === undefined || m.get(95) !== String(signature.length)) return { refuse: 'RawDataLength(95) and RawData(96) must carry the Logon signature' };
+    const signed = Buffer.from(`${sendingTime}\x01A\x01${m.get(34) ?? ''}\x01${sender}\x01${m.get(56)}`, 'latin1');
+    let good = false;
+    try {
+      good = verify(null, signed, publicKeyFromRaw(Buffer.from(venue.publicKey, 'base64')), Buffer.from(signature, 'base64'));
+    } catch {
+      good = false;
+    }
+    if (!good) return { refuse: 'the Logon signature (RawData) does not verify with the venue\'s key' };
+    const sent = parseFixTime(sendingTime);
+    if (Number.isNaN(sent) || Math.abs(sent - nowMs) > LOGON_SKEW_MS) return { refuse: `SendingTime is more than ${LOGON_SKEW_MS / 1000} s from the node's clock` };
+    const heartbeat = Number(m.get(108));
+    if (m.get(98) !== '0') return { refuse: 'EncryptMethod(98) must be 0' };
+    if (!Number.isInteger(heartbeat) || heartbeat < 1 || heartbeat > 300) return { refuse: 'HeartBtInt(108) must be 1 to 300 seconds' };
+    const link = this.linkOf(code);
+    if (link.session) return { refuse: `venue ${code} is already logged on` };
+    const why = registry.refusal(code, nowMs * 1000);
+    if (why !== undefined) return { refuse: `venue ${code} may not trade: ${why}`, link };
+    return link;
+  }
+
+  ended(session: FixSession, link: VenueLink | undefined): void {
+    this.sessions.delete(session);
+    this.subscriptions.delete(session);
+    if (!link) return;
+    const venue = this.node.pipeline.venues.registry.venues.get(link.venue);
+    if (venue?.cancelOnDisconnect && venue.status === 'active') {
+      // Cancel-on-disconnect takes risk off: never refused for room.
+      for (const account of Object.values(venue.clients)) this.node.enqueue({ type: 'massCancel', account }, undefined, undefined, true);
+    }
+  }
+
+  application(session: FixSession, m: FixMessage): void {
+    switch (m.msgType) {
+      case 'D': return this.newOrder(session, m);
+      case 'F': return this.cancelOrReplace(session, m, false);
+      case 'G': return this.cancelOrReplace(session, m, true);
+      case 'q': return this.massCancel(session, m);
+      case 'V': return this.marketDataRequest(session, m);
+      default:
+        return session.businessReject(m, 3, `MsgType ${m.msgType} is not supported`);
+    }
+  }
+
+  // ---- order entry -----------------------------------------------------------------------------
+
+  /** The first required tag missing, if any: refused with a Reject(3). */
+  private missing(session: FixSession, m: FixMessage, tags: readonly number[]): boolean {
+    for (const tag of tags) {
+      if (!m.has(tag)) {
+        session.reject(m, { reason: SessionReject.RequiredTagMissing, tag, text: `required tag ${tag} missing` });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private badValue(session: FixSession, m: FixMessage, tag: number, text: string, reason = SessionReject.ValueIncorrect): void {
+    session.reject(m, { reason, tag, text });
+  }
+
+  /** A decimal field in units of 10^-scale; undefined (and a Reject sent) when it is not one. */
+  private units(session: FixSession, m: FixMessage, tag: number, scale: number, what: string): number | undefined {
+    try {
+      const units = toUnits(m.get(tag)!, scale, what);
+      if (units <= 0) throw new UnitError(`${what} must be above zero`);
+      return units;
+    } catch (e) {
+      this.badValue(session, m, tag, (e as Error).message, SessionReject.IncorrectDataFormat);
+      return undefined;
+    }
+  }
+
+  /** An ExecutionReport rejecting a request the node never saw (kept for resends). */
+  private rejectOrder(session: FixSession, m: FixMessage, reason: number, text: string): void {
+    const listing = this.listings.get(m.get(55) ?? '');
+    const price = m.get(44);
+    session.send('8', `37=NONE\x0111=${fixText(m.get(11)!)}\x01${m.has(1) ? `1=${fixText(m.get(1)!)}\x01` : ''}17=${this.execId()}\x01150=8\x0139=8\x01`
+      + `55=${fixText(m.get(55)!)}\x0154=${m.get(54)}\x0138=${fixText(m.get(38) ?? '0')}\x01${price && listing ? `44=${fixText(price)}\x01` : ''}`
+      + `151=0\x0114=0\x016=0\x0160=${fixTime(Date.now())}\x01103=${reason}\x0158=${fixText(text)}\x01`, undefined, undefined, true);
+  }
+
+  private execId(): string {
+    return `${Date.now().toString(36)}.${(++this.execIds).toString(36)}`;
+  }
+
+  private busy(): boolean {
+    return this.node.queued >= this.intakeQueuedMax;
+  }
+
+  private newOrder(session: FixSession, m: FixMessage): void {
+    if (this.missing(session, m, [11, 1, 55, 54, 38, 40])) return;
+    const link = session.link!;
+    const clOrdId = m.get(11)!;
+    if (clOrdId.length > 64) return this.badValue(session, m, 11, 'ClOrdID(11) is at most 64 characters');
+    const side = m.get(54);
+    if (side !== '1' && side !== '2') return this.badValue(session, m, 54, 'Side(54) must be 1 (buy) or 2 (sell)');
+    const ordType = m.get(40);
+    if (ordType !== '1' && ordType !== '2') return this.badValue(session, m, 40, 'OrdType(40) must be 1 (market) or 2 (limit)');
+    const tifText = m.get(59) ?? '1';
+    const tifs: Record<string, number> = { 0: 0, 1: 0, 3: 1, 4: 2 };
+    let tif = tifs[tifText];
+    if (tif === undefined) return this.badValue(session, m, 59, 'TimeInForce(59) must be 0 (day, as GTC), 1 (GTC), 3 (IOC) or 4 (FOK)');
+    const execInst = m.get(18);
+    if (execInst !== undefined) {
+      if (execInst !== '6') return this.badValue(session, m, 18, 'ExecInst(18) may only be 6 (post-only)');
+      if (tif !== 0 || ordType !== '2') return this.rejectOrder(session, m, 11, 'post-only (ExecInst 6) is for GTC limit orders');
+      tif = 3;
+    }
+    if (!m.has(44)) return session.reject(m, { reason: SessionReject.RequiredTagMissing, tag: 44, text: ordType === '2' ? 'a limit order needs Price(44)' : 'a market order needs Price(44) as its protection price' });
+    const listing = this.listings.get(m.get(55)!);
+    if (!listing) return this.rejectOrder(session, m, 1, `UnknownInstrument: no symbol ${m.get(55)}`);
+    const qty = this.units(session, m, 38, listing.baseScale, 'OrderQty(38)');
+    if (qty === undefined) return;
+    const price = this.units(session, m, 44, listing.quoteScale, 'Price(44)');
+    if (price === undefined) return;
+    const venue = this.node.pipeline.venues.registry.venues.get(link.venue)!;
+    const client = m.get(1)!;
+    const account = venue.clients[client];
+    if (account === undefined) return this.rejectOrder(session, m, 15, `UnknownVenueClient: ${link.venue} has no client ${client}`);
+    const ids = this.idsOf(link.venue);
+    if (ids.has(clOrdId)) return this.rejectOrder(session, m, 6, `DuplicateClOrdID: ${clOrdId} was already used`);
+    if (this.busy()) return this.rejectOrder(session, m, 99, 'Busy: the node is at its intake limit; retry');
+    const order: FixOrder = {
+      orderId: 0, venue: link.venue, clOrdId, client, account, instrument: listing.id, side: side === '1' ? 0 : 1,
+      ordType: ordType === '1' ? 1 : 0, tif, price, qty, cumQty: 0, cumNotional: 0,
+    };
+    const command = this.node.orderCommand();
+    command.account = account; command.instrument = listing.id; command.side = order.side; command.orderType = order.ordType;
+    command.tif = tif; command.price = price; command.qty = qty; command.stpMode = undefined;
+    const request = this.request(command.origin, { kind: 'new', link, inSeq: m.seq, clOrdId, order });
+    ids.set(clOrdId, order);
+    link.pendingIn.add(m.seq);
+    this.stats.orders++;
+    if (!this.node.enqueue(command)) {
+      this.requests.delete(command.origin.clOrdId);
+      ids.delete(clOrdId);
+      link.pendingIn.delete(m.seq);
+      this.rejectOrder(session, m, 99, 'Busy: the node is at its intake limit; retry');
+    }
+    void request;
+  }
+
+  private request(origin: Origin, r: FixRequest): FixRequest {
+    const no = this.nextRequest++;
+    origin.gateway = this.id; origin.keyId = 0; origin.clOrdId = no; origin.origClOrdId = undefined; origin.arrivedMs = undefined;
+    this.requests.set(no, r);
+    return r;
+  }
+
+  /** OrderCancelReject(9) of a request the node never saw (kept for resends). */
+  private cancelReject(session: FixSession, m: FixMessage, replace: boolean, reason: number, text: string, order?: FixOrder): void {
+    session.send('9', `37=${order && order.orderId ? order.orderId : 'NONE'}\x0111=${fixText(m.get(11) ?? '')}\x0141=${fixText(m.get(41) ?? '')}\x01`
+      + `39=${order ? this.status(order) : ORD_STATUS_REJECTED}\x01434=${replace ? 2 : 1}\x01102=${reason}\x0158=${fixText(text)}\x01`, undefined, undefined, true);
+  }
+
+  private cancelOrReplace(session: FixSession, m: FixMessage, replace: boolean): void {
+    if (this.missing(session, m, replace ? [11, 41, 55, 54, 38, 40] : [11, 41, 55, 54])) return;
+    const link = session.link!;
+    const clOrdId = m.get(11)!;
+    if (clOrdId.length > 64) return this.badValue(session, m, 11, 'ClOrdID(11) is at most 64 characters');
+    const ids = this.idsOf(link.venue);
+    const named = ids.get(m.get(41)!);
+    const order = typeof named === 'object' ? named : undefined;
+    if (!order) return this.cancelReject(session, m, replace, 1, `UnknownOrder: no open order ${m.get(41)}`);
+    if (ids.has(clOrdId)) return this.cancelReject(session, m, replace, 6, `DuplicateClOrdID: ${clOrdId} was already used`, order);
+    const listing = this.listingsById.get(order.instrument)!;
+    if (m.get(55) !== listing.symbol || m.get(54) !== (order.side === 0 ? '1' : '2')) {
+      return this.cancelReject(session, m, replace, 99, 'Symbol(55) and Side(54) must be the order\'s', order);
+    }
+    if (m.has(1) && m.get(1) !== order.client) return this.cancelReject(session, m, replace, 99, 'Account(1) must be the order\'s', order);
+    const request: FixRequest = { kind: replace ? 'replace' : 'cancel', link, inSeq: m.seq, clOrdId, order };
+    if (replace) {
+      if (m.get(40) !== '2') return this.badValue(session, m, 40, 'a replace keeps a limit order: OrdType(40) must be 2');
+      if (!m.has(44)) return session.reject(m, { reason: SessionReject.RequiredTagMissing, tag: 44, text: 'a replace needs Price(44)' });
+      const qty = this.units(session, m, 38, listing.baseScale, 'OrderQty(38)');
+      if (qty === undefined) return;
+      const price = this.units(session, m, 44, listing.quoteScale, 'Price(44)');
+      if (price === undefined) return;
+      request.qty = qty;
+      request.price = price;
+      if (this.busy()) return this.cancelReject(session, m, true, 99, 'Busy: the node is at its intake limit; retry', order);
+    }
+    ids.set(clOrdId, 0); // used from now on
+    link.pendingIn.add(m.seq);
+    const enter = () => {
+      if (!this.orders.has(order.orderId)) {
+        // Done meanwhile (filled or cancelled while being sequenced).
+        link.pendingIn.delete(m.seq);
+        return this.cancelReject(session, m, replace, 0, 'TooLateToCancel: the order is done', order);
+      }
+      let command: NodeCommand;
+      if (replace) {
+        const remaining = request.qty! - order.cumQty;
+        if (remaining <= 0) {
+          link.pendingIn.delete(m.seq);
+          return this.cancelReject(session, m, true, 99, `OrderQty ${m.get(38)} is not above what has filled`, order);
+        }
+        command = { type: 'amend', account: order.account, instrument: order.instrument, orderId: order.orderId, price: request.price!, qty: remaining, origin: { gateway: 0, keyId: 0, clOrdId: 0 } };
+      } else {
+        command = { type: 'cancel', account: order.account, instrument: order.instrument, orderId: order.orderId, origin: { gateway: 0, keyId: 0, clOrdId: 0 } };
+      }
+      this.request(command.origin!, request);
+      // A cancel takes risk off: never refused for room.
+      this.node.enqueue(command, undefined, undefined, !replace);
+    };
+    if (order.orderId === 0) (order.followers ??= []).push(enter);
+    else enter();
+  }
+
+  private massCancel(session: FixSession, m: FixMessage): void {
+    if (this.missing(session, m, [11, 530])) return;
+    const link = session.link!;
+    const type = m.get(530)!;
+    if (type !== '1' && type !== '7') return this.badValue(session, m, 530, 'MassCancelRequestType(530) must be 1 (a symbol) or 7 (all orders)');
+    let instrument: number | undefined;
+    if (type === '1') {
+      if (!m.has(55)) return session.reject(m, { reason: SessionReject.RequiredTagMissing, tag: 55, text: 'MassCancelRequestType 1 needs Symbol(55)' });
+      const listing = this.listings.get(m.get(55)!);
+      if (!listing) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0, 1, `UnknownInstrument: no symbol ${m.get(55)}`);
+      instrument = listing.id;
+    }
+    const venue = this.node.pipeline.venues.registry.venues.get(link.venue)!;
+    let accounts = Object.values(venue.clients);
+    if (m.has(1)) {
+      const account = venue.clients[m.get(1)!];
+      if (account === undefined) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0, 99, `UnknownVenueClient: ${m.get(1)}`);
+      accounts = [account];
+    }
+    if (accounts.length === 0) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0);
+    const request: FixRequest = { kind: 'mass', link, inSeq: m.seq, clOrdId: m.get(11)!, massType: type, symbol: m.get(55), commandsLeft: accounts.length, cancelled: 0 };
+    link.pendingIn.add(m.seq);
+    const no = this.nextRequest++;
+    this.requests.set(no, request);
+    for (const account of accounts) {
+      const command: NodeCommand = { type: 'massCancel', account, origin: { gateway: this.id, keyId: 0, clOrdId: no } };
+      if (instrument !== undefined) command.instrument = instrument;
+      this.node.enqueue(command, undefined, undefined, true);
+    }
+  }
+
+  private massCancelBody(clOrdId: string, type: string, symbol: string | undefined, affected: number, rejectReason?: number, text?: string): string {
+    return `37=NONE\x0111=${fixText(clOrdId)}\x01530=${type}\x01531=${rejectReason === undefined ? type : 0}\x01`
+      + `${rejectReason !== undefined ? `532=${rejectReason}\x01` : ''}533=${affected}\x01${symbol ? `55=${fixText(symbol)}\x01` : ''}${text ? `58=${fixText(text)}\x01` : ''}`;
+  }
+
+  private massCancelReport(session: FixSession, clOrdId: string, type: string, symbol: string | undefined, affected: number, rejectReason?: number, text?: string): void {
+    session.send('r', this.massCancelBody(clOrdId, type, symbol, affected, rejectReason, text), undefined, undefined, true);
+  }
+
+  // ---- market data -----------------------------------------------------------------------------
+
+  private marketDataRequest(session: FixSession, m: FixMessage): void {
+    if (this.missing(session, m, [262, 263])) return;
+    const reqId = m.get(262)!;
+    const type = m.get(263)!;
+    if (type !== '0' && type !== '1' && type !== '2') return this.badValue(session, m, 263, 'SubscriptionRequestType(263) must be 0, 1 or 2');
+    const symbols: string[] = [];
+    const entryTypes = new Set<string>();
+    for (let i = 0; i < m.tags.length; i++) {
+      if (m.tags[i] === 55) symbols.push(m.values[i]);
+      if (m.tags[i] === 269) entryTypes.add(m.values[i]);
+    }
+    let subs = this.subscriptions.get(session);
+    if (type === '2') {
+      if (subs) for (const [id, s] of subs) if (s.reqId === reqId) subs.delete(id);
+      return;
+    }
+    if (symbols.length === 0) return session.reject(m, { reason: SessionReject.RequiredTagMissing, tag: 55, text: 'NoRelatedSym(146) must name a Symbol(55)' });
+    for (const t of entryTypes) if (t !== '0' && t !== '1' && t !== '2') return session.businessReject(m, 0, `MDEntryType ${t} is not published`, reqId);
+    const listings: Listing[] = [];
+    for (const s of symbols) {
+      const l = this.listings.get(s);
+      if (!l) return session.send('Y', `262=${fixText(reqId)}\x01281=0\x0158=${fixText(`UnknownSymbol: ${s}`)}\x01`, undefined, undefined, true);
+      listings.push(l);
+    }
+    const book = entryTypes.size === 0 || entryTypes.has('0') || entryTypes.has('1');
+    const trades = entryTypes.size === 0 || entryTypes.has('2');
+    for (const l of listings) {
+      const snapshot = this.book.snapshot(l.id);
+      let entries = '';
+      let n = 0;
+      if (book) {
+        for (const level of snapshot.levels) {
+          entries += `269=${level.side}\x01270=${fromUnits(level.price, l.quoteScale)}\x01271=${fromUnits(level.qty, l.baseScale)}\x01346=${level.count}\x01`;
+          n++;
+        }
+      }
+      session.send('W', `262=${fixText(reqId)}\x0155=${l.symbol}\x01268=${n}\x01${entries}`);
+      if (type === '1') {
+        if (!subs) this.subscriptions.set(session, (subs = new Map()));
+        subs.set(l.id, { reqId, book, trades });
+      }
+    }
+  }
+
+  // ---- the node's batches ----------------------------------------------------------------------
+
+  private outOf(link: VenueLink): BatchOut {
+    const cur = this.current!;
+    for (const o of cur.out) if (o.link === link) return o;
+    const o: BatchOut = { link, lastSeq: 0, stored: [] };
+    cur.out.push(o);
+    return o;
+  }
+
+  /** A message of the batch being applied, to a venue: numbered now, stored with the batch (if `keep`). */
+  private emit(link: VenueLink, msgType: string, body: string, keep = true): void {
+    const out = this.outOf(link);
+    const seq = link.seq.nextOut++;
+    out.lastSeq = seq;
+    const sendingTime = fixTime(Date.now());
+    if (keep) out.stored.push({ seq, msgType, sendingTime, body });
+    if (link.session?.active) link.session.queue(seq, link.writer.write(msgType, seq, sendingTime, body));
+    if (msgType === '8') this.stats.reports++;
+  }
+
+  private applied(b: AppliedBatch): void {
+    this.current = { out: [], orders: [], closed: [], clOrdIds: [] };
+    const cur = this.current;
+    for (let i = 0; i < b.commands.length; i++) {
+      const c = b.commands[i].command;
+      const outcome = b.outcomes[i];
+      const origin = c.type === 'deposit' || c.type === 'withdraw' ? undefined : c.origin;
+      const request = origin && origin.gateway === this.id ? this.requests.get(origin.clOrdId) : undefined;
+      if (request) this.requestApplied(request, origin!.clOrdId, outcome);
+      this.ts = outcome.ts;
+      this.activeRequest = request;
+      outcome.forEachEvent(this.event);
+      this.activeRequest = undefined;
+      if (request?.kind === 'mass') {
+        request.commandsLeft!--;
+        if (request.commandsLeft === 0) {
+          this.requests.delete(origin!.clOrdId);
+          request.link.pendingIn.delete(request.inSeq);
+          this.emit(request.link, 'r', this.massCancelBody(request.clOrdId, request.massType!, request.symbol, request.cancelled!));
+        }
+      }
+      if (c.type === 'admin' && outcome.ok) this.venuesChanged(outcome.ts);
+    }
+    this.publishMarketData();
+    if (cur.out.length > 0 || cur.orders.length > 0 || cur.closed.length > 0 || cur.clOrdIds.length > 0) this.batches.set(b.batch, cur);
+    this.current = undefined;
+  }
+
+  private ts = 0;
+  private activeRequest: FixRequest | undefined;
+
+  /** A request's own answer, from its outcome (its events follow). */
+  private requestApplied(r: FixRequest, no: number, outcome: Outcome): void {
+    if (r.kind === 'mass') return;
+    this.requests.delete(no);
+    r.link.pendingIn.delete(r.inSeq);
+    const order = r.order!;
+    if (r.kind === 'new') {
+      if (outcome.ok) {
+        order.orderId = outcome.orderId!;
+        this.orders.set(order.orderId, order);
+        this.current!.clOrdIds.push([order.venue, order.clOrdId, order.orderId]);
+        this.current!.orders.push(order);
+      } else {
+        this.idsOf(order.venue).set(order.clOrdId, outcome.orderId ?? 0);
+        this.report(order, '8', ORD_STATUS_REJECTED, `103=${ordRejReason(outcome.reason ?? 0)}\x0158=${fixText(this.rejectText(outcome))}\x01`, outcome.orderId ?? 0, 0);
+      }
+      const followers = order.followers;
+      if (followers) {
+        order.followers = undefined;
+        for (const f of followers) f();
+      }
+      return;
+    }
+    this.current!.clOrdIds.push([order.venue, r.clOrdId, order.orderId]);
+    if (!outcome.ok) {
+      const reason = outcome.reason === 12 || outcome.reason === NodeReject.UnknownOrder ? 0 : 99;
+      this.emit(r.link, '9', `37=${order.orderId}\x0111=${fixText(r.clOrdId)}\x0141=${fixText(order.clOrdId)}\x01`
+        + `39=${this.orders.has(order.orderId) ? this.status(order) : ORD_STATUS_FILLED}\x01434=${r.kind === 'replace' ? 2 : 1}\x01102=${reason}\x01`
+        + `58=${fixText(this.rejectText(outcome))}\x01`);
+    }
+  }
+
+  private rejectText(outcome: Outcome): string {
+    const name = outcome.reasonName ?? rejectName(outcome.reason ?? 0);
+    return outcome.text ? `${name}: ${outcome.text}` : name;
+  }
+
+  private status(o: FixOrder): string {
+    return o.cumQty === 0 ? ORD_STATUS_NEW : o.cumQty >= o.qty ? ORD_STATUS_FILLED : ORD_STATUS_PARTIAL;
+  }
+
+  /** An ExecutionReport of a venue order. */
+  private report(o: FixOrder, execType: string, ordStatus: string, extra: string, orderId = o.orderId, leaves = o.qty - o.cumQty, clOrdIds?: string): void {
+    const l = this.listingsById.get(o.instrument)!;
+    const avg = o.cumQty === 0 ? 0 : Math.round(o.cumNotional / o.cumQty);
+    const link = this.linkOf(o.venue);
+    this.emit(link, '8', `37=${orderId || 'NONE'}\x01${clOrdIds ?? `11=${fixText(o.clOrdId)}\x01`}1=${fixText(o.client)}\x0117=${this.execId()}\x01150=${execType}\x01`
+      + `39=${ordStatus}\x0155=${l.symbol}\x0154=${o.side === 0 ? 1 : 2}\x0138=${fromUnits(o.qty, l.baseScale)}\x0140=${o.ordType === 1 ? 1 : 2}\x01`
+      + `44=${fromUnits(o.price, l.quoteScale)}\x01${extra}151=${fromUnits(Math.max(0, leaves), l.baseScale)}\x0114=${fromUnits(o.cumQty, l.baseScale)}\x01`
+      + `6=${fromUnits(avg, l.quoteScale)}\x0160=${fixTime(this.ts / 1000)}\x01`);
+  }
+
+  private readonly event = (e: CoreEvent): void => {
+    this.book.apply(e);
+    this.marketEvent(e);
+    switch (e.kind) {
+      case EventKind.Accepted: {
+        const o = this.orders.get(e.orderId);
+        if (o) this.report(o, '0', ORD_STATUS_NEW, '');
+        return;
+      }
+      case EventKind.Fill: {
+        this.filled(e.orderId, e.price, e.qty);
+        this.filled(e.makerOrderId, e.price, e.qty);
+        return;
+      }
+      case EventKind.Cancelled: {
+        const o = this.orders.get(e.orderId);
+        if (!o) return;
+        const r = this.activeRequest;
+        const mine = r && r.kind === 'cancel' && r.order === o;
+        if (r?.kind === 'mass') r.cancelled!++;
+        const ids = mine ? `11=${fixText(r!.clOrdId)}\x0141=${fixText(o.clOrdId)}\x01` : undefined;
+        this.report(o, '4', ORD_STATUS_CANCELED, mine ? '' : `58=${['', 'cancelled', 'mass cancel', 'self-trade prevention', 'unfilled remainder (IOC/FOK/market)', 'expired'][e.reason] ?? 'cancelled'}\x01`, o.orderId, 0, ids);
+        return this.done(o);
+      }
+      case EventKind.Reduced: {
+        const o = this.orders.get(e.orderId);
+        if (!o) return;
+        o.qty = o.cumQty + e.remaining;
+        this.touched(o);
+        return this.report(o, 'D', this.status(o), '58=reduced by self-trade prevention\x01');
+      }
+      case EventKind.Amended: {
+        const o = this.orders.get(e.orderId);
+        if (!o) return;
+        const r = this.activeRequest;
+        const previous = o.clOrdId;
+        if (r && r.kind === 'replace' && r.order === o) {
+          o.clOrdId = r.clOrdId;
+          o.qty = r.qty!;
+          o.price = r.price!;
+          this.idsOf(o.venue).set(previous, o.orderId);
+          this.idsOf(o.venue).set(o.clOrdId, o);
+        } else {
+          o.qty = o.cumQty + e.remaining;
+          o.price = e.price;
+        }
+        this.touched(o);
+        return this.report(o, '5', this.status(o), '', o.orderId, o.qty - o.cumQty, `11=${fixText(o.clOrdId)}\x0141=${fixText(previous)}\x01`);
+      }
+      default:
+        return;
+    }
+  };
+
+  private filled(orderId: number, price: number, qty: number): void {
+    const o = this.orders.get(orderId);
+    if (!o) return;
+    o.cumQty += qty;
+    o.cumNotional += price * qty;
+    const l = this.listingsById.get(o.instrument)!;
+    const status = this.status(o);
+    this.report(o, 'F', status, `32=${fromUnits(qty, l.baseScale)}\x0131=${fromUnits(price, l.quoteScale)}\x01`);
+    if (status === ORD_STATUS_FILLED) this.done(o);
+    else this.touched(o);
+  }
+
+  private touched(o: FixOrder): void {
+    if (!this.current!.orders.includes(o)) this.current!.orders.push(o);
+  }
+
+  private done(o: FixOrder): void {
+    this.orders.delete(o.orderId);
+    this.idsOf(o.venue).set(o.clOrdId, o.orderId);
+    this.current!.closed.push(o.orderId);
+  }
+
+  /** Registry changes: a logged-on venue that may no longer trade is logged out with the reason. */
+  private venuesChanged(ts: number): void {
+    const registry = this.node.pipeline.venues.registry;
+    for (const link of this.links.values()) {
+      const v = registry.venues.get(link.venue);
+      if (v) link.setCompIds(v.targetCompId, v.senderCompId);
+      const why = registry.refusal(link.venue, ts);
+      if (why !== undefined && link.session?.active) {
+        const session = link.session;
+        // After this batch's reports (its cancels) are out.
+        setImmediate(() => session.logout(`venue ${link.venue} suspended: ${why}`, true));
+      }
+    }
+  }
+
+  // Market data incrementals of the batch being applied: changed levels and trades per instrument.
+  private readonly trades = new Map<number, string[]>();
+
+  private marketEvent(e: CoreEvent): void {
+    if (e.kind !== EventKind.Fill || this.subscriptions.size === 0) return;
+    const l = this.listingsById.get(e.instrument);
+    if (!l) return;
+    let list = this.trades.get(e.instrument);
+    if (!list) this.trades.set(e.instrument, (list = []));
+    list.push(`279=0\x01269=2\x0155=${l.symbol}\x01270=${fromUnits(e.price, l.quoteScale)}\x01271=${fromUnits(e.qty, l.baseScale)}\x01`);
+  }
+
+  private publishMarketData(): void {
+    const updates = this.book.flush();
+    if (this.subscriptions.size === 0) {
+      this.trades.clear();
+      return;
+    }
+    const byInstrument = new Map<number, string[]>();
+    for (const u of updates) {
+      const l = this.listingsById.get(u.instrument)!;
+      let list = byInstrument.get(u.instrument);
+      if (!list) byInstrument.set(u.instrument, (list = []));
+      for (const level of u.levels) {
+        const action = level.count === 0 ? 2 : 1;
+        list.push(`279=${action}\x01269=${level.side}\x0155=${l.symbol}\x01270=${fromUnits(level.price, l.quoteScale)}\x01${action === 2 ? '' : `271=${fromUnits(level.qty, l.baseScale)}\x01`}`);
+      }
+    }
+    for (const [session, subs] of this.subscriptions) {
+      const link = session.link;
+      if (!link || !session.active) continue;
+      for (const [instrument, s] of subs) {
+        const entries = [...(s.book ? byInstrument.get(instrument) ?? [] : []), ...(s.trades ? this.trades.get(instrument) ?? [] : [])];
+        if (entries.length === 0) continue;
+        // Market data is not kept for resends: a resend gap-fills it (a fresh snapshot is the cure).
+        this.emit(link, 'X', `262=${fixText(s.reqId)}\x01268=${entries.length}\x01${entries.join('')}`, false);
+      }
+    }
+    this.trades.clear();
+  }
+
+  private write(batch: number): void {
+    const rows = this.batches.get(batch);
+    if (!rows) return;
+    const store = this.store;
+    for (const out of rows.out) {
+      for (const m of out.stored) store.putMessage(out.link.venue, m);
+      store.putSequence(out.link.venue, { nextIn: out.link.persistedIn(), nextOut: out.link.seq.nextOut });
+    }
+    for (const o of rows.orders) if (this.orders.get(o.orderId) === o) store.putOrder(this.row(o));
+    for (const id of rows.closed) store.removeOrder(id);
+    for (const [venue, clOrdId, orderId] of rows.clOrdIds) store.putClOrdId(venue, clOrdId, orderId);
+  }
+
+  private row(o: FixOrder): FixOrderRow {
+    return {
+      orderId: o.orderId, venue: o.venue, clOrdId: o.clOrdId, client: o.client, account: o.account, instrument: o.instrument, side: o.side,
+      ordType: o.ordType, tif: o.tif, price: o.price, qty: o.qty, cumQty: o.cumQty, cumNotional: o.cumNotional,
+    };
+  }
+
+  private durable(b: AppliedBatch): void {
+    const rows = this.batches.get(b.batch);
+    if (!rows) return;
+    this.batches.delete(b.batch);
+    for (const out of rows.out) {
+      if (out.lastSeq > out.link.durableOut) out.link.durableOut = out.lastSeq;
+      out.link.session?.markReady(out.lastSeq);
+    }
+  }
+
+  /** Venues logged on now. */
+  get loggedOn(): string[] {
+    return [...this.links.values()].filter((l) => l.session?.active).map((l) => l.venue);
+  }
+}

@@ -1,0 +1,100 @@
+// The FIX bridge's tables in the node's LMDB environment. Sequence numbers and sent application
+// messages are written either in the transaction of the batch that produced them (the gateway's
+// write() hook) or, for what the session layer sends on its own (Logon, Heartbeat, Reject...), in a
+// transaction of their own that the message waits for: nothing is sent before it is durable, so
+// after a crash a venue is resent exactly what it received, and no sequence number is used twice.
+import type { Database } from 'lmdb';
+import type { LedgerStore } from '../../ledger/store.js';
+
+/** A venue's sequence numbers: the next it sends us (expected), and the next we send it. */
+export interface SequenceState { nextIn: number; nextOut: number }
+
+/** A sent application message, kept for resend: its type, first SendingTime and body fields. */
+export interface StoredMessage { seq: number; msgType: string; sendingTime: string; body: string }
+
+/** What the bridge keeps of an open venue order (rebuilt on start): its FIX identity and fills. */
+export interface FixOrderRow {
+  orderId: number;
+  venue: string;
+  clOrdId: string;
+  client: string;
+  account: number;
+  instrument: number;
+  side: number;
+  ordType: number;
+  tif: number;
+  price: number;
+  /** OrderQty: the total quantity (FIX's), not what is left. */
+  qty: number;
+  cumQty: number;
+  /** Σ fill price × qty (quote units per whole base × base units), for AvgPx. */
+  cumNotional: number;
+}
+
+export class FixStore {
+  private readonly sequences: Database<SequenceState, string>;
+  private readonly messages: Database<string, [string, number]>;
+  private readonly orders: Database<FixOrderRow, number>;
+  private readonly clOrdIds: Database<number, [string, string]>;
+
+  constructor(private readonly store: Pick<LedgerStore<unknown, unknown>, 'openDB'>) {
+    this.sequences = store.openDB('fixSequences');
+    this.messages = store.openDB('fixMessages', { encoding: 'string' });
+    this.orders = store.openDB('fixOrders', { keyEncoding: 'uint32' });
+    this.clOrdIds = store.openDB('fixClOrdIds');
+  }
+
+  sequence(venue: string): SequenceState {
+    return this.sequences.get(venue) ?? { nextIn: 1, nextOut: 1 };
+  }
+
+  /** Stored application messages of a venue from `from` to `to` (inclusive), in order. */
+  *stored(venue: string, from: number, to: number): IterableIterator<StoredMessage> {
+    for (const { key, value } of this.messages.getRange({ start: [venue, from], end: [venue, to + 1] })) {
+      const a = value.indexOf('\x01');
+      const b = value.indexOf('\x01', a + 1);
+      yield { seq: key[1], msgType: value.slice(0, a), sendingTime: value.slice(a + 1, b), body: value.slice(b + 1) };
+    }
+  }
+
+  /** Every open venue order's row and every used (venue, ClOrdID), for a gateway starting. */
+  openOrders(): FixOrderRow[] {
+    return [...this.orders.getRange({})].map(({ value }) => value);
+  }
+
+  *usedClOrdIds(): IterableIterator<[venue: string, clOrdId: string, orderId: number]> {
+    for (const { key, value } of this.clOrdIds.getRange({})) yield [key[0], key[1], value];
+  }
+
+  // ---- inside a transaction (a batch's, or one of writeNow's) -----------------------------------
+
+  putSequence(venue: string, s: SequenceState): void {
+    this.sequences.put(venue, { nextIn: s.nextIn, nextOut: s.nextOut });
+  }
+
+  putMessage(venue: string, m: StoredMessage): void {
+    this.messages.put([venue, m.seq], `${m.msgType}\x01${m.sendingTime}\x01${m.body}`);
+  }
+
+  putOrder(row: FixOrderRow): void {
+    this.orders.put(row.orderId, row);
+  }
+
+  removeOrder(orderId: number): void {
+    this.orders.remove(orderId);
+  }
+
+  putClOrdId(venue: string, clOrdId: string, orderId: number): void {
+    this.clOrdIds.put([venue, clOrdId], orderId);
+  }
+
+  /** A sequence reset: the venue's stored messages go (they cannot be resent under new numbers). */
+  clearMessages(venue: string): void {
+    for (const key of this.messages.getKeys({ start: [venue, 0], end: [venue, Number.MAX_SAFE_INTEGER] })) this.messages.remove(key);
+  }
+
+  /** Runs `write` in a transaction of its own; resolves once it is durable. */
+  writeNow(write: () => void): Promise<unknown> {
+    return this.sequences.transaction(write);
+  }
+}

@@ -1,0 +1,167 @@
+// Operator commands on the venue registry and on venue clients' custody (SL-7, SL-8): what they
+// may say, checked before anything changes, and how each is applied. They reach the node like
+// orders do (sequenced, journaled, each naming the operator key that sent it) and are applied by
+// the pipeline, so replay rebuilds the registry exactly.
+import type { Jurisdiction, Venue } from './registry.js';
+
+/** What an operator may set when adding a venue (status, participant and clients are the node's). */
+export type VenueInput = Omit<Venue, 'status' | 'statusReason' | 'participant' | 'clients'>;
+
+export type AdminAction =
+  | { action: 'jurisdiction.set'; jurisdiction: Jurisdiction }
+  | { action: 'venue.add'; venue: VenueInput }
+  | { action: 'venue.update'; code: string; changes: Partial<Omit<VenueInput, 'code'>> }
+  | { action: 'venue.suspend'; code: string; reason: string }
+  | { action: 'venue.reinstate'; code: string }
+  | { action: 'venue.client.add'; venue: string; client: string }
+  /** The venue earmarks a client's assets for the shared book (a custody attestation). */
+  | { action: 'custody.attest'; venue: string; client: string; asset: string; amount: number; id: string }
+  /** ...and releases them (only available, unheld funds). */
+  | { action: 'custody.release'; venue: string; client: string; asset: string; amount: number; id: string }
+  /** The sequencer's clock passed a licence expiry: re-evaluate eligibility (the node sends it). */
+  | { action: 'clock' };
+
+export const ADMIN_ACTIONS: readonly AdminAction['action'][] = [
+  'jurisdiction.set', 'venue.add', 'venue.update', 'venue.suspend', 'venue.reinstate', 'venue.client.add',
+  'custody.attest', 'custody.release', 'clock',
+];
+
+const CODE = /^[a-z][a-z0-9-]{1,31}$/;
+const COMP_ID = /^[\x21-\x7e]{1,32}$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const JURISDICTION = /^[A-Z]{2,3}$/;
+const CLIENT = /^[\x21-\x7e]{1,64}$/;
+const ID = /^[\x21-\x7e]{1,128}$/;
+
+/** An invalid command, with the field at fault. */
+export class AdminError extends Error {}
+
+function text(v: unknown, field: string, max = 200): string {
+  if (typeof v !== 'string' || v.trim() === '' || v.length > max) throw new AdminError(`${field} must be a non-empty text of at most ${max} characters`);
+  return v;
+}
+
+function matching(v: unknown, re: RegExp, field: string, what: string): string {
+  if (typeof v !== 'string' || !re.test(v)) throw new AdminError(`${field} must be ${what}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function flag(v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') throw new AdminError(`${field} must be true or false`);
+  return v;
+}
+
+function whole(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new AdminError(`${field} must be a whole number from ${min} to ${max}`);
+  return v;
+}
+
+function day(v: unknown, field: string): string {
+  const d = matching(v, DAY, field, 'a date YYYY-MM-DD');
+  if (Number.isNaN(Date.parse(`${d}T00:00:00Z`)) || new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) !== d) throw new AdminError(`${field}: ${d} is not a date`);
+  return d;
+}
+
+function publicKey(v: unknown, field: string): string {
+  const s = matching(v, /^[A-Za-z0-9+/]{43}=$/, field, 'an Ed25519 public key: 32 bytes in base64');
+  if (Buffer.from(s, 'base64').length !== 32) throw new AdminError(`${field} must be 32 bytes`);
+  return s;
+}
+
+export function checkJurisdiction(j: unknown): Jurisdiction {
+  if (typeof j !== 'object' || j === null) throw new AdminError('jurisdiction must be an object');
+  const o = j as Record<string, unknown>;
+  const fatf = o.fatf;
+  if (fatf !== 'member' && fatf !== 'fsrb-member' && fatf !== 'none') throw new AdminError('fatf must be member, fsrb-member or none');
+  const out: Jurisdiction = {
+    code: matching(o.code, JURISDICTION, 'code', 'an ISO country code (2-3 capital letters)'),
+    name: text(o.name, 'name'),
+    fatf,
+    fatfConsistent: flag(o.fatfConsistent, 'fatfConsistent'),
+    ioscoConsistent: flag(o.ioscoConsistent, 'ioscoConsistent'),
+    assessedOn: day(o.assessedOn, 'assessedOn'),
+    source: text(o.source, 'source', 500),
+  };
+  if (fatf === 'fsrb-member') out.fsrb = text(o.fsrb, 'fsrb (the regional body, e.g. APG)', 40);
+  return out;
+}
+
+const VENUE_FIELDS: Record<keyof VenueInput, (v: unknown, field: string) => unknown> = {
+  code: (v, f) => matching(v, CODE, f, 'lower-case letters, digits and dashes (2-32)'),
+  name: (v, f) => text(v, f),
+  legalEntity: (v, f) => text(v, f),
+  group: (v, f) => text(v, f),
+  affiliated: flag,
+  jurisdiction: (v, f) => matching(v, JURISDICTION, f, 'an ISO country code (2-3 capital letters)'),
+  regulator: (v, f) => text(v, f),
+  licenceId: (v, f) => {
+    if (typeof v !== 'string' || v.length > 100) throw new AdminError(`${f} must be a text (empty: no licence)`);
+    return v;
+  },
+  licenceExpires: day,
+  custody: (v, f) => {
+    const c = matching(v, CODE, f, 'a custody location name (lower-case letters, digits and dashes)');
+    if (c === 'platform') throw new AdminError(`${f} must be the venue's own custody location, not the platform's`);
+    return c;
+  },
+  senderCompId: (v, f) => matching(v, COMP_ID, f, 'a FIX CompID (1-32 printable characters)'),
+  targetCompId: (v, f) => matching(v, COMP_ID, f, 'a FIX CompID (1-32 printable characters)'),
+  publicKey,
+  cancelOnDisconnect: flag,
+  clientOrdersMax: (v, f) => whole(v, f, 1, 1_000_000),
+  feeTier: (v, f) => whole(v, f, 0, 1_000_000),
+};
+
+export function checkVenue(input: unknown): VenueInput {
+  if (typeof input !== 'object' || input === null) throw new AdminError('venue must be an object');
+  const o = input as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(k in VENUE_FIELDS)) throw new AdminError(`unknown venue field ${k}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, check] of Object.entries(VENUE_FIELDS)) {
+    if (o[k] === undefined) throw new AdminError(`venue field ${k} is required`);
+    out[k] = check(o[k], k);
+  }
+  return out as VenueInput;
+}
+
+export function checkVenueChanges(changes: unknown): Partial<Omit<VenueInput, 'code'>> {
+  if (typeof changes !== 'object' || changes === null) throw new AdminError('changes must be an object');
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(changes as Record<string, unknown>);
+  if (entries.length === 0) throw new AdminError('changes must name at least one field');
+  for (const [k, v] of entries) {
+    if (k === 'code') throw new AdminError('a venue\'s code cannot change');
+    const check = VENUE_FIELDS[k as keyof VenueInput];
+    if (!check) throw new AdminError(`unknown venue field ${k}`);
+    out[k] = check(v, k);
+  }
+  return out as Partial<Omit<VenueInput, 'code'>>;
+}
+
+/** Checks an action's shape and fields (not what depends on state): throws AdminError naming the fault. */
+export function checkAction(body: unknown): AdminAction {
+  if (typeof body !== 'object' || body === null) throw new AdminError('the command must be an object');
+  const o = body as Record<string, unknown>;
+  switch (o.action) {
+    case 'jurisdiction.set': return { action: o.action, jurisdiction: checkJurisdiction(o.jurisdiction) };
+    case 'venue.add': return { action: o.action, venue: checkVenue(o.venue) };
+    case 'venue.update': return { action: o.action, code: matching(o.code, CODE, 'code', 'a venue code'), changes: checkVenueChanges(o.changes) };
+    case 'venue.suspend': return { action: o.action, code: matching(o.code, CODE, 'code', 'a venue code'), reason: text(o.reason, 'reason') };
+    case 'venue.reinstate': return { action: o.action, code: matching(o.code, CODE, 'code', 'a venue code') };
+    case 'venue.client.add':
+      return { action: o.action, venue: matching(o.venue, CODE, 'venue', 'a venue code'), client: matching(o.client, CLIENT, 'client', 'a client id (1-64 printable characters)') };
+    case 'custody.attest':
+    case 'custody.release':
+      return {
+        action: o.action,
+        venue: matching(o.venue, CODE, 'venue', 'a venue code'),
+        client: matching(o.client, CLIENT, 'client', 'a client id (1-64 printable characters)'),
+        asset: text(o.asset, 'asset', 16),
+        amount: whole(o.amount, 'amount', 1, Number.MAX_SAFE_INTEGER),
+        id: matching(o.id, ID, 'id', 'an attestation id (1-128 printable characters)'),
+      };
+    case 'clock': return { action: 'clock' };
+    default:
+      throw new AdminError(`unknown action ${JSON.stringify(o.action)}: one of ${ADMIN_ACTIONS.join(', ')}`);
+  }
+}
