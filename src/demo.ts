@@ -49,3 +49,37 @@ export const DEMO_FUNDING = [
   { account: 11, asset: 'USD', amount: 100_000_000_000 },
   { account: 11, asset: 'BTC', amount: 100_000_000 },
 ];
+
+/** The jurisdictions of the demo venues: one that meets the FATF and IOSCO tests, one that does not. */
+export const DEMO_JURISDICTIONS = [
+  {
+    code: 'SG', name: 'Singapore', fatf: 'member' as const, fatfConsistent: true, ioscoConsistent: true, assessedOn: '2026-06-30',
+    source: 'demo entry: FATF mutual evaluation and follow-up ratings; IOSCO crypto-asset recommendations implementation review',
+  },
+  {
+    code: 'XA', name: 'Example Offshore Territory', fatf: 'none' as const, fatfConsistent: false, ioscoConsistent: false, assessedOn: '2026-06-30',
+    source: 'demo entry: not a member of the FATF or of a FATF-style regional body',
+  },
+];
+
+/** The demo venues: both affiliated and licensed; only venue-sg's jurisdiction qualifies. */
+export const DEMO_VENUES = [
+  {
+    code: 'venue-sg', name: 'Junction Asia', legalEntity: 'Junction Asia Pte. Ltd.', group: 'Junction Group', affiliated: true,
+    jurisdiction: 'SG', regulator: 'Monetary Authority of Singapore', licenceId: 'DEMO-MPI-0001', licenceExpires: '2030-12-31',
+    custody: 'venue-sg-custody', senderCompId: 'VENUE-SG', targetCompId: 'JUNCTION', cancelOnDisconnect: false, clientOrdersMax: 1_000, feeTier: 0,
+    clients: ['SG-C1', 'SG-C2'],
+  },
+  {
+    code: 'venue-xa', name: 'Junction Offshore', legalEntity: 'Junction Offshore Ltd.', group: 'Junction Group', affiliated: true,
+    jurisdiction: 'XA', regulator: 'Example Offshore Authority', licenceId: 'DEMO-XA-0001', licenceExpires: '2030-12-31',
+    custody: 'venue-xa-custody', senderCompId: 'VENUE-XA', targetCompId: 'JUNCTION', cancelOnDisconnect: true, clientOrdersMax: 1_000, feeTier: 0,
+    clients: ['XA-C1'],
+  },
+];
+
+/** What each demo venue client is attested to hold in its venue's custody. */
+export const DEMO_VENUE_FUNDING = [
+  { asset: 'USD', amount: 1_000_000_000_000 },
+  { asset: 'BTC', amount: 1_000_000_000 },
+];

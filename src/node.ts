@@ -2,12 +2,14 @@
 // `npm start -- --data DIR --port N` opens (or creates, with the demo configuration, funded demo
 // accounts and their API keys in DIR/demo-keys.json) the node in DIR, recovering its state from
 // LMDB, and serves the market-maker protocol on ws://127.0.0.1:N/ws until SIGINT or SIGTERM.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AdminAction } from './venues/admin.js';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
-import { DEMO_CONFIG, DEMO_FUNDING } from './demo.js';
+import { DEMO_CONFIG, DEMO_FUNDING, DEMO_JURISDICTIONS, DEMO_VENUE_FUNDING, DEMO_VENUES } from './demo.js';
+import { FIX_PORT_DEFAULT, FixGateway } from './gateway/fix/gateway.js';
 import { newApiKeyPair } from './gateway/ws/auth.js';
 import { KeyStore } from './gateway/ws/key-store.js';
 import { GatewayServer } from './gateway/ws/server.js';
@@ -32,6 +34,44 @@ async function demoKeys(runtime: NodeRuntime, dataDir: string, count: number): P
     keys.push({ keyId, account, privateKeyPem: pair.privateKeyPem });
   }
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+}
+
+/**
+ * Adds the demo venues once (operator commands, as an operator would enter them: the node's own
+ * key 0), with funded clients, and writes DIR/demo-venues.json: what an outside FIX engine needs to
+ * log on (host, port, CompIDs, clients, the Ed25519 private key). The port is refreshed each start.
+ */
+async function demoVenues(runtime: NodeRuntime, dataDir: string, fixPort: number): Promise<string> {
+  const file = join(dataDir, 'demo-venues.json');
+  type Entry = { venue: string; host: string; port: number; senderCompId: string; targetCompId: string; clients: string[]; eligible: boolean; privateKeyPem: string };
+  let entries: Entry[];
+  if (existsSync(file)) {
+    entries = JSON.parse(readFileSync(file, 'utf8')) as Entry[];
+  } else {
+    const admin = async (body: AdminAction) => {
+      const o = await runtime.submit({ type: 'admin', operator: 0, body });
+      if (!o.ok) throw new Error(`demo venue setup: ${body.action} refused: ${o.reasonName}: ${o.text}`);
+    };
+    for (const jurisdiction of DEMO_JURISDICTIONS) await admin({ action: 'jurisdiction.set', jurisdiction });
+    entries = [];
+    for (const { clients, ...venue } of DEMO_VENUES) {
+      const pair = newApiKeyPair();
+      await admin({ action: 'venue.add', venue: { ...venue, publicKey: Buffer.from(pair.publicKey).toString('base64') } });
+      for (const client of clients) {
+        await admin({ action: 'venue.client.add', venue: venue.code, client });
+        for (const f of DEMO_VENUE_FUNDING) {
+          await admin({ action: 'custody.attest', venue: venue.code, client, asset: f.asset, amount: f.amount, id: `demo-${client}-${f.asset}` });
+        }
+      }
+      entries.push({
+        venue: venue.code, host: '127.0.0.1', port: fixPort, senderCompId: venue.senderCompId, targetCompId: venue.targetCompId, clients,
+        eligible: runtime.pipeline.venues.registry.refusal(venue.code, Date.now() * 1000) === undefined, privateKeyPem: pair.privateKeyPem,
+      });
+    }
+  }
+  for (const e of entries) e.port = fixPort;
+  writeFileSync(file, JSON.stringify(entries, null, 2) + '\n', { mode: 0o600 });
+  return file;
 }
 
 export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (commands: number, micros: number) => void): Promise<NodeRuntime> {
@@ -162,6 +202,8 @@ async function main(): Promise<void> {
     options: {
       data: { type: 'string', default: DATA_DIR_DEFAULT },
       port: { type: 'string', default: String(PORT_DEFAULT) },
+      /** The FIX 4.4 bridge for affiliated venues. */
+      'fix-port': { type: 'string', default: String(FIX_PORT_DEFAULT) },
       'demo-keys': { type: 'string', default: '2' },
       /**
        * On stop, write to this file (benchmarks read it): commit latency and each order's time in
@@ -180,6 +222,11 @@ async function main(): Promise<void> {
     console.error(`--port must be a port number, got ${values.port}`);
     process.exit(2);
   }
+  const fixPortAsked = Number(values['fix-port']);
+  if (!Number.isInteger(fixPortAsked) || fixPortAsked < 0 || fixPortAsked > 65535) {
+    console.error(`--fix-port must be a port number, got ${values['fix-port']}`);
+    process.exit(2);
+  }
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
     console.error('--tls-cert and --tls-key go together');
     process.exit(2);
@@ -193,7 +240,10 @@ async function main(): Promise<void> {
   }
   let runtime: NodeRuntime;
   let gateway: GatewayServer;
+  let fix: FixGateway;
   let listening: number;
+  let fixPort: number;
+  let venuesFile: string;
   try {
     runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
       commitWeights.push(micros, n);
@@ -212,6 +262,9 @@ async function main(): Promise<void> {
       } : {}),
     });
     listening = await gateway.listen(port);
+    fix = new FixGateway(runtime, { tls });
+    fixPort = await fix.listen(fixPortAsked);
+    venuesFile = await demoVenues(runtime, dataDir, fixPort);
   } catch (e) {
     console.error(`cannot start the node on ${dataDir}: ${(e as Error).message}`);
     // The data folder's lock goes with the process.
@@ -230,6 +283,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     clearInterval(keepAlive);
     gateway.close();
+    await fix.close();
     await runtime.close();
     if (values.stats) {
       const allocated = allocatedBytes();
@@ -276,6 +330,8 @@ async function main(): Promise<void> {
     data: dataDir,
     url: gateway.url(listening),
     keys: join(dataDir, 'demo-keys.json'),
+    fix: `127.0.0.1:${fixPort}`,
+    venues: venuesFile,
     instruments: runtime.config.instruments.map((l) => l.symbol),
     lastSequence: runtime.lastSequence,
     openOrders: runtime.pipeline.orders.size,

@@ -29,9 +29,10 @@
 //   status                       {"event":"status","loggedOn":..,"enabled":..,...}
 //   quit                         Logout if logged on (2 s at most), stop, exit 0
 //
-// Events: ready, create, logon, logout {text, received}, app, admin, sent, error, ack, seqnums,
-// status, signed {data, sig, headerFilled} (each Logon's signed string), log {text} (QuickFIX's
-// session events), in / out {raw} (exact wire strings, SOH kept and escaped as \u0001 in JSON), bye.
+// Events: ready, create, logon, logout {text, received, sentText, sent}, app, admin, sent, error,
+// ack, seqnums, status, signed {data, sig, headerFilled} (each Logon's signed string), log {text}
+// (QuickFIX's session events), in / out {raw} (exact wire strings, SOH kept and escaped as \u0001
+// in JSON), bye.
 // app/admin: {"event":"app","msgType":"8","seq":N,"possDup":false,"fields":{tag:value},
 //             "groups":{"268":[{tag:value},...]},"header":{tag:value},"raw":"..."}
 //   `fields` holds every body field outside repeating groups, the NoXXX count fields included;
@@ -351,20 +352,26 @@ class Peer : public FIX::Application {
       std::lock_guard<std::mutex> lock(m_logoutMutex);
       m_logoutText.clear();
       m_logoutReceived = false;
+      m_logoutSentText.clear();
+      m_logoutSent = false;
     }
     emitEvent("logon");
   }
 
   // Called by QuickFIX whenever a connection that had sent or received a Logon goes away.
   void onLogout(const FIX::SessionID&) override {
-    std::string text;
-    bool received;
+    std::string text, sentText;
+    bool received, sent;
     {
       std::lock_guard<std::mutex> lock(m_logoutMutex);
       text = m_logoutText;
       received = m_logoutReceived;
+      sentText = m_logoutSentText;
+      sent = m_logoutSent;
       m_logoutText.clear();
       m_logoutReceived = false;
+      m_logoutSentText.clear();
+      m_logoutSent = false;
     }
     // Stay disconnected until the next `connect` (unless --auto-reconnect and no disconnect/drop
     // was asked for). Runs on the initiator's thread inside Session::disconnect, before the
@@ -372,12 +379,21 @@ class Peer : public FIX::Application {
     if (!wantConnected.load() || !m_options.autoReconnect) {
       if (FIX::Session* s = session()) s->logout();
     }
-    emit(Json().str("event", "logout").str("text", text).boolean("received", received));
+    // text/received: the acceptor's Logout, if one came; sentText/sent: ours (QuickFIX's own
+    // reasons, e.g. "MsgSeqNum too low, expecting 5 but received 3").
+    emit(Json().str("event", "logout").str("text", text).boolean("received", received).str("sentText", sentText)
+             .boolean("sent", sent));
   }
 
   void toAdmin(FIX::Message& message, const FIX::SessionID&) override {
     FIX::Header& header = message.getHeader();
-    if (!header.isSetField(FIX::FIELD::MsgType) || header.getField(FIX::FIELD::MsgType) != "A") return;
+    std::string msgType = header.isSetField(FIX::FIELD::MsgType) ? header.getField(FIX::FIELD::MsgType) : "";
+    if (msgType == "5") {
+      std::lock_guard<std::mutex> lock(m_logoutMutex);
+      m_logoutSent = true;
+      m_logoutSentText = message.isSetField(FIX::FIELD::Text) ? message.getField(FIX::FIELD::Text) : "";
+    }
+    if (msgType != "A") return;
     try {
       signLogon(message);
     } catch (std::exception& e) {
@@ -447,6 +463,8 @@ class Peer : public FIX::Application {
   std::mutex m_logoutMutex;
   std::string m_logoutText;
   bool m_logoutReceived = false;
+  std::string m_logoutSentText;
+  bool m_logoutSent = false;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ export class FixTestClient {
     const signed = `${sendingTime}\x01A\x01${seq}\x01${this.sender}\x01${options.tamper ? 'OTHER' : this.target}`;
     const signature = sign(null, Buffer.from(signed, 'latin1'), options.keyPem ?? this.keyPem).toString('base64');
     this.send('A', `98=0|108=${options.heartbeatS ?? 30}|95=${signature.length}|96=${signature}${options.reset ? '|141=Y' : ''}`, { seq, sendingTime });
-    if (options.seq === undefined) this.nextOut = seq + 1;
+    this.nextOut = seq + 1;
   }
 
   raw(bytes: Buffer | string): void {

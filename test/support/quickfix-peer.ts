@@ -3,7 +3,12 @@
 // against Debian's libquickfix-dev (`apt-get install -y libquickfix-dev libssl-dev`).
 //
 // Events are the peer's stdout lines, one JSON object each (see the top of peer.cpp):
-//   ready | create | logon | logout {text, received} | bye
+//   ready | create | logon | bye
+//   logout {text, received, sentText, sent}: the connection is gone (after a Logon was sent).
+//                text/received: the acceptor's Logout(5) if one came; sentText/sent: the peer's
+//                own (e.g. "MsgSeqNum too low, expecting 5 but received 3"). The peer then stays
+//                disconnected until the next `connect` (unless autoReconnect).
+//   signed {data, sig, headerFilled}: the string each Logon signature covers
 //   app / admin  {msgType, seq, possDup, fields, groups, header, raw}: a message received
 //                (app = fromApp, admin = fromAdmin: Logon, Logout, Heartbeat, TestRequest,
 //                ResendRequest, SequenceReset, Reject)
@@ -130,7 +135,9 @@ export function findFix44Dictionary(): string {
     if (!tarball) throw new Error('npm pack wrote no tarball');
     execFileSync('tar', ['-xzf', join(work, tarball), '-C', work, 'package/data/FIX44.xml']);
     mkdirSync(dirname(cached), { recursive: true });
-    copyFileSync(join(work, 'package', 'data', 'FIX44.xml'), cached);
+    const partial = `${cached}.${process.pid}.tmp`;
+    copyFileSync(join(work, 'package', 'data', 'FIX44.xml'), partial);
+    renameSync(partial, cached);
     return cached;
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };

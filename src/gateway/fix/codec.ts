@@ -5,6 +5,8 @@
 // wrong is answered with a Reject(3) naming the tag.
 export const BEGIN_STRING = 'FIX.4.4';
 const BEGIN = Buffer.from(`8=${BEGIN_STRING}\x019=`, 'latin1');
+/** The start of a next message inside what a BodyLength claims: that BodyLength is wrong. */
+const NEXT_BEGIN = Buffer.from(`\x018=${BEGIN_STRING}\x01`, 'latin1');
 const SOH = 0x01;
 /** The largest body accepted: orders and admin messages are a few hundred bytes. */
 export const BODY_BYTES_MAX = 16_384;
@@ -110,7 +112,16 @@ export class FixFramer {
     const bodyStart = p + 1;
     const trailer = bodyStart + bodyLength;
     const end = trailer + 7;
-    if (b.length < end) return undefined;
+    if (b.length < end) {
+      // A BodyLength too long would swallow the messages after it while waiting for bytes that
+      // never come: a next message's start inside the claimed body shows it is wrong.
+      const next = b.indexOf(NEXT_BEGIN, bodyStart);
+      if (next >= 0) {
+        this.at = next + 1;
+        return { garbled: 'BodyLength(9) runs into the next message' };
+      }
+      return undefined;
+    }
     if (b[trailer] !== 0x31 || b[trailer + 1] !== 0x30 || b[trailer + 2] !== 0x3d || b[end - 1] !== SOH || (bodyLength > 0 && b[trailer - 1] !== SOH)) {
       return this.resync('BodyLength(9) does not end the body at CheckSum(10)');
     }

@@ -1,0 +1,185 @@
+// The FIX session layer against a test peer: authenticated Logon and its refusals, sequence gaps
+// and resends, rejects of malformed messages, and a fuzz of the framing (OPS-1, SL-7).
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixTime } from '../src/gateway/fix/codec.js';
+import { FixTestClient, fieldsOf } from './support/fix-client.js';
+import { fixBridge, type Bridge } from './support/fix-bridge.js';
+import { adminOk, venueInput, XX } from './support/venues.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(): Promise<Bridge> {
+  const b = await fixBridge();
+  cleanup.push(() => b.close());
+  return b;
+}
+
+async function client(b: Bridge, sender = 'VSG', pem = b.venue.privateKeyPem): Promise<FixTestClient> {
+  const c = await FixTestClient.connect(b.port, sender, pem);
+  cleanup.push(() => c.close());
+  return c;
+}
+
+async function loggedOn(b: Bridge): Promise<FixTestClient> {
+  const c = await client(b);
+  c.logon();
+  await c.waitFor((m) => m.msgType === 'A');
+  return c;
+}
+
+/** The Logout a refused logon gets, and the connection's end. */
+async function refused(c: FixTestClient): Promise<string> {
+  const logout = await c.waitFor((m) => m.msgType === '5');
+  await c.waitClosed();
+  return logout.get(58)!;
+}
+
+describe('FIX session layer', () => {
+  it('[SL-7] [OPS-1] a Logon must be signed by the venue\'s key, fresh, and from an eligible venue', async () => {
+    const b = await setup();
+    let c = await client(b, 'NOBODY');
+    c.logon();
+    expect(await refused(c)).toBe('unknown SenderCompID "NOBODY"');
+    c = await client(b);
+    c.logon({ tamper: true });
+    expect(await refused(c)).toBe('the Logon signature (RawData) does not verify with the venue\'s key');
+    c = await client(b, 'VSG', venueInput('other', 'OTHER').privateKeyPem);
+    c.logon();
+    expect(await refused(c)).toBe('the Logon signature (RawData) does not verify with the venue\'s key');
+    c = await client(b);
+    c.logon({ sendingTime: fixTime(Date.now() - 60_000) });
+    expect(await refused(c)).toBe('SendingTime is more than 30 s from the node\'s clock');
+    c = await client(b);
+    c.send('D', '11=x|1=C1|55=BASE-QUOTE|54=1|38=1|40=2|44=1000');
+    expect(await refused(c)).toBe('the first message must be a Logon(A)');
+    // A venue whose jurisdiction fails the FATF test is suspended when added, and cannot log on.
+    const offshore = venueInput('venue-xx', 'VXX', { jurisdiction: 'XX' });
+    await adminOk(b.node, { action: 'jurisdiction.set', jurisdiction: XX });
+    await adminOk(b.node, { action: 'venue.add', venue: offshore.input });
+    c = await client(b, 'VXX', offshore.privateKeyPem);
+    c.logon();
+    expect(await refused(c)).toBe('venue venue-xx may not trade: JurisdictionNotFatf');
+    // The good venue logs on once; a second session of it is refused.
+    const first = await loggedOn(b);
+    c = await client(b);
+    c.logon();
+    expect(await refused(c)).toBe('venue venue-sg is already logged on');
+    expect(first.closed).toBe(false);
+  });
+
+  it('[OPS-1] a sequence gap is asked for again, filled, and what came early is then processed in order', async () => {
+    const b = await setup();
+    const c = await loggedOn(b);
+    // Seq 2 is "lost": 3 arrives first (a TestRequest), the node asks for 2 onwards.
+    c.send('1', '112=early', { seq: 3 });
+    const rr = await c.waitFor((m) => m.msgType === '2');
+    expect([rr.get(7), rr.get(16)]).toEqual(['2', '0']);
+    expect(c.ofType('0').some((m) => m.get(112) === 'early')).toBe(false);
+    // The peer gap-fills 2; the early TestRequest is then answered.
+    c.send('4', '123=Y|36=3', { seq: 2, header: `43=Y\x01122=${fixTime(Date.now())}\x01` });
+    await c.waitFor((m) => m.msgType === '0' && m.get(112) === 'early');
+    // Below the expected number without PossDupFlag: the session ends, naming both numbers.
+    c.send('1', '112=late', { seq: 2 });
+    const logout = await c.waitFor((m) => m.msgType === '5');
+    expect(logout.get(58)).toBe('MsgSeqNum too low, expecting 4 but received 2');
+    await c.waitClosed();
+  });
+
+  it('[OPS-1] a ResendRequest is answered with the stored reports (PossDupFlag, OrigSendingTime) and admin messages gap-filled', async () => {
+    const b = await setup();
+    const c = await loggedOn(b);
+    c.send('D', '11=r1|1=C1|55=BASE-QUOTE|54=1|38=2|40=2|44=900');
+    const first = await c.waitFor((m) => m.msgType === '8' && m.get(11) === 'r1');
+    const from = c.received.length;
+    c.send('2', '7=1|16=0');
+    const resent = await c.waitFor((m) => m.msgType === '8' && m.get(43) === 'Y', { from });
+    const gap = await c.waitFor((m) => m.msgType === '4', { from });
+    // The Logon answer (seq 1) is gap-filled up to the report.
+    expect([gap.seq, gap.get(123), gap.get(36), gap.get(43)]).toEqual([1, 'Y', String(first.seq), 'Y']);
+    expect(resent.seq).toBe(first.seq);
+    expect(resent.get(122)).toBe(first.get(52));
+    const body = (m: typeof first) => m.tags.map((t, i) => [t, m.values[i]]).filter(([t]) => ![43, 52, 122, 9, 10].includes(t as number));
+    expect(body(resent)).toEqual(body(first));
+  });
+
+  it('[OPS-1] malformed messages get a Reject(3) naming the tag; garbled ones are dropped; the session carries on', async () => {
+    const b = await setup();
+    const c = await loggedOn(b);
+    // A required tag missing (Side), a value out of range, a tag repeated, a bad tag number.
+    c.send('D', '11=m1|1=C1|55=BASE-QUOTE|38=1|40=2|44=1000');
+    let r = await c.waitFor((m) => m.msgType === '3');
+    expect(fieldsOf(r)).toMatchObject({ 371: '54', 372: 'D', 373: '1' });
+    let from = c.received.length;
+    c.send('D', '11=m2|1=C1|55=BASE-QUOTE|54=7|38=1|40=2|44=1000');
+    r = await c.waitFor((m) => m.msgType === '3', { from });
+    expect(fieldsOf(r)).toMatchObject({ 371: '54', 373: '5' });
+    from = c.received.length;
+    c.send('D', '11=m3|1=C1|1=C2|55=BASE-QUOTE|54=1|38=1|40=2|44=1000');
+    r = await c.waitFor((m) => m.msgType === '3', { from });
+    expect(fieldsOf(r)).toMatchObject({ 371: '1', 373: '13' });
+    from = c.received.length;
+    c.send('D', '11=m4|x1=C1|55=BASE-QUOTE|54=1|38=1|40=2|44=1000');
+    r = await c.waitFor((m) => m.msgType === '3', { from });
+    expect(fieldsOf(r)).toMatchObject({ 373: '0' });
+    from = c.received.length;
+    c.send('D', '11=m5|1=C1|55=BASE-QUOTE|54=1|38=1.5|40=2|44=1000');
+    r = await c.waitFor((m) => m.msgType === '3', { from });
+    expect(fieldsOf(r)).toMatchObject({ 371: '38', 373: '6' });
+    // An unsupported message type: BusinessMessageReject.
+    from = c.received.length;
+    c.send('AE', '571=1');
+    r = await c.waitFor((m) => m.msgType === 'j', { from });
+    expect(fieldsOf(r)).toMatchObject({ 372: 'AE', 380: '3' });
+    // Garbled: a wrong checksum and a wrong body length are dropped without an answer.
+    const good = Buffer.from(`8=FIX.4.4\x019=5\x0135=0\x01\x0110=000\x01`, 'latin1');
+    c.raw(good);
+    c.raw('8=FIX.4.4\x019=999\x0135=0\x0110=000\x01');
+    await new Promise((res) => setTimeout(res, 100));
+    expect(b.fix.stats.garbled).toBeGreaterThanOrEqual(2);
+    // Each Reject used one inbound number: the session is still in sequence and answers.
+    from = c.received.length;
+    c.send('1', '112=alive');
+    await c.waitFor((m) => m.msgType === '0' && m.get(112) === 'alive', { from });
+  });
+
+  it('[OPS-1] fuzz: random corruptions of valid messages never stop the node or leak a fault; it trades on after', async () => {
+    const b = await setup();
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let round = 0; round < 6; round++) {
+      const c = await client(b);
+      c.logon({ reset: true, seq: 1 });
+      await c.waitFor((m) => m.msgType === 'A');
+      for (let i = 0; i < 150; i++) {
+        const bytes = Buffer.from(`8=FIX.4.4\x019=0\x0135=D\x0149=VSG\x0156=JUNCTION\x0134=${c.nextOut++}\x0152=${fixTime(Date.now())}\x0111=f${round}-${i}\x011=C1\x0155=BASE-QUOTE\x0154=1\x0138=1\x0140=2\x0144=900\x0110=000\x01`, 'latin1');
+        const mutations = 1 + rand(4);
+        for (let k = 0; k < mutations; k++) {
+          const at = rand(bytes.length);
+          const kind = rand(4);
+          if (kind === 0) bytes[at] = rand(256);
+          else if (kind === 1) bytes[at] = 0x01;
+          else if (kind === 2) bytes[at] = 0x3d;
+          else bytes[at] = 48 + rand(10);
+        }
+        c.raw(bytes);
+      }
+      await new Promise((res) => setTimeout(res, 50));
+      c.close();
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    // The node is sound and trades on for a new session.
+    b.node.checkInvariants();
+    const c = await client(b);
+    c.logon({ reset: true, seq: 1 });
+    await c.waitFor((m) => m.msgType === 'A');
+    c.send('D', '11=after|1=C1|55=BASE-QUOTE|54=1|38=1|40=2|44=900');
+    const er = await c.waitFor((m) => m.msgType === '8' && m.get(11) === 'after');
+    expect(er.get(150)).toBe('0');
+  });
+});
