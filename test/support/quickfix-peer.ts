@@ -28,7 +28,8 @@
 // wrapper always passes: a group field it meets outside its group, or an entry not starting with
 // the group's first field, makes QuickFIX answer with a Reject(3) instead of an `app` event.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -83,15 +84,19 @@ const CXXFLAGS = ['-O1', '-std=gnu++14', '-Wno-deprecated'];
 const LIBS = ['-lquickfix', '-lssl', '-lcrypto', '-lpthread'];
 
 /**
- * Compiles test/fix-peer/peer.cpp into test/fix-peer/build/peer unless the binary is newer than the
- * source; returns the binary's path. QuickFIX 1.15's headers use dynamic exception specifications,
- * which C++17 removed, hence C++14.
+ * Compiles test/fix-peer/peer.cpp into test/fix-peer/build/peer unless that binary is newer than the
+ * source and was built from this very source with these flags (build/peer.stamp holds their
+ * SHA-256: a checkout's mtimes alone could keep a stale binary); returns the binary's path.
+ * QuickFIX 1.15's headers use dynamic exception specifications, which C++17 removed, hence C++14.
  */
 export function buildQuickfixPeer(): string {
   const root = repoRoot();
   const source = join(root, 'test', 'fix-peer', 'peer.cpp');
   const binary = join(root, 'test', 'fix-peer', 'build', 'peer');
-  if (existsSync(binary) && statSync(binary).mtimeMs > statSync(source).mtimeMs) return binary;
+  const stampFile = `${binary}.stamp`;
+  const stamp = createHash('sha256').update(readFileSync(source)).update(JSON.stringify([CXXFLAGS, LIBS])).digest('hex');
+  if (existsSync(binary) && statSync(binary).mtimeMs > statSync(source).mtimeMs
+    && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) return binary;
   if (!existsSync('/usr/include/quickfix/Session.h')) {
     throw new Error('quickfix-peer: QuickFIX headers missing: apt-get install -y libquickfix-dev libssl-dev');
   }
@@ -106,15 +111,18 @@ export function buildQuickfixPeer(): string {
   }
   // rename(2) is atomic: a concurrent build (two test files) never runs a half-written binary.
   renameSync(partial, binary);
+  writeFileSync(`${stampFile}.${process.pid}.tmp`, stamp + '\n');
+  renameSync(`${stampFile}.${process.pid}.tmp`, stampFile);
   return binary;
 }
 
 const JSPUREFIX = 'jspurefix@5.11.4';
 
 /**
- * QuickFIX's FIX 4.4 data dictionary. Debian's libquickfix-dev does not ship the spec/ folder, so:
- * $QUICKFIX_FIX44_XML, then the usual install places, then jspurefix's copy (same QuickFIX format)
- * from node_modules or a previous fetch, and last `npm pack jspurefix` into test/fix-peer/build/.
+ * QuickFIX's FIX 4.4 data dictionary. Debian's libquickfix-dev does not ship QuickFIX's spec/
+ * folder, so: $QUICKFIX_FIX44_XML, then the usual install places, then a copy kept in the
+ * repository (test/fix-peer/FIX44.xml), then jspurefix's copy (QuickFIX's FIX44.xml, MIT) from
+ * node_modules or a previous fetch, and last `npm pack jspurefix` into test/fix-peer/build/.
  */
 export function findFix44Dictionary(): string {
   const root = repoRoot();
@@ -124,6 +132,7 @@ export function findFix44Dictionary(): string {
     '/usr/share/quickfix/FIX44.xml',
     '/usr/local/share/quickfix/FIX44.xml',
     '/usr/share/quickfix/spec/FIX44.xml',
+    join(root, 'test', 'fix-peer', 'FIX44.xml'),
     join(root, 'node_modules', 'jspurefix', 'data', 'FIX44.xml'),
     cached,
   ];

@@ -378,7 +378,9 @@ export class FixGateway implements SessionHost {
       request.price = price;
       if (this.busy()) return this.cancelReject(session, m, true, 99, 'Busy: the node is at its intake limit; retry', order);
     }
-    ids.set(clOrdId, 0); // used from now on
+    // Used from now on; a replace's new ClOrdID names the order at once, so a cancel or replace can
+    // follow it before it is applied (it is refused then if the replace is).
+    ids.set(clOrdId, replace ? order : 0);
     link.pendingIn.add(m.seq);
     const enter = () => {
       if (!this.orders.has(order.orderId)) {
@@ -568,6 +570,7 @@ export class FixGateway implements SessionHost {
     }
     this.current!.clOrdIds.push([order.venue, r.clOrdId, order.orderId]);
     if (!outcome.ok) {
+      if (r.kind === 'replace') this.idsOf(order.venue).set(r.clOrdId, order.orderId);
       const reason = outcome.reason === 12 || outcome.reason === NodeReject.UnknownOrder ? 0 : 99;
       this.emit(r.link, '9', `37=${order.orderId}\x0111=${fixText(r.clOrdId)}\x0141=${fixText(order.clOrdId)}\x01`
         + `39=${this.orders.has(order.orderId) ? this.status(order) : ORD_STATUS_FILLED}\x01434=${r.kind === 'replace' ? 2 : 1}\x01102=${reason}\x01`
