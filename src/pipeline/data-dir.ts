@@ -16,7 +16,7 @@ import { native } from '../core/native.js';
 
 export const LOCK_FILE = 'junction.lock';
 /** What a node's folder may hold: LMDB's two files, the lock, and the demo's key file. */
-const NODE_FILES = new Set(['data.mdb', 'lock.mdb', LOCK_FILE, 'demo-keys.json']);
+const NODE_FILES = new Set(['data.mdb', 'lock.mdb', LOCK_FILE, 'demo-keys.json', 'demo-venues.json']);
 
 export class DataDirError extends Error {}
 

@@ -10,11 +10,14 @@ export interface NodeProcess {
   child: ChildProcessWithoutNullStreams;
   url: string;
   keys: { keyId: number; privateKeyPem: string }[];
+  /** The FIX bridge's port and the demo venues' logon details (demo-venues.json). */
+  fixPort: number;
+  venues: { venue: string; senderCompId: string; targetCompId: string; clients: string[]; privateKeyPem: string }[];
 }
 
 export async function startNodeProcess(data: string, extra: string[] = []): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [NODE, '--data', data, '--port', '0', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const ready = await new Promise<{ url: string; keys: string }>((resolve, reject) => {
+  const child = spawn(process.execPath, [NODE, '--data', data, '--port', '0', '--fix-port', '0', ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const ready = await new Promise<{ url: string; keys: string; fix: string; venues: string }>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
@@ -23,5 +26,8 @@ export async function startNodeProcess(data: string, extra: string[] = []): Prom
     });
     child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
   });
-  return { child, url: ready.url, keys: JSON.parse(readFileSync(ready.keys, 'utf8')) };
+  return {
+    child, url: ready.url, keys: JSON.parse(readFileSync(ready.keys, 'utf8')),
+    fixPort: Number(ready.fix.split(':')[1]), venues: JSON.parse(readFileSync(ready.venues, 'utf8')),
+  };
 }
