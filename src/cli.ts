@@ -4,7 +4,9 @@
 // `junction COMMAND --help` explains one. Instruments are named by symbol (BTC-USD) or id; prices
 // and quantities are decimals in the instrument's own units (--price 95000.5 --qty 0.01), converted
 // exactly and checked against the tick, lot and size limits before anything is sent; --raw takes
-// and prints the integer wire units instead. Every refusal is printed by name with a sentence.
+// and prints the integer wire units instead. Operators keep the venue registry and venue clients'
+// custody (`junction venue`, `junction jurisdiction`) with an operator API key. Every refusal is
+// printed by name with a sentence.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -28,6 +30,11 @@ const CONNECTION = `  --url URL          the node (default ${URL_DEFAULT}; wss:/
   --json             one JSON object per line
   --raw              prices and quantities in integer wire units, in and out`;
 
+const OPERATOR_CONNECTION = `  --url URL          the node (default ${URL_DEFAULT}; wss:// with TLS)
+  --key-file FILE    API keys, a JSON array of {keyId, privateKeyPem} (default ${KEY_FILE_DEFAULT})
+  --key-id N         which key of the file (default the first): an operator key
+  --json             one JSON object per line`;
+
 const HELP: Record<string, string> = {
   '': `junction: trade on and inspect a Junction node
 
@@ -46,6 +53,20 @@ public market data (no key needed):
   book watch         the order book of an instrument
   trades tail        the trades of an instrument
   instruments        what the node lists: symbols, assets, tick, lot, size limits
+
+operators (over the websocket protocol, with an operator API key):
+  venue list         venues: standing, eligibility now, clients
+  venue add          add a venue (a JSON file)  junction venue add --file venue.json
+  venue update       change a venue's fields    junction venue update --venue venue-sg --set feeTier=1
+  venue suspend      suspend a venue            junction venue suspend --venue venue-sg --reason "licence review"
+  venue reinstate    reinstate a venue that qualifies
+  venue events       who changed what, when     junction venue events [--venue venue-sg]
+  venue clients      a venue's clients, accounts and balances
+  venue client-add   add a venue client         junction venue client-add --venue venue-sg --client C1
+  venue attest       custody attestation: fund a venue client (venue release: give back)
+  venue dues         what custody locations owe each other, gross and net
+  jurisdiction list  the jurisdiction table
+  jurisdiction set   add or reassess a jurisdiction (a JSON file or flags)
 
 operators (reads the node's data folder; safe while it runs):
   ledger             an account's balances, holds and postings
@@ -77,6 +98,32 @@ Ctrl-C or N books.`,
 Prints each public trade: price, quantity and the aggressor's side, until Ctrl-C or N trades.`,
   instruments: `usage: junction instruments [--url URL] [--json]
 The instruments the node lists, with their assets, scales, tick, lot and size limits.`,
+  venue: `usage: junction venue list [--venue CODE]
+       junction venue add --file VENUE.json
+       junction venue update --venue CODE --set FIELD=VALUE [--set FIELD=VALUE ...]
+       junction venue suspend --venue CODE --reason TEXT
+       junction venue reinstate --venue CODE
+       junction venue events [--venue CODE] [--count N]
+       junction venue clients --venue CODE
+       junction venue client-add --venue CODE --client ID
+       junction venue attest --venue CODE --client ID --asset A --amount UNITS --id ID
+       junction venue release --venue CODE --client ID --asset A --amount UNITS --id ID
+       junction venue dues
+The venue registry (SL-7) and venue clients' custody (SL-8). Listings are read at once; a change is
+sequenced and journaled under the operator key's id, and answered once durable. VENUE.json holds
+every field of a venue: code, name, legalEntity, group, affiliated, jurisdiction, regulator,
+licenceId, licenceExpires, custody, senderCompId, targetCompId, publicKey (Ed25519, base64),
+cancelOnDisconnect, clientOrdersMax, feeTier. A --set VALUE is read as JSON when it parses (1, true,
+"text") and as text otherwise. Amounts are whole ledger units of the asset. --id names an
+attestation or release: the same id again changes nothing.
+${OPERATOR_CONNECTION}`,
+  jurisdiction: `usage: junction jurisdiction list
+       junction jurisdiction set --file JURISDICTION.json
+       junction jurisdiction set --code SG --name NAME --fatf member|fsrb-member|none [--fsrb APG] --fatf-consistent yes|no --iosco-consistent yes|no --assessed-on YYYY-MM-DD --source TEXT
+The jurisdictions venues are licensed in, and how each is assessed against FATF's and IOSCO's
+recommendations (SL-7). Setting one re-evaluates every venue in it: a venue that no longer qualifies
+is suspended.
+${OPERATOR_CONNECTION}`,
   ledger: `usage: junction ledger --data DIR --account N [--postings K] [--json]
 An account's balances (available and held), its open orders with what each holds, and its
 latest K postings (default 20), read from the node's LMDB data folder.`,
@@ -87,7 +134,7 @@ const COMMON: ParseArgsConfig['options'] = {
   json: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
 };
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 function parse(command: string, args: string[], options: ParseArgsConfig['options'] = {}): Values {
   try {
@@ -422,6 +469,205 @@ async function ledger(args: string[]): Promise<number> {
   }
 }
 
+// ---- operators: the venue registry and venue clients' custody ------------------------------------
+
+/** Rows as aligned columns under a header, or with --json each row (`rows`, whole) as a JSON line. */
+function printRows<T extends object>(v: Values, rows: T[], human: (row: T) => object, empty: string): void {
+  if (v.json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    return;
+  }
+  if (rows.length === 0) return console.log(empty);
+  const table = rows.map((row) => human(row) as Record<string, unknown>);
+  const columns = Object.keys(table[0]);
+  const cells = table.map((row) => columns.map((c) => cell(row[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
+  const line = (values: string[]) => values.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  console.log(line(columns));
+  for (const row of cells) console.log(line(row));
+}
+
+function cell(x: unknown): string {
+  if (x === null || x === undefined || x === '') return '-';
+  if (typeof x === 'boolean') return x ? 'yes' : 'no';
+  return typeof x === 'object' ? JSON.stringify(x) : String(x);
+}
+
+/**
+ * Sends an operator's request and shows the answer; a refusal is printed by name with the node's
+ * text (exit 1).
+ */
+async function operatorRequest(v: Values, body: object, show: (answer: any) => void): Promise<number> {
+  return withClient(v, async (client) => {
+    const answer = await client.admin(body);
+    if (!answer.ok) {
+      const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
+      console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
+      return 1;
+    }
+    show(answer.body);
+    return 0;
+  });
+}
+
+/** An action on the registry or custody: says it was applied, at which sequence. */
+function applyAction(v: Values, body: { action: string; [field: string]: unknown }, what: string): Promise<number> {
+  return operatorRequest(v, body, (answer: { seq: number }) => {
+    console.log(v.json ? JSON.stringify({ ok: true, action: body.action, seq: answer.seq }) : `applied: ${body.action} ${what} (seq ${answer.seq})`);
+  });
+}
+
+function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${what} from ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** --set FIELD=VALUE options as changes: VALUE as JSON when it parses (1, true, "text"), else as text. */
+function changesOf(sets: string[]): Record<string, unknown> {
+  if (sets.length === 0) throw new UsageError('--set FIELD=VALUE is required (at least one)');
+  const changes: Record<string, unknown> = {};
+  for (const set of sets) {
+    const at = set.indexOf('=');
+    if (at <= 0) throw new UsageError(`--set takes FIELD=VALUE, got ${set}`);
+    const text = set.slice(at + 1);
+    let value: unknown = text;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      // not JSON: the text itself
+    }
+    changes[set.slice(0, at)] = value;
+  }
+  return changes;
+}
+
+/** Microseconds since the epoch as an ISO time (what the registry's events carry). */
+const isoOfUs = (us: number) => new Date(Math.floor(us / 1000)).toISOString();
+
+const VENUE_ACTIONS = ['list', 'add', 'update', 'suspend', 'reinstate', 'events', 'clients', 'client-add', 'attest', 'release', 'dues'];
+
+async function venue(args: string[]): Promise<number> {
+  const [action, rest] = actionOf(args);
+  const v = parse('venue', rest, {
+    venue: { type: 'string' }, file: { type: 'string' }, set: { type: 'string', multiple: true }, reason: { type: 'string' },
+    client: { type: 'string' }, asset: { type: 'string' }, amount: { type: 'string' }, id: { type: 'string' }, count: { type: 'string' },
+  });
+  if (v.help) return help('venue');
+  if (!VENUE_ACTIONS.includes(action)) {
+    throw new UsageError(action ? `unknown venue action ${action}: ${VENUE_ACTIONS.join(', ')}` : `which venue action? ${VENUE_ACTIONS.join(', ')}`);
+  }
+  const code = () => required(v, 'venue', ' (the venue\'s code)');
+  switch (action) {
+    case 'list':
+      return operatorRequest(v, { query: 'venues', ...(str(v, 'venue') ? { venue: str(v, 'venue') } : {}) }, (answer) => printRows(v, answer.venues, (x: VenueListed) => ({
+        code: x.code, name: x.name, jurisdiction: x.jurisdiction, status: x.status, reason: x.statusReason, eligible: x.eligible,
+        ineligibility: x.ineligibility, licence: x.licenceId, expires: x.licenceExpires, custody: x.custody, clients: x.clientCount,
+      }), 'no venues'));
+    case 'add': {
+      const input = readJsonFile(required(v, 'file', ' (a JSON file of the venue\'s fields: junction venue --help)'), 'the venue') as { code?: unknown };
+      return applyAction(v, { action: 'venue.add', venue: input }, String(input?.code ?? ''));
+    }
+    case 'update':
+      return applyAction(v, { action: 'venue.update', code: code(), changes: changesOf((v.set as string[] | undefined) ?? []) }, code());
+    case 'suspend':
+      return applyAction(v, { action: 'venue.suspend', code: code(), reason: required(v, 'reason', ' (why, for the record)') }, code());
+    case 'reinstate':
+      return applyAction(v, { action: 'venue.reinstate', code: code() }, code());
+    case 'events': {
+      const last = integer(v, 'count');
+      const query = { query: 'venue-events', ...(str(v, 'venue') ? { venue: str(v, 'venue') } : {}), ...(last !== undefined ? { last } : {}) };
+      return operatorRequest(v, query, (answer) => printRows(v, answer.events, (e: VenueEventListed) => ({
+        seq: e.seq, time: isoOfUs(e.ts), venue: e.venue, event: e.event, operator: e.operator === 0 ? 'node' : e.operator, detail: e.detail,
+      }), 'no events'));
+    }
+    case 'clients':
+      return operatorRequest(v, { query: 'venue-clients', venue: code() }, (answer) => {
+        const clients = answer.clients as VenueClientListed[];
+        if (v.json) return printRows(v, clients, (c) => c, '');
+        // One line per client and asset held (a client holding nothing: one line, asset -).
+        const rows = clients.flatMap((c) => (c.balances.length ? c.balances : [undefined]).map((b) => ({ client: c.client, account: c.account, asset: b?.asset, available: b?.available, held: b?.held })));
+        printRows(v, rows, (r) => r, `venue ${answer.venue} has no clients`);
+      });
+    case 'client-add':
+      return applyAction(v, { action: 'venue.client.add', venue: code(), client: required(v, 'client', ' (the venue\'s id of its client)') }, `${code()} ${str(v, 'client')}`);
+    case 'attest':
+    case 'release': {
+      const amount = integer(v, 'amount');
+      if (amount === undefined) throw new UsageError('--amount is required (whole ledger units of the asset)');
+      const body = {
+        action: `custody.${action}`, venue: code(), client: required(v, 'client', ' (the venue client)'), asset: required(v, 'asset', ' (the asset code)'),
+        amount, id: required(v, 'id', ` (the ${action === 'attest' ? 'attestation' : 'release'}'s id: the same id again changes nothing)`),
+      };
+      return applyAction(v, body, `${body.amount} ${body.asset} for ${body.client} of ${body.venue}`);
+    }
+    default:
+      return operatorRequest(v, { query: 'custody-dues' }, (answer: { gross: CustodyDueListed[]; net: CustodyDueListed[] }) => {
+        if (v.json) {
+          for (const [kind, dues] of [['gross', answer.gross], ['net', answer.net]] as const) for (const d of dues) console.log(JSON.stringify({ kind, ...d }));
+          return;
+        }
+        console.log('gross: what each custody location owes another');
+        printRows(v, answer.gross, (d) => d, '(none)');
+        console.log('\nnet: per pair of locations, the larger side owing the difference');
+        printRows(v, answer.net, (d) => d, '(none)');
+      });
+  }
+}
+
+/** --fatf-consistent yes|no and the like. */
+function yesNo(v: Values, name: string): boolean {
+  const value = required(v, name, ' (yes or no)');
+  if (value !== 'yes' && value !== 'no') throw new UsageError(`--${name} must be yes or no, got ${value}`);
+  return value === 'yes';
+}
+
+async function jurisdiction(args: string[]): Promise<number> {
+  const [action, rest] = actionOf(args);
+  const v = parse('jurisdiction', rest, {
+    file: { type: 'string' }, code: { type: 'string' }, name: { type: 'string' }, fatf: { type: 'string' }, fsrb: { type: 'string' },
+    'fatf-consistent': { type: 'string' }, 'iosco-consistent': { type: 'string' }, 'assessed-on': { type: 'string' }, source: { type: 'string' },
+  });
+  if (v.help) return help('jurisdiction');
+  if (action === 'list') {
+    return operatorRequest(v, { query: 'jurisdictions' }, (answer) => printRows(v, answer.jurisdictions, (j: JurisdictionListed) => ({
+      code: j.code, name: j.name, fatf: j.fsrb ? `${j.fatf} (${j.fsrb})` : j.fatf, fatfConsistent: j.fatfConsistent, ioscoConsistent: j.ioscoConsistent,
+      assessedOn: j.assessedOn, venues: j.venues.join(','), source: j.source,
+    }), 'no jurisdictions'));
+  }
+  if (action !== 'set') throw new UsageError(action ? `unknown jurisdiction action ${action}: list or set` : 'which jurisdiction action? list or set');
+  const flags = ['code', 'name', 'fatf', 'fsrb', 'fatf-consistent', 'iosco-consistent', 'assessed-on', 'source'].filter((f) => v[f] !== undefined);
+  const file = str(v, 'file');
+  if (file !== undefined && flags.length > 0) throw new UsageError(`give --file or the flags, not both (--${flags[0]})`);
+  const j = file !== undefined ? readJsonFile(file, 'the jurisdiction') as { code?: unknown } : {
+    code: required(v, 'code', ' (ISO country code, e.g. SG)'), name: required(v, 'name'), fatf: required(v, 'fatf', ' (member, fsrb-member or none)'),
+    ...(str(v, 'fsrb') !== undefined ? { fsrb: str(v, 'fsrb') } : {}),
+    fatfConsistent: yesNo(v, 'fatf-consistent'), ioscoConsistent: yesNo(v, 'iosco-consistent'),
+    assessedOn: required(v, 'assessed-on', ' (YYYY-MM-DD)'), source: required(v, 'source', ' (the assessment: a report, its address)'),
+  };
+  return applyAction(v, { action: 'jurisdiction.set', jurisdiction: j }, String(j?.code ?? ''));
+}
+
+/** What the listings carry (AdminResponse bodies; see src/gateway/ws/admin-queries.ts). */
+interface VenueListed {
+  code: string; name: string; jurisdiction: string; status: string; statusReason: string; eligible: boolean; ineligibility: string | null;
+  licenceId: string; licenceExpires: string; custody: string; clientCount: number;
+}
+interface VenueEventListed { seq: number; ts: number; venue: string; event: string; operator: number; detail: string }
+interface VenueClientListed { client: string; account: number; balances: { asset: string; available: number; held: number }[] }
+interface CustodyDueListed { from: string; to: string; asset: string; amount: number }
+interface JurisdictionListed {
+  code: string; name: string; fatf: string; fsrb?: string; fatfConsistent: boolean; ioscoConsistent: boolean; assessedOn: string; source: string; venues: string[];
+}
+
 /** The action word (`place`, `watch`, …) and the options after it; none when the first is an option. */
 function actionOf(args: string[]): [string, string[]] {
   return args[0] === undefined || args[0].startsWith('-') ? ['', args] : [args[0], args.slice(1)];
@@ -433,7 +679,7 @@ function help(command: string): number {
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  order, orders, balances, reports, instruments, ledger,
+  order, orders, balances, reports, instruments, ledger, venue, jurisdiction,
   book: (args) => watchMarket('book', args),
   trades: (args) => watchMarket('trades', args),
 };

@@ -46,10 +46,12 @@ const NEW_ORDER: codec.NewOrder = {
 
 describe('SBE codec', () => {
   it('[OPS-1] every message of the schema round-trips through its encoder and decodeFrame', () => {
-    expect(schema.messages.length).toBe(28);
+    expect(schema.messages.length).toBe(30);
     for (const m of schema.messages) {
       const message: Record<string, unknown> = sample(m.fields, 0);
       m.groups.forEach((g, gi) => (message[g.name] = [sample(g.fields, gi + 1), sample(g.fields, gi + 2)]));
+      // Variable-length text: multi-byte UTF-8 (2, 3 and 4 bytes a character) beside ASCII.
+      m.data.forEach((d, di) => (message[d.name] = `{"${d.name}": "é ✓ 𝄞 ${di}"}`));
       const frame = encode(m.name, message);
       const decoded = codec.decodeFrame(frame);
       expect(decoded.type).toBe(m.name);
@@ -97,6 +99,25 @@ describe('SBE codec', () => {
     expect(() => codec.decodeFrame(batch.slice(0, batch.byteLength - 3))).toThrow('orders: frame ends inside entry 1 of 2');
     expect(() => codec.decodeFrame(withU16(batch, 10, 5000))).toThrow('orders.numInGroup: 5000 is over 4096');
     expect(() => codec.decodeFrame(withU8(batch, 8 + 4 + 32 + 12, 3))).toThrow('orders.side: 3 is not a valid Side');
+  });
+
+  it('[OPS-1] variable-length UTF-8 text: its length in bytes before it, after the block; a cut or non-UTF-8 one is refused by name', () => {
+    const body = '{"query":"venues","note":"é✓"}';
+    const frame = encode('AdminRequest', { reqId: 9, body });
+    const v = new DataView(frame.buffer);
+    const bytes = Buffer.byteLength(body);
+    expect(frame.byteLength).toBe(8 + 8 + 4 + bytes);
+    expect(v.getUint32(16, true)).toBe(bytes);
+    expect(Buffer.from(frame.subarray(20)).toString('utf8')).toBe(body);
+    expect(codec.messageEnd(v, 0, frame.byteLength)).toBe(frame.byteLength);
+    expect(() => codec.decodeFrame(frame.slice(0, 18))).toThrow('body: frame ends before its length');
+    expect(() => codec.decodeFrame(frame.slice(0, frame.byteLength - 1))).toThrow(`body: frame ends inside its ${bytes} bytes`);
+    expect(() => codec.decodeFrame(withU8(frame, 20, 0xff))).toThrow('body: not UTF-8');
+    // Back to back with other messages: each ends where its length says.
+    const pair = Uint8Array.from([...frame, ...encode('Heartbeat', { testReqId: 1 }), ...frame]);
+    expect(codec.decodeMessages(pair).map((d) => d.type)).toEqual(['AdminRequest', 'Heartbeat', 'AdminRequest']);
+    // Encoding into too small a buffer says so rather than cutting the text.
+    expect(() => codec.encodeAdminRequest(new DataView(new ArrayBuffer(30)), 0, { reqId: 1, body })).toThrow(`body: ${bytes} bytes do not fit in the 10 left`);
   });
 
   it('[OPS-1] a frame of several messages back to back decodes whole, or not at all', () => {

@@ -41,6 +41,12 @@ export interface OrderRequest {
   clOrdId?: number;
 }
 
+/**
+ * The answer to an admin() request. ok: body is the listing or, for an action, {seq}. Refused:
+ * reason is the node's code and body {reasonName, text}.
+ */
+export interface AdminAnswer { ok: boolean; reason: number; body: any }
+
 export interface BookLevel { price: number; qty: number; count: number }
 export interface LocalBook { instrument: number; bookSeq: number; bids: BookLevel[]; asks: BookLevel[] }
 
@@ -108,6 +114,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   private readonly ahead = new Map<number, StreamMessage>();
   private readonly openOrderRequests = new Map<number, { orders: sbe.OpenOrdersOrdersEntry[]; resolve: (orders: sbe.OpenOrdersOrdersEntry[]) => void }>();
   private readonly balanceRequests = new Map<number, (balances: sbe.BalancesBalancesEntry[]) => void>();
+  private readonly adminRequests = new Map<number, (answer: AdminAnswer) => void>();
   /** Subscriptions waiting for their first answer (snapshot or SubscribeAck), in the order sent. */
   private readonly subscribing: { instrument: number; done: (e?: Error) => void }[] = [];
   /** Where the last ReplayRequest started (its page runs REPLAY_PAGE messages on). */
@@ -250,6 +257,10 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
       case 'Balances':
         this.balanceRequests.get(d.message.reqId)?.(d.message.balances);
         this.balanceRequests.delete(d.message.reqId);
+        return;
+      case 'AdminResponse':
+        this.adminRequests.get(d.message.reqId)?.({ ok: d.message.ok === sbe.BooleanType.True, reason: d.message.reason, body: JSON.parse(d.message.body) });
+        this.adminRequests.delete(d.message.reqId);
         return;
       case 'BookSnapshot':
         return this.onSnapshot(d.message);
@@ -444,16 +455,43 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
     }, () => this.balanceRequests.delete(reqId));
   }
 
+  /**
+   * An operator's request (an operator API key only): a query ({query: 'venues'}, ...) or an action
+   * on the venue registry ({action: 'venue.add', venue}, ...), answered once it is durable.
+   * Resolves with the AdminResponse, refused or not; fails with a SessionRejectError if the gateway
+   * refuses the message itself (not an operator key, over the rate limit).
+   */
+  admin(body: object): Promise<AdminAnswer> {
+    if (!this.connected) return notConnected();
+    return this.checked(() => {
+      const reqId = this.nextClOrdId++;
+      const m = { reqId, body: JSON.stringify(body) };
+      const size = sbe.sizeOfAdminRequest(m);
+      if (size > this.buffer.byteLength) throw new Error(`the request is ${size} bytes: a frame holds at most ${this.buffer.byteLength}`);
+      return this.request<AdminAnswer>((resolve) => {
+        this.adminRequests.set(reqId, resolve);
+        this.send((v) => sbe.encodeAdminRequest(v, 0, m));
+      }, () => this.adminRequests.delete(reqId), reqId);
+    });
+  }
+
   /** A request answered outside the stream: fails if the connection drops (or is refused) first. */
-  private request<T>(start: (resolve: (value: T) => void) => void, forget: () => void): Promise<T> {
+  private request<T>(start: (resolve: (value: T) => void) => void, forget: () => void, refusableAs = 0): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      const settle = () => {
+        this.inFlight.delete(fail);
+        if (refusableAs !== 0) this.refusals.delete(refusableAs);
+      };
       const fail = (e: Error) => {
+        settle();
         forget();
         reject(e);
       };
       this.inFlight.add(fail);
+      // A SessionReject naming the request (its refClOrdId) fails it.
+      if (refusableAs !== 0) this.refusals.set(refusableAs, (r) => fail(new SessionRejectError(r)));
       start((value) => {
-        this.inFlight.delete(fail);
+        settle();
         resolve(value);
       });
     });

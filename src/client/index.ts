@@ -1,6 +1,9 @@
 // The client SDK's entry point (package.json "exports": import from 'junction'): the client, the
 // protocol's messages and enums, exact decimal units, and the registry of reasons.
-export { JunctionClient, SessionRejectError, REPLAY_PAGE, type ClientOptions, type OrderRequest, type LocalBook, type BookLevel, type JunctionClientEvents } from './client.js';
+export {
+  JunctionClient, SessionRejectError, REPLAY_PAGE, type ClientOptions, type OrderRequest, type LocalBook, type BookLevel, type JunctionClientEvents,
+  type AdminAnswer,
+} from './client.js';
 export { toUnits, fromUnits, priceUnits, qtyUnits, formatPrice, formatQty, findInstrument, UnitError, type Instrument } from './units.js';
 export { reasonName, reasonText, describeReason } from '../protocol/reasons.js';
 export {

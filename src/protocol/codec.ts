@@ -76,6 +76,43 @@ function getBytes(v: DataView, at: number, length: number): Uint8Array {
   return new Uint8Array(v.buffer.slice(v.byteOffset + at, v.byteOffset + at + length));
 }
 
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes `s` takes in UTF-8 (what TextEncoder writes, a lone surrogate as U+FFFD), without encoding it. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Writes a varData's length and UTF-8 bytes at `at`; returns where it ends. */
+function setVarString(v: DataView, at: number, s: string, field: string): number {
+  const room = Math.max(0, v.byteLength - at - 4);
+  const tooLong = () => new EncodeError(`${field}: ${utf8Length(s)} bytes do not fit in the ${room} left`);
+  if (at + 4 > v.byteLength) throw tooLong();
+  const { read, written } = utf8Encoder.encodeInto(s, new Uint8Array(v.buffer, v.byteOffset + at + 4, room));
+  if (read < s.length) throw tooLong();
+  v.setUint32(at, written, true);
+  return at + 4 + written;
+}
+
+function getVarString(v: DataView, at: number, length: number, field: string): string {
+  try {
+    return utf8Decoder.decode(new Uint8Array(v.buffer, v.byteOffset + at, length));
+  } catch {
+    throw new DecodeError(field, 'not UTF-8');
+  }
+}
+
 function checkEnum(values: ReadonlySet<number>, raw: number, field: string, type: string): number {
   if (!values.has(raw)) throw new DecodeError(field, `${raw} is not a valid ${type}`);
   return raw;
@@ -120,12 +157,12 @@ export const Channel = { Book: 0, Trades: 1 } as const;
 export type Channel = (typeof Channel)[keyof typeof Channel];
 const Channel_VALUES: ReadonlySet<number> = new Set([0, 1]);
 
-export const RejectReason = { None: 0, UnknownCommand: 1, CoreUnknownInstrument: 2, InvalidSide: 3, InvalidOrderType: 4, InvalidTimeInForce: 5, InvalidStpMode: 6, InvalidOrderId: 7, DuplicateOrderId: 8, InvalidQuantity: 9, QuantityOffLot: 10, QuantityBelowMin: 11, QuantityAboveMax: 12, InvalidPrice: 13, PriceOffTick: 14, PriceOutOfBand: 15, PostOnlyWouldTake: 16, UnknownOrder: 17, OrderPoolFull: 18, InvalidScope: 19, UnknownAccount: 100, AccountCannotTrade: 101, UnknownInstrument: 102, InstrumentNotEnabled: 103, CustodyNotEligible: 104, InsufficientFunds: 105, OpenOrdersLimit: 106, NotionalLimit: 107, NotionalTooLarge: 108, ProtectionPriceRequired: 109, UnknownAsset: 110, InvalidAmount: 111, RetiredUnknownOrder: 112, InvalidCommand: 113, NodeInvalidPrice: 114, NodeInvalidQuantity: 115, NotLoggedOn: 201, AlreadyLoggedOn: 202, ReadOnlyKey: 203, DuplicateClOrdId: 204, UnknownClOrdId: 205, Unsupported: 206, RateLimited: 207, HeartbeatTimeout: 211, Busy: 212, BeyondStream: 213, EmptyBatch: 214, BatchTooLarge: 215, InvalidClOrdId: 216, UnknownKey: 220, BadSignature: 221, StaleLogon: 222, NonceReused: 223 } as const;
+export const RejectReason = { None: 0, UnknownCommand: 1, CoreUnknownInstrument: 2, InvalidSide: 3, InvalidOrderType: 4, InvalidTimeInForce: 5, InvalidStpMode: 6, InvalidOrderId: 7, DuplicateOrderId: 8, InvalidQuantity: 9, QuantityOffLot: 10, QuantityBelowMin: 11, QuantityAboveMax: 12, InvalidPrice: 13, PriceOffTick: 14, PriceOutOfBand: 15, PostOnlyWouldTake: 16, UnknownOrder: 17, OrderPoolFull: 18, InvalidScope: 19, UnknownAccount: 100, AccountCannotTrade: 101, UnknownInstrument: 102, InstrumentNotEnabled: 103, CustodyNotEligible: 104, InsufficientFunds: 105, OpenOrdersLimit: 106, NotionalLimit: 107, NotionalTooLarge: 108, ProtectionPriceRequired: 109, UnknownAsset: 110, InvalidAmount: 111, RetiredUnknownOrder: 112, InvalidCommand: 113, NodeInvalidPrice: 114, NodeInvalidQuantity: 115, VenueNotEligible: 116, InvalidAdminCommand: 117, UnknownVenue: 118, UnknownVenueClient: 119, NotLoggedOn: 201, AlreadyLoggedOn: 202, ReadOnlyKey: 203, DuplicateClOrdId: 204, UnknownClOrdId: 205, Unsupported: 206, RateLimited: 207, HeartbeatTimeout: 211, Busy: 212, BeyondStream: 213, EmptyBatch: 214, BatchTooLarge: 215, InvalidClOrdId: 216, OperatorOnly: 217, OperatorKey: 218, UnknownKey: 220, BadSignature: 221, StaleLogon: 222, NonceReused: 223 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
-const RejectReason_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 201, 202, 203, 204, 205, 206, 207, 211, 212, 213, 214, 215, 216, 220, 221, 222, 223]);
+const RejectReason_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 201, 202, 203, 204, 205, 206, 207, 211, 212, 213, 214, 215, 216, 217, 218, 220, 221, 222, 223]);
 
 /** Why a command or message was refused: 1-99 the matching core, 100-199 the node's pre-trade and ledger checks, 200-299 the session. Append, never renumber */
-export const RejectReasonNames: Readonly<Record<number, string>> = { 0: 'None', 1: 'UnknownCommand', 2: 'CoreUnknownInstrument', 3: 'InvalidSide', 4: 'InvalidOrderType', 5: 'InvalidTimeInForce', 6: 'InvalidStpMode', 7: 'InvalidOrderId', 8: 'DuplicateOrderId', 9: 'InvalidQuantity', 10: 'QuantityOffLot', 11: 'QuantityBelowMin', 12: 'QuantityAboveMax', 13: 'InvalidPrice', 14: 'PriceOffTick', 15: 'PriceOutOfBand', 16: 'PostOnlyWouldTake', 17: 'UnknownOrder', 18: 'OrderPoolFull', 19: 'InvalidScope', 100: 'UnknownAccount', 101: 'AccountCannotTrade', 102: 'UnknownInstrument', 103: 'InstrumentNotEnabled', 104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit', 108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount', 112: 'RetiredUnknownOrder', 113: 'InvalidCommand', 114: 'NodeInvalidPrice', 115: 'NodeInvalidQuantity', 201: 'NotLoggedOn', 202: 'AlreadyLoggedOn', 203: 'ReadOnlyKey', 204: 'DuplicateClOrdId', 205: 'UnknownClOrdId', 206: 'Unsupported', 207: 'RateLimited', 211: 'HeartbeatTimeout', 212: 'Busy', 213: 'BeyondStream', 214: 'EmptyBatch', 215: 'BatchTooLarge', 216: 'InvalidClOrdId', 220: 'UnknownKey', 221: 'BadSignature', 222: 'StaleLogon', 223: 'NonceReused' };
+export const RejectReasonNames: Readonly<Record<number, string>> = { 0: 'None', 1: 'UnknownCommand', 2: 'CoreUnknownInstrument', 3: 'InvalidSide', 4: 'InvalidOrderType', 5: 'InvalidTimeInForce', 6: 'InvalidStpMode', 7: 'InvalidOrderId', 8: 'DuplicateOrderId', 9: 'InvalidQuantity', 10: 'QuantityOffLot', 11: 'QuantityBelowMin', 12: 'QuantityAboveMax', 13: 'InvalidPrice', 14: 'PriceOffTick', 15: 'PriceOutOfBand', 16: 'PostOnlyWouldTake', 17: 'UnknownOrder', 18: 'OrderPoolFull', 19: 'InvalidScope', 100: 'UnknownAccount', 101: 'AccountCannotTrade', 102: 'UnknownInstrument', 103: 'InstrumentNotEnabled', 104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit', 108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount', 112: 'RetiredUnknownOrder', 113: 'InvalidCommand', 114: 'NodeInvalidPrice', 115: 'NodeInvalidQuantity', 116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient', 201: 'NotLoggedOn', 202: 'AlreadyLoggedOn', 203: 'ReadOnlyKey', 204: 'DuplicateClOrdId', 205: 'UnknownClOrdId', 206: 'Unsupported', 207: 'RateLimited', 211: 'HeartbeatTimeout', 212: 'Busy', 213: 'BeyondStream', 214: 'EmptyBatch', 215: 'BatchTooLarge', 216: 'InvalidClOrdId', 217: 'OperatorOnly', 218: 'OperatorKey', 220: 'UnknownKey', 221: 'BadSignature', 222: 'StaleLogon', 223: 'NonceReused' };
 export const RejectReasonText: Readonly<Record<number, string>> = {
   0: "not refused",
   1: "the matching core does not know this command",
@@ -163,6 +200,10 @@ export const RejectReasonText: Readonly<Record<number, string>> = {
   113: "the command is malformed",
   114: "the price must be a positive integer",
   115: "the quantity must be a positive integer",
+  116: "the venue is suspended or does not qualify to trade (the text says why)",
+  117: "the operator's request is malformed or not allowed as things stand (the text says why)",
+  118: "no venue with this code",
+  119: "the venue has no client with this id",
   201: "log on first",
   202: "this connection is logged on (or logging on)",
   203: "this API key may read but not trade",
@@ -176,6 +217,8 @@ export const RejectReasonText: Readonly<Record<number, string>> = {
   214: "a batch must hold at least one order",
   215: "a batch holds at most 2,000 orders",
   216: "a client order id must not be 0",
+  217: "only an operator API key may send this",
+  218: "an operator API key administers the node but may not trade",
   220: "no such API key",
   221: "the logon signature does not verify",
   222: "the logon timestamp is too far from the node's clock",
@@ -197,7 +240,7 @@ export const CancelReasonText: Readonly<Record<number, string>> = {
   305: "self-trade prevention",
 };
 
-export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, DeadMansSwitchAck: 9, ReplayComplete: 15, OpenOrdersRequest: 16, BalancesRequest: 17, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, MassCancelReport: 22, OpenOrders: 23, Balances: 24, Subscribe: 30, SubscribeAck: 35, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34 } as const;
+export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, DeadMansSwitchAck: 9, ReplayComplete: 15, OpenOrdersRequest: 16, BalancesRequest: 17, AdminRequest: 18, AdminResponse: 25, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, MassCancelReport: 22, OpenOrders: 23, Balances: 24, Subscribe: 30, SubscribeAck: 35, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34 } as const;
 
 /** First message of a session: signs timestampNs and nonce with the API key */
 export interface Logon {
@@ -745,6 +788,98 @@ export function readBalancesRequest(v: DataView, b: number, blockLength: number,
   if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than BalancesRequest's 8`);
   if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
   m.reqId = getU64(v, b + 0, 'reqId');
+  return m;
+}
+
+/** An operator key's request, its body UTF-8 JSON: a query ({query: venues, jurisdictions, venue-events, custody-dues or venue-clients, and its filters}) answered at once from the node's state, or a command on the venue registry or venue custody ({action: venue.add, ...}) answered once it is durable. Answered by an AdminResponse with its reqId, or refused by a SessionReject whose refClOrdId is the reqId (OperatorOnly: the key lacks the operator permission; RateLimited) */
+export interface AdminRequest {
+  reqId: number;
+  body: string;
+}
+
+export const ADMINREQUEST_BLOCK_LENGTH = 8;
+/** Where each field of AdminRequest's block starts, after the 8-byte header (for readers that skip decoding). */
+export const ADMINREQUEST_OFFSETS = { reqId: 0 } as const;
+
+export function sizeOfAdminRequest(m: AdminRequest): number {
+  return HEADER_BYTES + 8 + 4 + utf8Length(m.body);
+}
+
+export function encodeAdminRequest(v: DataView, at: number, m: AdminRequest): number {
+  writeHeader(v, at, 8, 18);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  let p = b + 8;
+  p = setVarString(v, p, m.body, 'body');
+  return p - at;
+}
+
+function decodeAdminRequest(v: DataView, b: number, blockLength: number, end: number): AdminRequest {
+  if (blockLength < 8) throw new DecodeError('blockLength', `${blockLength} is shorter than AdminRequest's 8`);
+  if (b + blockLength > end) throw new DecodeError('reqId', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+    body: '',
+  } as AdminRequest;
+  let p = b + blockLength;
+  if (p + 4 > end) throw new DecodeError('body', 'frame ends before its length');
+  {
+    const length = v.getUint32(p, true);
+    p += 4;
+    if (p + length > end) throw new DecodeError('body', `frame ends inside its ${length} bytes`);
+    m.body = getVarString(v, p, length, 'body');
+    p += length;
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of AdminRequest`);
+  return m;
+}
+
+/** Answers an AdminRequest. ok: the listing ({venues: [...]}, ...) or, for a command, {seq} (its node sequence). Refused: reason and {reasonName, text} */
+export interface AdminResponse {
+  reqId: number;
+  ok: BooleanType;
+  reason: RejectReason;
+  body: string;
+}
+
+export const ADMINRESPONSE_BLOCK_LENGTH = 11;
+/** Where each field of AdminResponse's block starts, after the 8-byte header (for readers that skip decoding). */
+export const ADMINRESPONSE_OFFSETS = { reqId: 0, ok: 8, reason: 9 } as const;
+
+export function sizeOfAdminResponse(m: AdminResponse): number {
+  return HEADER_BYTES + 11 + 4 + utf8Length(m.body);
+}
+
+export function encodeAdminResponse(v: DataView, at: number, m: AdminResponse): number {
+  writeHeader(v, at, 11, 25);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  v.setUint8(b + 8, m.ok);
+  v.setUint16(b + 9, m.reason, true);
+  let p = b + 11;
+  p = setVarString(v, p, m.body, 'body');
+  return p - at;
+}
+
+function decodeAdminResponse(v: DataView, b: number, blockLength: number, end: number): AdminResponse {
+  if (blockLength < 11) throw new DecodeError('blockLength', `${blockLength} is shorter than AdminResponse's 11`);
+  if (b + blockLength > end) throw new DecodeError('reason', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+    ok: checkEnum(BooleanType_VALUES, v.getUint8(b + 8), 'ok', 'BooleanType') as BooleanType,
+    reason: checkEnum(RejectReason_VALUES, v.getUint16(b + 9, true), 'reason', 'RejectReason') as RejectReason,
+    body: '',
+  } as AdminResponse;
+  let p = b + blockLength;
+  if (p + 4 > end) throw new DecodeError('body', 'frame ends before its length');
+  {
+    const length = v.getUint32(p, true);
+    p += 4;
+    if (p + length > end) throw new DecodeError('body', `frame ends inside its ${length} bytes`);
+    m.body = getVarString(v, p, length, 'body');
+    p += length;
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of AdminResponse`);
   return m;
 }
 
@@ -1972,6 +2107,8 @@ export type Decoded =
   | { type: 'ReplayComplete'; templateId: 15; message: ReplayComplete }
   | { type: 'OpenOrdersRequest'; templateId: 16; message: OpenOrdersRequest }
   | { type: 'BalancesRequest'; templateId: 17; message: BalancesRequest }
+  | { type: 'AdminRequest'; templateId: 18; message: AdminRequest }
+  | { type: 'AdminResponse'; templateId: 25; message: AdminResponse }
   | { type: 'NewOrder'; templateId: 10; message: NewOrder }
   | { type: 'BatchNewOrders'; templateId: 11; message: BatchNewOrders }
   | { type: 'CancelOrder'; templateId: 12; message: CancelOrder }
@@ -1989,12 +2126,12 @@ export type Decoded =
   | { type: 'Trade'; templateId: 33; message: Trade }
   | { type: 'InstrumentList'; templateId: 34; message: InstrumentList };
 
-/** How many repeating groups follow each message's block, by templateId. */
-const GROUPS_OF: ReadonlyMap<number, number> = new Map([[1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [6, 0], [7, 0], [8, 0], [9, 0], [15, 0], [16, 0], [17, 0], [10, 0], [11, 1], [12, 0], [13, 0], [14, 0], [20, 0], [21, 0], [22, 0], [23, 1], [24, 1], [30, 0], [35, 0], [31, 1], [32, 1], [33, 0], [34, 1]]);
+/** How many repeating groups, then varData fields, follow each message's block, by templateId. */
+const PARTS_OF: ReadonlyMap<number, readonly [groups: number, varData: number]> = new Map([[1, [0, 0]], [2, [0, 0]], [3, [0, 0]], [4, [0, 0]], [5, [0, 0]], [6, [0, 0]], [7, [0, 0]], [8, [0, 0]], [9, [0, 0]], [15, [0, 0]], [16, [0, 0]], [17, [0, 0]], [18, [0, 1]], [25, [0, 1]], [10, [0, 0]], [11, [1, 0]], [12, [0, 0]], [13, [0, 0]], [14, [0, 0]], [20, [0, 0]], [21, [0, 0]], [22, [0, 0]], [23, [1, 0]], [24, [1, 0]], [30, [0, 0]], [35, [0, 0]], [31, [1, 0]], [32, [1, 0]], [33, [0, 0]], [34, [1, 0]]]);
 
 /**
- * Checks the header of the message at `at` and returns where the message ends (its block and
- * group headers say), never past `end`.
+ * Checks the header of the message at `at` and returns where the message ends (its block, group
+ * headers and varData lengths say), never past `end`.
  */
 export function messageEnd(v: DataView, at: number, end: number): number {
   if (at + HEADER_BYTES > end) throw new DecodeError('messageHeader', `${end - at} bytes are shorter than the 8-byte header`);
@@ -2004,10 +2141,11 @@ export function messageEnd(v: DataView, at: number, end: number): number {
   const version = v.getUint16(at + 6, true);
   if (schemaId !== SCHEMA_ID) throw new DecodeError('schemaId', `${schemaId} is not ${SCHEMA_ID}`);
   if (version > SCHEMA_VERSION) throw new DecodeError('version', `${version} is newer than ${SCHEMA_VERSION}`);
-  const groups = GROUPS_OF.get(templateId);
-  if (groups === undefined) throw new DecodeError('templateId', `${templateId} is not a message of this schema`);
+  const parts = PARTS_OF.get(templateId);
+  if (parts === undefined) throw new DecodeError('templateId', `${templateId} is not a message of this schema`);
   let p = at + HEADER_BYTES + blockLength;
-  for (let g = 0; g < groups && p + GROUP_HEADER_BYTES <= end; g++) p += GROUP_HEADER_BYTES + v.getUint16(p, true) * v.getUint16(p + 2, true);
+  for (let g = 0; g < parts[0] && p + GROUP_HEADER_BYTES <= end; g++) p += GROUP_HEADER_BYTES + v.getUint16(p, true) * v.getUint16(p + 2, true);
+  for (let d = 0; d < parts[1] && p + 4 <= end; d++) p += 4 + v.getUint32(p, true);
   return Math.min(p, end);
 }
 
@@ -2027,6 +2165,8 @@ function decodeAt(v: DataView, at: number, end: number): Decoded {
     case 15: return { type: 'ReplayComplete', templateId: 15, message: decodeReplayComplete(v, b, blockLength, end) };
     case 16: return { type: 'OpenOrdersRequest', templateId: 16, message: decodeOpenOrdersRequest(v, b, blockLength, end) };
     case 17: return { type: 'BalancesRequest', templateId: 17, message: decodeBalancesRequest(v, b, blockLength, end) };
+    case 18: return { type: 'AdminRequest', templateId: 18, message: decodeAdminRequest(v, b, blockLength, end) };
+    case 25: return { type: 'AdminResponse', templateId: 25, message: decodeAdminResponse(v, b, blockLength, end) };
     case 10: return { type: 'NewOrder', templateId: 10, message: decodeNewOrder(v, b, blockLength, end) };
     case 11: return { type: 'BatchNewOrders', templateId: 11, message: decodeBatchNewOrders(v, b, blockLength, end) };
     case 12: return { type: 'CancelOrder', templateId: 12, message: decodeCancelOrder(v, b, blockLength, end) };

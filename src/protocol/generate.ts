@@ -2,7 +2,8 @@
 // usage: npm run protocol:generate        (writes src/protocol/codec.ts)
 //        node dist/src/protocol/generate.js --check   (exits 1 if codec.ts is out of date)
 // Supports what the schema uses: fixed-size primitive fields, fixed-length char and uint8 arrays,
-// enums, and repeating groups of fixed-size fields, laid out in order with no gaps (SBE 1.0).
+// enums, repeating groups of fixed-size fields, laid out in order with no gaps, and variable-length
+// UTF-8 text after the groups (a varData composite with a uint32 length) (SBE 1.0).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,9 @@ interface Enum { name: string; encoding: Primitive; values: [string, number][]; 
 interface FieldType { kind: 'primitive' | 'chars' | 'bytes' | 'enum' | 'timestamp'; primitive: Primitive; length: number; enumName?: string }
 interface Field { name: string; type: FieldType; offset: number; size: number }
 interface Group { name: string; fields: Field[]; blockLength: number }
-interface Message { name: string; id: number; fields: Field[]; blockLength: number; groups: Group[]; description?: string }
+/** Variable-length UTF-8 text (SBE varData): a uint32 length in bytes, then the bytes. */
+interface VarData { name: string }
+interface Message { name: string; id: number; fields: Field[]; blockLength: number; groups: Group[]; data: VarData[]; description?: string }
 
 const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
@@ -39,6 +42,17 @@ export function parseSchema(xml: string): { id: number; version: number; enums: 
     enums.push({ name: e.name as string, encoding, values, descriptions, description: e.description as string | undefined });
     types.set(e.name as string, { kind: 'enum', primitive: encoding, length: 1, enumName: e.name as string });
   }
+  // A varData composite: its length must be a uint32 (what messageEnd reads) and its bytes UTF-8.
+  const varData = new Set<string>();
+  for (const c of list<Record<string, unknown>>(schema.types.composite)) {
+    const parts = list<Record<string, string>>(c.type as never);
+    const data = parts.find((t) => t.name === 'varData');
+    if (!data) continue;
+    const length = parts.find((t) => t.name === 'length');
+    if (length?.primitiveType !== 'uint32') throw new Error(`${c.name}: a varData length must be a uint32`);
+    if (data.characterEncoding !== 'UTF-8') throw new Error(`${c.name}: only UTF-8 varData is supported`);
+    varData.add(c.name as string);
+  }
   const typeOf = (name: string): FieldType => {
     if (types.has(name)) return types.get(name)!;
     if (name in SIZE) return { kind: 'primitive', primitive: name as Primitive, length: 1 };
@@ -58,7 +72,11 @@ export function parseSchema(xml: string): { id: number; version: number; enums: 
   const messages = list<Record<string, unknown>>(schema['sbe:message']).map((m) => {
     const root = layout(list(m.field as never));
     const groups = list<Record<string, unknown>>(m.group as never).map((g) => ({ name: g.name as string, ...layout(list(g.field as never)) }));
-    return { name: m.name as string, id: Number(m.id), ...root, groups, description: m.description as string | undefined };
+    const data = list<Record<string, string>>(m.data as never).map((d) => {
+      if (!varData.has(d.type)) throw new Error(`${m.name}.${d.name}: ${d.type} is not a varData composite`);
+      return { name: d.name };
+    });
+    return { name: m.name as string, id: Number(m.id), ...root, groups, data, description: m.description as string | undefined };
   });
   return { id: Number(schema.id), version: Number(schema.version), enums, messages };
 }
@@ -191,6 +209,43 @@ function getBytes(v: DataView, at: number, length: number): Uint8Array {
   return new Uint8Array(v.buffer.slice(v.byteOffset + at, v.byteOffset + at + length));
 }
 
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes \`s\` takes in UTF-8 (what TextEncoder writes, a lone surrogate as U+FFFD), without encoding it. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Writes a varData's length and UTF-8 bytes at \`at\`; returns where it ends. */
+function setVarString(v: DataView, at: number, s: string, field: string): number {
+  const room = Math.max(0, v.byteLength - at - 4);
+  const tooLong = () => new EncodeError(\`\${field}: \${utf8Length(s)} bytes do not fit in the \${room} left\`);
+  if (at + 4 > v.byteLength) throw tooLong();
+  const { read, written } = utf8Encoder.encodeInto(s, new Uint8Array(v.buffer, v.byteOffset + at + 4, room));
+  if (read < s.length) throw tooLong();
+  v.setUint32(at, written, true);
+  return at + 4 + written;
+}
+
+function getVarString(v: DataView, at: number, length: number, field: string): string {
+  try {
+    return utf8Decoder.decode(new Uint8Array(v.buffer, v.byteOffset + at, length));
+  } catch {
+    throw new DecodeError(field, 'not UTF-8');
+  }
+}
+
 function checkEnum(values: ReadonlySet<number>, raw: number, field: string, type: string): number {
   if (!values.has(raw)) throw new DecodeError(field, \`\${raw} is not a valid \${type}\`);
   return raw;
@@ -221,13 +276,17 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
       out.push(`export interface ${groupEntryTypes[gi]} {\n${g.fields.map((f) => `  ${f.name}: ${tsType(f.type)};`).join('\n')}\n}\n`);
     });
     if (m.description) out.push(`/** ${m.description} */`);
-    out.push(`export interface ${m.name} {\n${[...m.fields.map((f) => `  ${f.name}: ${tsType(f.type)};`), ...m.groups.map((g, gi) => `  ${g.name}: ${groupEntryTypes[gi]}[];`)].join('\n')}\n}\n`);
+    out.push(`export interface ${m.name} {\n${[
+      ...m.fields.map((f) => `  ${f.name}: ${tsType(f.type)};`), ...m.groups.map((g, gi) => `  ${g.name}: ${groupEntryTypes[gi]}[];`),
+      ...m.data.map((d) => `  ${d.name}: string;`),
+    ].join('\n')}\n}\n`);
     out.push(`export const ${m.name.toUpperCase()}_BLOCK_LENGTH = ${m.blockLength};`);
     out.push(`/** Where each field of ${m.name}'s block starts, after the 8-byte header (for readers that skip decoding). */`);
     out.push(`export const ${m.name.toUpperCase()}_OFFSETS = { ${m.fields.map((f) => `${f.name}: ${f.offset}`).join(', ')} } as const;\n`);
     // size
     const groupSizes = m.groups.map((g) => ` + GROUP_HEADER_BYTES + m.${g.name}.length * ${g.blockLength}`).join('');
-    out.push(`export function sizeOf${m.name}(${m.groups.length ? 'm' : '_m'}: ${m.name}): number {\n  return HEADER_BYTES + ${m.blockLength}${groupSizes};\n}\n`);
+    const dataSizes = m.data.map((d) => ` + 4 + utf8Length(m.${d.name})`).join('');
+    out.push(`export function sizeOf${m.name}(${m.groups.length || m.data.length ? 'm' : '_m'}: ${m.name}): number {\n  return HEADER_BYTES + ${m.blockLength}${groupSizes}${dataSizes};\n}\n`);
     // encoder
     const enc: string[] = [];
     enc.push(`export function encode${m.name}(v: DataView, at: number, m: ${m.name}): number {`);
@@ -245,6 +304,7 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
       enc.push(`    p += ${g.blockLength};`);
       enc.push(`  }`);
     }
+    for (const d of m.data) enc.push(`  p = setVarString(v, p, m.${d.name}, '${d.name}');`);
     enc.push(`  return p - at;`);
     enc.push(`}\n`);
     out.push(enc.join('\n'));
@@ -256,6 +316,7 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     dec.push(`  const m = {`);
     for (const f of m.fields) dec.push(`    ${f.name}: ${decodeField(f, 'b', '')},`);
     for (const g of m.groups) dec.push(`    ${g.name}: [] as ${m.name}['${g.name}'],`);
+    for (const d of m.data) dec.push(`    ${d.name}: '',`);
     dec.push(`  } as ${m.name};`);
     dec.push(`  let p = b + blockLength;`);
     for (const g of m.groups) {
@@ -274,13 +335,23 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
       dec.push(`    }`);
       dec.push(`  }`);
     }
+    for (const d of m.data) {
+      dec.push(`  if (p + 4 > end) throw new DecodeError('${d.name}', 'frame ends before its length');`);
+      dec.push(`  {`);
+      dec.push(`    const length = v.getUint32(p, true);`);
+      dec.push(`    p += 4;`);
+      dec.push(`    if (p + length > end) throw new DecodeError('${d.name}', \`frame ends inside its \${length} bytes\`);`);
+      dec.push(`    m.${d.name} = getVarString(v, p, length, '${d.name}');`);
+      dec.push(`    p += length;`);
+      dec.push(`  }`);
+    }
     dec.push(`  if (p !== end) throw new DecodeError('frame', \`\${end - p} bytes after the end of ${m.name}\`);`);
     dec.push(`  return m;`);
     dec.push(`}\n`);
     out.push(dec.join('\n'));
     // Readers into an object the caller keeps (no allocation): a message without groups, and each
     // group's entries, checked exactly as the decoder checks them.
-    if (m.groups.length === 0) {
+    if (m.groups.length === 0 && m.data.length === 0) {
       const rd: string[] = [];
       rd.push(`/** Reads a ${m.name} whose block starts at b into \`m\` (checked as decodeMessages checks it). */`);
       rd.push(`export function read${m.name}(v: DataView, b: number, blockLength: number, end: number, m: ${m.name}): ${m.name} {`);
@@ -313,7 +384,7 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
         rd.push(`  if (entryLength < ${g.blockLength}) throw new DecodeError('${g.name}.blockLength', \`\${entryLength} is shorter than ${g.blockLength}\`);`);
         rd.push(`  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('${g.name}.numInGroup', \`\${count} is over \${GROUP_ENTRIES_MAX}\`);`);
         rd.push(`  p += GROUP_HEADER_BYTES;`);
-        if (m.groups.length === 1) rd.push(`  if (p + count * entryLength !== end) throw new DecodeError('${g.name}', \`\${count} entries of \${entryLength} bytes do not end where the message does\`);`);
+        if (m.groups.length === 1 && m.data.length === 0) rd.push(`  if (p + count * entryLength !== end) throw new DecodeError('${g.name}', \`\${count} entries of \${entryLength} bytes do not end where the message does\`);`);
         rd.push(`  return [p, entryLength, count];`);
         rd.push(`}\n`);
       }
@@ -321,12 +392,12 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     });
   }
   out.push(`export type Decoded =\n${s.messages.map((m) => `  | { type: '${m.name}'; templateId: ${m.id}; message: ${m.name} }`).join('\n')};\n`);
-  out.push(`/** How many repeating groups follow each message's block, by templateId. */
-const GROUPS_OF: ReadonlyMap<number, number> = new Map([${s.messages.map((m) => `[${m.id}, ${m.groups.length}]`).join(', ')}]);
+  out.push(`/** How many repeating groups, then varData fields, follow each message's block, by templateId. */
+const PARTS_OF: ReadonlyMap<number, readonly [groups: number, varData: number]> = new Map([${s.messages.map((m) => `[${m.id}, [${m.groups.length}, ${m.data.length}]]`).join(', ')}]);
 
 /**
- * Checks the header of the message at \`at\` and returns where the message ends (its block and
- * group headers say), never past \`end\`.
+ * Checks the header of the message at \`at\` and returns where the message ends (its block, group
+ * headers and varData lengths say), never past \`end\`.
  */
 export function messageEnd(v: DataView, at: number, end: number): number {
   if (at + HEADER_BYTES > end) throw new DecodeError('messageHeader', \`\${end - at} bytes are shorter than the 8-byte header\`);
@@ -336,10 +407,11 @@ export function messageEnd(v: DataView, at: number, end: number): number {
   const version = v.getUint16(at + 6, true);
   if (schemaId !== SCHEMA_ID) throw new DecodeError('schemaId', \`\${schemaId} is not \${SCHEMA_ID}\`);
   if (version > SCHEMA_VERSION) throw new DecodeError('version', \`\${version} is newer than \${SCHEMA_VERSION}\`);
-  const groups = GROUPS_OF.get(templateId);
-  if (groups === undefined) throw new DecodeError('templateId', \`\${templateId} is not a message of this schema\`);
+  const parts = PARTS_OF.get(templateId);
+  if (parts === undefined) throw new DecodeError('templateId', \`\${templateId} is not a message of this schema\`);
   let p = at + HEADER_BYTES + blockLength;
-  for (let g = 0; g < groups && p + GROUP_HEADER_BYTES <= end; g++) p += GROUP_HEADER_BYTES + v.getUint16(p, true) * v.getUint16(p + 2, true);
+  for (let g = 0; g < parts[0] && p + GROUP_HEADER_BYTES <= end; g++) p += GROUP_HEADER_BYTES + v.getUint16(p, true) * v.getUint16(p + 2, true);
+  for (let d = 0; d < parts[1] && p + 4 <= end; d++) p += 4 + v.getUint32(p, true);
   return Math.min(p, end);
 }
 

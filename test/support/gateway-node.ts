@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newApiKeyPair } from '../../src/gateway/ws/auth.js';
 import { GatewayServer, type GatewayOptions } from '../../src/gateway/ws/server.js';
-import { KeyStore } from '../../src/gateway/ws/key-store.js';
+import { KeyStore, type Permission } from '../../src/gateway/ws/key-store.js';
 import { NodeRuntime } from '../../src/pipeline/runtime.js';
 import { BUYER, SELLER, testConfig } from './node-config.js';
 
@@ -17,7 +17,7 @@ export interface GatewayNode {
   close(): Promise<void>;
 }
 
-export async function gatewayNode(keys: [keyId: number, account: number, permission?: 'trade' | 'read'][], funding = 1, options: GatewayOptions = {},
+export async function gatewayNode(keys: [keyId: number, account: number, permission?: Permission][], funding = 1, options: GatewayOptions = {},
   config = testConfig()): Promise<GatewayNode> {
   const node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-gw-')), config });
   const pems = new Map<number, string>();

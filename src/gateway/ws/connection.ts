@@ -1,6 +1,7 @@
 // What the gateway keeps per connection, per session and per API key.
 import type uWS from 'uWebSockets.js';
 import type * as sbe from '../../protocol/codec.js';
+import type { Permission } from './key-store.js';
 import type { TokenBucket } from './limits.js';
 import type { PackedFrame } from './packed-frame.js';
 
@@ -25,6 +26,8 @@ export interface Session {
   id: number;
   key: KeyState;
   account: number;
+  permission: Permission;
+  /** permission is 'trade' (what the order path checks). */
   trade: boolean;
   cancelOnDisconnect: boolean;
   heartbeatMs: number;

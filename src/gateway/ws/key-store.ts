@@ -3,12 +3,18 @@
 import type { Database } from 'lmdb';
 import type { LedgerStore } from '../../ledger/store.js';
 
+/**
+ * What an API key may do: trade for its account; only read it; or administer the node (the venue
+ * registry, venue clients' custody: AdminRequest), never trading.
+ */
+export type Permission = 'trade' | 'read' | 'operator';
+
 /** An API key: its Ed25519 public key (32 raw bytes), the account it acts for, what it may do. */
 export interface ApiKeyRecord {
   keyId: number;
   account: number;
   publicKey: Uint8Array;
-  permission: 'trade' | 'read';
+  permission: Permission;
 }
 
 export class KeyStore {

@@ -68,6 +68,13 @@ export const TEXT_CHARS_MAX = 64;
 export const REPLAY_MESSAGES_MAX = 512;
 /** The scratch buffer messages are encoded into before they are copied into a frame. */
 export const SCRATCH_BYTES = 1 << 20;
+/**
+ * An AdminResponse's body (UTF-8 JSON) at most: a listing past it is refused with its size (ask
+ * for less: one venue's). Well inside SCRATCH_BYTES.
+ */
+export const ADMIN_ANSWER_BYTES_MAX = 512 * 1024;
+/** Venue events one listing returns at most: the latest. */
+export const VENUE_EVENTS_LISTED_MAX = 1_000;
 
 export class TokenBucket {
   private tokens: number;

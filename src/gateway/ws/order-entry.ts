@@ -59,7 +59,7 @@ export class OrderEntry {
 
   /** One new order (`o` is read now and not kept: the gateway's fast path reuses one object). */
   newOrder(session: Session, o: sbe.NewOrder, templateId: number): void {
-    if (!session.trade) return this.outbox.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', o.clOrdId);
+    if (!session.trade) return this.sessions.refuseTrading(session, templateId, o.clOrdId);
     if (o.clOrdId === 0) return this.outbox.reject(session.ws, templateId, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
     if (this.busy(session, templateId, o.clOrdId, this.intakeQueuedMax)) return;
     if (this.sessions.rateLimited(session, templateId, o.clOrdId)) return;
@@ -90,7 +90,7 @@ export class OrderEntry {
   }
 
   cancelOrAmend(session: Session, m: sbe.CancelOrder | sbe.AmendOrder, templateId: number): void {
-    if (!session.trade) return this.outbox.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    if (!session.trade) return this.sessions.refuseTrading(session, templateId, m.clOrdId);
     // Its reports carry the request's client order id (requestClOrdId): 0 would not tell them apart.
     if (m.clOrdId === 0) return this.outbox.reject(session.ws, templateId, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
     const amend = 'price' in m;
@@ -134,7 +134,7 @@ export class OrderEntry {
 
   massCancel(session: Session, m: sbe.MassCancel): void {
     const templateId = sbe.TemplateId.MassCancel;
-    if (!session.trade) return this.outbox.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', m.clOrdId);
+    if (!session.trade) return this.sessions.refuseTrading(session, templateId, m.clOrdId);
     if (m.clOrdId === 0) return this.outbox.reject(session.ws, templateId, Reason.InvalidClOrdId, 'clOrdId', 'clOrdId must not be 0');
     if (this.busy(session, templateId, m.clOrdId, 2 * this.intakeQueuedMax)) return;
     const command: NodeCommand = { type: 'massCancel', account: session.account, origin: { gateway: this.gateway, keyId: session.key.keyId, clOrdId: m.clOrdId } };

@@ -5,6 +5,7 @@
 //   sessions.ts     logon, heartbeats, the dead-man's switch, rate limits, replay, open orders, balances
 //   order-entry.ts  new orders, cancels, amends, mass cancels: commands enqueued with their origin
 //   market-data.ts  public books and trades from durable batches
+//   admin.ts        operator keys' requests: venue registry queries and commands
 //   outbox.ts       what goes out: one frame per connection per turn, topics, slow consumers
 // The report streams (src/reports/) build every key's execution reports from the applied batches
 // and are shared by every gateway on the node; this gateway sends a key's reports to its session.
@@ -16,6 +17,7 @@ import type { AppliedBatch, NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import { ReportStreams } from '../../reports/report-streams.js';
 import type { Connection, FrameClock, GatewayStats, Session, Ws } from './connection.js';
+import { AdminRequests } from './admin.js';
 import { ConnectionBounds } from './connections.js';
 import { KeyStore } from './key-store.js';
 import {
@@ -97,6 +99,7 @@ export class GatewayServer {
   private readonly sessions: Sessions;
   private readonly orderEntry: OrderEntry;
   private readonly marketData: MarketData;
+  private readonly admin: AdminRequests;
   private readonly scheme: 'ws' | 'wss';
   private readonly timer: NodeJS.Timeout;
   private readonly onOrderLatency: GatewayOptions['onOrderLatency'];
@@ -130,6 +133,7 @@ export class GatewayServer {
         (ws, held) => this.handle(ws, held), (v) => this.marketData.encodeInstruments(v));
       this.orderEntry = new OrderEntry(this.id, node, this.streams, this.sessions, this.outbox, this.clock,
         options.intakeQueuedMax ?? INTAKE_QUEUED_MAX, this.onOrderLatency !== undefined);
+      this.admin = new AdminRequests(node, this.sessions, this.outbox);
       this.outbox.beforeFlush = () => this.marketData.publishBook();
       if (this.onOrderLatency) this.outbox.afterFlush = () => this.timeAcked();
       const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
@@ -374,6 +378,8 @@ export class GatewayServer {
         return this.orderEntry.cancelOrAmend(session, decoded.message, decoded.templateId);
       case 'MassCancel':
         return this.orderEntry.massCancel(session, decoded.message);
+      case 'AdminRequest':
+        return this.admin.request(session, decoded.message);
       default:
         return this.outbox.reject(ws, decoded.templateId, Reason.Unsupported, 'templateId', `${decoded.type} is not accepted from clients`);
     }

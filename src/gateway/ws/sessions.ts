@@ -8,7 +8,7 @@ import type { ReportStreams } from '../../reports/report-streams.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, NonceWindow, publicKeyFromRaw, verifyLogon, type LogonRefusal } from './auth.js';
 import type { FrameClock, GatewayStats, KeyState, Session, Ws } from './connection.js';
 import type { ConnectionBounds } from './connections.js';
-import type { KeyStore } from './key-store.js';
+import type { KeyStore, Permission } from './key-store.js';
 import { HEARTBEAT_MS_DEFAULT, HEARTBEAT_MS_MIN, NONCE_PRUNE_MS, REPLAY_MESSAGES_MAX, TokenBucket, type RateLimits } from './limits.js';
 import type { Outbox } from './outbox.js';
 
@@ -71,7 +71,7 @@ export class Sessions {
       if (!conn.open) return;
       this.clock.nowMs = Date.now();
       try {
-        this.complete(ws, m, key.account, key.permission === 'trade', this.clock.nowMs);
+        this.complete(ws, m, key.account, key.permission, this.clock.nowMs);
       } catch (e) {
         this.stats.internalErrors++;
         console.error('junction gateway: internal error completing a logon:', e);
@@ -85,14 +85,14 @@ export class Sessions {
     });
   }
 
-  private complete(ws: Ws, m: sbe.Logon, account: number, trade: boolean, nowMs: number): void {
+  private complete(ws: Ws, m: sbe.Logon, account: number, permission: Permission, nowMs: number): void {
     const conn = ws.getUserData();
     const key = this.keyOf(m.keyId);
     // One connection per key: a newer logon takes the key over.
     if (key.session) this.outbox.end(key.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const session: Session = {
-      id: this.nextSessionId++, key, account, trade,
+      id: this.nextSessionId++, key, account, permission, trade: permission === 'trade',
       cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs,
       bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
     };
@@ -129,8 +129,16 @@ export class Sessions {
     this.node.enqueue({ type: 'massCancel', account }, undefined, undefined, true);
   }
 
+  /** Refuses a trading request from a key that may not trade, naming why (a read-only or an operator key). */
+  refuseTrading(session: Session, templateId: number, clOrdId = 0): void {
+    if (session.permission === 'operator') {
+      return this.outbox.reject(session.ws, templateId, Reason.OperatorKey, 'templateId', 'an operator API key may not trade', clOrdId);
+    }
+    this.outbox.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', clOrdId);
+  }
+
   deadMansSwitch(session: Session, m: sbe.DeadMansSwitch): void {
-    if (!session.trade) return this.outbox.reject(session.ws, sbe.TemplateId.DeadMansSwitch, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade');
+    if (!session.trade) return this.refuseTrading(session, sbe.TemplateId.DeadMansSwitch);
     const key = session.key;
     key.deadMansDeadlineMs = m.timeoutMs === 0 ? 0 : Date.now() + m.timeoutMs;
     key.account = session.account;

@@ -1,0 +1,105 @@
+// The operator channel (SL-7, SL-8): AdminRequests from keys with the operator permission. A query
+// ({"query": ...}) is answered at once from the node's state (admin-queries.ts); an action
+// ({"action": "venue.add", ...}) is checked, submitted as the node's admin command naming the key,
+// and answered once it is durable: its sequence, or the node's refusal by name. Each request costs
+// a rate-limit token. A key without the permission gets a SessionReject; a body that is not a JSON
+// object gets an AdminResponse saying so (the connection stays).
+import type { Outcome } from '../../pipeline/commands.js';
+import type { NodeRuntime } from '../../pipeline/runtime.js';
+import * as sbe from '../../protocol/codec.js';
+import { reasonName, reasonText } from '../../protocol/reasons.js';
+import { AdminError, checkAction, type AdminAction } from '../../venues/admin.js';
+import { answerQuery, QueryRefusal } from './admin-queries.js';
+import type { Session } from './connection.js';
+import { ADMIN_ANSWER_BYTES_MAX } from './limits.js';
+import type { Outbox } from './outbox.js';
+import type { Sessions } from './sessions.js';
+
+const Reason = sbe.RejectReason;
+const SHAPE = 'an AdminRequest body is a JSON object: {"query": "venues", ...} or {"action": "venue.add", ...}';
+
+export class AdminRequests {
+  constructor(
+    private readonly node: NodeRuntime,
+    private readonly sessions: Sessions,
+    private readonly outbox: Outbox,
+  ) {}
+
+  request(session: Session, m: sbe.AdminRequest): void {
+    if (session.permission !== 'operator') {
+      return this.outbox.reject(session.ws, sbe.TemplateId.AdminRequest, Reason.OperatorOnly, 'templateId',
+        `needs an operator key; this key's permission is ${session.permission}`, m.reqId);
+    }
+    if (this.sessions.rateLimited(session, sbe.TemplateId.AdminRequest, m.reqId)) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(m.body);
+    } catch (e) {
+      return this.refuse(session, m.reqId, Reason.InvalidAdminCommand, `the body is not JSON (${(e as Error).message}); ${SHAPE}`);
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return this.refuse(session, m.reqId, Reason.InvalidAdminCommand, SHAPE);
+    const request = body as Record<string, unknown>;
+    if ((request.query === undefined) === (request.action === undefined)) {
+      const names = request.query === undefined ? 'neither a query nor an action' : 'both a query and an action';
+      return this.refuse(session, m.reqId, Reason.InvalidAdminCommand, `it names ${names}: ${SHAPE}`);
+    }
+    if (request.query !== undefined) return this.query(session, m.reqId, request);
+    this.action(session, m.reqId, request);
+  }
+
+  private query(session: Session, reqId: number, request: Record<string, unknown>): void {
+    let listing: unknown;
+    try {
+      listing = answerQuery(this.node, request, Date.now() * 1000);
+    } catch (e) {
+      if (e instanceof QueryRefusal) return this.refuse(session, reqId, e.reason, e.message);
+      throw e;
+    }
+    this.send(session, reqId, Reason.None, listing);
+  }
+
+  private action(session: Session, reqId: number, request: Record<string, unknown>): void {
+    // The sequencer's clock is the node's own: an operator cannot make time pass.
+    if (request.action === 'clock') return this.refuse(session, reqId, Reason.InvalidAdminCommand, 'clock is the node\'s own action, not an operator\'s');
+    let body: AdminAction;
+    try {
+      // Checked here too, so a malformed command is never journaled; the node checks it again.
+      body = checkAction(request);
+    } catch (e) {
+      if (e instanceof AdminError) return this.refuse(session, reqId, Reason.InvalidAdminCommand, e.message);
+      throw e;
+    }
+    // As node.submit does, but telling a full queue (refused as busy, nothing queued) from a
+    // stopped node (whose failure ends every session).
+    let failed = false;
+    const queued = this.node.enqueue({ type: 'admin', operator: session.key.keyId, body }, (outcome) => this.answer(session, reqId, outcome), (e) => {
+      failed = true;
+      if (this.sessions.all.has(session)) this.outbox.end(session.ws, 1011, e.message.slice(0, 120));
+    });
+    if (!queued && !failed) this.refuse(session, reqId, Reason.Busy, `node busy: ${this.node.queued} commands queued; retry`);
+  }
+
+  /** An action's outcome, durable: its sequence, or the node's refusal. */
+  private answer(session: Session, reqId: number, outcome: Outcome): void {
+    if (outcome.ok) return this.send(session, reqId, Reason.None, { seq: outcome.seq });
+    const reason = outcome.reason as sbe.RejectReason;
+    this.refuse(session, reqId, reason, outcome.text ?? reasonText(reason));
+  }
+
+  private refuse(session: Session, reqId: number, reason: sbe.RejectReason, text: string): void {
+    this.send(session, reqId, reason, { reasonName: reasonName(reason), text });
+  }
+
+  /** Answers a request, if its session is still there (an action is answered once durable). */
+  private send(session: Session, reqId: number, reason: sbe.RejectReason, body: unknown): void {
+    if (!this.sessions.all.has(session)) return;
+    let json = JSON.stringify(body);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > ADMIN_ANSWER_BYTES_MAX) {
+      reason = Reason.InvalidAdminCommand;
+      json = JSON.stringify({ reasonName: reasonName(reason), text: `the answer is ${bytes} bytes, over ${ADMIN_ANSWER_BYTES_MAX}: ask for less (one venue's)` });
+    }
+    const ok = reason === Reason.None ? sbe.BooleanType.True : sbe.BooleanType.False;
+    this.outbox.sendTo(session, (v) => sbe.encodeAdminResponse(v, 0, { reqId, ok, reason, body: json }));
+  }
+}
