@@ -17,10 +17,12 @@ import { NodeRuntime } from './pipeline/runtime.js';
 
 export const DATA_DIR_DEFAULT = '.data';
 export const PORT_DEFAULT = 8800;
+/** The demo operator key's id in DIR/demo-keys.json. */
+export const OPERATOR_KEY_ID = 100;
 /**
  * Creates the demo API keys once, writing the private halves to DIR/demo-keys.json: key 1 trades
  * for the market maker (account 10), key 2 for the client (account 11), keys 3.. for the market
- * maker again (load generators want one key per connection).
+ * maker again (load generators want one key per connection), and key 100 is the operator's.
  */
 async function demoKeys(runtime: NodeRuntime, dataDir: string, count: number): Promise<void> {
   const file = join(dataDir, 'demo-keys.json');
@@ -33,6 +35,10 @@ async function demoKeys(runtime: NodeRuntime, dataDir: string, count: number): P
     await store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
     keys.push({ keyId, account, privateKeyPem: pair.privateKeyPem });
   }
+  // The operator's key (venue registry, custody attestations): it cannot trade.
+  const operator = newApiKeyPair();
+  await store.putApiKey({ keyId: OPERATOR_KEY_ID, account: 0, publicKey: operator.publicKey, permission: 'operator' });
+  keys.push({ keyId: OPERATOR_KEY_ID, account: 0, privateKeyPem: operator.privateKeyPem, permission: 'operator' });
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
 }
 
