@@ -34,6 +34,31 @@ interface FixOrder extends FixOrderRow {
   orderId: number;
   /** Cancels and replaces that named it while it was being sequenced: entered once it has an id. */
   followers?: (() => void)[];
+  /** Its venue's link (not stored). */
+  link?: VenueLink;
+  /** Whether its row is in the store (an order done within its first batch never is). */
+  stored?: boolean;
+}
+
+/** A ClOrdID: printable ASCII (what the store and every report can carry as it is). */
+const CLORDID = /^[\x20-\x7e]{1,64}$/;
+
+const POWERS = Array.from({ length: 19 }, (_, i) => 10 ** i);
+
+/** `units` of 10^-scale as a FIX decimal ("95000.5"), exactly; the order path's formatter. */
+function decimal(units: number, scale: number): string {
+  if (scale === 0 || units === 0) return String(units);
+  const unit = POWERS[scale];
+  const whole = Math.floor(units / unit);
+  let frac = units - whole * unit;
+  if (frac === 0) return String(whole);
+  let digits = scale;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits--;
+  }
+  const text = String(frac);
+  return `${whole}.${'0'.repeat(digits - text.length)}${text}`;
 }
 
 type RequestKind = 'new' | 'cancel' | 'replace' | 'mass';
@@ -52,6 +77,9 @@ interface FixRequest {
   commandsLeft?: number;
   cancelled?: number;
 }
+
+/** What an applied batch wrote for the bridge, until it is durable. */
+interface BatchRows { out: BatchOut[]; orders: FixOrder[]; closed: FixOrder[]; clOrdIds: [string, string, number][] }
 
 /** What a batch produced for one venue: its messages (numbered), what to store with the batch. */
 interface BatchOut { link: VenueLink; lastSeq: number; stored: StoredMessage[] }
@@ -98,8 +126,15 @@ export class FixGateway implements SessionHost {
   private readonly requests = new Map<number, FixRequest>();
   private nextRequest = 1;
   /** Per applied batch, until durable: what it produced per venue, and rows to write with it. */
-  private readonly batches = new Map<number, { out: BatchOut[]; orders: FixOrder[]; closed: number[]; clOrdIds: [string, string, number][] }>();
-  private current: { out: BatchOut[]; orders: FixOrder[]; closed: number[]; clOrdIds: [string, string, number][] } | undefined;
+  private readonly batches = new Map<number, BatchRows>();
+  private current: BatchRows | undefined;
+  /** The applied batch's SendingTime and TransactTime (one clock read and format per batch). */
+  private sendingTime = '';
+  private transactTime = '';
+  private transactTs = 0;
+  /** ExecIDs: the command's sequence number and its report's place among the command's. */
+  private execSeq = 0;
+  private execIndex = 0;
   private readonly book = new BookFeed(1_000);
   /** Market data subscriptions: session → MDReqID by instrument. */
   private readonly subscriptions = new Map<FixSession, Map<number, { reqId: string; trades: boolean; book: boolean }>>();
@@ -123,7 +158,7 @@ export class FixGateway implements SessionHost {
     }
     // Open venue orders and used ClOrdIDs from the store (the node's open orders are the truth).
     for (const row of this.store.openOrders()) {
-      if (node.pipeline.orders.has(row.orderId)) this.orders.set(row.orderId, { ...row });
+      if (node.pipeline.orders.has(row.orderId)) this.orders.set(row.orderId, { ...row, stored: true });
     }
     for (const [venue, clOrdId, orderId] of this.store.usedClOrdIds()) {
       this.idsOf(venue).set(clOrdId, this.orders.get(orderId) ?? orderId);
@@ -277,8 +312,14 @@ export class FixGateway implements SessionHost {
       + `151=0\x0114=0\x016=0\x0160=${fixTime(Date.now())}\x01103=${reason}\x0158=${fixText(text)}\x01`, undefined, undefined, true);
   }
 
+  /** A gateway reject's ExecID (no node sequence number): its own series. */
   private execId(): string {
-    return `${Date.now().toString(36)}.${(++this.execIds).toString(36)}`;
+    return `G${Date.now().toString(36)}.${(++this.execIds).toString(36)}`;
+  }
+
+  /** A report's ExecID: unique for good, as node sequence numbers never repeat. */
+  private nextExecId(): string {
+    return `${this.execSeq}.${++this.execIndex}`;
   }
 
   private busy(): boolean {
@@ -289,7 +330,7 @@ export class FixGateway implements SessionHost {
     if (this.missing(session, m, [11, 1, 55, 54, 38, 40])) return;
     const link = session.link!;
     const clOrdId = m.get(11)!;
-    if (clOrdId.length > 64) return this.badValue(session, m, 11, 'ClOrdID(11) is at most 64 characters');
+    if (!CLORDID.test(clOrdId)) return this.badValue(session, m, 11, 'ClOrdID(11) is 1 to 64 printable characters');
     const side = m.get(54);
     if (side !== '1' && side !== '2') return this.badValue(session, m, 54, 'Side(54) must be 1 (buy) or 2 (sell)');
     const ordType = m.get(40);
@@ -355,7 +396,7 @@ export class FixGateway implements SessionHost {
     if (this.missing(session, m, replace ? [11, 41, 55, 54, 38, 40] : [11, 41, 55, 54])) return;
     const link = session.link!;
     const clOrdId = m.get(11)!;
-    if (clOrdId.length > 64) return this.badValue(session, m, 11, 'ClOrdID(11) is at most 64 characters');
+    if (!CLORDID.test(clOrdId)) return this.badValue(session, m, 11, 'ClOrdID(11) is 1 to 64 printable characters');
     const ids = this.idsOf(link.venue);
     const named = ids.get(m.get(41)!);
     const order = typeof named === 'object' ? named : undefined;
@@ -508,7 +549,7 @@ export class FixGateway implements SessionHost {
     const out = this.outOf(link);
     const seq = link.seq.nextOut++;
     out.lastSeq = seq;
-    const sendingTime = fixTime(Date.now());
+    const sendingTime = this.sendingTime;
     if (keep) out.stored.push({ seq, msgType, sendingTime, body });
     if (link.session?.active) link.session.queue(seq, link.writer.write(msgType, seq, sendingTime, body));
     if (msgType === '8') this.stats.reports++;
@@ -517,9 +558,12 @@ export class FixGateway implements SessionHost {
   private applied(b: AppliedBatch): void {
     this.current = { out: [], orders: [], closed: [], clOrdIds: [] };
     const cur = this.current;
+    this.sendingTime = fixTime(Date.now());
     for (let i = 0; i < b.commands.length; i++) {
       const c = b.commands[i].command;
       const outcome = b.outcomes[i];
+      this.execSeq = outcome.seq;
+      this.execIndex = 0;
       const origin = c.type === 'deposit' || c.type === 'withdraw' ? undefined : c.origin;
       const request = origin && origin.gateway === this.id ? this.requests.get(origin.clOrdId) : undefined;
       if (request) this.requestApplied(request, origin!.clOrdId, outcome);
@@ -591,11 +635,15 @@ export class FixGateway implements SessionHost {
   private report(o: FixOrder, execType: string, ordStatus: string, extra: string, orderId = o.orderId, leaves = o.qty - o.cumQty, clOrdIds?: string): void {
     const l = this.listingsById.get(o.instrument)!;
     const avg = o.cumQty === 0 ? 0 : Math.round(o.cumNotional / o.cumQty);
-    const link = this.linkOf(o.venue);
-    this.emit(link, '8', `37=${orderId || 'NONE'}\x01${clOrdIds ?? `11=${fixText(o.clOrdId)}\x01`}1=${fixText(o.client)}\x0117=${this.execId()}\x01150=${execType}\x01`
-      + `39=${ordStatus}\x0155=${l.symbol}\x0154=${o.side === 0 ? 1 : 2}\x0138=${fromUnits(o.qty, l.baseScale)}\x0140=${o.ordType === 1 ? 1 : 2}\x01`
-      + `44=${fromUnits(o.price, l.quoteScale)}\x01${extra}151=${fromUnits(Math.max(0, leaves), l.baseScale)}\x0114=${fromUnits(o.cumQty, l.baseScale)}\x01`
-      + `6=${fromUnits(avg, l.quoteScale)}\x0160=${fixTime(this.ts / 1000)}\x01`);
+    const link = o.link ??= this.linkOf(o.venue);
+    if (this.ts !== this.transactTs) {
+      this.transactTs = this.ts;
+      this.transactTime = fixTime(this.ts / 1000);
+    }
+    this.emit(link, '8', `37=${orderId || 'NONE'}\x01${clOrdIds ?? `11=${o.clOrdId}\x01`}1=${o.client}\x0117=${this.nextExecId()}\x01150=${execType}\x01`
+      + `39=${ordStatus}\x0155=${l.symbol}\x0154=${o.side === 0 ? 1 : 2}\x0138=${decimal(o.qty, l.baseScale)}\x0140=${o.ordType === 1 ? 1 : 2}\x01`
+      + `44=${decimal(o.price, l.quoteScale)}\x01${extra}151=${decimal(Math.max(0, leaves), l.baseScale)}\x0114=${decimal(o.cumQty, l.baseScale)}\x01`
+      + `6=${decimal(avg, l.quoteScale)}\x0160=${this.transactTime}\x01`);
   }
 
   private readonly event = (e: CoreEvent): void => {
@@ -671,7 +719,7 @@ export class FixGateway implements SessionHost {
   private done(o: FixOrder): void {
     this.orders.delete(o.orderId);
     this.idsOf(o.venue).set(o.clOrdId, o.orderId);
-    this.current!.closed.push(o.orderId);
+    if (o.stored) this.current!.closed.push(o);
   }
 
   /** Registry changes: a logged-on venue that may no longer trade is logged out with the reason. */
@@ -735,12 +783,28 @@ export class FixGateway implements SessionHost {
     if (!rows) return;
     const store = this.store;
     for (const out of rows.out) {
-      for (const m of out.stored) store.putMessage(out.link.venue, m);
+      store.putMessages(out.link.venue, out.stored);
       store.putSequence(out.link.venue, { nextIn: out.link.persistedIn(), nextOut: out.link.seq.nextOut });
     }
-    for (const o of rows.orders) if (this.orders.get(o.orderId) === o) store.putOrder(this.row(o));
-    for (const id of rows.closed) store.removeOrder(id);
-    for (const [venue, clOrdId, orderId] of rows.clOrdIds) store.putClOrdId(venue, clOrdId, orderId);
+    // Open orders' rows (an order done within its first batch never gets one).
+    for (const o of rows.orders) {
+      if (this.orders.get(o.orderId) !== o) continue;
+      store.putOrder(this.row(o));
+      o.stored = true;
+    }
+    for (const o of rows.closed) {
+      store.removeOrder(o.orderId);
+      o.stored = false;
+    }
+    if (rows.clOrdIds.length > 0) {
+      const byVenue = new Map<string, [string, number][]>();
+      for (const [venue, clOrdId, orderId] of rows.clOrdIds) {
+        let list = byVenue.get(venue);
+        if (!list) byVenue.set(venue, (list = []));
+        list.push([clOrdId, orderId]);
+      }
+      for (const [venue, ids] of byVenue) store.putClOrdIds(venue, batch, ids);
+    }
   }
 
   private row(o: FixOrder): FixOrderRow {

@@ -265,7 +265,7 @@ export class FixSession {
     const state = { nextIn: link.persistedIn(), nextOut: link.seq.nextOut };
     store.writeNow(() => {
       store.putSequence(link.venue, state);
-      if (keep) store.putMessage(link.venue, { seq, msgType, sendingTime, body });
+      if (keep) store.putMessages(link.venue, [{ seq, msgType, sendingTime, body }]);
     }).then(() => {
       if (seq > link.durableOut) link.durableOut = seq;
       entry.ready = true;

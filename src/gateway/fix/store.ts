@@ -31,11 +31,17 @@ export interface FixOrderRow {
   cumNotional: number;
 }
 
+/** Separators inside a stored blob (FIX values never hold control characters). */
+const FIELD = '\x02';
+const RECORD = '\x03';
+
 export class FixStore {
   private readonly sequences: Database<SequenceState, string>;
+  /** [venue, first seq] → the messages a batch (or one session send) kept, as one blob. */
   private readonly messages: Database<string, [string, number]>;
   private readonly orders: Database<FixOrderRow, number>;
-  private readonly clOrdIds: Database<number, [string, string]>;
+  /** [venue, first seq of its batch] → the ClOrdIDs the batch used, with their order ids. */
+  private readonly clOrdIds: Database<string, [string, number]>;
 
   constructor(private readonly store: Pick<LedgerStore<unknown, unknown>, 'openDB'>) {
     this.sequences = store.openDB('fixSequences');
@@ -50,10 +56,18 @@ export class FixStore {
 
   /** Stored application messages of a venue from `from` to `to` (inclusive), in order. */
   *stored(venue: string, from: number, to: number): IterableIterator<StoredMessage> {
-    for (const { key, value } of this.messages.getRange({ start: [venue, from], end: [venue, to + 1] })) {
-      const a = value.indexOf('\x01');
-      const b = value.indexOf('\x01', a + 1);
-      yield { seq: key[1], msgType: value.slice(0, a), sendingTime: value.slice(a + 1, b), body: value.slice(b + 1) };
+    // The blob holding `from` starts at or before it: the last key not above it.
+    let start = from;
+    for (const key of this.messages.getKeys({ start: [venue, from], end: [venue, 0], reverse: true, limit: 1 })) start = key[1];
+    for (const { value } of this.messages.getRange({ start: [venue, start], end: [venue, to + 1] })) {
+      for (const record of value.split(RECORD)) {
+        if (record === '') continue;
+        const [seq, msgType, sendingTime, body] = record.split(FIELD);
+        const n = Number(seq);
+        if (n < from) continue;
+        if (n > to) return;
+        yield { seq: n, msgType, sendingTime, body };
+      }
     }
   }
 
@@ -63,7 +77,13 @@ export class FixStore {
   }
 
   *usedClOrdIds(): IterableIterator<[venue: string, clOrdId: string, orderId: number]> {
-    for (const { key, value } of this.clOrdIds.getRange({})) yield [key[0], key[1], value];
+    for (const { key, value } of this.clOrdIds.getRange({})) {
+      for (const record of value.split(RECORD)) {
+        if (record === '') continue;
+        const [clOrdId, orderId] = record.split(FIELD);
+        yield [key[0], clOrdId, Number(orderId)];
+      }
+    }
   }
 
   // ---- inside a transaction (a batch's, or one of writeNow's) -----------------------------------
@@ -72,8 +92,12 @@ export class FixStore {
     this.sequences.put(venue, { nextIn: s.nextIn, nextOut: s.nextOut });
   }
 
-  putMessage(venue: string, m: StoredMessage): void {
-    this.messages.put([venue, m.seq], `${m.msgType}\x01${m.sendingTime}\x01${m.body}`);
+  /** Messages of one batch (or one send) of a venue, in sequence order, as one row. */
+  putMessages(venue: string, messages: readonly StoredMessage[]): void {
+    if (messages.length === 0) return;
+    let blob = '';
+    for (const m of messages) blob += `${m.seq}${FIELD}${m.msgType}${FIELD}${m.sendingTime}${FIELD}${m.body}${RECORD}`;
+    this.messages.put([venue, messages[0].seq], blob);
   }
 
   putOrder(row: FixOrderRow): void {
@@ -84,8 +108,12 @@ export class FixStore {
     this.orders.remove(orderId);
   }
 
-  putClOrdId(venue: string, clOrdId: string, orderId: number): void {
-    this.clOrdIds.put([venue, clOrdId], orderId);
+  /** The ClOrdIDs one batch used for a venue (`at`: a number unique to the batch, its first seq). */
+  putClOrdIds(venue: string, at: number, ids: readonly [clOrdId: string, orderId: number][]): void {
+    if (ids.length === 0) return;
+    let blob = '';
+    for (const [clOrdId, orderId] of ids) blob += `${clOrdId}${FIELD}${orderId}${RECORD}`;
+    this.clOrdIds.put([venue, at], blob);
   }
 
   /** A sequence reset: the venue's stored messages go (they cannot be resent under new numbers). */
