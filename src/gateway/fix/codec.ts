@@ -94,7 +94,7 @@ export class FixFramer {
     const available = b.length - start;
     if (available < BEGIN.length + 2) {
       // Not enough for a header yet; but bytes that cannot start one are garbage now.
-      for (let i = 0; i < available; i++) if (b[start + i] !== BEGIN[i]) return this.resync('the message does not start with 8=FIX.4.4');
+      for (let i = 0; i < available && i < BEGIN.length; i++) if (b[start + i] !== BEGIN[i]) return this.resync('the message does not start with 8=FIX.4.4');
       return undefined;
     }
     for (let i = 0; i < BEGIN.length; i++) if (b[start + i] !== BEGIN[i]) return this.resync('the message does not start with 8=FIX.4.4|9=');
@@ -137,26 +137,40 @@ export class FixFramer {
   }
 }
 
+/** Tags seen in the message being read (reused: reading allocates no set per message). */
+const seenTags = new Set<number>();
+
 /** Reads a framed body's fields (from MsgType on, the trailer excluded), noting the first fault. */
 export function parseBody(body: string): FixMessage {
   const m = new FixMessage();
-  const seen = new Set<number>();
+  const seen = seenTags;
+  seen.clear();
   let inHeader = true;
   let index = 0;
-  for (let from = 0; from < body.length;) {
-    let soh = body.indexOf('\x01', from);
-    if (soh < 0) soh = body.length;
-    const field = body.slice(from, soh);
-    from = soh + 1;
-    const eq = field.indexOf('=');
-    const tagText = eq < 0 ? field : field.slice(0, eq);
-    const value = eq < 0 ? '' : field.slice(eq + 1);
-    if (!isDigits(tagText) || tagText[0] === '0') {
-      m.fault ??= { reason: SessionReject.InvalidTagNumber, tag: 0, text: `invalid tag ${JSON.stringify(tagText.slice(0, 20))}` };
+  const n = body.length;
+  for (let from = 0; from < n;) {
+    // The tag, read digit by digit; the value is the one string a field makes.
+    let tag = 0;
+    let p = from;
+    let valid = true;
+    for (; p < n; p++) {
+      const c = body.charCodeAt(p);
+      if (c === 0x3d || c === 0x01) break;
+      if (c < 48 || c > 57 || p - from >= 9) valid = false;
+      else tag = tag * 10 + (c - 48);
+    }
+    const hasEquals = p < n && body.charCodeAt(p) === 0x3d;
+    let soh = hasEquals ? body.indexOf('\x01', p + 1) : p;
+    if (soh < 0) soh = n;
+    const value = hasEquals ? body.slice(p + 1, soh) : '';
+    const tagLength = p - from;
+    if (!valid || tagLength === 0 || body.charCodeAt(from) === 48) {
+      m.fault ??= { reason: SessionReject.InvalidTagNumber, tag: 0, text: `invalid tag ${JSON.stringify(body.slice(from, Math.min(p, from + 20)))}` };
+      from = soh + 1;
       continue;
     }
-    const tag = Number(tagText);
-    if (eq < 0 || value.length === 0) m.fault ??= { reason: SessionReject.TagWithoutValue, tag, text: `tag ${tag} has no value` };
+    from = soh + 1;
+    if (!hasEquals || value.length === 0) m.fault ??= { reason: SessionReject.TagWithoutValue, tag, text: `tag ${tag} has no value` };
     if (index === 0) {
       if (tag !== 35) m.fault ??= { reason: SessionReject.TagOutOfOrder, tag, text: 'MsgType(35) must be the third field' };
       else m.msgType = value;
@@ -185,37 +199,145 @@ export function fixTime(ms: number): string {
   return `${d.getUTCFullYear()}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}-${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${p3(d.getUTCMilliseconds())}`;
 }
 
+const two = (s: string, at: number): number => {
+  const a = s.charCodeAt(at) - 48;
+  const b = s.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
+};
+
 /** A FIX UTCTimestamp (seconds, optional .sss, .ssssss or .sssssssss) as ms since the epoch, or NaN. */
 export function parseFixTime(s: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}|\d{6}|\d{9}))?$/.exec(s);
-  if (!m) return NaN;
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], m[7] ? +m[7].slice(0, 3) : 0);
-  const d = new Date(ms);
-  return d.getUTCDate() === +m[3] && d.getUTCHours() === +m[4] ? ms : NaN;
+  const n = s.length;
+  if ((n !== 17 && n !== 21 && n !== 24 && n !== 27) || s.charCodeAt(8) !== 0x2d || s.charCodeAt(11) !== 0x3a || s.charCodeAt(14) !== 0x3a) return NaN;
+  const year = two(s, 0) * 100 + two(s, 2);
+  const month = two(s, 4);
+  const day = two(s, 6);
+  const hour = two(s, 9);
+  const minute = two(s, 12);
+  const second = two(s, 15);
+  let ms = 0;
+  if (n > 17) {
+    if (s.charCodeAt(17) !== 0x2e) return NaN;
+    for (let i = 18; i < n; i++) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return NaN;
+      if (i < 21) ms = ms * 10 + c;
+    }
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return NaN;
+  const at = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  return Number.isNaN(at) || new Date(at).getUTCDate() !== day ? NaN : at;
+}
+
+/** Digits of a non-negative integer. */
+function digitsOf(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/**
+ * Bytes of outgoing messages back to back (a batch's messages to one venue, or one message): what
+ * is sent as it is and stored as it is for resends.
+ */
+export class FixBlob {
+  bytes: Buffer;
+  length = 0;
+  /** Messages written, and the first and last sequence numbers. */
+  count = 0;
+  firstSeq = 0;
+  lastSeq = 0;
+
+  constructor(size = 2048) {
+    this.bytes = Buffer.allocUnsafe(size);
+  }
+
+  reserve(bytes: number): void {
+    if (this.length + bytes <= this.bytes.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.length + bytes, 2 * this.bytes.length));
+    this.bytes.copy(grown, 0, 0, this.length);
+    this.bytes = grown;
+  }
+
+  /** What was written, as a view (no copy). */
+  view(): Buffer {
+    return this.bytes.subarray(0, this.length);
+  }
 }
 
 /** Writes a session's messages: header, body, BodyLength and CheckSum. */
 export class FixWriter {
-  constructor(private readonly sender: string, private readonly target: string) {}
+  /** The header's fixed part after MsgType: SenderCompID and TargetCompID. */
+  private readonly compIds: string;
+
+  constructor(private readonly sender: string, private readonly target: string) {
+    this.compIds = `49=${sender}\x0156=${target}\x01`;
+  }
 
   /**
-   * One whole message. `body` is its fields after the header, each `tag=value` followed by SOH;
-   * `header` extra header fields in the same form (PossDupFlag, OrigSendingTime).
+   * Appends one whole message to `blob`. `body` is its fields after the header, each `tag=value`
+   * followed by SOH; `header` extra header fields in the same form (PossDupFlag, OrigSendingTime).
+   * Latin-1 text throughout (FIX is ASCII), so a string's length is its byte count.
    */
-  write(msgType: string, seq: number, sendingTime: string, body: string, header = ''): Buffer {
-    const inner = `35=${msgType}\x0149=${this.sender}\x0156=${this.target}\x0134=${seq}\x01${header}52=${sendingTime}\x01${body}`;
-    const head = `8=${BEGIN_STRING}\x019=${Buffer.byteLength(inner, 'latin1')}\x01`;
-    const out = Buffer.allocUnsafe(head.length + inner.length + 7);
-    out.write(head, 0, "latin1");
-    out.write(inner, head.length, "latin1");
+  writeInto(blob: FixBlob, msgType: string, seq: number, sendingTime: string, body: string, header = ''): void {
+    const inner = 3 + msgType.length + 1 + this.compIds.length + 3 + digitsOf(seq) + 1 + header.length + 3 + sendingTime.length + 1 + body.length;
+    const total = 12 + digitsOf(inner) + 1 + inner + 7;
+    blob.reserve(total);
+    const b = blob.bytes;
+    const start = blob.length;
+    let at = start;
+    at += b.write(`8=${BEGIN_STRING}\x019=${inner}\x0135=${msgType}\x01`, at, 'latin1');
+    at += b.write(this.compIds, at, 'latin1');
+    at += b.write(`34=${seq}\x01`, at, 'latin1');
+    if (header.length > 0) at += b.write(header, at, 'latin1');
+    at += b.write(`52=${sendingTime}\x01`, at, 'latin1');
+    at += b.write(body, at, 'latin1');
     let sum = 0;
-    const n = head.length + inner.length;
-    for (let i = 0; i < n; i++) sum += out[i];
+    for (let i = start; i < at; i++) sum += b[i];
     sum %= 256;
-    out[n] = 0x31; out[n + 1] = 0x30; out[n + 2] = 0x3d;
-    out[n + 3] = 48 + Math.floor(sum / 100); out[n + 4] = 48 + (Math.floor(sum / 10) % 10); out[n + 5] = 48 + (sum % 10);
-    out[n + 6] = SOH;
-    return out;
+    b[at] = 0x31; b[at + 1] = 0x30; b[at + 2] = 0x3d;
+    b[at + 3] = 48 + Math.floor(sum / 100); b[at + 4] = 48 + (Math.floor(sum / 10) % 10); b[at + 5] = 48 + (sum % 10);
+    b[at + 6] = SOH;
+    blob.length = at + 7;
+    if (blob.count++ === 0) blob.firstSeq = seq;
+    blob.lastSeq = seq;
+  }
+
+  /** One whole message as its own buffer. */
+  write(msgType: string, seq: number, sendingTime: string, body: string, header = ''): Buffer {
+    const blob = new FixBlob(128 + body.length + header.length);
+    this.writeInto(blob, msgType, seq, sendingTime, body, header);
+    return blob.view();
+  }
+}
+
+/** One stored message read back for a resend: its number, type, first SendingTime and body fields. */
+export interface RawMessage { seq: number; msgType: string; sendingTime: string; body: string }
+
+/**
+ * The messages of a stored blob, as written by FixWriter (whose header order is fixed: 8, 9, 35,
+ * 49, 56, 34, [43, 122,] 52, then the body, then 10).
+ */
+export function* messagesOf(blob: Uint8Array): IterableIterator<RawMessage> {
+  const text = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength).toString('latin1');
+  for (let at = 0; at < text.length;) {
+    const lengthAt = text.indexOf('\x019=', at) + 3;
+    const lengthEnd = text.indexOf('\x01', lengthAt);
+    const bodyStart = lengthEnd + 1;
+    const end = bodyStart + Number(text.slice(lengthAt, lengthEnd)) + 7;
+    const typeEnd = text.indexOf('\x01', bodyStart);
+    const seqAt = text.indexOf('\x0134=', bodyStart) + 4;
+    const seqEnd = text.indexOf('\x01', seqAt);
+    const timeAt = text.indexOf('\x0152=', seqEnd) + 4;
+    const timeEnd = text.indexOf('\x01', timeAt);
+    yield {
+      msgType: text.slice(bodyStart + 3, typeEnd), seq: Number(text.slice(seqAt, seqEnd)),
+      sendingTime: text.slice(timeAt, timeEnd), body: text.slice(timeEnd + 1, end - 7),
+    };
+    at = end;
   }
 }
 

@@ -9,16 +9,16 @@ import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { verify } from 'node:crypto';
 import { EventKind, type CoreEvent } from '../../core/index.js';
-import { fromUnits, toUnits, UnitError } from '../../client/units.js';
+import { fromUnits } from '../../client/units.js';
 import { BookFeed } from '../../marketdata/book-feed.js';
 import type { NodeCommand, Origin, Outcome } from '../../pipeline/commands.js';
 import type { AppliedBatch, NodeRuntime } from '../../pipeline/runtime.js';
 import { NodeReject, rejectName } from '../../risk/reasons.js';
 import { publicKeyFromRaw } from '../ws/auth.js';
 import { INTAKE_QUEUED_MAX } from '../ws/limits.js';
-import { fixText, fixTime, parseFixTime, SessionReject, type FixMessage } from './codec.js';
+import { FixBlob, fixText, fixTime, parseFixTime, SessionReject, type FixMessage } from './codec.js';
 import { FixSession, VenueLink, type SessionHost, type SessionStats } from './session.js';
-import { FixStore, type FixOrderRow, type StoredMessage } from './store.js';
+import { FixStore, type FixOrderRow } from './store.js';
 
 export const FIX_PORT_DEFAULT = 8900;
 /** A Logon's SendingTime more than this from the node's clock is refused. */
@@ -38,6 +38,41 @@ interface FixOrder extends FixOrderRow {
   link?: VenueLink;
   /** Whether its row is in the store (an order done within its first batch never is). */
   stored?: boolean;
+}
+
+/** FIX TimeInForce(59) → the node's: Day is kept as GTC (the book has no trading day yet). */
+const TIME_IN_FORCE: Readonly<Record<string, number>> = { 0: 0, 1: 0, 3: 1, 4: 2 };
+
+/**
+ * A FIX decimal ("0.0001") in units of 10^-scale, read digit by digit (exact, no floating point,
+ * nothing allocated); what is wrong with it otherwise.
+ */
+function parseUnits(text: string, scale: number): number | string {
+  let whole = 0;
+  let fraction = 0;
+  let decimals = -1;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (decimals >= 0 || i === 0 || i === n - 1) return 'is not a decimal number (digits, one optional point)';
+      decimals = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9) return 'is not a decimal number (digits, one optional point)';
+    if (decimals < 0) {
+      whole = whole * 10 + d;
+      if (whole > Number.MAX_SAFE_INTEGER) return 'is too large';
+    } else if (++decimals > scale) {
+      // A trailing zero past the scale is harmless; a significant digit there is not.
+      if (d !== 0) return `has more decimal places than ${scale}`;
+    } else fraction += d * POWERS[scale - decimals];
+  }
+  const units = whole * POWERS[scale] + fraction;
+  if (!Number.isSafeInteger(units)) return 'is too large';
+  if (units === 0) return 'must be above zero';
+  return units;
 }
 
 /** A ClOrdID: printable ASCII (what the store and every report can carry as it is). */
@@ -82,7 +117,7 @@ interface FixRequest {
 interface BatchRows { out: BatchOut[]; orders: FixOrder[]; closed: FixOrder[]; clOrdIds: [string, string, number][] }
 
 /** What a batch produced for one venue: its messages (numbered), what to store with the batch. */
-interface BatchOut { link: VenueLink; lastSeq: number; stored: StoredMessage[] }
+interface BatchOut { link: VenueLink; blob: FixBlob }
 
 export interface FixGatewayOptions {
   /** Serve FIX over TLS with this certificate and key (PEM files). */
@@ -293,14 +328,11 @@ export class FixGateway implements SessionHost {
 
   /** A decimal field in units of 10^-scale; undefined (and a Reject sent) when it is not one. */
   private units(session: FixSession, m: FixMessage, tag: number, scale: number, what: string): number | undefined {
-    try {
-      const units = toUnits(m.get(tag)!, scale, what);
-      if (units <= 0) throw new UnitError(`${what} must be above zero`);
-      return units;
-    } catch (e) {
-      this.badValue(session, m, tag, (e as Error).message, SessionReject.IncorrectDataFormat);
-      return undefined;
-    }
+    const text = m.get(tag)!;
+    const units = parseUnits(text, scale);
+    if (typeof units === 'number') return units;
+    this.badValue(session, m, tag, `${what} ${JSON.stringify(text)} ${units}`, SessionReject.IncorrectDataFormat);
+    return undefined;
   }
 
   /** An ExecutionReport rejecting a request the node never saw (kept for resends). */
@@ -335,9 +367,7 @@ export class FixGateway implements SessionHost {
     if (side !== '1' && side !== '2') return this.badValue(session, m, 54, 'Side(54) must be 1 (buy) or 2 (sell)');
     const ordType = m.get(40);
     if (ordType !== '1' && ordType !== '2') return this.badValue(session, m, 40, 'OrdType(40) must be 1 (market) or 2 (limit)');
-    const tifText = m.get(59) ?? '1';
-    const tifs: Record<string, number> = { 0: 0, 1: 0, 3: 1, 4: 2 };
-    let tif = tifs[tifText];
+    let tif = TIME_IN_FORCE[m.get(59) ?? '1'];
     if (tif === undefined) return this.badValue(session, m, 59, 'TimeInForce(59) must be 0 (day, as GTC), 1 (GTC), 3 (IOC) or 4 (FOK)');
     const execInst = m.get(18);
     if (execInst !== undefined) {
@@ -539,19 +569,18 @@ export class FixGateway implements SessionHost {
   private outOf(link: VenueLink): BatchOut {
     const cur = this.current!;
     for (const o of cur.out) if (o.link === link) return o;
-    const o: BatchOut = { link, lastSeq: 0, stored: [] };
+    const o: BatchOut = { link, blob: new FixBlob() };
     cur.out.push(o);
     return o;
   }
 
-  /** A message of the batch being applied, to a venue: numbered now, stored with the batch (if `keep`). */
-  private emit(link: VenueLink, msgType: string, body: string, keep = true): void {
+  /**
+   * A message of the batch being applied, to a venue: numbered now, written into the venue's blob
+   * of the batch (stored with it, and sent as it is once it is durable).
+   */
+  private emit(link: VenueLink, msgType: string, body: string): void {
     const out = this.outOf(link);
-    const seq = link.seq.nextOut++;
-    out.lastSeq = seq;
-    const sendingTime = this.sendingTime;
-    if (keep) out.stored.push({ seq, msgType, sendingTime, body });
-    if (link.session?.active) link.session.queue(seq, link.writer.write(msgType, seq, sendingTime, body));
+    link.writer.writeInto(out.blob, msgType, link.seq.nextOut++, this.sendingTime, body);
     if (msgType === '8') this.stats.reports++;
   }
 
@@ -582,6 +611,7 @@ export class FixGateway implements SessionHost {
       if (c.type === 'admin' && outcome.ok) this.venuesChanged(outcome.ts);
     }
     this.publishMarketData();
+    for (const out of cur.out) if (out.link.session?.active) out.link.session.queue(out.blob.lastSeq, out.blob.view());
     if (cur.out.length > 0 || cur.orders.length > 0 || cur.closed.length > 0 || cur.clOrdIds.length > 0) this.batches.set(b.batch, cur);
     this.current = undefined;
   }
@@ -772,7 +802,7 @@ export class FixGateway implements SessionHost {
         const entries = [...(s.book ? byInstrument.get(instrument) ?? [] : []), ...(s.trades ? this.trades.get(instrument) ?? [] : [])];
         if (entries.length === 0) continue;
         // Market data is not kept for resends: a resend gap-fills it (a fresh snapshot is the cure).
-        this.emit(link, 'X', `262=${fixText(s.reqId)}\x01268=${entries.length}\x01${entries.join('')}`, false);
+        this.emit(link, 'X', `262=${fixText(s.reqId)}\x01268=${entries.length}\x01${entries.join('')}`);
       }
     }
     this.trades.clear();
@@ -783,7 +813,7 @@ export class FixGateway implements SessionHost {
     if (!rows) return;
     const store = this.store;
     for (const out of rows.out) {
-      store.putMessages(out.link.venue, out.stored);
+      store.putMessages(out.link.venue, out.blob);
       store.putSequence(out.link.venue, { nextIn: out.link.persistedIn(), nextOut: out.link.seq.nextOut });
     }
     // Open orders' rows (an order done within its first batch never gets one).
@@ -819,8 +849,9 @@ export class FixGateway implements SessionHost {
     if (!rows) return;
     this.batches.delete(b.batch);
     for (const out of rows.out) {
-      if (out.lastSeq > out.link.durableOut) out.link.durableOut = out.lastSeq;
-      out.link.session?.markReady(out.lastSeq);
+      const last = out.blob.lastSeq;
+      if (last > out.link.durableOut) out.link.durableOut = last;
+      out.link.session?.markReady(last);
     }
   }
 

@@ -9,7 +9,7 @@
 // out only once that number (and the message, if it is an application message) is durable:
 // messages a batch produced with the batch's commit, the session's own in a write of their own.
 import type { Socket } from 'node:net';
-import { FixFramer, FixMessage, FixWriter, SessionReject, fixText, fixTime, parseFixTime, type FieldFault } from './codec.js';
+import { FixBlob, FixFramer, FixMessage, FixWriter, SessionReject, fixText, fixTime, parseFixTime, type FieldFault } from './codec.js';
 import type { FixStore, SequenceState } from './store.js';
 
 /** Messages that arrived early (above the expected sequence) kept while a gap is resent, at most. */
@@ -258,14 +258,15 @@ export class FixSession {
   send(msgType: string, body: string, thenClose?: string, afterSent?: () => void, keep = false): void {
     const link = this.link!;
     const seq = link.seq.nextOut++;
-    const sendingTime = fixTime(Date.now());
-    const entry: Outgoing = { seq, bytes: link.writer.write(msgType, seq, sendingTime, body), ready: false, thenClose };
+    const blob = new FixBlob(128 + body.length);
+    link.writer.writeInto(blob, msgType, seq, fixTime(Date.now()), body);
+    const entry: Outgoing = { seq, bytes: blob.view(), ready: false, thenClose };
     this.outgoing.push(entry);
     const store = this.host.store;
     const state = { nextIn: link.persistedIn(), nextOut: link.seq.nextOut };
     store.writeNow(() => {
       store.putSequence(link.venue, state);
-      if (keep) store.putMessages(link.venue, [{ seq, msgType, sendingTime, body }]);
+      if (keep) store.putMessages(link.venue, blob);
     }).then(() => {
       if (seq > link.durableOut) link.durableOut = seq;
       entry.ready = true;
@@ -277,7 +278,10 @@ export class FixSession {
     });
   }
 
-  /** A message a batch produced (numbered and stored with it): sent once `markReady` says durable. */
+  /**
+   * Messages a batch produced (numbered and stored with it), up to number `seq`: sent once
+   * `markReady` says durable.
+   */
   queue(seq: number, bytes: Buffer): void {
     if (this.state === 'closed') return;
     this.outgoing.push({ seq, bytes, ready: false });
@@ -338,6 +342,8 @@ export class FixSession {
       this.socket.write(link.writer.write('4', next, now, `123=Y\x0136=${to}\x01`, `43=Y\x01122=${now}\x01`));
     };
     for (const stored of this.host.store.stored(link.venue, begin, end)) {
+      // Market data is not resent (stale by now): gap-filled like admin messages.
+      if (stored.msgType === 'X' || stored.msgType === 'W') continue;
       if (stored.seq > next) gapFill(stored.seq);
       this.host.stats.resent++;
       this.socket.write(link.writer.write(stored.msgType, stored.seq, now, stored.body, `43=Y\x01122=${stored.sendingTime}\x01`));

@@ -5,12 +5,13 @@
 // after a crash a venue is resent exactly what it received, and no sequence number is used twice.
 import type { Database } from 'lmdb';
 import type { LedgerStore } from '../../ledger/store.js';
+import { messagesOf, type FixBlob, type RawMessage } from './codec.js';
 
 /** A venue's sequence numbers: the next it sends us (expected), and the next we send it. */
 export interface SequenceState { nextIn: number; nextOut: number }
 
-/** A sent application message, kept for resend: its type, first SendingTime and body fields. */
-export interface StoredMessage { seq: number; msgType: string; sendingTime: string; body: string }
+/** A sent message read back for a resend: its type, first SendingTime and body fields. */
+export type StoredMessage = RawMessage;
 
 /** What the bridge keeps of an open venue order (rebuilt on start): its FIX identity and fills. */
 export interface FixOrderRow {
@@ -37,15 +38,15 @@ const RECORD = '\x03';
 
 export class FixStore {
   private readonly sequences: Database<SequenceState, string>;
-  /** [venue, first seq] → the messages a batch (or one session send) kept, as one blob. */
-  private readonly messages: Database<string, [string, number]>;
+  /** [venue, first seq] → the messages a batch (or one session send) sent, as they went out. */
+  private readonly messages: Database<Buffer, [string, number]>;
   private readonly orders: Database<FixOrderRow, number>;
   /** [venue, first seq of its batch] → the ClOrdIDs the batch used, with their order ids. */
   private readonly clOrdIds: Database<string, [string, number]>;
 
   constructor(private readonly store: Pick<LedgerStore<unknown, unknown>, 'openDB'>) {
     this.sequences = store.openDB('fixSequences');
-    this.messages = store.openDB('fixMessages', { encoding: 'string' });
+    this.messages = store.openDB('fixMessages', { encoding: 'binary' });
     this.orders = store.openDB('fixOrders', { keyEncoding: 'uint32' });
     this.clOrdIds = store.openDB('fixClOrdIds');
   }
@@ -60,13 +61,10 @@ export class FixStore {
     let start = from;
     for (const key of this.messages.getKeys({ start: [venue, from], end: [venue, 0], reverse: true, limit: 1 })) start = key[1];
     for (const { value } of this.messages.getRange({ start: [venue, start], end: [venue, to + 1] })) {
-      for (const record of value.split(RECORD)) {
-        if (record === '') continue;
-        const [seq, msgType, sendingTime, body] = record.split(FIELD);
-        const n = Number(seq);
-        if (n < from) continue;
-        if (n > to) return;
-        yield { seq: n, msgType, sendingTime, body };
+      for (const m of messagesOf(value)) {
+        if (m.seq < from) continue;
+        if (m.seq > to) return;
+        yield m;
       }
     }
   }
@@ -92,12 +90,10 @@ export class FixStore {
     this.sequences.put(venue, { nextIn: s.nextIn, nextOut: s.nextOut });
   }
 
-  /** Messages of one batch (or one send) of a venue, in sequence order, as one row. */
-  putMessages(venue: string, messages: readonly StoredMessage[]): void {
-    if (messages.length === 0) return;
-    let blob = '';
-    for (const m of messages) blob += `${m.seq}${FIELD}${m.msgType}${FIELD}${m.sendingTime}${FIELD}${m.body}${RECORD}`;
-    this.messages.put([venue, messages[0].seq], blob);
+  /** The messages of one batch (or one send) to a venue, in sequence order, as one row. */
+  putMessages(venue: string, blob: FixBlob): void {
+    if (blob.count === 0) return;
+    this.messages.put([venue, blob.firstSeq], blob.view());
   }
 
   putOrder(row: FixOrderRow): void {
