@@ -137,14 +137,9 @@ export class FixFramer {
   }
 }
 
-/** Tags seen in the message being read (reused: reading allocates no set per message). */
-const seenTags = new Set<number>();
-
 /** Reads a framed body's fields (from MsgType on, the trailer excluded), noting the first fault. */
 export function parseBody(body: string): FixMessage {
   const m = new FixMessage();
-  const seen = seenTags;
-  seen.clear();
   let inHeader = true;
   let index = 0;
   const n = body.length;
@@ -180,8 +175,10 @@ export function parseBody(body: string): FixMessage {
     if (tag === 8 || tag === 9 || tag === 10 || (tag === 35 && index > 0)) {
       m.fault ??= { reason: SessionReject.TagOutOfOrder, tag, text: `tag ${tag} out of place` };
     }
-    if (seen.has(tag) && !GROUP_TAGS.has(tag)) m.fault ??= { reason: SessionReject.TagAppearsMoreThanOnce, tag, text: `tag ${tag} appears more than once` };
-    seen.add(tag);
+    // Repeated? (A message has a few dozen tags: a scan allocates nothing.)
+    if (m.fault === undefined && !GROUP_TAGS.has(tag) && m.tags.includes(tag)) {
+      m.fault = { reason: SessionReject.TagAppearsMoreThanOnce, tag, text: `tag ${tag} appears more than once` };
+    }
     m.tags.push(tag);
     m.values.push(value);
     index++;
@@ -266,12 +263,142 @@ export class FixBlob {
   view(): Buffer {
     return this.bytes.subarray(0, this.length);
   }
+
+  // ---- a message written field by field (the order path's reports: no string per report) ------
+
+  /** Where the message being built starts, and where its fields after BeginString/BodyLength start. */
+  private messageStart = 0;
+  private innerStart = 0;
+
+  /**
+   * Starts a message: its header up to SendingTime is written PREFIX_MAX bytes ahead, leaving
+   * room for BeginString and BodyLength, which end() writes once the length is known.
+   */
+  begin(writer: FixWriter, msgType: string, seq: number, sendingTime: string): void {
+    this.reserve(PREFIX_MAX + 256);
+    this.messageStart = this.length;
+    this.length += PREFIX_MAX;
+    this.innerStart = this.length;
+    this.text(35, msgType);
+    this.raw(writer.compIds);
+    this.int(34, seq);
+    this.text(52, sendingTime);
+    if (this.count++ === 0) this.firstSeq = seq;
+    this.lastSeq = seq;
+  }
+
+  private tag(tag: number): void {
+    const b = this.bytes;
+    if (tag >= 100) {
+      b[this.length++] = 48 + Math.floor(tag / 100);
+      b[this.length++] = 48 + (Math.floor(tag / 10) % 10);
+    } else if (tag >= 10) b[this.length++] = 48 + Math.floor(tag / 10);
+    b[this.length++] = 48 + (tag % 10);
+    b[this.length++] = 0x3d;
+  }
+
+  /** Fields as they are (`tag=value` SOH ...). */
+  raw(fields: string): void {
+    this.reserve(fields.length);
+    this.length += this.bytes.write(fields, this.length, 'latin1');
+  }
+
+  text(tag: number, value: string): void {
+    this.reserve(value.length + 8);
+    this.tag(tag);
+    this.length += this.bytes.write(value, this.length, 'latin1');
+    this.bytes[this.length++] = SOH;
+  }
+
+  char(tag: number, value: number): void {
+    this.reserve(8);
+    this.tag(tag);
+    this.bytes[this.length++] = value;
+    this.bytes[this.length++] = SOH;
+  }
+
+  private digits(n: number): void {
+    const b = this.bytes;
+    const d = digitsOf(n);
+    for (let i = d - 1; i >= 0; i--) {
+      b[this.length + i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    this.length += d;
+  }
+
+  /** Two non-negative integers as `a.b` (an ExecID). */
+  pair(tag: number, a: number, b: number): void {
+    this.reserve(48);
+    this.tag(tag);
+    this.digits(a);
+    this.bytes[this.length++] = 0x2e;
+    this.digits(b);
+    this.bytes[this.length++] = SOH;
+  }
+
+  /** A non-negative integer field. */
+  int(tag: number, n: number): void {
+    this.reserve(26);
+    this.tag(tag);
+    this.digits(n);
+    this.bytes[this.length++] = SOH;
+  }
+
+  /** `units` of 10^-scale as a decimal field ("95000.5"): exact, trailing zeros dropped. */
+  decimal(tag: number, units: number, scale: number): void {
+    this.reserve(48);
+    this.tag(tag);
+    const unit = POWERS[scale];
+    const whole = scale === 0 ? units : Math.floor(units / unit);
+    this.digits(whole);
+    let fraction = units - whole * unit;
+    if (fraction !== 0) {
+      let places = scale;
+      while (fraction % 10 === 0) {
+        fraction /= 10;
+        places--;
+      }
+      this.bytes[this.length++] = 0x2e;
+      for (let zeros = places - digitsOf(fraction); zeros > 0; zeros--) this.bytes[this.length++] = 48;
+      this.digits(fraction);
+    }
+    this.bytes[this.length++] = SOH;
+  }
+
+  /** Ends the message: BeginString and BodyLength before it, CheckSum after. */
+  end(): void {
+    const inner = this.length - this.innerStart;
+    const prefix = 12 + digitsOf(inner) + 1;
+    this.reserve(7);
+    const b = this.bytes;
+    const start = this.messageStart;
+    // Close the room left for the prefix: the message moves back to where it started.
+    b.copyWithin(start + prefix, this.innerStart, this.innerStart + inner);
+    b.write(BEGIN_PREFIX, start, 'latin1');
+    this.length = start + BEGIN_PREFIX.length;
+    this.digits(inner);
+    b[this.length++] = SOH;
+    const at = start + prefix + inner;
+    let sum = 0;
+    for (let i = start; i < at; i++) sum += b[i];
+    sum %= 256;
+    b[at] = 0x31; b[at + 1] = 0x30; b[at + 2] = 0x3d;
+    b[at + 3] = 48 + Math.floor(sum / 100); b[at + 4] = 48 + (Math.floor(sum / 10) % 10); b[at + 5] = 48 + (sum % 10);
+    b[at + 6] = SOH;
+    this.length = at + 7;
+  }
 }
+
+const BEGIN_PREFIX = `8=${BEGIN_STRING}\x019=`;
+/** Room left before a message's fields for BeginString and BodyLength (8=FIX.4.4|9=NNNNNN|). */
+const PREFIX_MAX = 19;
+const POWERS = Array.from({ length: 19 }, (_, i) => 10 ** i);
 
 /** Writes a session's messages: header, body, BodyLength and CheckSum. */
 export class FixWriter {
   /** The header's fixed part after MsgType: SenderCompID and TargetCompID. */
-  private readonly compIds: string;
+  readonly compIds: string;
 
   constructor(private readonly sender: string, private readonly target: string) {
     this.compIds = `49=${sender}\x0156=${target}\x01`;

@@ -21,6 +21,8 @@ import { FixSession, VenueLink, type SessionHost, type SessionStats } from './se
 import { FixStore, type FixOrderRow } from './store.js';
 
 export const FIX_PORT_DEFAULT = 8900;
+/** ClOrdIDs of done orders (and of requests) per venue still refused as duplicates, the latest ones. */
+export const CLORDIDS_RETAINED = 100_000;
 /** A Logon's SendingTime more than this from the node's clock is refused. */
 export const LOGON_SKEW_MS = 30_000;
 /** Gateway ids of FIX bridges (carried in command origins), apart from the websocket gateways'. */
@@ -80,6 +82,7 @@ const CLORDID = /^[\x20-\x7e]{1,64}$/;
 
 const POWERS = Array.from({ length: 19 }, (_, i) => 10 ** i);
 
+
 /** `units` of 10^-scale as a FIX decimal ("95000.5"), exactly; the order path's formatter. */
 function decimal(units: number, scale: number): string {
   if (scale === 0 || units === 0) return String(units);
@@ -126,11 +129,20 @@ export interface FixGatewayOptions {
   intakeQueuedMax?: number;
 }
 
-const ORD_STATUS_NEW = '0';
-const ORD_STATUS_PARTIAL = '1';
-const ORD_STATUS_FILLED = '2';
-const ORD_STATUS_CANCELED = '4';
-const ORD_STATUS_REJECTED = '8';
+/** OrdStatus(39) and ExecType(150) values, as the character codes the reports are written with. */
+const ORD_STATUS_NEW = 0x30;
+const ORD_STATUS_PARTIAL = 0x31;
+const ORD_STATUS_FILLED = 0x32;
+const ORD_STATUS_CANCELED = 0x34;
+const ORD_STATUS_REJECTED = 0x38;
+const EXEC_NEW = 0x30;
+const EXEC_CANCELED = 0x34;
+const EXEC_REPLACED = 0x35;
+const EXEC_REJECTED = 0x38;
+const EXEC_RESTATED = 0x44;
+const EXEC_TRADE = 0x46;
+/** Why the core cancelled an order (its CancelReason), as a report's Text. */
+const CANCEL_TEXT = ['cancelled', 'cancelled', 'mass cancel', 'self-trade prevention', 'unfilled remainder (IOC/FOK/market)', 'expired'];
 
 /** FIX OrdRejReason(103) for a node reject. */
 function ordRejReason(reason: number): number {
@@ -159,6 +171,8 @@ export class FixGateway implements SessionHost {
   /** Per venue: ClOrdID → the order it names (open or being sequenced), or the node order id it named. */
   private readonly clOrdIds = new Map<string, Map<string, FixOrder | number>>();
   private readonly requests = new Map<number, FixRequest>();
+  /** Per venue, its retired ClOrdIDs, oldest first (see retire). */
+  private readonly retired = new Map<string, { ids: string[]; head: number }>();
   private nextRequest = 1;
   /** Per applied batch, until durable: what it produced per venue, and rows to write with it. */
   private readonly batches = new Map<number, BatchRows>();
@@ -195,8 +209,13 @@ export class FixGateway implements SessionHost {
     for (const row of this.store.openOrders()) {
       if (node.pipeline.orders.has(row.orderId)) this.orders.set(row.orderId, { ...row, stored: true });
     }
-    for (const [venue, clOrdId, orderId] of this.store.usedClOrdIds()) {
-      this.idsOf(venue).set(clOrdId, this.orders.get(orderId) ?? orderId);
+    for (const code of node.pipeline.venues.registry.venues.keys()) {
+      const used = [...this.store.usedClOrdIds(code, CLORDIDS_RETAINED)].reverse();
+      for (const [clOrdId, orderId] of used) {
+        const open = this.orders.get(orderId);
+        if (open) this.idsOf(code).set(clOrdId, open);
+        else this.retire(code, clOrdId, orderId);
+      }
     }
     for (const o of this.orders.values()) this.idsOf(o.venue).set(o.clOrdId, o);
     this.book.seed(node.pipeline.orders.values());
@@ -238,6 +257,27 @@ export class FixGateway implements SessionHost {
     for (const s of this.sessions) s.drop('the node is stopping');
     this.detach();
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /**
+   * A ClOrdID that no longer names an open order (the order is done, or it was a request's own):
+   * refused as a duplicate while among the venue's last CLORDIDS_RETAINED such ids.
+   */
+  private retire(venue: string, clOrdId: string, orderId: number): void {
+    this.idsOf(venue).set(clOrdId, orderId);
+    let ring = this.retired.get(venue);
+    if (!ring) this.retired.set(venue, (ring = { ids: [], head: 0 }));
+    ring.ids.push(clOrdId);
+    if (ring.ids.length - ring.head > CLORDIDS_RETAINED) {
+      const oldest = ring.ids[ring.head++];
+      const ids = this.idsOf(venue);
+      // Only if it was not used again since (then it names something newer).
+      if (typeof ids.get(oldest) === 'number') ids.delete(oldest);
+      if (ring.head > 65_536) {
+        ring.ids = ring.ids.slice(ring.head);
+        ring.head = 0;
+      }
+    }
   }
 
   private idsOf(venue: string): Map<string, FixOrder | number> {
@@ -349,11 +389,6 @@ export class FixGateway implements SessionHost {
     return `G${Date.now().toString(36)}.${(++this.execIds).toString(36)}`;
   }
 
-  /** A report's ExecID: unique for good, as node sequence numbers never repeat. */
-  private nextExecId(): string {
-    return `${this.execSeq}.${++this.execIndex}`;
-  }
-
   private busy(): boolean {
     return this.node.queued >= this.intakeQueuedMax;
   }
@@ -419,7 +454,7 @@ export class FixGateway implements SessionHost {
   /** OrderCancelReject(9) of a request the node never saw (kept for resends). */
   private cancelReject(session: FixSession, m: FixMessage, replace: boolean, reason: number, text: string, order?: FixOrder): void {
     session.send('9', `37=${order && order.orderId ? order.orderId : 'NONE'}\x0111=${fixText(m.get(11) ?? '')}\x0141=${fixText(m.get(41) ?? '')}\x01`
-      + `39=${order ? this.status(order) : ORD_STATUS_REJECTED}\x01434=${replace ? 2 : 1}\x01102=${reason}\x0158=${fixText(text)}\x01`, undefined, undefined, true);
+      + `39=${String.fromCharCode(order ? this.status(order) : ORD_STATUS_REJECTED)}\x01434=${replace ? 2 : 1}\x01102=${reason}\x0158=${fixText(text)}\x01`, undefined, undefined, true);
   }
 
   private cancelOrReplace(session: FixSession, m: FixMessage, replace: boolean): void {
@@ -451,7 +486,8 @@ export class FixGateway implements SessionHost {
     }
     // Used from now on; a replace's new ClOrdID names the order at once, so a cancel or replace can
     // follow it before it is applied (it is refused then if the replace is).
-    ids.set(clOrdId, replace ? order : 0);
+    if (replace) ids.set(clOrdId, order);
+    else this.retire(link.venue, clOrdId, 0);
     link.pendingIn.add(m.seq);
     const enter = () => {
       if (!this.orders.has(order.orderId)) {
@@ -632,8 +668,8 @@ export class FixGateway implements SessionHost {
         this.current!.clOrdIds.push([order.venue, order.clOrdId, order.orderId]);
         this.current!.orders.push(order);
       } else {
-        this.idsOf(order.venue).set(order.clOrdId, outcome.orderId ?? 0);
-        this.report(order, '8', ORD_STATUS_REJECTED, `103=${ordRejReason(outcome.reason ?? 0)}\x0158=${fixText(this.rejectText(outcome))}\x01`, outcome.orderId ?? 0, 0);
+        this.retire(order.venue, order.clOrdId, outcome.orderId ?? 0);
+        this.report(order, EXEC_REJECTED, ORD_STATUS_REJECTED, 0, outcome.orderId ?? 0, order.clOrdId, undefined, 0, 0, ordRejReason(outcome.reason ?? 0), this.rejectText(outcome));
       }
       const followers = order.followers;
       if (followers) {
@@ -644,10 +680,10 @@ export class FixGateway implements SessionHost {
     }
     this.current!.clOrdIds.push([order.venue, r.clOrdId, order.orderId]);
     if (!outcome.ok) {
-      if (r.kind === 'replace') this.idsOf(order.venue).set(r.clOrdId, order.orderId);
+      if (r.kind === 'replace') this.retire(order.venue, r.clOrdId, order.orderId);
       const reason = outcome.reason === 12 || outcome.reason === NodeReject.UnknownOrder ? 0 : 99;
       this.emit(r.link, '9', `37=${order.orderId}\x0111=${fixText(r.clOrdId)}\x0141=${fixText(order.clOrdId)}\x01`
-        + `39=${this.orders.has(order.orderId) ? this.status(order) : ORD_STATUS_FILLED}\x01434=${r.kind === 'replace' ? 2 : 1}\x01102=${reason}\x01`
+        + `39=${String.fromCharCode(this.orders.has(order.orderId) ? this.status(order) : ORD_STATUS_FILLED)}\x01434=${r.kind === 'replace' ? 2 : 1}\x01102=${reason}\x01`
         + `58=${fixText(this.rejectText(outcome))}\x01`);
     }
   }
@@ -657,23 +693,46 @@ export class FixGateway implements SessionHost {
     return outcome.text ? `${name}: ${outcome.text}` : name;
   }
 
-  private status(o: FixOrder): string {
+  private status(o: FixOrder): number {
     return o.cumQty === 0 ? ORD_STATUS_NEW : o.cumQty >= o.qty ? ORD_STATUS_FILLED : ORD_STATUS_PARTIAL;
   }
 
-  /** An ExecutionReport of a venue order. */
-  private report(o: FixOrder, execType: string, ordStatus: string, extra: string, orderId = o.orderId, leaves = o.qty - o.cumQty, clOrdIds?: string): void {
+  /** An ExecutionReport of a venue order, written field by field into the batch's blob. */
+  private report(o: FixOrder, execType: number, ordStatus: number, leaves: number, orderId = o.orderId, clOrdId = o.clOrdId,
+    origClOrdId?: string, lastQty = 0, lastPx = 0, rejectReason = 0, text?: string): void {
     const l = this.listingsById.get(o.instrument)!;
-    const avg = o.cumQty === 0 ? 0 : Math.round(o.cumNotional / o.cumQty);
     const link = o.link ??= this.linkOf(o.venue);
     if (this.ts !== this.transactTs) {
       this.transactTs = this.ts;
       this.transactTime = fixTime(this.ts / 1000);
     }
-    this.emit(link, '8', `37=${orderId || 'NONE'}\x01${clOrdIds ?? `11=${o.clOrdId}\x01`}1=${o.client}\x0117=${this.nextExecId()}\x01150=${execType}\x01`
-      + `39=${ordStatus}\x0155=${l.symbol}\x0154=${o.side === 0 ? 1 : 2}\x0138=${decimal(o.qty, l.baseScale)}\x0140=${o.ordType === 1 ? 1 : 2}\x01`
-      + `44=${decimal(o.price, l.quoteScale)}\x01${extra}151=${decimal(Math.max(0, leaves), l.baseScale)}\x0114=${decimal(o.cumQty, l.baseScale)}\x01`
-      + `6=${decimal(avg, l.quoteScale)}\x0160=${this.transactTime}\x01`);
+    const blob = this.outOf(link).blob;
+    blob.begin(link.writer, '8', link.seq.nextOut++, this.sendingTime);
+    if (orderId) blob.int(37, orderId);
+    else blob.text(37, 'NONE');
+    blob.text(11, clOrdId);
+    if (origClOrdId !== undefined) blob.text(41, origClOrdId);
+    blob.text(1, o.client);
+    blob.pair(17, this.execSeq, ++this.execIndex);
+    blob.char(150, execType);
+    blob.char(39, ordStatus);
+    blob.text(55, l.symbol);
+    blob.char(54, o.side === 0 ? 0x31 : 0x32);
+    blob.decimal(38, o.qty, l.baseScale);
+    blob.char(40, o.ordType === 1 ? 0x31 : 0x32);
+    blob.decimal(44, o.price, l.quoteScale);
+    if (lastQty !== 0) {
+      blob.decimal(32, lastQty, l.baseScale);
+      blob.decimal(31, lastPx, l.quoteScale);
+    }
+    if (rejectReason !== 0) blob.int(103, rejectReason);
+    if (text !== undefined) blob.text(58, text);
+    blob.decimal(151, Math.max(0, leaves), l.baseScale);
+    blob.decimal(14, o.cumQty, l.baseScale);
+    blob.decimal(6, o.cumQty === 0 ? 0 : Math.round(o.cumNotional / o.cumQty), l.quoteScale);
+    blob.text(60, this.transactTime);
+    blob.end();
+    this.stats.reports++;
   }
 
   private readonly event = (e: CoreEvent): void => {
@@ -682,7 +741,7 @@ export class FixGateway implements SessionHost {
     switch (e.kind) {
       case EventKind.Accepted: {
         const o = this.orders.get(e.orderId);
-        if (o) this.report(o, '0', ORD_STATUS_NEW, '');
+        if (o) this.report(o, EXEC_NEW, ORD_STATUS_NEW, o.qty);
         return;
       }
       case EventKind.Fill: {
@@ -696,8 +755,8 @@ export class FixGateway implements SessionHost {
         const r = this.activeRequest;
         const mine = r && r.kind === 'cancel' && r.order === o;
         if (r?.kind === 'mass') r.cancelled!++;
-        const ids = mine ? `11=${fixText(r!.clOrdId)}\x0141=${fixText(o.clOrdId)}\x01` : undefined;
-        this.report(o, '4', ORD_STATUS_CANCELED, mine ? '' : `58=${['', 'cancelled', 'mass cancel', 'self-trade prevention', 'unfilled remainder (IOC/FOK/market)', 'expired'][e.reason] ?? 'cancelled'}\x01`, o.orderId, 0, ids);
+        if (mine) this.report(o, EXEC_CANCELED, ORD_STATUS_CANCELED, 0, o.orderId, r!.clOrdId, o.clOrdId);
+        else this.report(o, EXEC_CANCELED, ORD_STATUS_CANCELED, 0, o.orderId, o.clOrdId, undefined, 0, 0, 0, CANCEL_TEXT[e.reason] ?? 'cancelled');
         return this.done(o);
       }
       case EventKind.Reduced: {
@@ -705,7 +764,7 @@ export class FixGateway implements SessionHost {
         if (!o) return;
         o.qty = o.cumQty + e.remaining;
         this.touched(o);
-        return this.report(o, 'D', this.status(o), '58=reduced by self-trade prevention\x01');
+        return this.report(o, EXEC_RESTATED, this.status(o), o.qty - o.cumQty, o.orderId, o.clOrdId, undefined, 0, 0, 0, 'reduced by self-trade prevention');
       }
       case EventKind.Amended: {
         const o = this.orders.get(e.orderId);
@@ -716,14 +775,14 @@ export class FixGateway implements SessionHost {
           o.clOrdId = r.clOrdId;
           o.qty = r.qty!;
           o.price = r.price!;
-          this.idsOf(o.venue).set(previous, o.orderId);
+          this.retire(o.venue, previous, o.orderId);
           this.idsOf(o.venue).set(o.clOrdId, o);
         } else {
           o.qty = o.cumQty + e.remaining;
           o.price = e.price;
         }
         this.touched(o);
-        return this.report(o, '5', this.status(o), '', o.orderId, o.qty - o.cumQty, `11=${fixText(o.clOrdId)}\x0141=${fixText(previous)}\x01`);
+        return this.report(o, EXEC_REPLACED, this.status(o), o.qty - o.cumQty, o.orderId, o.clOrdId, previous);
       }
       default:
         return;
@@ -735,9 +794,8 @@ export class FixGateway implements SessionHost {
     if (!o) return;
     o.cumQty += qty;
     o.cumNotional += price * qty;
-    const l = this.listingsById.get(o.instrument)!;
     const status = this.status(o);
-    this.report(o, 'F', status, `32=${fromUnits(qty, l.baseScale)}\x0131=${fromUnits(price, l.quoteScale)}\x01`);
+    this.report(o, EXEC_TRADE, status, o.qty - o.cumQty, o.orderId, o.clOrdId, undefined, qty, price);
     if (status === ORD_STATUS_FILLED) this.done(o);
     else this.touched(o);
   }
@@ -748,7 +806,7 @@ export class FixGateway implements SessionHost {
 
   private done(o: FixOrder): void {
     this.orders.delete(o.orderId);
-    this.idsOf(o.venue).set(o.clOrdId, o.orderId);
+    this.retire(o.venue, o.clOrdId, o.orderId);
     if (o.stored) this.current!.closed.push(o);
   }
 

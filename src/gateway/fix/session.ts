@@ -24,11 +24,60 @@ export const SOCKET_QUEUED_MAX = 64 * 1024 * 1024;
 /** A message this side sent or will send, in sequence order; it goes out once durable. */
 interface Outgoing { seq: number; bytes: Buffer; ready: boolean; thenClose?: string }
 
+/**
+ * Inbound sequence numbers of application messages in the node and not yet durable: added in
+ * rising order, removed in about that order. A sorted array with a moving head and tombstones, so
+ * adding and removing allocate nothing (a Set would rehash as it grows and shrinks).
+ */
+export class PendingSeqs {
+  private seqs: number[] = [];
+  private head = 0;
+
+  add(seq: number): void {
+    this.seqs.push(seq);
+  }
+
+  delete(seq: number): void {
+    const seqs = this.seqs;
+    // Binary search: the array is sorted (tombstones keep their place with the value negated).
+    let lo = this.head;
+    let hi = seqs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = Math.abs(seqs[mid]);
+      if (v === seq) {
+        seqs[mid] = -seq;
+        break;
+      }
+      if (v < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    while (this.head < seqs.length && seqs[this.head] < 0) this.head++;
+    if (this.head === seqs.length) {
+      seqs.length = 0;
+      this.head = 0;
+    } else if (this.head > 4096) {
+      this.seqs = seqs.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The lowest pending number, or undefined. */
+  min(): number | undefined {
+    return this.head < this.seqs.length ? this.seqs[this.head] : undefined;
+  }
+
+  clear(): void {
+    this.seqs.length = 0;
+    this.head = 0;
+  }
+}
+
 /** A venue's standing in the bridge: its sequence numbers, its session if one is logged on. */
 export class VenueLink {
   session: FixSession | undefined;
   /** Inbound sequence numbers of application messages entered into the node and not yet durable. */
-  readonly pendingIn = new Set<number>();
+  readonly pendingIn = new PendingSeqs();
   /** The highest outbound sequence number that is durable (what a resend may cover). */
   durableOut: number;
   /** The node's CompID as this venue addresses it, and the venue's. */
@@ -48,9 +97,8 @@ export class VenueLink {
 
   /** The inbound sequence number to store: everything below it is processed durably. */
   persistedIn(): number {
-    let min = this.seq.nextIn;
-    for (const s of this.pendingIn) if (s < min) min = s;
-    return min;
+    const pending = this.pendingIn.min();
+    return pending === undefined ? this.seq.nextIn : Math.min(pending, this.seq.nextIn);
   }
 }
 

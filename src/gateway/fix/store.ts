@@ -74,13 +74,18 @@ export class FixStore {
     return [...this.orders.getRange({})].map(({ value }) => value);
   }
 
-  *usedClOrdIds(): IterableIterator<[venue: string, clOrdId: string, orderId: number]> {
-    for (const { key, value } of this.clOrdIds.getRange({})) {
-      for (const record of value.split(RECORD)) {
-        if (record === '') continue;
-        const [clOrdId, orderId] = record.split(FIELD);
-        yield [key[0], clOrdId, Number(orderId)];
+  /** A venue's latest used ClOrdIDs (about `atMost`), newest first, with the order ids they named. */
+  *usedClOrdIds(venue: string, atMost: number): IterableIterator<[clOrdId: string, orderId: number]> {
+    let n = 0;
+    for (const { value } of this.clOrdIds.getRange({ start: [venue, Number.MAX_SAFE_INTEGER], end: [venue, 0], reverse: true })) {
+      const records = value.split(RECORD);
+      for (let i = records.length - 1; i >= 0; i--) {
+        if (records[i] === '') continue;
+        const [clOrdId, orderId] = records[i].split(FIELD);
+        yield [clOrdId, Number(orderId)];
       }
+      n += records.length - 1;
+      if (n >= atMost) return;
     }
   }
 
