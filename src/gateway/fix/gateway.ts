@@ -14,6 +14,7 @@ import { BookFeed } from '../../marketdata/book-feed.js';
 import type { NodeCommand, Origin, Outcome } from '../../pipeline/commands.js';
 import type { AppliedBatch, NodeRuntime } from '../../pipeline/runtime.js';
 import { NodeReject, rejectName } from '../../risk/reasons.js';
+import { assert } from '../../assert.js';
 import { publicKeyFromRaw } from '../ws/auth.js';
 import { INTAKE_QUEUED_MAX } from '../ws/limits.js';
 import { FixBlob, fixText, fixTime, parseFixTime, SessionReject, type FixMessage } from './codec.js';
@@ -23,6 +24,8 @@ import { FixStore, type FixOrderRow } from './store.js';
 export const FIX_PORT_DEFAULT = 8900;
 /** ClOrdIDs of done orders (and of requests) per venue still refused as duplicates, the latest ones. */
 export const CLORDIDS_RETAINED = 100_000;
+/** Requests in the node at once, at most (a power of two, above the node's queue bound). */
+const REQUESTS_MAX = 1 << 19;
 /** A Logon's SendingTime more than this from the node's clock is refused. */
 export const LOGON_SKEW_MS = 30_000;
 /** Gateway ids of FIX bridges (carried in command origins), apart from the websocket gateways'. */
@@ -101,6 +104,8 @@ function decimal(units: number, scale: number): string {
 
 type RequestKind = 'new' | 'cancel' | 'replace' | 'mass';
 interface FixRequest {
+  /** Its number (the origin's clOrdId of its commands). */
+  no: number;
   kind: RequestKind;
   link: VenueLink;
   inSeq: number;
@@ -170,7 +175,11 @@ export class FixGateway implements SessionHost {
   private readonly orders = new Map<number, FixOrder>();
   /** Per venue: ClOrdID → the order it names (open or being sequenced), or the node order id it named. */
   private readonly clOrdIds = new Map<string, Map<string, FixOrder | number>>();
-  private readonly requests = new Map<number, FixRequest>();
+  /**
+   * Requests in the node, by number, in a ring (request numbers rise; more in flight than the ring
+   * holds is refused as busy): no map entry made and dropped per order.
+   */
+  private readonly requests: (FixRequest | undefined)[] = new Array<FixRequest | undefined>(REQUESTS_MAX).fill(undefined);
   /** Per venue, its retired ClOrdIDs, oldest first (see retire). */
   private readonly retired = new Map<string, { ids: string[]; head: number }>();
   private nextRequest = 1;
@@ -432,11 +441,12 @@ export class FixGateway implements SessionHost {
     command.account = account; command.instrument = listing.id; command.side = order.side; command.orderType = order.ordType;
     command.tif = tif; command.price = price; command.qty = qty; command.stpMode = undefined;
     const request = this.request(command.origin, { kind: 'new', link, inSeq: m.seq, clOrdId, order });
+    void request;
     ids.set(clOrdId, order);
     link.pendingIn.add(m.seq);
     this.stats.orders++;
     if (!this.node.enqueue(command)) {
-      this.requests.delete(command.origin.clOrdId);
+      this.forget(request);
       ids.delete(clOrdId);
       link.pendingIn.delete(m.seq);
       this.rejectOrder(session, m, 99, 'Busy: the node is at its intake limit; retry');
@@ -444,11 +454,24 @@ export class FixGateway implements SessionHost {
     void request;
   }
 
-  private request(origin: Origin, r: FixRequest): FixRequest {
-    const no = this.nextRequest++;
-    origin.gateway = this.id; origin.keyId = 0; origin.clOrdId = no; origin.origClOrdId = undefined; origin.arrivedMs = undefined;
-    this.requests.set(no, r);
-    return r;
+  private request(origin: Origin, r: Omit<FixRequest, 'no'>): FixRequest {
+    const request = r as FixRequest;
+    request.no = this.nextRequest++;
+    origin.gateway = this.id; origin.keyId = 0; origin.clOrdId = request.no; origin.origClOrdId = undefined; origin.arrivedMs = undefined;
+    // The node's queue bound (QUEUED_MAX) keeps fewer requests in flight than the ring holds.
+    assert(this.requests[request.no & (REQUESTS_MAX - 1)] === undefined, 'the FIX request ring is full');
+    this.requests[request.no & (REQUESTS_MAX - 1)] = request;
+    return request;
+  }
+
+  private requestOf(no: number): FixRequest | undefined {
+    const r = this.requests[no & (REQUESTS_MAX - 1)];
+    return r !== undefined && r.no === no ? r : undefined;
+  }
+
+  private forget(r: FixRequest): void {
+    const slot = r.no & (REQUESTS_MAX - 1);
+    if (this.requests[slot] === r) this.requests[slot] = undefined;
   }
 
   /** OrderCancelReject(9) of a request the node never saw (kept for resends). */
@@ -472,7 +495,7 @@ export class FixGateway implements SessionHost {
       return this.cancelReject(session, m, replace, 99, 'Symbol(55) and Side(54) must be the order\'s', order);
     }
     if (m.has(1) && m.get(1) !== order.client) return this.cancelReject(session, m, replace, 99, 'Account(1) must be the order\'s', order);
-    const request: FixRequest = { kind: replace ? 'replace' : 'cancel', link, inSeq: m.seq, clOrdId, order };
+    const request: Omit<FixRequest, 'no'> = { kind: replace ? 'replace' : 'cancel', link, inSeq: m.seq, clOrdId, order };
     if (replace) {
       if (m.get(40) !== '2') return this.badValue(session, m, 40, 'a replace keeps a limit order: OrdType(40) must be 2');
       if (!m.has(44)) return session.reject(m, { reason: SessionReject.RequiredTagMissing, tag: 44, text: 'a replace needs Price(44)' });
@@ -534,12 +557,11 @@ export class FixGateway implements SessionHost {
       accounts = [account];
     }
     if (accounts.length === 0) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0);
-    const request: FixRequest = { kind: 'mass', link, inSeq: m.seq, clOrdId: m.get(11)!, massType: type, symbol: m.get(55), commandsLeft: accounts.length, cancelled: 0 };
+    const origin: Origin = { gateway: 0, keyId: 0, clOrdId: 0 };
+    const request = this.request(origin, { kind: 'mass', link, inSeq: m.seq, clOrdId: m.get(11)!, massType: type, symbol: m.get(55), commandsLeft: accounts.length, cancelled: 0 });
     link.pendingIn.add(m.seq);
-    const no = this.nextRequest++;
-    this.requests.set(no, request);
     for (const account of accounts) {
-      const command: NodeCommand = { type: 'massCancel', account, origin: { gateway: this.id, keyId: 0, clOrdId: no } };
+      const command: NodeCommand = { type: 'massCancel', account, origin };
       if (instrument !== undefined) command.instrument = instrument;
       this.node.enqueue(command, undefined, undefined, true);
     }
@@ -630,16 +652,27 @@ export class FixGateway implements SessionHost {
       this.execSeq = outcome.seq;
       this.execIndex = 0;
       const origin = c.type === 'deposit' || c.type === 'withdraw' ? undefined : c.origin;
-      const request = origin && origin.gateway === this.id ? this.requests.get(origin.clOrdId) : undefined;
-      if (request) this.requestApplied(request, origin!.clOrdId, outcome);
+      const request = origin && origin.gateway === this.id ? this.requestOf(origin.clOrdId) : undefined;
+      if (request) this.requestApplied(request, outcome);
       this.ts = outcome.ts;
       this.activeRequest = request;
       outcome.forEachEvent(this.event);
       this.activeRequest = undefined;
+      const fresh = this.fresh;
+      if (fresh !== undefined) {
+        // A new order still open after its own events rests: from now on it is found by its id.
+        this.fresh = undefined;
+        if (!this.freshDone) this.orders.set(fresh.orderId, fresh);
+      }
+      const followers = request?.order?.followers;
+      if (request?.kind === 'new' && followers) {
+        request.order!.followers = undefined;
+        for (const f of followers) f();
+      }
       if (request?.kind === 'mass') {
         request.commandsLeft!--;
         if (request.commandsLeft === 0) {
-          this.requests.delete(origin!.clOrdId);
+          this.forget(request);
           request.link.pendingIn.delete(request.inSeq);
           this.emit(request.link, 'r', this.massCancelBody(request.clOrdId, request.massType!, request.symbol, request.cancelled!));
         }
@@ -654,27 +687,33 @@ export class FixGateway implements SessionHost {
 
   private ts = 0;
   private activeRequest: FixRequest | undefined;
+  /** The new order whose own events are being reported, and whether they finished it. */
+  private fresh: FixOrder | undefined;
+  private freshDone = false;
+
+  /** A venue order an event names: the new order being reported, or an open one. */
+  private orderOf(orderId: number): FixOrder | undefined {
+    const f = this.fresh;
+    return f !== undefined && f.orderId === orderId ? f : this.orders.get(orderId);
+  }
 
   /** A request's own answer, from its outcome (its events follow). */
-  private requestApplied(r: FixRequest, no: number, outcome: Outcome): void {
+  private requestApplied(r: FixRequest, outcome: Outcome): void {
     if (r.kind === 'mass') return;
-    this.requests.delete(no);
+    this.forget(r);
     r.link.pendingIn.delete(r.inSeq);
     const order = r.order!;
     if (r.kind === 'new') {
       if (outcome.ok) {
+        // Found by its own events as `fresh` (an IOC order that is done at once never enters the map).
         order.orderId = outcome.orderId!;
-        this.orders.set(order.orderId, order);
+        this.fresh = order;
+        this.freshDone = false;
         this.current!.clOrdIds.push([order.venue, order.clOrdId, order.orderId]);
         this.current!.orders.push(order);
       } else {
         this.retire(order.venue, order.clOrdId, outcome.orderId ?? 0);
         this.report(order, EXEC_REJECTED, ORD_STATUS_REJECTED, 0, outcome.orderId ?? 0, order.clOrdId, undefined, 0, 0, ordRejReason(outcome.reason ?? 0), this.rejectText(outcome));
-      }
-      const followers = order.followers;
-      if (followers) {
-        order.followers = undefined;
-        for (const f of followers) f();
       }
       return;
     }
@@ -740,7 +779,7 @@ export class FixGateway implements SessionHost {
     this.marketEvent(e);
     switch (e.kind) {
       case EventKind.Accepted: {
-        const o = this.orders.get(e.orderId);
+        const o = this.orderOf(e.orderId);
         if (o) this.report(o, EXEC_NEW, ORD_STATUS_NEW, o.qty);
         return;
       }
@@ -750,7 +789,7 @@ export class FixGateway implements SessionHost {
         return;
       }
       case EventKind.Cancelled: {
-        const o = this.orders.get(e.orderId);
+        const o = this.orderOf(e.orderId);
         if (!o) return;
         const r = this.activeRequest;
         const mine = r && r.kind === 'cancel' && r.order === o;
@@ -760,14 +799,14 @@ export class FixGateway implements SessionHost {
         return this.done(o);
       }
       case EventKind.Reduced: {
-        const o = this.orders.get(e.orderId);
+        const o = this.orderOf(e.orderId);
         if (!o) return;
         o.qty = o.cumQty + e.remaining;
         this.touched(o);
         return this.report(o, EXEC_RESTATED, this.status(o), o.qty - o.cumQty, o.orderId, o.clOrdId, undefined, 0, 0, 0, 'reduced by self-trade prevention');
       }
       case EventKind.Amended: {
-        const o = this.orders.get(e.orderId);
+        const o = this.orderOf(e.orderId);
         if (!o) return;
         const r = this.activeRequest;
         const previous = o.clOrdId;
@@ -790,7 +829,7 @@ export class FixGateway implements SessionHost {
   };
 
   private filled(orderId: number, price: number, qty: number): void {
-    const o = this.orders.get(orderId);
+    const o = this.orderOf(orderId);
     if (!o) return;
     o.cumQty += qty;
     o.cumNotional += price * qty;
@@ -805,7 +844,8 @@ export class FixGateway implements SessionHost {
   }
 
   private done(o: FixOrder): void {
-    this.orders.delete(o.orderId);
+    if (o === this.fresh) this.freshDone = true;
+    else this.orders.delete(o.orderId);
     this.retire(o.venue, o.clOrdId, o.orderId);
     if (o.stored) this.current!.closed.push(o);
   }
