@@ -24,7 +24,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 beforeAll(async () => {
   const data = mkdtempSync(join(tmpdir(), 'junction-cli-trading-'));
-  node = spawn(process.execPath, [NODE_JS, '--data', data, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  node = spawn(process.execPath, [NODE_JS, '--data', data, '--port', '0', '--fix-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await new Promise<{ url: string; keys: string }>((resolve) => {
     let buffered = '';
     node.stdout!.on('data', (c: Buffer) => {

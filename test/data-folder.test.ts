@@ -15,7 +15,7 @@ const NODE = join(__dirname, '../dist/src/node.js');
 interface Ready { url: string; lastSequence: number }
 
 async function start(data: string, port = 0): Promise<{ child: ChildProcessWithoutNullStreams; ready: Ready }> {
-  const child = spawn(process.execPath, [NODE, '--data', data, '--port', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [NODE, '--data', data, '--port', String(port), '--fix-port', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const ready = await new Promise<Ready>((resolve, reject) => {
     let out = '';
     let err = '';
@@ -32,7 +32,7 @@ async function start(data: string, port = 0): Promise<{ child: ChildProcessWitho
 
 /** Runs a node that is expected to refuse to start: its exit code and what it said. */
 function refused(data: string, port = 0): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [NODE, '--data', data, '--port', String(port)], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [NODE, '--data', data, '--port', String(port), '--fix-port', '0'], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stderr: r.stderr.trim() };
 }
 
@@ -91,7 +91,7 @@ describe('one node per data folder and per port', () => {
       const { child } = await start(data);
       await stop(child);
       expect(statSync(data).isDirectory()).toBe(true);
-      expect(readdirSync(data).sort()).toEqual(['data.mdb', 'demo-keys.json', 'junction.lock', 'lock.mdb']);
+      expect(readdirSync(data).sort()).toEqual(['data.mdb', 'demo-keys.json', 'demo-venues.json', 'junction.lock', 'lock.mdb']);
       // And it reopens.
       const { child: again } = await start(data);
       await stop(again);

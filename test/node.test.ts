@@ -29,27 +29,27 @@ function run(args: string[]): { lines: string[]; stderr: () => string; ready: Pr
 describe('node start-up', () => {
   it('[CORE-5] [OPS-2] starts on a new data folder with the demo configuration, stops on SIGTERM, restarts where it stopped', async () => {
     const data = mkdtempSync(join(tmpdir(), 'junction-node-'));
-    const first = run(['--data', data, '--port', '0']);
+    const first = run(['--data', data, '--port', '0', '--fix-port', '0']);
     await first.ready;
     first.kill('SIGTERM');
     expect(await first.exit).toBe(0);
     const ready = JSON.parse(first.lines[0]);
-    expect(ready).toMatchObject({ event: 'ready', data, keys: join(data, 'demo-keys.json'), instruments: ['BTC-USD', 'ETH-USD'], lastSequence: 5, openOrders: 0 });
+    expect(ready).toMatchObject({ event: 'ready', data, keys: join(data, 'demo-keys.json'), instruments: ['BTC-USD', 'ETH-USD'], lastSequence: 18, openOrders: 0 });
     expect(ready.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
     const demoKeys = JSON.parse(readFileSync(join(data, 'demo-keys.json'), 'utf8'));
-    expect(demoKeys.map((k: { keyId: number; account: number }) => [k.keyId, k.account])).toEqual([[1, 10], [2, 11]]);
-    expect(JSON.parse(first.lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', lastSequence: 5 });
-    const second = run(['--data', data, '--port', '0']);
+    expect(demoKeys.map((k: { keyId: number; account: number }) => [k.keyId, k.account])).toEqual([[1, 10], [2, 11], [100, 0]]);
+    expect(JSON.parse(first.lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', lastSequence: 18 });
+    const second = run(['--data', data, '--port', '0', '--fix-port', '0']);
     await second.ready;
     second.kill('SIGINT');
     expect(await second.exit).toBe(0);
-    expect(JSON.parse(second.lines[0])).toMatchObject({ event: 'ready', lastSequence: 5 });
+    expect(JSON.parse(second.lines[0])).toMatchObject({ event: 'ready', lastSequence: 18 });
   });
 
   it('[OPS-2] refuses a data folder it cannot use, with a clear message', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'junction-node-')), 'not-a-folder');
     writeFileSync(file, 'x');
-    const child = run(['--data', join(file, 'sub'), '--port', '0']);
+    const child = run(['--data', join(file, 'sub'), '--port', '0', '--fix-port', '0']);
     expect(await child.exit).toBe(2);
     expect(child.stderr()).toMatch(new RegExp(`^cannot start the node on ${join(file, 'sub')}: `));
   });

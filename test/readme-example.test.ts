@@ -17,7 +17,7 @@ let keys: string;
 
 beforeAll(async () => {
   const data = mkdtempSync(join(tmpdir(), 'junction-readme-'));
-  node = spawn(process.execPath, [join(ROOT, 'dist/src/node.js'), '--data', data, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  node = spawn(process.execPath, [join(ROOT, 'dist/src/node.js'), '--data', data, '--port', '0', '--fix-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   ({ url, keys } = await new Promise<{ url: string; keys: string }>((resolve) => {
     let out = '';
     node.stdout!.on('data', (c: Buffer) => {

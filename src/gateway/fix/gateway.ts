@@ -252,9 +252,11 @@ export class FixGateway implements SessionHost {
 
   listen(port: number, host = '127.0.0.1'): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
+      const refused = (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'EADDRINUSE'
+        ? `cannot listen for FIX on ${host}:${port}: the port is in use (--fix-port)` : `cannot listen for FIX on ${host}:${port}: ${e.message}`));
+      this.server.once('error', refused);
       this.server.listen({ port, host, exclusive: true }, () => {
-        this.server.off('error', reject);
+        this.server.off('error', refused);
         const address = this.server.address();
         resolve(typeof address === 'object' && address ? address.port : port);
       });
