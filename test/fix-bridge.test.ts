@@ -184,6 +184,27 @@ describe('FIX bridge', () => {
     expect(node.pipeline.venues.registry.venues.get('venue-sg')!.statusReason).toBe('JurisdictionNotIoscoConsistent');
   });
 
+  it('[OPS-1] cancel-on-disconnect (a venue setting): a dropped session\'s orders are cancelled, and the reports wait for its return', async () => {
+    const { node, port, venue } = await setup({ venue: { cancelOnDisconnect: true } });
+    let c = await loggedOn(port, 'VSG', venue.privateKeyPem);
+    c.send('D', '11=d1|1=C1|55=BASE-QUOTE|54=1|38=2|40=2|44=900');
+    c.send('D', '11=d2|1=C2|55=BASE-QUOTE|54=2|38=1|40=2|44=1200');
+    await er(c, 'd2', '0');
+    expect(node.pipeline.orders.size).toBe(2);
+    const nextOut = c.nextOut;
+    c.close();
+    for (let i = 0; i < 100 && node.pipeline.orders.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(node.pipeline.orders.size).toBe(0);
+    c = await FixTestClient.connect(port, 'VSG', venue.privateKeyPem);
+    cleanup.push(() => c.close());
+    c.nextOut = nextOut;
+    c.logon();
+    await c.waitFor((m) => m.msgType === 'A');
+    c.send('2', '7=1|16=0');
+    const cancels = await Promise.all(['d1', 'd2'].map((id) => c.waitFor((m) => m.msgType === '8' && m.get(11) === id && m.get(150) === '4')));
+    expect(cancels.map((m) => [m.get(43), m.get(58)])).toEqual([['Y', 'mass cancel'], ['Y', 'mass cancel']]);
+  });
+
   it('[SL-8] cross-border data: a venue receives only its own clients\' reports, never our clients\' or another venue\'s identities or accounts', async () => {
     const b = await setup();
     const other = venueInput('venue-jp', 'VJP', { jurisdiction: 'SG' });
@@ -205,5 +226,31 @@ describe('FIX bridge', () => {
     expect(b.node.pipeline.venues.netDues()).toEqual(expect.arrayContaining([
       { from: 'venue-sg-custody', to: 'venue-jp-custody', asset: 'BASE', amount: 3 },
     ]));
+  });
+});
+
+describe('FIX over TLS', () => {
+  it('[OPS-1] the bridge serves FIX over TLS (node:tls) with the node\'s certificate', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { spawnSync } = await import('node:child_process');
+    const { FixGateway } = await import('../src/gateway/fix/gateway.js');
+    const dir = mkdtempSync(join(tmpdir(), 'junction-fixtls-'));
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const b = await setup();
+    const tls = new FixGateway(b.node, { tls: { certFile: cert, keyFile: key } });
+    cleanup.push(() => tls.close());
+    const port = await tls.listen(0);
+    const c = await FixTestClient.connect(port, 'VSG', b.venue.privateKeyPem, 'JUNCTION', { ca: readFileSync(cert) });
+    cleanup.push(() => c.close());
+    c.logon();
+    await c.waitFor((m) => m.msgType === 'A');
+    c.send('D', '11=t1|1=C1|55=BASE-QUOTE|54=1|38=1|40=2|44=900');
+    expect((await er(c, 't1', '0')).get(39)).toBe('0');
   });
 });

@@ -105,6 +105,37 @@ describe('FIX session layer', () => {
     expect(body(resent)).toEqual(body(first));
   });
 
+  it('[OPS-1] heartbeats: the node heartbeats a quiet session, tests a silent peer, and logs it out when it stays silent', async () => {
+    const b = await setup();
+    const c = await client(b);
+    c.logon({ heartbeatS: 1 });
+    await c.waitFor((m) => m.msgType === 'A');
+    const heartbeat = await c.waitFor((m) => m.msgType === '0', { timeoutMs: 3_000 });
+    expect(heartbeat.has(112)).toBe(false);
+    // Silent past 1.2 × HeartBtInt: a TestRequest; answered, the session goes on.
+    const test = await c.waitFor((m) => m.msgType === '1', { timeoutMs: 4_000 });
+    c.send('0', `112=${test.get(112)}`);
+    const from = c.received.length;
+    // Silent past 2.4 × HeartBtInt after a TestRequest: logged out, naming why.
+    const logout = await c.waitFor((m) => m.msgType === '5', { from, timeoutMs: 8_000 });
+    expect(logout.get(58)).toBe('no heartbeat from the peer');
+    await c.waitClosed();
+    expect(c.received.slice(from).some((m) => m.msgType === '1')).toBe(true);
+  });
+
+  it('[OPS-1] SequenceReset in Reset mode moves the expected number forward, never back', async () => {
+    const b = await setup();
+    const c = await loggedOn(b);
+    c.send('4', '36=20', { seq: 7 });
+    c.nextOut = 20;
+    c.send('1', '112=after-reset');
+    await c.waitFor((m) => m.msgType === '0' && m.get(112) === 'after-reset');
+    const from = c.received.length;
+    c.send('4', '36=5', { seq: 21 });
+    const r = await c.waitFor((m) => m.msgType === '3', { from });
+    expect(fieldsOf(r)).toMatchObject({ 371: '36', 373: '5' });
+  });
+
   it('[OPS-1] malformed messages get a Reject(3) naming the tag; garbled ones are dropped; the session carries on', async () => {
     const b = await setup();
     const c = await loggedOn(b);

@@ -1,6 +1,7 @@
 // A small FIX 4.4 initiator for tests, written over the bridge's own framing: it signs its Logon,
 // numbers what it sends (or sends raw bytes, for the fuzz tests), and keeps every message it reads.
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { sign } from 'node:crypto';
 import { FixFramer, FixWriter, fixTime, type FixMessage } from '../../src/gateway/fix/codec.js';
 
@@ -36,9 +37,11 @@ export class FixTestClient {
     for (const f of w) f();
   }
 
-  static connect(port: number, sender: string, keyPem: string, target = 'JUNCTION'): Promise<FixTestClient> {
+  static connect(port: number, sender: string, keyPem: string, target = 'JUNCTION', tls?: { ca: Buffer }): Promise<FixTestClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => resolve(new FixTestClient(socket, sender, target, keyPem)));
+      const socket: Socket = tls
+        ? connectTls({ host: '127.0.0.1', port, ca: tls.ca }, () => resolve(new FixTestClient(socket, sender, target, keyPem)))
+        : connect({ host: '127.0.0.1', port }, () => resolve(new FixTestClient(socket, sender, target, keyPem)));
       socket.once('error', reject);
     });
   }
