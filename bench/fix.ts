@@ -183,6 +183,7 @@ console.log(JSON.stringify({
   gc_pause_p99_us: stats.gc_pause_p99_us,
   gc_pauses: stats.gc_pauses,
   gc_by_kind: stats.gc_by_kind,
+  order_in_node_p50_us: stats.order_in_node_p50_us,
   order_in_node_p99_us: stats.order_in_node_p99_us,
   cpu_us_per_command: stats.cpu_us_per_command,
   alloc_bytes_per_command: stats.alloc_bytes_per_command,

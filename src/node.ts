@@ -268,7 +268,7 @@ async function main(): Promise<void> {
       } : {}),
     });
     listening = await gateway.listen(port);
-    fix = new FixGateway(runtime, { tls });
+    fix = new FixGateway(runtime, { tls, ...(values.stats ? { onOrderLatency: (micros: number) => orderMicros.push(micros) } : {}) });
     fixPort = await fix.listen(fixPortAsked);
     venuesFile = await demoVenues(runtime, dataDir, fixPort);
   } catch (e) {

@@ -132,6 +132,11 @@ export interface FixGatewayOptions {
   tls?: { certFile: string; keyFile: string };
   /** Queued node commands past which new orders are refused as busy. */
   intakeQueuedMax?: number;
+  /**
+   * Called with each new order's time inside the node, in µs: from reading its message to its
+   * first report being handed to the socket, durable (benchmarks; a clock read per order).
+   */
+  onOrderLatency?: (micros: number) => void;
 }
 
 /** OrdStatus(39) and ExecType(150) values, as the character codes the reports are written with. */
@@ -199,11 +204,13 @@ export class FixGateway implements SessionHost {
   private readonly timer: NodeJS.Timeout;
   private readonly detach: () => void;
   private readonly intakeQueuedMax: number;
+  private readonly onOrderLatency: FixGatewayOptions['onOrderLatency'];
   private execIds = 0;
 
   constructor(private readonly node: NodeRuntime, options: FixGatewayOptions = {}) {
     if (!node.idle) throw new Error('a FIX gateway must be created while the node is idle (nothing queued or in flight)');
     this.intakeQueuedMax = options.intakeQueuedMax ?? INTAKE_QUEUED_MAX;
+    this.onOrderLatency = options.onOrderLatency;
     this.store = new FixStore(node.store);
     const ledger = node.ledger;
     for (const l of node.config.instruments) {
@@ -443,7 +450,7 @@ export class FixGateway implements SessionHost {
     command.account = account; command.instrument = listing.id; command.side = order.side; command.orderType = order.ordType;
     command.tif = tif; command.price = price; command.qty = qty; command.stpMode = undefined;
     const request = this.request(command.origin, { kind: 'new', link, inSeq: m.seq, clOrdId, order });
-    void request;
+    if (this.onOrderLatency) command.origin.arrivedMs = performance.now();
     ids.set(clOrdId, order);
     link.pendingIn.add(m.seq);
     this.stats.orders++;
@@ -947,6 +954,15 @@ export class FixGateway implements SessionHost {
   private durable(b: AppliedBatch): void {
     const rows = this.batches.get(b.batch);
     if (!rows) return;
+    if (this.onOrderLatency) {
+      // The reports are handed to the sockets below, at once: each new order's time in the node.
+      const now = performance.now();
+      for (const { command } of b.commands) {
+        if (command.type === 'order' && command.origin?.gateway === this.id && command.origin.arrivedMs !== undefined) {
+          this.onOrderLatency(Math.round(1000 * (now - command.origin.arrivedMs)));
+        }
+      }
+    }
     this.batches.delete(b.batch);
     for (const out of rows.out) {
       const last = out.blob.lastSeq;
