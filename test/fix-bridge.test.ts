@@ -109,6 +109,23 @@ describe('FIX bridge', () => {
     node.checkInvariants();
   });
 
+  it('[OPS-1] a cancel that follows an order still being sequenced is answered in sequence with the order\'s reports; a PossDup repeat is ignored', async () => {
+    const { port, venue } = await setup();
+    const c = await loggedOn(port, 'VSG', venue.privateKeyPem);
+    // An IOC with nothing to meet is done in its own batch; the cancel naming it comes too late.
+    c.sendTogether([['D', '11=f1|1=C1|55=BASE-QUOTE|54=1|38=1|40=2|44=900|59=3'], ['F', '11=f2|41=f1|1=C1|55=BASE-QUOTE|54=1']]);
+    const reject = await c.waitFor((m) => m.msgType === '9' && m.get(11) === 'f2');
+    expect(fieldsOf(reject)).toMatchObject({ 41: 'f1', 102: '0', 39: '4', 434: '1' });
+    // Every message came in order, without a gap.
+    expect(c.received.map((m) => m.seq)).toEqual(c.received.map((_, i) => i + 1));
+    // The venue resends f1 as a possible duplicate: it was processed, nothing more is said.
+    const before = c.received.length;
+    c.send('D', '11=f1|1=C1|55=BASE-QUOTE|54=1|38=1|40=2|44=900|59=3', { header: `43=Y\x01122=${'20260101-00:00:00.000'}\x01` });
+    c.send('1', '112=after');
+    await c.waitFor((m) => m.msgType === '0' && m.get(112) === 'after', { from: before });
+    expect(c.received.slice(before).map((m) => m.msgType)).toEqual(['0']);
+  });
+
   it('[OPS-1] a mass cancel cancels the venue\'s orders only, one report each, then the summary', async () => {
     const { node, port, venue } = await setup();
     const c = await loggedOn(port, 'VSG', venue.privateKeyPem);

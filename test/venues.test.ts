@@ -55,7 +55,7 @@ describe('venues in the node state', () => {
       { type: 'admin', operator: OPERATOR, body: { action: 'custody.attest', venue: 'venue-sg', client: 'C1', asset: 'QUOTE', amount: 10_000, id: 'a1' } });
     expect(setup.map((o) => o.ok)).toEqual([true, true, true, true]);
     const c1 = s.pipeline.venues.registry.venues.get('venue-sg')!.clients.C1;
-    expect(s.pipeline.venues.registry.nextExpiryUs(before)).toBe(end);
+    expect(s.pipeline.venues.registry.nextExpiryUs()).toBe(end);
     const [rests] = s.batch(before, { type: 'order', account: c1, instrument: 1, side: 0, orderType: 0, tif: 0, price: 900, qty: 5 });
     expect(rests.ok).toBe(true);
     // One microsecond past the end: refused by name, though the clock command has not come yet.
@@ -82,6 +82,48 @@ describe('venues in the node state', () => {
     restored.restoreState(s.pipeline.state());
     expect(restored.state()).toEqual(s.pipeline.state());
     expect(restored.ledger.accounts.get(c1)).toEqual(s.pipeline.ledger.accounts.get(c1));
+  });
+
+  it('[OPS-1] an amend that names the remaining quantity it expects is refused when a fill got there first in the batch', () => {
+    const s = new Sequencer(pipelineOf(testConfig()));
+    s.batch(1, { type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 100_000 }, { type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 100 });
+    const [rest] = s.batch(2, { type: 'order', account: SELLER, instrument: 1, side: 1, orderType: 0, tif: 0, price: 1_000, qty: 10 });
+    // A replace to a total of 6 was computed with 10 left: it sets 6 only if 10 are still left.
+    const [fill, amend] = s.batch(3,
+      { type: 'order', account: BUYER, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_000, qty: 3 },
+      { type: 'amend', account: SELLER, instrument: 1, orderId: rest.orderId!, price: 1_000, qty: 6, ifRemaining: 10 });
+    expect(fill.ok).toBe(true);
+    expect([amend.ok, amend.reasonName, amend.text]).toEqual([false, 'OrderChanged', 'the order has 7 left, not 10']);
+    expect(s.pipeline.orders.get(rest.orderId!)!.remaining).toBe(7);
+    const [again] = s.batch(4, { type: 'amend', account: SELLER, instrument: 1, orderId: rest.orderId!, price: 1_000, qty: 3, ifRemaining: 7 });
+    expect(again.ok).toBe(true);
+    expect(s.pipeline.orders.get(rest.orderId!)!.remaining).toBe(3);
+  });
+
+  it('[SL-7] a licence that ended while the node was down suspends the venue as soon as the node is back, cancelling its resting orders', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'junction-expiry-'));
+    const lastDay = Date.parse('2027-03-31T23:59:00Z');
+    let node = await NodeRuntime.open({ dataDir, config: testConfig(), clockMs: () => lastDay });
+    const venue = venueInput('venue-sg', 'VSG', { licenceExpires: '2027-03-31' });
+    for (const body of [
+      { action: 'jurisdiction.set', jurisdiction: SG }, { action: 'venue.add', venue: venue.input },
+      { action: 'venue.client.add', venue: 'venue-sg', client: 'C1' },
+      { action: 'custody.attest', venue: 'venue-sg', client: 'C1', asset: 'QUOTE', amount: 10_000, id: 'a1' },
+    ] as const) expect((await node.submit({ type: 'admin', operator: OPERATOR, body })).ok).toBe(true);
+    const c1 = node.pipeline.venues.registry.venues.get('venue-sg')!.clients.C1;
+    const rest = await node.submit({ type: 'order', account: c1, instrument: 1, side: 0, orderType: 0, tif: 0, price: 900, qty: 5 });
+    expect(rest.ok).toBe(true);
+    await node.stop();
+    // Back two minutes later: the licence ended meanwhile.
+    node = await NodeRuntime.open({ dataDir, clockMs: () => lastDay + 120_000 });
+    cleanup.push(() => node.close());
+    for (let i = 0; i < 100 && node.pipeline.orders.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await node.drain();
+    expect(node.pipeline.orders.size).toBe(0);
+    expect(node.ledger.balance(c1, 0)).toEqual({ available: 10_000, held: 0 });
+    const v = node.pipeline.venues.registry.venues.get('venue-sg')!;
+    expect([v.status, v.statusReason]).toEqual(['suspended', 'LicenceExpired']);
+    expect(node.pipeline.venues.registry.events.at(-1)).toMatchObject({ event: 'suspended', operator: 0, ts: (lastDay + 120_000) * 1000 });
   });
 
   it('[SL-7] operator commands are checked field by field and refused by name, changing nothing', () => {

@@ -37,7 +37,15 @@ export interface OrderCommand {
   origin?: Origin;
 }
 export interface CancelCommand { type: 'cancel'; account: number; instrument: number; orderId: number; origin?: Origin }
-export interface AmendCommand { type: 'amend'; account: number; instrument: number; orderId: number; price: number; qty: number; origin?: Origin }
+export interface AmendCommand {
+  type: 'amend'; account: number; instrument: number; orderId: number; price: number; qty: number;
+  /**
+   * When given, the amend applies only if the order's remaining quantity is still this (a FIX
+   * replace gives a total quantity: what is left to set depends on what has filled meanwhile).
+   */
+  ifRemaining?: number;
+  origin?: Origin;
+}
 export interface MassCancelCommand { type: 'massCancel'; account: number; instrument?: number; side?: number; origin?: Origin }
 
 /** An operator's command (venue registry, venue clients' custody), naming the operator key that sent it. */

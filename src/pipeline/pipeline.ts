@@ -352,6 +352,11 @@ export class Pipeline {
     }
     if (!o) return this.reject(outcome, RejectReason.UnknownOrder);
     if (this.venueRefused(c.account, outcome)) return;
+    if (c.ifRemaining !== undefined && o.remaining !== c.ifRemaining) {
+      this.reject(outcome, NodeReject.OrderChanged);
+      outcome.text = `the order has ${o.remaining} left, not ${c.ifRemaining}`;
+      return;
+    }
     if (!Number.isSafeInteger(c.price) || c.price <= 0) return this.reject(outcome, NodeReject.InvalidPrice);
     if (!Number.isSafeInteger(c.qty) || c.qty <= 0) return this.reject(outcome, NodeReject.InvalidQuantity);
     // The instrument's grid and size before funds, so the reason is the real cause.

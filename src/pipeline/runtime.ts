@@ -58,6 +58,11 @@ export interface RuntimeOptions {
   queuedMax?: number;
   /** Told each batch's size and how long its commit took to become durable, in microseconds. */
   onCommit?: (commands: number, micros: number) => void;
+  /**
+   * The sequencer's clock, ms since the epoch (default Date.now): the one time source of the
+   * node's state. Tests set it to show what happens when a date passes.
+   */
+  clockMs?: () => number;
 }
 
 function gcd(a: number, b: number): number {
@@ -145,11 +150,14 @@ export class NodeRuntime {
   private readonly snapshotEvery: number;
   private readonly onCommit: RuntimeOptions['onCommit'];
   private readonly queuedMax: number;
+  private readonly clockMs: () => number;
   /** The exclusive hold on the data folder (none when opened read-only). */
   private lock: DataDirLock | undefined;
   /** When the next licence ends (µs), and the timer that sends the clock command then. */
   private clockAtUs = 0;
   private clockTimer: NodeJS.Timeout | undefined;
+  /** A clock command is queued and not yet applied. */
+  private clockQueued = false;
 
   private constructor(
     readonly config: NodeConfig,
@@ -166,6 +174,7 @@ export class NodeRuntime {
     this.snapshotEvery = options.snapshotEveryBatches ?? SNAPSHOT_EVERY_BATCHES_DEFAULT;
     this.onCommit = options.onCommit;
     this.queuedMax = options.queuedMax ?? QUEUED_MAX;
+    this.clockMs = options.clockMs ?? Date.now;
   }
 
   /** Recovers a data folder's state for reading only (operators' tools); writes nothing. */
@@ -221,7 +230,7 @@ export class NodeRuntime {
     const runtime = new NodeRuntime(config, store, ledger, pipeline, batch, lastSeq, options);
     runtime.checkInvariants();
     runtime.checkStoredBalances();
-    if (!options.readOnly) runtime.armClock(Date.now() * 1000);
+    if (!options.readOnly) runtime.armClock();
     return runtime;
   }
 
@@ -339,7 +348,7 @@ export class NodeRuntime {
       this.head = 0;
     }
     // The sequencer: the one place on the path that reads a clock.
-    const ts = Math.max(this.lastTs, Date.now() * 1000);
+    const ts = Math.max(this.lastTs, this.clockMs() * 1000);
     this.lastTs = ts;
     for (let i = 0; i < waiting.length; i++) {
       waiting[i].seq = ++this.lastSeq;
@@ -354,7 +363,7 @@ export class NodeRuntime {
       return this.fail(e as Error, waiting, this.batch + 1);
     }
     const outcomes = applied.outcomes;
-    this.armClock(ts);
+    this.armClock(waiting);
     this.batch += 1;
     this.undurable++;
     const batch = this.batch;
@@ -413,24 +422,27 @@ export class NodeRuntime {
   }
 
   /**
-   * A venue's licence that ends is a matter of the sequencer's time: when the next one ends, a
-   * clock command is sequenced, and the pipeline suspends what no longer qualifies (replay sees
-   * the same command at the same time). Orders are refused from the end on even before it lands.
+   * A venue's licence that ends is a matter of the sequencer's time: when the next one ends (or at
+   * once, for one that ended while the node was down), a clock command is sequenced, and the
+   * pipeline suspends what no longer qualifies (replay sees the same command at the same time).
+   * Orders are refused from the end on even before it lands. One clock command at a time.
    */
-  private armClock(ts: number): void {
-    if (!this.pipeline.venues.active) return;
-    const next = this.pipeline.venues.registry.nextExpiryUs(ts) ?? 0;
+  private armClock(applied?: readonly SequencedCommand[]): void {
+    if (this.clockQueued && applied?.some((c) => c.command.type === 'admin' && c.command.body.action === 'clock')) this.clockQueued = false;
+    if (!this.pipeline.venues.active || this.clockQueued || this.failure) return;
+    const next = this.pipeline.venues.registry.nextExpiryUs() ?? 0;
     if (next === this.clockAtUs) return;
     clearTimeout(this.clockTimer);
     this.clockTimer = undefined;
     this.clockAtUs = next;
     if (next === 0) return;
-    const delayMs = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(next / 1000 - Date.now()) + 1));
+    const delayMs = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(next / 1000 - this.clockMs()) + 1));
     this.clockTimer = setTimeout(() => {
       this.clockAtUs = 0;
       this.clockTimer = undefined;
       // Early (a delay past a timer's range) is harmless: nothing is due, and the batch re-arms it.
-      this.enqueue({ type: 'admin', operator: 0, body: { action: 'clock' } });
+      // It takes risk off (suspensions cancel orders): never refused for room.
+      this.clockQueued = this.enqueue({ type: 'admin', operator: 0, body: { action: 'clock' } }, undefined, undefined, true);
     }, delayMs);
     this.clockTimer.unref();
   }

@@ -24,6 +24,8 @@ export const enum NodeReject {
   InvalidAdminCommand = 117,
   UnknownVenue = 118,
   UnknownVenueClient = 119,
+  /** An amend that said what the order's remaining quantity must be found it changed (a fill got there first). */
+  OrderChanged = 120,
 }
 
 export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
@@ -31,7 +33,7 @@ export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
   104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit',
   108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount',
   112: 'UnknownOrder', 113: 'InvalidCommand', 114: 'InvalidPrice', 115: 'InvalidQuantity',
-  116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient',
+  116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient', 120: 'OrderChanged',
 };
 
 /** Any reject's name: the core's (below 100) or the node's. */

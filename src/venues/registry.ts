@@ -132,13 +132,16 @@ export class VenueRegistry {
     return this.ineligibility(venue, ts);
   }
 
-  /** The earliest licence end (µs) of an active venue still ahead of `ts`, or undefined. */
-  nextExpiryUs(ts: number): number | undefined {
+  /**
+   * The earliest licence end (µs) of an active venue, or undefined: one already past (it ended
+   * while the node was down, say) is due at once.
+   */
+  nextExpiryUs(): number | undefined {
     let next: number | undefined;
     for (const v of this.venues.values()) {
       if (v.status !== 'active') continue;
       const end = licenceEndUs(v.licenceExpires);
-      if (end > ts && (next === undefined || end < next)) next = end;
+      if (next === undefined || end < next) next = end;
     }
     return next;
   }

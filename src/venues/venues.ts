@@ -207,10 +207,11 @@ export class Venues {
       case 'venue.client.add': {
         const v = this.venue(body.venue);
         if (Array.isArray(v)) return v;
-        if (v.clients[body.client] !== undefined) return [NodeReject.InvalidAdminCommand, `client ${body.client} of ${v.code} exists (account ${v.clients[body.client]})`];
+        if (Object.hasOwn(v.clients, body.client)) return [NodeReject.InvalidAdminCommand, `client ${body.client} of ${v.code} exists (account ${v.clients[body.client]})`];
         const id = this.nextId++;
         this.ledger.addAccount(this.clientAccount(v, id, body.client));
-        v.clients[body.client] = id;
+        // An own property whatever the id (even "__proto__"): ids are the venue's text.
+        Object.defineProperty(v.clients, body.client, { value: id, enumerable: true, writable: true, configurable: true });
         this.clientAccounts.set(id, v.code);
         this.record(seq, ts, v.code, 'client-added', operator, `client ${body.client} is account ${id}`);
         return undefined;
@@ -219,7 +220,7 @@ export class Venues {
       case 'custody.release': {
         const v = this.venue(body.venue);
         if (Array.isArray(v)) return v;
-        const account = v.clients[body.client];
+        const account = Object.hasOwn(v.clients, body.client) ? v.clients[body.client] : undefined;
         if (account === undefined) return [NodeReject.UnknownVenueClient, `${v.code} has no client ${body.client}`];
         const asset = this.ledger.assetIndex.get(body.asset);
         if (asset === undefined) return [NodeReject.UnknownAsset, `no asset ${body.asset}`];

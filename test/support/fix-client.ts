@@ -64,6 +64,12 @@ export class FixTestClient {
     this.nextOut = seq + 1;
   }
 
+  /** Several messages in one write (so the node reads them in one go), numbered next. */
+  sendTogether(messages: [msgType: string, body: string][]): void {
+    const parts = messages.map(([msgType, body]) => this.writer.write(msgType, this.nextOut++, fixTime(Date.now()), body.split('|').join('\x01') + '\x01'));
+    this.socket.write(Buffer.concat(parts));
+  }
+
   raw(bytes: Buffer | string): void {
     this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   }

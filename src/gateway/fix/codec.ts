@@ -80,11 +80,28 @@ export class FixFramer {
 
   /** Skips to the next BeginString after the current position (what a garbled message leaves). */
   private resync(why: string): { garbled: string } {
-    const next = this.buffer.indexOf(BEGIN, this.at + 1);
-    if (next < 0) {
-      // Keep a tail that may be the start of the next BeginString.
-      this.at = Math.max(this.at + 1, this.buffer.length - BEGIN.length + 1);
-    } else this.at = next;
+    const b = this.buffer;
+    const next = b.indexOf(BEGIN, this.at + 1);
+    if (next >= 0) {
+      this.at = next;
+      return { garbled: why };
+    }
+    // Keep only a tail that is the start of a BeginString (so one run of garbage counts once).
+    let keep = b.length;
+    for (let p = Math.max(this.at + 1, b.length - BEGIN.length + 1); p < b.length; p++) {
+      let prefix = true;
+      for (let i = 0; p + i < b.length; i++) {
+        if (b[p + i] !== BEGIN[i]) {
+          prefix = false;
+          break;
+        }
+      }
+      if (prefix) {
+        keep = p;
+        break;
+      }
+    }
+    this.at = keep;
     return { garbled: why };
   }
 
@@ -468,7 +485,10 @@ export function* messagesOf(blob: Uint8Array): IterableIterator<RawMessage> {
   }
 }
 
-/** Escapes nothing: FIX text values must not hold SOH; this replaces any with a space. */
+/**
+ * A text as a FIX value: printable ASCII only (a control character could end the field, and a
+ * character past Latin-1 would be cut to its low byte on the wire), anything else as '?'.
+ */
 export function fixText(s: string): string {
-  return s.replace(/[\x00-\x1f]/g, ' ');
+  return /^[\x20-\x7e]*$/.test(s) ? s : s.replace(/[^\x20-\x7e]/g, '?');
 }

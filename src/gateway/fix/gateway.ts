@@ -19,13 +19,13 @@ import { publicKeyFromRaw } from '../ws/auth.js';
 import { INTAKE_QUEUED_MAX } from '../ws/limits.js';
 import { FixBlob, fixText, fixTime, parseFixTime, SessionReject, type FixMessage } from './codec.js';
 import { FixSession, VenueLink, type SessionHost, type SessionStats } from './session.js';
-import { FixStore, type FixOrderRow } from './store.js';
+import { FixStore, type FixOrderRow, type SequenceState } from './store.js';
 
 export const FIX_PORT_DEFAULT = 8900;
 /** ClOrdIDs of done orders (and of requests) per venue still refused as duplicates, the latest ones. */
 export const CLORDIDS_RETAINED = 100_000;
 /** Requests in the node at once, at most (a power of two, above the node's queue bound). */
-const REQUESTS_MAX = 1 << 19;
+const REQUESTS_MAX = 1 << 20;
 /** A Logon's SendingTime more than this from the node's clock is refused. */
 export const LOGON_SKEW_MS = 30_000;
 /** Gateway ids of FIX bridges (carried in command origins), apart from the websocket gateways'. */
@@ -43,6 +43,13 @@ interface FixOrder extends FixOrderRow {
   link?: VenueLink;
   /** Whether its row is in the store (an order done within its first batch never is). */
   stored?: boolean;
+  /** Its OrdStatus once done: filled or cancelled. */
+  finalStatus?: number;
+}
+
+/** A venue client's account by its id (own properties only: an id is the venue's text). */
+function clientAccount(clients: Record<string, number>, client: string): number | undefined {
+  return Object.hasOwn(clients, client) ? clients[client] : undefined;
 }
 
 /** FIX TimeInForce(59) → the node's: Day is kept as GTC (the book has no trading day yet). */
@@ -109,6 +116,8 @@ interface FixRequest {
   kind: RequestKind;
   link: VenueLink;
   inSeq: number;
+  /** The link's sequence epoch when it came (a sequence reset starts a new one). */
+  epoch: number;
   clOrdId: string;
   order?: FixOrder;
   /** A replace's new total quantity and price. */
@@ -122,10 +131,20 @@ interface FixRequest {
 }
 
 /** What an applied batch wrote for the bridge, until it is durable. */
-interface BatchRows { out: BatchOut[]; orders: FixOrder[]; closed: FixOrder[]; clOrdIds: [string, string, number][] }
+interface BatchRows {
+  out: BatchOut[];
+  orders: FixOrder[];
+  closed: FixOrder[];
+  clOrdIds: [string, string, number][];
+  /**
+   * What write() puts, prepared at the end of applied(): LMDB runs the transaction's callback
+   * later (after later batches may have been applied), so nothing is read there live.
+   */
+  rows?: { sequences: [string, SequenceState][]; open: FixOrderRow[]; closedIds: number[] };
+}
 
 /** What a batch produced for one venue: its messages (numbered), what to store with the batch. */
-interface BatchOut { link: VenueLink; blob: FixBlob }
+interface BatchOut { link: VenueLink; blob: FixBlob; epoch: number }
 
 export interface FixGatewayOptions {
   /** Serve FIX over TLS with this certificate and key (PEM files). */
@@ -152,7 +171,7 @@ const EXEC_REJECTED = 0x38;
 const EXEC_RESTATED = 0x44;
 const EXEC_TRADE = 0x46;
 /** Why the core cancelled an order (its CancelReason), as a report's Text. */
-const CANCEL_TEXT = ['cancelled', 'cancelled', 'mass cancel', 'self-trade prevention', 'unfilled remainder (IOC/FOK/market)', 'expired'];
+const CANCEL_TEXT = ['cancelled', 'cancelled', 'mass cancel', 'unfilled remainder (IOC or market)', 'FOK could not fill', 'self-trade prevention'];
 
 /** FIX OrdRejReason(103) for a node reject. */
 function ordRejReason(reason: number): number {
@@ -229,7 +248,8 @@ export class FixGateway implements SessionHost {
       const used = [...this.store.usedClOrdIds(code, CLORDIDS_RETAINED)].reverse();
       for (const [clOrdId, orderId] of used) {
         const open = this.orders.get(orderId);
-        if (open) this.idsOf(code).set(clOrdId, open);
+        // Only its current ClOrdID names an open order (a replaced one is retired).
+        if (open && open.clOrdId === clOrdId) this.idsOf(code).set(clOrdId, open);
         else this.retire(code, clOrdId, orderId);
       }
     }
@@ -264,6 +284,8 @@ export class FixGateway implements SessionHost {
       this.server.once('error', refused);
       this.server.listen({ port, host, exclusive: true }, () => {
         this.server.off('error', refused);
+        // After listening, an accept error (out of file descriptors) is logged, never fatal.
+        this.server.on('error', (e) => console.error('junction fix: the listener failed to accept:', e.message));
         const address = this.server.address();
         resolve(typeof address === 'object' && address ? address.port : port);
       });
@@ -420,7 +442,8 @@ export class FixGateway implements SessionHost {
     if (side !== '1' && side !== '2') return this.badValue(session, m, 54, 'Side(54) must be 1 (buy) or 2 (sell)');
     const ordType = m.get(40);
     if (ordType !== '1' && ordType !== '2') return this.badValue(session, m, 40, 'OrdType(40) must be 1 (market) or 2 (limit)');
-    let tif = TIME_IN_FORCE[m.get(59) ?? '1'];
+    const tifText = m.get(59) ?? '1';
+    let tif = Object.hasOwn(TIME_IN_FORCE, tifText) ? TIME_IN_FORCE[tifText] : undefined;
     if (tif === undefined) return this.badValue(session, m, 59, 'TimeInForce(59) must be 0 (day, as GTC), 1 (GTC), 3 (IOC) or 4 (FOK)');
     const execInst = m.get(18);
     if (execInst !== undefined) {
@@ -437,10 +460,14 @@ export class FixGateway implements SessionHost {
     if (price === undefined) return;
     const venue = this.node.pipeline.venues.registry.venues.get(link.venue)!;
     const client = m.get(1)!;
-    const account = venue.clients[client];
+    const account = clientAccount(venue.clients, client);
     if (account === undefined) return this.rejectOrder(session, m, 15, `UnknownVenueClient: ${link.venue} has no client ${client}`);
     const ids = this.idsOf(link.venue);
-    if (ids.has(clOrdId)) return this.rejectOrder(session, m, 6, `DuplicateClOrdID: ${clOrdId} was already used`);
+    if (ids.has(clOrdId)) {
+      // A possible duplicate (PossDupFlag=Y) of an order already entered was processed: nothing to do.
+      if (m.get(43) === 'Y') return;
+      return this.rejectOrder(session, m, 6, `DuplicateClOrdID: ${clOrdId} was already used`);
+    }
     if (this.busy()) return this.rejectOrder(session, m, 99, 'Busy: the node is at its intake limit; retry');
     const order: FixOrder = {
       orderId: 0, venue: link.venue, clOrdId, client, account, instrument: listing.id, side: side === '1' ? 0 : 1,
@@ -449,7 +476,7 @@ export class FixGateway implements SessionHost {
     const command = this.node.orderCommand();
     command.account = account; command.instrument = listing.id; command.side = order.side; command.orderType = order.ordType;
     command.tif = tif; command.price = price; command.qty = qty; command.stpMode = undefined;
-    const request = this.request(command.origin, { kind: 'new', link, inSeq: m.seq, clOrdId, order });
+    const request = this.request(command.origin, { kind: 'new', link, inSeq: m.seq, clOrdId, order, epoch: link.epoch });
     if (this.onOrderLatency) command.origin.arrivedMs = performance.now();
     ids.set(clOrdId, order);
     link.pendingIn.add(m.seq);
@@ -483,10 +510,16 @@ export class FixGateway implements SessionHost {
     if (this.requests[slot] === r) this.requests[slot] = undefined;
   }
 
-  /** OrderCancelReject(9) of a request the node never saw (kept for resends). */
+  /**
+   * OrderCancelReject(9) of a request the node never saw (kept for resends). Inside a batch being
+   * applied (a request that followed an order still being sequenced) it is one of the batch's
+   * messages, numbered and stored with them; otherwise the session sends it on its own.
+   */
   private cancelReject(session: FixSession, m: FixMessage, replace: boolean, reason: number, text: string, order?: FixOrder): void {
-    session.send('9', `37=${order && order.orderId ? order.orderId : 'NONE'}\x0111=${fixText(m.get(11) ?? '')}\x0141=${fixText(m.get(41) ?? '')}\x01`
-      + `39=${String.fromCharCode(order ? this.status(order) : ORD_STATUS_REJECTED)}\x01434=${replace ? 2 : 1}\x01102=${reason}\x0158=${fixText(text)}\x01`, undefined, undefined, true);
+    const body = `37=${order && order.orderId ? order.orderId : 'NONE'}\x0111=${fixText(m.get(11) ?? '')}\x0141=${fixText(m.get(41) ?? '')}\x01`
+      + `39=${String.fromCharCode(order ? this.currentStatus(order) : ORD_STATUS_REJECTED)}\x01434=${replace ? 2 : 1}\x01102=${reason}\x0158=${fixText(text)}\x01`;
+    if (this.current && session.link) this.emit(session.link, '9', body);
+    else session.send('9', body, undefined, undefined, true);
   }
 
   private cancelOrReplace(session: FixSession, m: FixMessage, replace: boolean): void {
@@ -495,8 +528,15 @@ export class FixGateway implements SessionHost {
     const clOrdId = m.get(11)!;
     if (!CLORDID.test(clOrdId)) return this.badValue(session, m, 11, 'ClOrdID(11) is 1 to 64 printable characters');
     const ids = this.idsOf(link.venue);
+    // A possible duplicate (PossDupFlag=Y) of a request already entered was processed: nothing to do.
+    if (m.get(43) === 'Y' && ids.has(clOrdId)) return;
     const named = ids.get(m.get(41)!);
     const order = typeof named === 'object' ? named : undefined;
+    if (typeof named === 'number' && named > 0) {
+      const live = this.orders.get(named);
+      if (live) return this.cancelReject(session, m, replace, 1, `UnknownOrder: ${m.get(41)} was replaced; the order's ClOrdID is now ${live.clOrdId}`, live);
+      return this.cancelReject(session, m, replace, 0, `TooLateToCancel: order ${named} is done`);
+    }
     if (!order) return this.cancelReject(session, m, replace, 1, `UnknownOrder: no open order ${m.get(41)}`);
     if (ids.has(clOrdId)) return this.cancelReject(session, m, replace, 6, `DuplicateClOrdID: ${clOrdId} was already used`, order);
     const listing = this.listingsById.get(order.instrument)!;
@@ -504,7 +544,9 @@ export class FixGateway implements SessionHost {
       return this.cancelReject(session, m, replace, 99, 'Symbol(55) and Side(54) must be the order\'s', order);
     }
     if (m.has(1) && m.get(1) !== order.client) return this.cancelReject(session, m, replace, 99, 'Account(1) must be the order\'s', order);
-    const request: Omit<FixRequest, 'no'> = { kind: replace ? 'replace' : 'cancel', link, inSeq: m.seq, clOrdId, order };
+    // Cancels take risk off: refused for room only at twice the intake limit (as on the websocket).
+    if (!replace && this.node.queued >= 2 * this.intakeQueuedMax) return this.cancelReject(session, m, false, 99, 'Busy: the node is at its intake limit; retry', order);
+    const request: Omit<FixRequest, 'no'> = { kind: replace ? 'replace' : 'cancel', link, inSeq: m.seq, clOrdId, order, epoch: link.epoch };
     if (replace) {
       if (m.get(40) !== '2') return this.badValue(session, m, 40, 'a replace keeps a limit order: OrdType(40) must be 2');
       if (!m.has(44)) return session.reject(m, { reason: SessionReject.RequiredTagMissing, tag: 44, text: 'a replace needs Price(44)' });
@@ -521,26 +563,35 @@ export class FixGateway implements SessionHost {
     if (replace) ids.set(clOrdId, order);
     else this.retire(link.venue, clOrdId, 0);
     link.pendingIn.add(m.seq);
+    const refused = (reason: number, text: string) => {
+      if (request.epoch === link.epoch) link.pendingIn.delete(m.seq);
+      // A refused replace's new ClOrdID names nothing: it is retired (still refused as a duplicate).
+      if (replace) this.retire(link.venue, clOrdId, order.orderId);
+      this.cancelReject(session, m, replace, reason, text, order);
+    };
     const enter = () => {
-      if (!this.orders.has(order.orderId)) {
-        // Done meanwhile (filled or cancelled while being sequenced).
-        link.pendingIn.delete(m.seq);
-        return this.cancelReject(session, m, replace, 0, 'TooLateToCancel: the order is done', order);
-      }
+      // Done meanwhile (filled or cancelled while being sequenced).
+      if (!this.orders.has(order.orderId)) return refused(0, 'TooLateToCancel: the order is done');
       let command: NodeCommand;
       if (replace) {
+        // OrderQty is the total: what is left to set is what has not filled. The amend applies only
+        // if nothing filled in between (ifRemaining); otherwise it is refused as OrderChanged.
         const remaining = request.qty! - order.cumQty;
-        if (remaining <= 0) {
-          link.pendingIn.delete(m.seq);
-          return this.cancelReject(session, m, true, 99, `OrderQty ${m.get(38)} is not above what has filled`, order);
-        }
-        command = { type: 'amend', account: order.account, instrument: order.instrument, orderId: order.orderId, price: request.price!, qty: remaining, origin: { gateway: 0, keyId: 0, clOrdId: 0 } };
+        if (remaining <= 0) return refused(99, `OrderQty ${m.get(38)} is not above what has filled`);
+        command = {
+          type: 'amend', account: order.account, instrument: order.instrument, orderId: order.orderId, price: request.price!, qty: remaining,
+          ifRemaining: order.qty - order.cumQty, origin: { gateway: 0, keyId: 0, clOrdId: 0 },
+        };
       } else {
         command = { type: 'cancel', account: order.account, instrument: order.instrument, orderId: order.orderId, origin: { gateway: 0, keyId: 0, clOrdId: 0 } };
       }
-      this.request(command.origin!, request);
-      // A cancel takes risk off: never refused for room.
-      this.node.enqueue(command, undefined, undefined, !replace);
+      const entered = this.request(command.origin!, request);
+      // A cancel takes risk off: never refused for room here (it was checked against twice the
+      // intake limit when it came).
+      if (!this.node.enqueue(command, undefined, undefined, !replace)) {
+        this.forget(entered);
+        refused(99, 'Busy: the node is at its intake limit; retry');
+      }
     };
     if (order.orderId === 0) (order.followers ??= []).push(enter);
     else enter();
@@ -561,13 +612,14 @@ export class FixGateway implements SessionHost {
     const venue = this.node.pipeline.venues.registry.venues.get(link.venue)!;
     let accounts = Object.values(venue.clients);
     if (m.has(1)) {
-      const account = venue.clients[m.get(1)!];
+      const account = clientAccount(venue.clients, m.get(1)!);
       if (account === undefined) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0, 99, `UnknownVenueClient: ${m.get(1)}`);
       accounts = [account];
     }
     if (accounts.length === 0) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0);
     const origin: Origin = { gateway: 0, keyId: 0, clOrdId: 0 };
-    const request = this.request(origin, { kind: 'mass', link, inSeq: m.seq, clOrdId: m.get(11)!, massType: type, symbol: m.get(55), commandsLeft: accounts.length, cancelled: 0 });
+    if (this.node.queued >= 2 * this.intakeQueuedMax) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0, 99, 'Busy: the node is at its intake limit; retry');
+    const request = this.request(origin, { kind: 'mass', link, inSeq: m.seq, clOrdId: m.get(11)!, massType: type, symbol: m.get(55), commandsLeft: accounts.length, cancelled: 0, epoch: link.epoch });
     link.pendingIn.add(m.seq);
     for (const account of accounts) {
       const command: NodeCommand = { type: 'massCancel', account, origin };
@@ -636,7 +688,7 @@ export class FixGateway implements SessionHost {
   private outOf(link: VenueLink): BatchOut {
     const cur = this.current!;
     for (const o of cur.out) if (o.link === link) return o;
-    const o: BatchOut = { link, blob: new FixBlob() };
+    const o: BatchOut = { link, blob: new FixBlob(), epoch: link.epoch };
     cur.out.push(o);
     return o;
   }
@@ -682,7 +734,7 @@ export class FixGateway implements SessionHost {
         request.commandsLeft!--;
         if (request.commandsLeft === 0) {
           this.forget(request);
-          request.link.pendingIn.delete(request.inSeq);
+          if (request.epoch === request.link.epoch) request.link.pendingIn.delete(request.inSeq);
           this.emit(request.link, 'r', this.massCancelBody(request.clOrdId, request.massType!, request.symbol, request.cancelled!));
         }
       }
@@ -690,7 +742,16 @@ export class FixGateway implements SessionHost {
     }
     this.publishMarketData();
     for (const out of cur.out) if (out.link.session?.active) out.link.session.queue(out.blob.lastSeq, out.blob.view());
-    if (cur.out.length > 0 || cur.orders.length > 0 || cur.closed.length > 0 || cur.clOrdIds.length > 0) this.batches.set(b.batch, cur);
+    if (cur.out.length > 0 || cur.orders.length > 0 || cur.closed.length > 0 || cur.clOrdIds.length > 0) {
+      cur.rows = {
+        sequences: cur.out.map((out) => [out.link.venue, { nextIn: out.link.persistedIn(), nextOut: out.link.seq.nextOut }]),
+        open: cur.orders.filter((o) => this.orders.get(o.orderId) === o).map((o) => this.row(o)),
+        closedIds: cur.closed.map((o) => o.orderId),
+      };
+      for (const o of cur.orders) if (this.orders.get(o.orderId) === o) o.stored = true;
+      for (const o of cur.closed) o.stored = false;
+      this.batches.set(b.batch, cur);
+    }
     this.current = undefined;
   }
 
@@ -710,7 +771,7 @@ export class FixGateway implements SessionHost {
   private requestApplied(r: FixRequest, outcome: Outcome): void {
     if (r.kind === 'mass') return;
     this.forget(r);
-    r.link.pendingIn.delete(r.inSeq);
+    if (r.epoch === r.link.epoch) r.link.pendingIn.delete(r.inSeq);
     const order = r.order!;
     if (r.kind === 'new') {
       if (outcome.ok) {
@@ -722,7 +783,7 @@ export class FixGateway implements SessionHost {
         this.current!.orders.push(order);
       } else {
         this.retire(order.venue, order.clOrdId, outcome.orderId ?? 0);
-        this.report(order, EXEC_REJECTED, ORD_STATUS_REJECTED, 0, outcome.orderId ?? 0, order.clOrdId, undefined, 0, 0, ordRejReason(outcome.reason ?? 0), this.rejectText(outcome));
+        this.report(order, EXEC_REJECTED, ORD_STATUS_REJECTED, 0, outcome.orderId ?? 0, order.clOrdId, undefined, 0, 0, ordRejReason(outcome.reason ?? 0), fixText(this.rejectText(outcome)));
       }
       return;
     }
@@ -731,7 +792,7 @@ export class FixGateway implements SessionHost {
       if (r.kind === 'replace') this.retire(order.venue, r.clOrdId, order.orderId);
       const reason = outcome.reason === 12 || outcome.reason === NodeReject.UnknownOrder ? 0 : 99;
       this.emit(r.link, '9', `37=${order.orderId}\x0111=${fixText(r.clOrdId)}\x0141=${fixText(order.clOrdId)}\x01`
-        + `39=${String.fromCharCode(this.orders.has(order.orderId) ? this.status(order) : ORD_STATUS_FILLED)}\x01434=${r.kind === 'replace' ? 2 : 1}\x01102=${reason}\x01`
+        + `39=${String.fromCharCode(this.currentStatus(order))}\x01434=${r.kind === 'replace' ? 2 : 1}\x01102=${reason}\x01`
         + `58=${fixText(this.rejectText(outcome))}\x01`);
     }
   }
@@ -739,6 +800,11 @@ export class FixGateway implements SessionHost {
   private rejectText(outcome: Outcome): string {
     const name = outcome.reasonName ?? rejectName(outcome.reason ?? 0);
     return outcome.text ? `${name}: ${outcome.text}` : name;
+  }
+
+  /** OrdStatus now: open (new or partly filled), or how it ended. */
+  private currentStatus(o: FixOrder): number {
+    return o.finalStatus ?? this.status(o);
   }
 
   private status(o: FixOrder): number {
@@ -805,7 +871,7 @@ export class FixGateway implements SessionHost {
         if (r?.kind === 'mass') r.cancelled!++;
         if (mine) this.report(o, EXEC_CANCELED, ORD_STATUS_CANCELED, 0, o.orderId, r!.clOrdId, o.clOrdId);
         else this.report(o, EXEC_CANCELED, ORD_STATUS_CANCELED, 0, o.orderId, o.clOrdId, undefined, 0, 0, 0, CANCEL_TEXT[e.reason] ?? 'cancelled');
-        return this.done(o);
+        return this.done(o, ORD_STATUS_CANCELED);
       }
       case EventKind.Reduced: {
         const o = this.orderOf(e.orderId);
@@ -821,8 +887,10 @@ export class FixGateway implements SessionHost {
         const previous = o.clOrdId;
         if (r && r.kind === 'replace' && r.order === o) {
           o.clOrdId = r.clOrdId;
-          o.qty = r.qty!;
-          o.price = r.price!;
+          // The total stays what was filled plus what the core now holds open (ifRemaining made
+          // sure that is the replace's OrderQty).
+          o.qty = o.cumQty + e.remaining;
+          o.price = e.price;
           this.retire(o.venue, previous, o.orderId);
           this.idsOf(o.venue).set(o.clOrdId, o);
         } else {
@@ -852,7 +920,8 @@ export class FixGateway implements SessionHost {
     if (!this.current!.orders.includes(o)) this.current!.orders.push(o);
   }
 
-  private done(o: FixOrder): void {
+  private done(o: FixOrder, status = ORD_STATUS_FILLED): void {
+    o.finalStatus = status;
     if (o === this.fresh) this.freshDone = true;
     else this.orders.delete(o.orderId);
     this.retire(o.venue, o.clOrdId, o.orderId);
@@ -919,20 +988,12 @@ export class FixGateway implements SessionHost {
     const rows = this.batches.get(batch);
     if (!rows) return;
     const store = this.store;
-    for (const out of rows.out) {
-      store.putMessages(out.link.venue, out.blob);
-      store.putSequence(out.link.venue, { nextIn: out.link.persistedIn(), nextOut: out.link.seq.nextOut });
-    }
+    const prepared = rows.rows!;
+    for (const out of rows.out) store.putMessages(out.link.venue, out.blob);
+    for (const [venue, state] of prepared.sequences) store.putSequence(venue, state);
     // Open orders' rows (an order done within its first batch never gets one).
-    for (const o of rows.orders) {
-      if (this.orders.get(o.orderId) !== o) continue;
-      store.putOrder(this.row(o));
-      o.stored = true;
-    }
-    for (const o of rows.closed) {
-      store.removeOrder(o.orderId);
-      o.stored = false;
-    }
+    for (const row of prepared.open) store.putOrder(row);
+    for (const id of prepared.closedIds) store.removeOrder(id);
     if (rows.clOrdIds.length > 0) {
       const byVenue = new Map<string, [string, number][]>();
       for (const [venue, clOrdId, orderId] of rows.clOrdIds) {
@@ -965,6 +1026,8 @@ export class FixGateway implements SessionHost {
     }
     this.batches.delete(b.batch);
     for (const out of rows.out) {
+      // Numbers of before a sequence reset mean nothing to the session that reset them.
+      if (out.epoch !== out.link.epoch) continue;
       const last = out.blob.lastSeq;
       if (last > out.link.durableOut) out.link.durableOut = last;
       out.link.session?.markReady(last);

@@ -80,6 +80,8 @@ export class VenueLink {
   readonly pendingIn = new PendingSeqs();
   /** The highest outbound sequence number that is durable (what a resend may cover). */
   durableOut: number;
+  /** Counts sequence resets: numbers given before one mean nothing after it. */
+  epoch = 0;
   /** The node's CompID as this venue addresses it, and the venue's. */
   writer: FixWriter;
 
@@ -118,7 +120,8 @@ export interface SessionHost {
 export class FixSession {
   link: VenueLink | undefined;
   private readonly framer = new FixFramer();
-  private state: 'logon' | 'active' | 'closed' = 'logon';
+  /** closing: a Logout that ends the session is on its way; nothing more is read. */
+  private state: 'logon' | 'active' | 'closing' | 'closed' = 'logon';
   private readonly outgoing: Outgoing[] = [];
   /** Messages that came above the expected sequence number, waiting for the gap to be resent. */
   private readonly early = new Map<number, FixMessage>();
@@ -167,6 +170,7 @@ export class FixSession {
   }
 
   private receive(m: FixMessage): void {
+    if (this.state === 'closing') return;
     if (this.state === 'logon') return this.logon(m);
     const link = this.link!;
     if (!m.has(34) || m.seq === 0) return this.logout('MsgSeqNum(34) missing or not a number', true);
@@ -193,7 +197,11 @@ export class FixSession {
       return this.logout(`MsgSeqNum too low, expecting ${expected} but received ${m.seq}`, true);
     }
     this.process(m);
-    // What came early follows, in order, now that the gap is closed.
+    this.drainEarly();
+  }
+
+  /** What came early follows, in order, once the gap before it is closed. */
+  private drainEarly(): void {
     while (this.state === 'active' && this.early.size > 0) {
       const next = this.early.get(this.link!.seq.nextIn);
       if (!next) {
@@ -272,6 +280,7 @@ export class FixSession {
     this.heartbeatMs = heartbeat * 1000;
     const reset = m.get(141) === 'Y';
     if (reset) {
+      r.epoch++;
       r.seq.nextIn = 1;
       r.seq.nextOut = 1;
       r.durableOut = 0;
@@ -390,6 +399,11 @@ export class FixSession {
       this.socket.write(link.writer.write('4', next, now, `123=Y\x0136=${to}\x01`, `43=Y\x01122=${now}\x01`));
     };
     for (const stored of this.host.store.stored(link.venue, begin, end)) {
+      // A peer that asks for more than it reads is dropped, as a slow consumer is.
+      if (this.socket.writableLength > SOCKET_QUEUED_MAX) {
+        this.socket.uncork();
+        return this.drop('slow consumer: a resend it does not read');
+      }
       // Market data is not resent (stale by now): gap-filled like admin messages.
       if (stored.msgType === 'X' || stored.msgType === 'W') continue;
       if (stored.seq > next) gapFill(stored.seq);
@@ -410,6 +424,7 @@ export class FixSession {
     }
     link.seq.nextIn = next;
     for (const s of this.early.keys()) if (s < next) this.early.delete(s);
+    this.drainEarly();
   }
 
   reject(m: FixMessage, fault: FieldFault): void {
@@ -431,6 +446,7 @@ export class FixSession {
     if (this.state === 'closed') return;
     if (!this.link || this.state !== 'active') return this.refuse(text);
     this.send('5', `58=${fixText(text)}\x01`, close ? `!${text}` : text);
+    if (close) this.state = 'closing';
   }
 
   /** A Logon refused: a Logout naming why, then the connection ends. */
@@ -439,8 +455,8 @@ export class FixSession {
       // The venue's own peer (authenticated): the Logout takes the venue's next number.
       this.link = link;
       link.session = this;
-      this.state = 'active';
       this.send('5', `58=${fixText(text)}\x01`, `!${text}`);
+      this.state = 'closing';
       return;
     }
     // Not (yet) a venue's session: nothing of any venue's sequence is used.
