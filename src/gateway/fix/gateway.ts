@@ -24,6 +24,11 @@ import { FixStore, type FixOrderRow, type SequenceState } from './store.js';
 export const FIX_PORT_DEFAULT = 8900;
 /** ClOrdIDs of done orders (and of requests) per venue still refused as duplicates, the latest ones. */
 export const CLORDIDS_RETAINED = 100_000;
+/**
+ * TCP connections at once, logged on or not (venues are few; each unauthenticated connection is
+ * dropped after 10 s without a Logon): past it the listener refuses new ones.
+ */
+export const FIX_CONNECTIONS_MAX = 256;
 /** Requests in the node at once, at most (a power of two, above the node's queue bound). */
 const REQUESTS_MAX = 1 << 20;
 /** A Logon's SendingTime more than this from the node's clock is refused. */
@@ -262,6 +267,7 @@ export class FixGateway implements SessionHost {
     this.server = options.tls
       ? createTlsServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, onConnection)
       : createServer(onConnection);
+    this.server.maxConnections = FIX_CONNECTIONS_MAX;
     this.detach = node.attach({
       applied: (b) => this.applied(b),
       write: (batch) => this.write(batch),
