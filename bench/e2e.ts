@@ -9,8 +9,9 @@
 // usage: npm run bench:e2e -- --clients C --rate R --seconds S [--batch B] [--warmup S (default 3)]
 // It starts the node (dist/src/node.js on a fresh data folder) and the echo server as child
 // processes, so the load generator, the node and the echo server each have their own event loop.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { ackFigures, lineOf, openLoop, stopNode, type MeasuredWindow } from './child.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,33 +31,22 @@ const CLIENTS = Number(values.clients);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const BATCH = Math.max(1, Number(values.batch));
-const TICK_MS = 1;
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
 
-function lines(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
-  return new Promise((resolve) => {
-    let buffered = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      buffered += c.toString();
-      const found = buffered.split('\n').find(match);
-      if (found) resolve(found);
-    });
-  });
-}
 
 const data = mkdtempSync(join(tmpdir(), 'junction-bench-e2e-'));
 const statsFile = join(data, 'stats.json');
 const node = spawn(process.execPath, [...(process.env.JUNCTION_NODE_ARGS ? process.env.JUNCTION_NODE_ARGS.split(' ') : []), join(root, 'dist/src/node.js'), '--data', data, '--port', '0', '--demo-keys', String(CLIENTS + 2), '--stats', statsFile],
   { stdio: ['ignore', 'pipe', 'inherit'] });
-const ready = JSON.parse(await lines(node, (l) => l.includes('"ready"')));
+const ready = JSON.parse(await lineOf(node, (l) => l.includes('"ready"')));
 const keys = JSON.parse(readFileSync(ready.keys, 'utf8')) as { keyId: number; account: number; privateKeyPem: string }[];
 const echo = spawn(process.execPath, ['-e', `
   const uWS = require(${JSON.stringify(join(root, 'node_modules/uWebSockets.js'))});
   uWS.App().ws('/echo', { message: (ws, m, binary) => ws.send(m, binary) })
     .listen('127.0.0.1', 0, (s) => console.log('echo ' + uWS.us_socket_local_port(s)));
 `], { stdio: ['ignore', 'pipe', 'inherit'] });
-const echoPort = Number((await lines(echo, (l) => l.startsWith('echo '))).split(' ')[1]);
+const echoPort = Number((await lineOf(echo, (l) => l.startsWith('echo '))).split(' ')[1]);
 
 const ack = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 const echoRtt = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -69,7 +59,8 @@ let rejected = 0;
 let refused = 0;
 /** Refusals by their reason's name (busy, rate limited, …). */
 const refusedBy = new Map<number, number>();
-let measuring = false;
+/** The measured window (after the warm-up). */
+const window: MeasuredWindow = { measuring: false, from: 0 };
 /** Send time (µs) by clOrdId (ids run 1, 2, … over all clients), 0 once acknowledged. */
 const sent = new Float64Array(Math.ceil(RATE * (SECONDS + Number(values.warmup) + 2)) + BATCH + 1);
 const clients = await Promise.all(makers.map((key) => new Promise<{ ws: WebSocket; sent: Float64Array }>((resolve, reject) => {
@@ -94,7 +85,7 @@ const clients = await Promise.all(makers.map((key) => new Promise<{ ws: WebSocke
       const end = sbe.messageEnd(v, at, d.byteLength);
       const templateId = v.getUint16(at + 2, true);
       if (templateId === sbe.TemplateId.LogonAck) resolve({ ws, sent });
-      if (templateId === sbe.TemplateId.SessionReject && measuring) {
+      if (templateId === sbe.TemplateId.SessionReject && window.measuring) {
         // Busy or rate limited: not acknowledged.
         refused++;
         const reason = v.getUint16(at + 8 + 2, true);
@@ -107,7 +98,7 @@ const clients = await Promise.all(makers.map((key) => new Promise<{ ws: WebSocke
         if (sentAt !== 0) {
           sent[clOrdId] = 0; // the first report (New or Rejected) is the ack
           if (v.getUint8(b + sbe.EXECUTIONREPORT_OFFSETS.execType) === sbe.ExecType.Rejected) rejected++;
-          if (measuring) {
+          if (window.measuring) {
             acked++;
             ack.recordValue(Math.max(1, receivedAt - sentAt));
           }
@@ -125,7 +116,7 @@ const probeSent = new Map<number, number>();
 probe.on('message', (d: Buffer) => {
   const id = d.readUInt32LE(0);
   const at = probeSent.get(id);
-  if (at !== undefined && measuring) echoRtt.recordValue(Math.max(1, nowUs() - at));
+  if (at !== undefined && window.measuring) echoRtt.recordValue(Math.max(1, nowUs() - at));
   probeSent.delete(id);
 });
 
@@ -139,59 +130,38 @@ let frames = 0;
 const buffer = new DataView(new ArrayBuffer(1 << 16));
 const started = nowUs();
 // Warm-up (JIT, heap sizing, and the backlog a cold node builds at high rates) is not measured.
-const warmupUs = Number(values.warmup) * 1_000_000;
-let measuredFrom = 0;
-await new Promise<void>((done) => {
-  const timer = setInterval(() => {
-    const now = nowUs();
-    if (!measuring && now - started >= warmupUs) {
-      measuring = true;
-      measuredFrom = now;
-      node.kill('SIGUSR2'); // the node's own figures start here too
+const measuredUs = await openLoop(node, window, started, Number(values.warmup), SECONDS, nowUs, (now) => {
+  // The schedule is by elapsed time, not by ticks (timers fire late under load).
+  due = (RATE * (now - started)) / 1e6 - (clOrdId - 1);
+  while (due >= BATCH) {
+    due -= BATCH;
+    // Frames go round the connections in turn (by clOrdId they would skip some when a frame holds
+    // an even number of orders, and those left would hit their rate limit).
+    const c = clients[frames++ % clients.length];
+    const orders: sbe.NewOrder[] = [];
+    const first = clOrdId;
+    for (let i = 0; i < BATCH; i++) {
+      orders.push({ clOrdId: clOrdId++, instrument: 1, side: 0, ordType: 0, timeInForce: 1, stpMode: 255, price: 90_250_000_000, qty: 10_000 });
     }
-    if (now - started >= warmupUs + SECONDS * 1e6) {
-      clearInterval(timer);
-      return done();
-    }
-    // The schedule is by elapsed time, not by ticks (timers fire late under load).
-    due = (RATE * (now - started)) / 1e6 - (clOrdId - 1);
-    while (due >= BATCH) {
-      due -= BATCH;
-      // Frames go round the connections in turn (by clOrdId they would skip some when a frame holds
-      // an even number of orders, and those left would hit their rate limit).
-      const c = clients[frames++ % clients.length];
-      const orders: sbe.NewOrder[] = [];
-      const first = clOrdId;
-      for (let i = 0; i < BATCH; i++) {
-        orders.push({ clOrdId: clOrdId++, instrument: 1, side: 0, ordType: 0, timeInForce: 1, stpMode: 255, price: 90_250_000_000, qty: 10_000 });
-      }
-      const n = BATCH === 1 ? sbe.encodeNewOrder(buffer, 0, orders[0]) : sbe.encodeBatchNewOrders(buffer, 0, { orders });
-      // Stamped as each frame goes (a tick sends many: the last would otherwise carry their time).
-      const at = nowUs();
-      for (let id = first; id < clOrdId && id < sent.length; id++) c.sent[id] = at;
-      c.ws.send(new Uint8Array(buffer.buffer, 0, n));
-    }
-    // One echo probe per tick: 1,000 a second at TICK_MS = 1.
-    const b = Buffer.alloc(48);
-    b.writeUInt32LE(++probeId, 0);
-    probeSent.set(probeId, nowUs());
-    probe.send(b);
-  }, TICK_MS);
+    const n = BATCH === 1 ? sbe.encodeNewOrder(buffer, 0, orders[0]) : sbe.encodeBatchNewOrders(buffer, 0, { orders });
+    // Stamped as each frame goes (a tick sends many: the last would otherwise carry their time).
+    const at = nowUs();
+    for (let id = first; id < clOrdId && id < sent.length; id++) c.sent[id] = at;
+    c.ws.send(new Uint8Array(buffer.buffer, 0, n));
+  }
+  // One echo probe per tick: 1,000 a second.
+  const b = Buffer.alloc(48);
+  b.writeUInt32LE(++probeId, 0);
+  probeSent.set(probeId, nowUs());
+  probe.send(b);
 });
-const measuredUs = nowUs() - measuredFrom;
 await new Promise((r) => setTimeout(r, 500)); // let the last acks land
 for (const c of clients) c.ws.close();
 probe.close();
 echo.kill();
-node.kill('SIGTERM');
-await new Promise((r) => node.on('exit', r));
-const commit = JSON.parse(readFileSync(statsFile, 'utf8'));
-rmSync(data, { recursive: true, force: true });
+const commit = await stopNode(node, statsFile, data);
 console.log(JSON.stringify({
-  orders_per_s: Math.round((acked * 1e6) / measuredUs),
-  ack_p50_us: ack.getValueAtPercentile(50),
-  ack_p99_us: ack.getValueAtPercentile(99),
-  ack_p999_us: ack.getValueAtPercentile(99.9),
+  ...ackFigures(ack, acked, measuredUs),
   echo_p50_us: echoRtt.getValueAtPercentile(50),
   echo_p99_us: echoRtt.getValueAtPercentile(99),
   commit_p99_us: commit.commit_p99_us,

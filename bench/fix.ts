@@ -6,9 +6,10 @@
 // usage: npm run bench:fix -- --rate R --seconds S [--warmup S (default 3)] [--batch B (orders per write, default 1)]
 // Orders are IOC buys of venue client SG-C1 at the bottom of the price band: each is acknowledged
 // (New, then Cancelled) and the book stays empty, so the load is steady.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { ackFigures, lineOf, openLoop, stopNode, type MeasuredWindow } from './child.js';
 import { sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,29 +34,20 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
-function line(child: ChildProcess, match: (line: string) => boolean): Promise<string> {
-  return new Promise((resolve) => {
-    let buffered = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      buffered += c.toString();
-      const found = buffered.split('\n').find(match);
-      if (found) resolve(found);
-    });
-  });
-}
 
 const data = mkdtempSync(join(tmpdir(), 'junction-bench-fix-'));
 const statsFile = join(data, 'stats.json');
 const node = spawn(process.execPath, [...(process.env.JUNCTION_NODE_ARGS ? process.env.JUNCTION_NODE_ARGS.split(' ') : []), join(root, 'dist/src/node.js'), '--data', data, '--port', '0', '--fix-port', '0', '--stats', statsFile],
   { stdio: ['ignore', 'pipe', 'inherit'] });
-const ready = JSON.parse(await line(node, (l) => l.includes('"ready"')));
+const ready = JSON.parse(await lineOf(node, (l) => l.includes('"ready"')));
 const venue = (JSON.parse(readFileSync(ready.venues, 'utf8')) as { venue: string; senderCompId: string; targetCompId: string; privateKeyPem: string }[])
   .find((v) => v.venue === 'venue-sg')!;
 const [host, port] = (ready.fix as string).split(':');
 
 const ack = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 const sent = new Float64Array(Math.ceil(RATE * (SECONDS + Number(values.warmup) + 2)) + BATCH + 1);
-let measuring = false;
+/** The measured window (after the warm-up). */
+const window: MeasuredWindow = { measuring: false, from: 0 };
 let acked = 0;
 let rejected = 0;
 let sessionRejects = 0;
@@ -104,7 +96,7 @@ socket.on('data', (chunk: Buffer) => {
         sent[id] = 0; // the first report (New or Rejected) is the ack
         const execType = b[b.indexOf(EXECTYPE, typeAt) + 5];
         if (execType === 0x38) rejected++;
-        if (measuring) {
+        if (window.measuring) {
           acked++;
           ack.recordValue(Math.max(1, receivedAt - sentAt));
         }
@@ -118,60 +110,39 @@ await logon;
 
 let clOrdId = 1;
 const started = nowUs();
-const warmupUs = Number(values.warmup) * 1_000_000;
-let measuredFrom = 0;
 let sendingTime = fixTime(Date.now());
 let sendingTimeAt = Date.now();
-await new Promise<void>((done) => {
-  const timer = setInterval(() => {
-    const now = nowUs();
-    if (!measuring && now - started >= warmupUs) {
-      measuring = true;
-      measuredFrom = now;
-      node.kill('SIGUSR2'); // the node's own figures start here too
+const measuredUs = await openLoop(node, window, started, Number(values.warmup), SECONDS, nowUs, (now) => {
+  if (Date.now() - sendingTimeAt >= 1) {
+    sendingTimeAt = Date.now();
+    sendingTime = fixTime(sendingTimeAt);
+  }
+  // The schedule is by elapsed time, not by ticks (timers fire late under load).
+  let due = Math.floor((RATE * (now - started)) / 1e6) - (clOrdId - 1);
+  while (due > 0) {
+    const n = Math.min(due, BATCH);
+    due -= n;
+    const at = nowUs();
+    // One buffer per write, the orders written into it field by field (the client's own garbage
+    // collection stays out of the figures).
+    const blob = new FixBlob(256 * n);
+    for (let i = 0; i < n; i++) {
+      const id = clOrdId++;
+      blob.begin(writer, 'D', seq++, sendingTime);
+      blob.int(11, id);
+      blob.raw(ORDER_FIELDS);
+      blob.text(60, sendingTime);
+      blob.end();
+      if (id < sent.length) sent[id] = at;
     }
-    if (now - started >= warmupUs + SECONDS * 1e6) {
-      clearInterval(timer);
-      return done();
-    }
-    if (Date.now() - sendingTimeAt >= 1) {
-      sendingTimeAt = Date.now();
-      sendingTime = fixTime(sendingTimeAt);
-    }
-    // The schedule is by elapsed time, not by ticks (timers fire late under load).
-    let due = Math.floor((RATE * (now - started)) / 1e6) - (clOrdId - 1);
-    while (due > 0) {
-      const n = Math.min(due, BATCH);
-      due -= n;
-      const at = nowUs();
-      // One buffer per write, the orders written into it field by field (the client's own garbage
-      // collection stays out of the figures).
-      const blob = new FixBlob(256 * n);
-      for (let i = 0; i < n; i++) {
-        const id = clOrdId++;
-        blob.begin(writer, 'D', seq++, sendingTime);
-        blob.int(11, id);
-        blob.raw(ORDER_FIELDS);
-        blob.text(60, sendingTime);
-        blob.end();
-        if (id < sent.length) sent[id] = at;
-      }
-      socket.write(blob.view());
-    }
-  }, 1);
+    socket.write(blob.view());
+  }
 });
-const measuredUs = nowUs() - measuredFrom;
 await new Promise((r) => setTimeout(r, 500)); // let the last acks land
 socket.destroy();
-node.kill('SIGTERM');
-await new Promise((r) => node.on('exit', r));
-const stats = JSON.parse(readFileSync(statsFile, 'utf8'));
-rmSync(data, { recursive: true, force: true });
+const stats = await stopNode(node, statsFile, data);
 console.log(JSON.stringify({
-  orders_per_s: Math.round((acked * 1e6) / measuredUs),
-  ack_p50_us: ack.getValueAtPercentile(50),
-  ack_p99_us: ack.getValueAtPercentile(99),
-  ack_p999_us: ack.getValueAtPercentile(99.9),
+  ...ackFigures(ack, acked, measuredUs),
   commit_p99_us: stats.commit_p99_us,
   commit_per_order_p99_us: stats.commit_per_order_p99_us,
   offered_per_s: RATE,

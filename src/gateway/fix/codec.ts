@@ -423,31 +423,14 @@ export class FixWriter {
 
   /**
    * Appends one whole message to `blob`. `body` is its fields after the header, each `tag=value`
-   * followed by SOH; `header` extra header fields in the same form (PossDupFlag, OrigSendingTime).
-   * Latin-1 text throughout (FIX is ASCII), so a string's length is its byte count.
+   * followed by SOH; `header` extra header fields in the same form (PossDupFlag, OrigSendingTime),
+   * written after SendingTime. Latin-1 text throughout (FIX is ASCII).
    */
   writeInto(blob: FixBlob, msgType: string, seq: number, sendingTime: string, body: string, header = ''): void {
-    const inner = 3 + msgType.length + 1 + this.compIds.length + 3 + digitsOf(seq) + 1 + header.length + 3 + sendingTime.length + 1 + body.length;
-    const total = 12 + digitsOf(inner) + 1 + inner + 7;
-    blob.reserve(total);
-    const b = blob.bytes;
-    const start = blob.length;
-    let at = start;
-    at += b.write(`8=${BEGIN_STRING}\x019=${inner}\x0135=${msgType}\x01`, at, 'latin1');
-    at += b.write(this.compIds, at, 'latin1');
-    at += b.write(`34=${seq}\x01`, at, 'latin1');
-    if (header.length > 0) at += b.write(header, at, 'latin1');
-    at += b.write(`52=${sendingTime}\x01`, at, 'latin1');
-    at += b.write(body, at, 'latin1');
-    let sum = 0;
-    for (let i = start; i < at; i++) sum += b[i];
-    sum %= 256;
-    b[at] = 0x31; b[at + 1] = 0x30; b[at + 2] = 0x3d;
-    b[at + 3] = 48 + Math.floor(sum / 100); b[at + 4] = 48 + (Math.floor(sum / 10) % 10); b[at + 5] = 48 + (sum % 10);
-    b[at + 6] = SOH;
-    blob.length = at + 7;
-    if (blob.count++ === 0) blob.firstSeq = seq;
-    blob.lastSeq = seq;
+    blob.begin(this, msgType, seq, sendingTime);
+    if (header.length > 0) blob.raw(header);
+    blob.raw(body);
+    blob.end();
   }
 
   /** One whole message as its own buffer. */
