@@ -76,6 +76,32 @@ describe('FIX bridge', () => {
     node.checkInvariants();
   });
 
+  it('[SL-8] [SL-10] the venue earmarks and releases its clients\' assets over FIX (CollateralAssignment), idempotent by id', async () => {
+    const { node, port, venue, accounts } = await setup();
+    const c = await loggedOn(port, 'VSG', venue.privateKeyPem);
+    const answer = (id: string, from: number) => c.waitFor((m) => m.msgType === 'AZ' && m.get(902) === id, { from });
+    c.send('AY', '902=att-1|903=0|895=0|1=C2|15=QUOTE|53=2500|60=20260101-00:00:00');
+    expect(fieldsOf(await answer('att-1', 0))).toMatchObject({ 905: '1' });
+    expect(node.ledger.balance(accounts.C2, 0).available).toBe(502_500);
+    // The same attestation again changes nothing.
+    let from = c.received.length;
+    c.send('AY', '902=att-1|903=0|895=0|1=C2|15=QUOTE|53=2500|60=20260101-00:00:00');
+    expect(fieldsOf(await answer('att-1', from))).toMatchObject({ 905: '1' });
+    expect(node.ledger.balance(accounts.C2, 0).available).toBe(502_500);
+    // A release takes only what is available; unknown clients and assets are refused by name.
+    from = c.received.length;
+    c.send('AY', '902=rel-1|903=3|895=0|1=C2|15=QUOTE|53=600000|60=20260101-00:00:00');
+    expect(fieldsOf(await answer('rel-1', from))).toMatchObject({ 905: '3', 58: 'InsufficientFunds: client C2 has 502500 QUOTE available, not 600000' });
+    c.send('AY', '902=att-2|903=0|895=0|1=C9|15=QUOTE|53=1|60=20260101-00:00:00');
+    expect(fieldsOf(await answer('att-2', from))).toMatchObject({ 905: '3', 58: 'UnknownVenueClient: venue-sg has no client C9' });
+    c.send('AY', '902=att-3|903=0|895=0|1=C2|15=GOLD|53=1|60=20260101-00:00:00');
+    expect(fieldsOf(await answer('att-3', from))).toMatchObject({ 905: '3', 58: 'UnknownAsset: no asset GOLD' });
+    c.send('AY', '902=rel-2|903=3|895=0|1=C2|15=QUOTE|53=2500|60=20260101-00:00:00');
+    expect(fieldsOf(await answer('rel-2', from))).toMatchObject({ 905: '1' });
+    expect(node.ledger.balance(accounts.C2, 0).available).toBe(500_000);
+    node.checkInvariants();
+  });
+
   it('[OPS-1] cancel/replace: replace keeps the order (new ClOrdID), fills count toward OrderQty, cancel ends it; unknown and duplicate ids refused', async () => {
     const { node, port, venue } = await setup();
     const c = await loggedOn(port, 'VSG', venue.privateKeyPem);

@@ -62,6 +62,13 @@ describe('QuickFIX/C++ against the bridge', () => {
     expect(open.map((o) => [o.clOrdId, o.leavesQty])).toEqual([[1, 3]]);
     expect(b.node.ledger.balance(b.accounts.C1, 1).available).toBe(104);
     expect(b.node.ledger.balance(b.accounts.C2, 1).available).toBe(53);
+    const c2Quote = b.node.ledger.balance(b.accounts.C2, 0).available;
+
+    // The venue earmarks more of a client's assets (a custody attestation over FIX).
+    peer.send('raw 35=AY|902=qf-att-1|903=0|895=0|1=C2|15=QUOTE|53=1000|60=20260101-00:00:00');
+    const earmarked = await peer.waitFor((e) => e.event === 'app' && e.msgType === 'AZ' && e.fields?.['902'] === 'qf-att-1');
+    expect(earmarked.fields).toMatchObject({ 905: '1' });
+    expect(b.node.ledger.balance(b.accounts.C2, 0).available).toBe(c2Quote + 1000);
 
     // Cancel/replace.
     peer.send('order o3 C1 BASE-QUOTE buy 2 900');
@@ -92,6 +99,11 @@ describe('QuickFIX/C++ against the bridge', () => {
     peer.send('connect');
     const refused = await peer.waitFor((e) => e.event === 'logout');
     expect(refused.text).toBe('venue venue-sg may not trade: settlement default');
+    // Through it all QuickFIX, validating against its FIX 4.4 dictionary, refused nothing we sent
+    // (it answers a message it finds wrong with a Reject(3)).
+    const sent = peer.events.filter((e) => e.event === 'out').map((e) => String(e.raw));
+    expect(sent.some((raw) => raw.includes('\x0135=D\x01'))).toBe(true);
+    expect(sent.filter((raw) => raw.includes('\x0135=3\x01'))).toEqual([]);
     b.node.checkInvariants();
   });
 });

@@ -49,7 +49,15 @@ export interface AmendCommand {
 export interface MassCancelCommand { type: 'massCancel'; account: number; instrument?: number; side?: number; origin?: Origin }
 
 /** An operator's command (venue registry, venue clients' custody), naming the operator key that sent it. */
-export interface AdminCommand { type: 'admin'; operator: number; body: AdminAction; origin?: Origin }
+export interface AdminCommand {
+  type: 'admin';
+  /** The operator key that sent it (0: the node itself, or a venue's own session). */
+  operator: number;
+  /** Set when a venue sent it over its own FIX session: it may only attest or release its own clients' assets. */
+  byVenue?: string;
+  body: AdminAction;
+  origin?: Origin;
+}
 
 export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | CancelCommand | AmendCommand | MassCancelCommand | AdminCommand;
 

@@ -105,6 +105,9 @@ export class Venues {
       if (e instanceof AdminError) return [NodeReject.InvalidAdminCommand, e.message];
       throw e;
     }
+    if (c.byVenue !== undefined && !((body.action === 'custody.attest' || body.action === 'custody.release') && body.venue === c.byVenue)) {
+      return [NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`];
+    }
     const refusal = this.act(body, c.operator, seq, ts);
     if (refusal) return refusal;
     // Eligibility is re-evaluated on every change (and on the clock): a venue that stops

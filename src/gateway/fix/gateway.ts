@@ -114,7 +114,7 @@ function decimal(units: number, scale: number): string {
   return `${whole}.${'0'.repeat(digits - text.length)}${text}`;
 }
 
-type RequestKind = 'new' | 'cancel' | 'replace' | 'mass';
+type RequestKind = 'new' | 'cancel' | 'replace' | 'mass' | 'attest';
 interface FixRequest {
   /** Its number (the origin's clOrdId of its commands). */
   no: number;
@@ -133,6 +133,8 @@ interface FixRequest {
   symbol?: string;
   commandsLeft?: number;
   cancelled?: number;
+  /** A collateral assignment's CollAsgnReason(895), echoed in its response. */
+  collReason?: string;
 }
 
 /** What an applied batch wrote for the bridge, until it is durable. */
@@ -390,6 +392,7 @@ export class FixGateway implements SessionHost {
       case 'G': return this.cancelOrReplace(session, m, true);
       case 'q': return this.massCancel(session, m);
       case 'V': return this.marketDataRequest(session, m);
+      case 'AY': return this.collateralAssignment(session, m);
       default:
         return session.businessReject(m, 3, `MsgType ${m.msgType} is not supported`);
     }
@@ -643,6 +646,45 @@ export class FixGateway implements SessionHost {
     session.send('r', this.massCancelBody(clOrdId, type, symbol, affected, rejectReason, text), undefined, undefined, true);
   }
 
+  // ---- custody attestations ----------------------------------------------------------------------
+
+  /**
+   * CollateralAssignment(AY): the venue earmarks a client's assets for the shared book (903=0) or
+   * releases them (903=3), as a custody attestation: CollAsgnID(902) is its id (idempotent),
+   * Account(1) the client, Currency(15) the asset, Quantity(53) the amount in the asset's units.
+   * Sequenced like an operator's; answered by a CollateralResponse(AZ) once durable.
+   */
+  private collateralAssignment(session: FixSession, m: FixMessage): void {
+    if (this.missing(session, m, [902, 903, 895, 1, 15, 53])) return;
+    const reason = m.get(895)!;
+    if (!/^\d{1,3}$/.test(reason)) return this.badValue(session, m, 895, 'CollAsgnReason(895) must be a number (0: initial)');
+    const link = session.link!;
+    const id = m.get(902)!;
+    if (!/^[\x21-\x7e]{1,128}$/.test(id)) return this.badValue(session, m, 902, 'CollAsgnID(902) is 1 to 128 printable characters');
+    const type = m.get(903);
+    if (type !== '0' && type !== '3') return this.badValue(session, m, 903, 'CollAsgnTransType(903) must be 0 (new: earmark) or 3 (release)');
+    const code = m.get(15)!;
+    const assetIndex = this.node.ledger.assetIndex.get(code);
+    if (assetIndex === undefined) {
+      return session.send('AZ', this.collateralResponse(this.execId(), id, reason, false, `UnknownAsset: no asset ${fixText(code)}`, Date.now()), undefined, undefined, true);
+    }
+    const amount = this.units(session, m, 53, this.node.ledger.assets[assetIndex].scale, 'Quantity(53)');
+    if (amount === undefined) return;
+    if (this.node.queued >= this.intakeQueuedMax) return session.send('AZ', this.collateralResponse(this.execId(), id, reason, false, 'Busy: the node is at its intake limit; retry', Date.now()), undefined, undefined, true);
+    const origin: Origin = { gateway: 0, keyId: 0, clOrdId: 0 };
+    this.request(origin, { kind: 'attest', link, inSeq: m.seq, clOrdId: id, epoch: link.epoch, collReason: reason });
+    link.pendingIn.add(m.seq);
+    this.node.enqueue({
+      type: 'admin', operator: 0, byVenue: link.venue, origin,
+      body: { action: type === '0' ? 'custody.attest' : 'custody.release', venue: link.venue, client: m.get(1)!, asset: code, amount, id },
+    }, undefined, undefined, true);
+  }
+
+  /** CollateralResponse(AZ): accepted, or rejected with the reason. */
+  private collateralResponse(respId: string, id: string, reason: string, ok: boolean, text: string | undefined, atMs: number): string {
+    return `904=${respId}\x01902=${fixText(id)}\x01895=${reason}\x01905=${ok ? 1 : 3}\x01${ok ? '' : '906=99\x01'}60=${fixTime(atMs)}\x01${text ? `58=${text}\x01` : ''}`;
+  }
+
   // ---- market data -----------------------------------------------------------------------------
 
   private marketDataRequest(session: FixSession, m: FixMessage): void {
@@ -778,6 +820,9 @@ export class FixGateway implements SessionHost {
     if (r.kind === 'mass') return;
     this.forget(r);
     if (r.epoch === r.link.epoch) r.link.pendingIn.delete(r.inSeq);
+    if (r.kind === 'attest') {
+      return this.emit(r.link, 'AZ', this.collateralResponse(String(outcome.seq), r.clOrdId, r.collReason!, outcome.ok, outcome.ok ? undefined : fixText(this.rejectText(outcome)), outcome.ts / 1000));
+    }
     const order = r.order!;
     if (r.kind === 'new') {
       if (outcome.ok) {
