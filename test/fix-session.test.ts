@@ -5,6 +5,7 @@ import { fixTime } from '../src/gateway/fix/codec.js';
 import { FixTestClient, fieldsOf } from './support/fix-client.js';
 import { fixBridge, type Bridge } from './support/fix-bridge.js';
 import { adminOk, venueInput, XX } from './support/venues.js';
+import { mulberry32 } from './support/command-stream.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -212,5 +213,71 @@ describe('FIX session layer', () => {
     c.send('D', '11=after|1=C1|55=BASE-QUOTE|54=1|38=1|40=2|44=900');
     const er = await c.waitFor((m) => m.msgType === '8' && m.get(11) === 'after');
     expect(er.get(150)).toBe('0');
+  });
+});
+
+describe('FIX application input', () => {
+  it('[OPS-1] [SL-10] property: every application message, however wrong its fields, is answered exactly once and the node stays sound', async () => {
+    const b = await setup();
+    const c = await loggedOn(b);
+    const random = mulberry32(99);
+    const rand = (n: number) => Math.floor(random() * n);
+    const junk = ['', 'x', '-1', '0', '1e9', '99999999999999999999', '1.2.3', '.5', '5.', '\u00e9', '__proto__', 'constructor', 'NaN', 'y'.repeat(200), '1.00000000001'];
+    /** Per message sent: its sequence number, and the id its answer carries (ClOrdID, CollAsgnID or MDReqID). */
+    const sent: { seq: number; id: string; type: string }[] = [];
+    const open: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const id = `z${i}`;
+      const type = ['D', 'D', 'D', 'F', 'G', 'q', 'V', 'AY'][rand(8)];
+      const orig = open.length > 0 && rand(4) > 0 ? open[rand(open.length)] : `nope${i}`;
+      const fields: [number, string][] = {
+        D: [[11, id], [1, rand(2) ? 'C1' : 'C2'], [55, 'BASE-QUOTE'], [54, String(1 + rand(2))], [38, String(1 + rand(5))], [40, '2'], [44, String(950 + rand(100))], [59, ['1', '3', '4', '0'][rand(4)]]],
+        F: [[11, id], [41, orig], [55, 'BASE-QUOTE'], [54, '1']],
+        G: [[11, id], [41, orig], [55, 'BASE-QUOTE'], [54, '1'], [38, String(1 + rand(8))], [40, '2'], [44, String(950 + rand(100))]],
+        q: [[11, id], [530, rand(2) ? '7' : '1'], [55, 'BASE-QUOTE']],
+        V: [[262, id], [263, '0'], [264, '0'], [267, '1'], [269, '0'], [146, '1'], [55, 'BASE-QUOTE']],
+        AY: [[902, id], [903, rand(2) ? '0' : '3'], [895, '0'], [1, 'C1'], [15, 'QUOTE'], [53, String(1 + rand(50))]],
+      }[type]!;
+      // Most messages carry one fault: a field dropped or given a wrong value (never the id).
+      const r = rand(10);
+      if (r < 3 && fields.length > 1) fields.splice(1 + rand(fields.length - 1), 1);
+      else if (r < 7 && fields.length > 1) fields[1 + rand(fields.length - 1)][1] = junk[rand(junk.length)];
+      const seq = c.send(type, fields.map(([t, v]) => `${t}=${v}`).join('|'));
+      sent.push({ seq, id, type });
+      if (type === 'D') open.push(id);
+    }
+    c.send('1', '112=done');
+    await c.waitFor((m) => m.msgType === '0' && m.get(112) === 'done', { timeoutMs: 20_000 });
+    await b.node.drain();
+    await new Promise((r) => setTimeout(r, 200));
+    // Answers: a Reject(3) or BusinessMessageReject(j) names the sequence number; everything else
+    // carries the request's id (an ExecutionReport, OrderCancelReject, mass-cancel report,
+    // snapshot, market data request reject or collateral response).
+    const bySeq = new Map<number, number>();
+    const byId = new Map<string, string[]>();
+    for (const m of c.received) {
+      if (m.msgType === '3' || m.msgType === 'j') bySeq.set(Number(m.get(45)), (bySeq.get(Number(m.get(45))) ?? 0) + 1);
+      for (const tag of [11, 902, 262]) {
+        const v = m.get(tag);
+        if (v !== undefined) byId.set(v, [...(byId.get(v) ?? []), m.msgType + (m.get(150) ?? '')]);
+      }
+    }
+    const unanswered = sent.filter((s) => !bySeq.has(s.seq) && !byId.has(s.id));
+    expect(unanswered, 'every message is answered').toEqual([]);
+    for (const s of sent) {
+      const answers = bySeq.get(s.seq) ?? 0;
+      // A refused message is answered once; an accepted one by its own reports (an order may have several).
+      if (answers > 0) {
+        expect(answers, `message ${s.seq} rejected once`).toBe(1);
+        expect(byId.get(s.id)?.filter((a) => a === '80' || a === '88' || a === '9' || a === 'AZ') ?? [], `message ${s.seq} not also answered`).toEqual([]);
+      } else if (s.type !== 'D') {
+        const own = byId.get(s.id)!.filter((a) => ['9', 'AZ', 'r', 'W', 'Y', '84', '85'].includes(a));
+        expect(own.length, `message ${s.seq} (${s.type}) answered once: ${byId.get(s.id)}`).toBe(1);
+      } else {
+        expect(byId.get(s.id)!.filter((a) => a === '80' || a === '88').length, `order ${s.id} acknowledged once`).toBe(1);
+      }
+    }
+    b.node.checkInvariants();
+    expect(c.closed).toBe(false);
   });
 });
