@@ -230,14 +230,15 @@ describe('FIX application input', () => {
       const id = `z${i}`;
       const type = ['D', 'D', 'D', 'F', 'G', 'q', 'V', 'AY'][rand(8)];
       const orig = open.length > 0 && rand(4) > 0 ? open[rand(open.length)] : `nope${i}`;
-      const fields: [number, string][] = {
+      const table: Record<string, [number, string][]> = {
         D: [[11, id], [1, rand(2) ? 'C1' : 'C2'], [55, 'BASE-QUOTE'], [54, String(1 + rand(2))], [38, String(1 + rand(5))], [40, '2'], [44, String(950 + rand(100))], [59, ['1', '3', '4', '0'][rand(4)]]],
         F: [[11, id], [41, orig], [55, 'BASE-QUOTE'], [54, '1']],
         G: [[11, id], [41, orig], [55, 'BASE-QUOTE'], [54, '1'], [38, String(1 + rand(8))], [40, '2'], [44, String(950 + rand(100))]],
         q: [[11, id], [530, rand(2) ? '7' : '1'], [55, 'BASE-QUOTE']],
         V: [[262, id], [263, '0'], [264, '0'], [267, '1'], [269, '0'], [146, '1'], [55, 'BASE-QUOTE']],
         AY: [[902, id], [903, rand(2) ? '0' : '3'], [895, '0'], [1, 'C1'], [15, 'QUOTE'], [53, String(1 + rand(50))]],
-      }[type]!;
+      };
+      const fields = table[type];
       // Most messages carry one fault: a field dropped or given a wrong value (never the id).
       const r = rand(10);
       if (r < 3 && fields.length > 1) fields.splice(1 + rand(fields.length - 1), 1);
