@@ -14,7 +14,6 @@ import { BookFeed } from '../../marketdata/book-feed.js';
 import type { NodeCommand, Origin, Outcome } from '../../pipeline/commands.js';
 import type { AppliedBatch, NodeRuntime } from '../../pipeline/runtime.js';
 import { NodeReject, rejectName } from '../../risk/reasons.js';
-import { assert } from '../../assert.js';
 import { publicKeyFromRaw } from '../ws/auth.js';
 import { INTAKE_QUEUED_MAX } from '../ws/limits.js';
 import { FixBlob, fixText, fixTime, parseFixTime, SessionReject, type FixMessage } from './codec.js';
@@ -486,6 +485,7 @@ export class FixGateway implements SessionHost {
     command.account = account; command.instrument = listing.id; command.side = order.side; command.orderType = order.ordType;
     command.tif = tif; command.price = price; command.qty = qty; command.stpMode = undefined;
     const request = this.request(command.origin, { kind: 'new', link, inSeq: m.seq, clOrdId, order, epoch: link.epoch });
+    if (!request) return this.rejectOrder(session, m, 99, 'Busy: too many requests in the node; retry');
     if (this.onOrderLatency) command.origin.arrivedMs = performance.now();
     ids.set(clOrdId, order);
     link.pendingIn.add(m.seq);
@@ -496,16 +496,20 @@ export class FixGateway implements SessionHost {
       link.pendingIn.delete(m.seq);
       this.rejectOrder(session, m, 99, 'Busy: the node is at its intake limit; retry');
     }
-    void request;
   }
 
-  private request(origin: Origin, r: Omit<FixRequest, 'no'>): FixRequest {
+  /**
+   * Numbers a request and keeps it in the ring; undefined (refused as busy by the caller) in the
+   * unlikely case its slot is still taken: more requests in the node than the ring holds.
+   */
+  private request(origin: Origin, r: Omit<FixRequest, 'no'>): FixRequest | undefined {
     const request = r as FixRequest;
-    request.no = this.nextRequest++;
-    origin.gateway = this.id; origin.keyId = 0; origin.clOrdId = request.no; origin.origClOrdId = undefined; origin.arrivedMs = undefined;
-    // The node's queue bound (QUEUED_MAX) keeps fewer requests in flight than the ring holds.
-    assert(this.requests[request.no & (REQUESTS_MAX - 1)] === undefined, 'the FIX request ring is full');
-    this.requests[request.no & (REQUESTS_MAX - 1)] = request;
+    const no = this.nextRequest;
+    if (this.requests[no & (REQUESTS_MAX - 1)] !== undefined) return undefined;
+    this.nextRequest++;
+    request.no = no;
+    origin.gateway = this.id; origin.keyId = 0; origin.clOrdId = no; origin.origClOrdId = undefined; origin.arrivedMs = undefined;
+    this.requests[no & (REQUESTS_MAX - 1)] = request;
     return request;
   }
 
@@ -595,6 +599,7 @@ export class FixGateway implements SessionHost {
         command = { type: 'cancel', account: order.account, instrument: order.instrument, orderId: order.orderId, origin: { gateway: 0, keyId: 0, clOrdId: 0 } };
       }
       const entered = this.request(command.origin!, request);
+      if (!entered) return refused(99, 'Busy: too many requests in the node; retry');
       // A cancel takes risk off: never refused for room here (it was checked against twice the
       // intake limit when it came).
       if (!this.node.enqueue(command, undefined, undefined, !replace)) {
@@ -629,6 +634,7 @@ export class FixGateway implements SessionHost {
     const origin: Origin = { gateway: 0, keyId: 0, clOrdId: 0 };
     if (this.node.queued >= 2 * this.intakeQueuedMax) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0, 99, 'Busy: the node is at its intake limit; retry');
     const request = this.request(origin, { kind: 'mass', link, inSeq: m.seq, clOrdId: m.get(11)!, massType: type, symbol: m.get(55), commandsLeft: accounts.length, cancelled: 0, epoch: link.epoch });
+    if (!request) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0, 99, 'Busy: too many requests in the node; retry');
     link.pendingIn.add(m.seq);
     for (const account of accounts) {
       const command: NodeCommand = { type: 'massCancel', account, origin };
@@ -672,7 +678,9 @@ export class FixGateway implements SessionHost {
     if (amount === undefined) return;
     if (this.node.queued >= this.intakeQueuedMax) return session.send('AZ', this.collateralResponse(this.execId(), id, reason, false, 'Busy: the node is at its intake limit; retry', Date.now()), undefined, undefined, true);
     const origin: Origin = { gateway: 0, keyId: 0, clOrdId: 0 };
-    this.request(origin, { kind: 'attest', link, inSeq: m.seq, clOrdId: id, epoch: link.epoch, collReason: reason });
+    if (!this.request(origin, { kind: 'attest', link, inSeq: m.seq, clOrdId: id, epoch: link.epoch, collReason: reason })) {
+      return session.send('AZ', this.collateralResponse(this.execId(), id, reason, false, 'Busy: too many requests in the node; retry', Date.now()), undefined, undefined, true);
+    }
     link.pendingIn.add(m.seq);
     this.node.enqueue({
       type: 'admin', operator: 0, byVenue: link.venue, origin,
