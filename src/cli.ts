@@ -7,7 +7,7 @@
 // and prints the integer wire units instead. Operators keep the venue registry and venue clients'
 // custody (`junction venue`, `junction jurisdiction`) with an operator API key. Every refusal is
 // printed by name with a sentence.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { JunctionClient, type LocalBook } from './client/client.js';
@@ -16,7 +16,10 @@ import * as sbe from './protocol/codec.js';
 import { reasonName, reasonText } from './protocol/reasons.js';
 import { ACCOUNT_KIND_NAMES, Bucket, CAUSE_NAMES, type Asset } from './ledger/model.js';
 import { decodePostings } from './ledger/postings.js';
-import { NodeRuntime } from './pipeline/runtime.js';
+import { NodeRuntime, type NodeConfig } from './pipeline/runtime.js';
+import { LedgerStore } from './ledger/store.js';
+import { newApiKeyPair } from './gateway/ws/auth.js';
+import { KeyStore } from './gateway/ws/key-store.js';
 
 const URL_DEFAULT = 'ws://127.0.0.1:8800/ws';
 const KEY_FILE_DEFAULT = join('.data', 'demo-keys.json');
@@ -70,6 +73,7 @@ operators (over the websocket protocol, with an operator API key):
 
 operators (reads the node's data folder; safe while it runs):
   ledger             an account's balances, holds and postings
+  keys               list, add and revoke API keys (trade, read, operator)
 
 Prices are in the quote asset per one base unit (BTC-USD: USD per BTC), quantities in the base
 asset (BTC), as decimals. The demo node (npm start) writes its keys to ${KEY_FILE_DEFAULT}.`,
@@ -124,6 +128,14 @@ The jurisdictions venues are licensed in, and how each is assessed against FATF'
 recommendations (SL-7). Setting one re-evaluates every venue in it: a venue that no longer qualifies
 is suspended.
 ${OPERATOR_CONNECTION}`,
+  keys: `usage: junction keys list --data DIR [--json]
+       junction keys add --data DIR --key-id N --permission trade|read|operator [--account A] [--public-key BASE64] [--out FILE]
+       junction keys revoke --data DIR --key-id N
+API keys of a node's data folder (safe while it runs). add makes a new Ed25519 pair unless
+--public-key is given, and prints the key (with its private key) as JSON, or writes it to FILE
+(mode 600) as a key file the other commands read with --key-file. A trade or read key acts for
+--account; an operator key administers the node and never trades. revoke refuses the key's next
+logon.`,
   ledger: `usage: junction ledger --data DIR --account N [--postings K] [--json]
 An account's balances (available and held), its open orders with what each holds, and its
 latest K postings (default 20), read from the node's LMDB data folder.`,
@@ -678,8 +690,81 @@ function help(command: string): number {
   return 0;
 }
 
+/**
+ * API keys of a data folder (`keys list|add|revoke --data DIR`): an operator's tool like `ledger`,
+ * safe while the node runs (LMDB serialises the writers; the gateway reads a key at each logon).
+ */
+async function keys(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      data: { type: 'string' }, 'key-id': { type: 'string' }, account: { type: 'string' }, permission: { type: 'string' },
+      'public-key': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help || !sub) return help('keys');
+  if (!values.data) throw new UsageError('--data DIR is required: the node\'s data folder');
+  if (!existsSync(join(values.data, 'data.mdb'))) throw new UsageError(`${values.data} holds no node`);
+  const store = new LedgerStore<unknown, NodeConfig>(values.data);
+  try {
+    const keyStore = new KeyStore(store);
+    if (sub === 'list') {
+      const list = [...keyStore.allApiKeys()].map((k) => ({ keyId: k.keyId, account: k.account, permission: k.permission, publicKey: Buffer.from(k.publicKey).toString('base64') }));
+      if (values.json) for (const k of list) console.log(JSON.stringify(k));
+      else console.table(list);
+      return 0;
+    }
+    const keyId = Number(values['key-id']);
+    if (!Number.isInteger(keyId) || keyId <= 0 || keyId > 0xffffffff) throw new UsageError(`--key-id must be a whole number from 1 to ${0xffffffff}`);
+    if (sub === 'revoke') {
+      if (!(await keyStore.removeApiKey(keyId))) {
+        console.error(`junction keys: no key ${keyId}`);
+        return 1;
+      }
+      console.log(values.json ? JSON.stringify({ revoked: keyId }) : `key ${keyId} revoked: its next logon is refused (a session logged on now runs until it ends)`);
+      return 0;
+    }
+    if (sub !== 'add') throw new UsageError(`unknown keys command ${sub}: list, add or revoke`);
+    const permission = values.permission;
+    if (permission !== 'trade' && permission !== 'read' && permission !== 'operator') throw new UsageError('--permission must be trade, read or operator');
+    if (keyStore.apiKey(keyId)) {
+      console.error(`junction keys: key ${keyId} exists (revoke it first to replace it)`);
+      return 1;
+    }
+    let account = 0;
+    if (permission !== 'operator') {
+      account = Number(values.account);
+      const known = store.config()?.accounts.find((a) => a.id === account);
+      if (!known) throw new UsageError(`--account must be one of the node's accounts (${store.config()?.accounts.map((a) => a.id).join(', ')})`);
+    }
+    let publicKey: Uint8Array;
+    let privateKeyPem: string | undefined;
+    if (values['public-key']) {
+      publicKey = new Uint8Array(Buffer.from(values['public-key'], 'base64'));
+      if (publicKey.length !== 32) throw new UsageError('--public-key must be an Ed25519 public key: 32 bytes in base64');
+    } else {
+      const pair = newApiKeyPair();
+      publicKey = pair.publicKey;
+      privateKeyPem = pair.privateKeyPem;
+    }
+    await keyStore.putApiKey({ keyId, account, publicKey, permission });
+    const entry = { keyId, account, permission, ...(privateKeyPem ? { privateKeyPem } : {}) };
+    if (values.out) {
+      // The same form as demo-keys.json: a JSON array the other commands' --key-file reads.
+      writeFileSync(values.out, JSON.stringify([entry], null, 2) + '\n', { mode: 0o600 });
+      console.log(values.json ? JSON.stringify({ added: keyId, file: values.out }) : `key ${keyId} added (${permission}); its private key is in ${values.out}`);
+    } else {
+      console.log(JSON.stringify(entry));
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  order, orders, balances, reports, instruments, ledger, venue, jurisdiction,
+  order, orders, balances, reports, instruments, ledger, venue, jurisdiction, keys,
   book: (args) => watchMarket('book', args),
   trades: (args) => watchMarket('trades', args),
 };

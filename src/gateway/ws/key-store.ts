@@ -29,6 +29,18 @@ export class KeyStore {
 
   apiKey(keyId: number): ApiKeyRecord | undefined { return this.apiKeys.get(keyId); }
 
+  /** Every API key, by id. */
+  *allApiKeys(): IterableIterator<ApiKeyRecord> {
+    for (const { value } of this.apiKeys.getRange({})) yield value;
+  }
+
+  /** Removes a key: its next logon is refused as an unknown key. Resolves once durable. */
+  async removeApiKey(keyId: number): Promise<boolean> {
+    if (this.apiKeys.get(keyId) === undefined) return false;
+    await this.apiKeys.remove(keyId);
+    return true;
+  }
+
   async putApiKey(record: ApiKeyRecord): Promise<void> {
     await this.apiKeys.put(record.keyId, record);
   }
