@@ -68,12 +68,14 @@ export const DEMO_VENUES = [
     code: 'venue-sg', name: 'Junction Asia', legalEntity: 'Junction Asia Pte. Ltd.', group: 'Junction Group', affiliated: true,
     jurisdiction: 'SG', regulator: 'Monetary Authority of Singapore', licenceId: 'DEMO-MPI-0001', licenceExpires: '2030-12-31',
     custody: 'venue-sg-custody', senderCompId: 'VENUE-SG', targetCompId: 'JUNCTION', cancelOnDisconnect: false, clientOrdersMax: 10_000, feeTier: 0,
+    unsettledLimit: 50_000_000_000_000, unsettledLimitAsset: 'USD',
     clients: ['SG-C1', 'SG-C2'],
   },
   {
     code: 'venue-xa', name: 'Junction Offshore', legalEntity: 'Junction Offshore Ltd.', group: 'Junction Group', affiliated: true,
     jurisdiction: 'XA', regulator: 'Example Offshore Authority', licenceId: 'DEMO-XA-0001', licenceExpires: '2030-12-31',
     custody: 'venue-xa-custody', senderCompId: 'VENUE-XA', targetCompId: 'JUNCTION', cancelOnDisconnect: true, clientOrdersMax: 10_000, feeTier: 0,
+    unsettledLimit: 50_000_000_000_000, unsettledLimitAsset: 'USD',
     clients: ['XA-C1'],
   },
 ];

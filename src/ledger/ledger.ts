@@ -45,6 +45,11 @@ export class Ledger {
   private nextPostingId = 1;
   /** Postings since the store last took them (one batch). */
   readonly pending = new PostingLog();
+  /**
+   * Told every change of an account's held bucket (the venues' unsettled exposure counts their
+   * clients' holds); unset, it costs one test per posting.
+   */
+  onHeld: ((account: number, asset: number, delta: number) => void) | undefined;
 
   constructor(config: LedgerConfig) {
     if (config.assets.length > ASSETS_MAX) throw new Error(`at most ${ASSETS_MAX} assets`);
@@ -135,6 +140,10 @@ export class Ledger {
       this.inflow[asset] -= amount;
     }
     this.pending.append(this.nextPostingId++, seq, cause, asset, debitAccount, debitBucket, creditAccount, creditBucket, amount);
+    if (this.onHeld !== undefined) {
+      if (debitBucket === Bucket.Held && debitAccount !== EXTERNAL_ACCOUNT) this.onHeld(debitAccount, asset, -amount);
+      if (creditBucket === Bucket.Held && creditAccount !== EXTERNAL_ACCOUNT) this.onHeld(creditAccount, asset, amount);
+    }
   }
 
   hold(seq: number, account: number, asset: number, amount: number): void {

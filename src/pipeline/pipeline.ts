@@ -115,7 +115,7 @@ export class Pipeline {
     const fees = [...ledger.accounts.values()].filter((a) => a.kind === AccountKind.Fees);
     if (fees.length !== 1) throw new Error(`the ledger needs exactly one fees account, found ${fees.length}`);
     this.feesAccount = fees[0].id;
-    this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account));
+    this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), new Map(specs.map((spec) => [spec.id, spec.refPrice])));
   }
 
   /** Queues the cancel of an account's every open order, reported under the current command. */
@@ -154,6 +154,7 @@ export class Pipeline {
       if (this.core.pending === this.core.batchCommandsMax) this.flush();
     }
     this.flush();
+    if (this.venues.active && batch.length > 0) this.venues.checkLimits(this.seq, batch[batch.length - 1].ts);
     this.testFault?.(this);
     this.verify();
     // The batch's IOC, FOK and market orders are all done (verify saw each closed): reuse them.
@@ -286,6 +287,15 @@ export class Pipeline {
     return true;
   }
 
+  /** A venue client's order whose worst case would pass its venue's unsettled limit (SL-15): refused. */
+  private venueLimitRefused(account: number, asset: number, amount: number, outcome: Outcome): boolean {
+    const why = this.venues.limitRefusal(account, asset, amount);
+    if (why === undefined) return false;
+    this.reject(outcome, NodeReject.UnsettledLimit);
+    outcome.text = why;
+    return true;
+  }
+
   private order(c: OrderCommand, outcome: Outcome): void {
     if ((c.side !== 0 && c.side !== 1) || !Number.isInteger(c.orderType) || !Number.isInteger(c.tif)) {
       return this.reject(outcome, NodeReject.InvalidCommand);
@@ -298,6 +308,7 @@ export class Pipeline {
     if (reason !== 0) return this.reject(outcome, reason);
     const account = this.ledger.accounts.get(c.account)!;
     const { asset, amount } = this.risk.hold;
+    if (this.venueLimitRefused(c.account, asset, amount, outcome)) return;
     this.ledger.hold(this.seq, c.account, asset, amount);
     // Only an order that can rest (a GTC or post-only limit) goes in the index of open orders: an
     // IOC, FOK or market order lives out its batch in the pending arrays (no map entry to churn),
@@ -376,6 +387,7 @@ export class Pipeline {
     if (delta > 0) {
       const short = this.risk.fundsShort(account, o.asset, delta);
       if (short !== undefined) return this.reject(outcome, short);
+      if (this.venueLimitRefused(o.account, o.asset, delta, outcome)) return;
       this.touch(o);
       this.ledger.hold(this.seq, o.account, o.asset, delta);
       o.held += delta;
@@ -506,6 +518,7 @@ export class Pipeline {
     const seller = events.side(i) === Side.Buy ? maker : taker;
     const qty = events.qty(i);
     const notional = this.ledger.notional(terms, events.price(i), qty);
+    this.venues.traded(taker.instrument, events.price(i));
     this.touch(taker);
     this.touch(maker);
     // Delivery versus payment inside the ledger: both legs post together.

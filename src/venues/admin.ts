@@ -110,6 +110,8 @@ const VENUE_FIELDS: Record<keyof VenueInput, (v: unknown, field: string) => unkn
   cancelOnDisconnect: flag,
   clientOrdersMax: (v, f) => whole(v, f, 1, 1_000_000),
   feeTier: (v, f) => whole(v, f, 0, 1_000_000),
+  unsettledLimit: (v, f) => whole(v, f, 0, Number.MAX_SAFE_INTEGER),
+  unsettledLimitAsset: (v, f) => text(v, f, 16),
 };
 
 export function checkVenue(input: unknown): VenueInput {

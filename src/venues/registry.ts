@@ -54,6 +54,12 @@ export interface Venue {
   /** Open orders per venue client, at most. */
   clientOrdersMax: number;
   feeTier: number;
+  /**
+   * The maximum unsettled transaction limit (SL-15): what the venue may owe, in units of
+   * `unsettledLimitAsset`, counting its clients' open orders at their worst case.
+   */
+  unsettledLimit: number;
+  unsettledLimitAsset: string;
   /** Set by the operator (suspend/reinstate) or by the registry when the venue stops qualifying. */
   status: VenueStatus;
   /** Why it is suspended (an eligibility reason or the operator's text). */
@@ -85,7 +91,7 @@ export interface VenueEvent {
   /** Sequencer time, µs since the epoch. */
   ts: number;
   venue: string;
-  event: 'added' | 'updated' | 'suspended' | 'reinstated' | 'client-added';
+  event: 'added' | 'updated' | 'suspended' | 'reinstated' | 'client-added' | 'limit-breached' | 'limit-restored';
   /** The operator key that made it (0: the registry itself, e.g. a licence that expired). */
   operator: number;
   detail: string;

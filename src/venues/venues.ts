@@ -21,6 +21,21 @@ export interface VenuesState {
   accounts: Account[];
   dues: [string, number][];
   nextId: number;
+  /** Each instrument's last trade price (the reference prices exposure is valued at). */
+  prices?: [number, number][];
+  /** Venues whose exposure is past their limit (an alert was recorded). */
+  breached?: string[];
+}
+
+/** A venue's unsettled exposure (SL-15), in units of its limit asset. */
+export interface Exposure {
+  /** What its custody owes other locations, valued at the reference prices... */
+  owed: number;
+  /** ...and the worst case of its clients' open orders: what they hold, valued the same way. */
+  reserved: number;
+  total: number;
+  limit: number;
+  asset: string;
 }
 
 /** A refused command: the reason and what it says. */
@@ -35,6 +50,13 @@ export class Venues {
   /** `from|to|asset` → what custody location `from` owes `to` (gross). */
   private readonly dues = new Map<string, number>();
   private nextId = VENUE_IDS_FROM;
+  /** Per venue, per asset: what its clients' open orders hold (kept by the ledger's onHeld). */
+  private readonly heldBy = new Map<string, number[]>();
+  /** Per custody location, per asset: what it owes other locations (gross). */
+  private readonly owedBy = new Map<string, number[]>();
+  /** Each instrument's last trade price, from its configured reference price on. */
+  private readonly prices = new Map<number, number>();
+  private readonly breached = new Set<string>();
 
   constructor(
     private readonly ledger: Ledger,
@@ -42,7 +64,98 @@ export class Venues {
     private readonly keys: Map<string, number>,
     /** Queues the cancel of every open order of an account (the pipeline's mass cancel). */
     private readonly cancelAccount: (account: number) => void,
-  ) {}
+    /** The instruments' configured reference prices, the first valuation. */
+    refPrices: ReadonlyMap<number, number> = new Map(),
+  ) {
+    for (const [id, price] of refPrices) this.prices.set(id, price);
+  }
+
+  private held(account: number, asset: number, delta: number): void {
+    const venue = this.clientAccounts.get(account);
+    if (venue === undefined) return;
+    let held = this.heldBy.get(venue);
+    if (!held) this.heldBy.set(venue, (held = this.ledger.assets.map(() => 0)));
+    held[asset] += delta;
+  }
+
+  /** Starts counting holds once a venue client exists (until then the ledger pays nothing for it). */
+  private watchHolds(): void {
+    this.ledger.onHeld ??= (account, asset, delta) => this.held(account, asset, delta);
+  }
+
+  /** An instrument traded at `price`: its reference price from now on. */
+  traded(instrument: number, price: number): void {
+    if (this.clientAccounts.size > 0) this.prices.set(instrument, price);
+  }
+
+  /**
+   * `units` of `asset` valued in `quote` at the reference price of the instrument trading one
+   * against the other, rounded up (against the venue); Infinity when nothing prices it.
+   */
+  value(asset: number, units: number, quote: number): number {
+    if (units === 0 || asset === quote) return units;
+    for (const terms of this.ledger.instruments.values()) {
+      if (terms.base !== asset || terms.quote !== quote) continue;
+      const price = this.prices.get(terms.id) ?? 0;
+      if (price <= 0) break;
+      const product = price * units;
+      const unit = terms.priceDivisor * terms.qtyDivisor;
+      if (product <= Number.MAX_SAFE_INTEGER) return Math.ceil(product / unit);
+      const p = BigInt(price) * BigInt(units);
+      const q = p / BigInt(unit);
+      return Number(q * BigInt(unit) === p ? q : q + 1n);
+    }
+    return Infinity;
+  }
+
+  /** A venue's unsettled exposure now. */
+  exposure(code: string): Exposure {
+    const v = this.registry.venues.get(code)!;
+    const quote = this.ledger.assetIndex.get(v.unsettledLimitAsset) ?? -1;
+    const held = this.heldBy.get(code);
+    const owed = this.owedBy.get(v.custody);
+    let reserved = 0;
+    let owes = 0;
+    for (let a = 0; a < this.ledger.assets.length; a++) {
+      if (held && held[a] > 0) reserved += quote < 0 ? Infinity : this.value(a, held[a], quote);
+      if (owed && owed[a] > 0) owes += quote < 0 ? Infinity : this.value(a, owed[a], quote);
+    }
+    return { owed: owes, reserved, total: owes + reserved, limit: v.unsettledLimit, asset: v.unsettledLimitAsset };
+  }
+
+  /**
+   * Why a venue client's order (or amend) that would hold `amount` more of `asset` is refused:
+   * its worst case would take the venue's exposure past its limit. Undefined when it may enter.
+   */
+  limitRefusal(account: number, asset: number, amount: number): string | undefined {
+    if (this.clientAccounts.size === 0) return undefined;
+    const code = this.clientAccounts.get(account);
+    if (code === undefined) return undefined;
+    const v = this.registry.venues.get(code)!;
+    const quote = this.ledger.assetIndex.get(v.unsettledLimitAsset);
+    if (quote === undefined) return `the limit asset ${v.unsettledLimitAsset} is not an asset of the node`;
+    const e = this.exposure(code);
+    const worst = this.value(asset, amount, quote);
+    if (worst === Infinity) return `no reference price values ${this.ledger.assets[asset].code} in ${v.unsettledLimitAsset}`;
+    if (e.total + worst <= e.limit) return undefined;
+    return `exposure ${e.total} + this order's ${worst} would pass venue ${code}'s limit of ${e.limit} ${v.unsettledLimitAsset}`;
+  }
+
+  /**
+   * After a batch: a venue whose exposure went past its limit (prices moved) is recorded once, and
+   * again when it is back within it. Its new orders are refused meanwhile (limitRefusal).
+   */
+  checkLimits(seq: number, ts: number): void {
+    if (this.clientAccounts.size === 0) return;
+    for (const code of this.registry.venues.keys()) {
+      const e = this.exposure(code);
+      const over = e.total > e.limit;
+      if (over === this.breached.has(code)) continue;
+      if (over) this.breached.add(code);
+      else this.breached.delete(code);
+      this.record(seq, ts, code, over ? 'limit-breached' : 'limit-restored', 0, `exposure ${e.total} against a limit of ${e.limit} ${e.asset}`);
+    }
+  }
 
   get active(): boolean { return this.registry.venues.size > 0; }
 
@@ -73,6 +186,13 @@ export class Venues {
     // The units stay where they are until settlement: the location holding them owes the other.
     const key = `${source}|${sink}|${this.ledger.assets[asset].code}`;
     this.dues.set(key, (this.dues.get(key) ?? 0) + amount);
+    this.owes(source, asset, amount);
+  }
+
+  private owes(location: string, asset: number, amount: number): void {
+    let owed = this.owedBy.get(location);
+    if (!owed) this.owedBy.set(location, (owed = this.ledger.assets.map(() => 0)));
+    owed[asset] += amount;
   }
 
   /** Gross amounts owed between custody locations, per asset. */
@@ -157,6 +277,7 @@ export class Venues {
         const clash = this.compIdClash(input.senderCompId, input.code);
         if (clash) return clash;
         if (!this.ledger.fees.has(input.feeTier)) return [NodeReject.InvalidAdminCommand, `feeTier ${input.feeTier} is not a fee tier`];
+        if (!this.ledger.assetIndex.has(input.unsettledLimitAsset)) return [NodeReject.InvalidAdminCommand, `unsettledLimitAsset ${input.unsettledLimitAsset} is not an asset`];
         const participant = this.nextId++;
         this.ledger.addParticipant({ id: participant, name: input.name, professionalInvestor: false, affiliatedMarketMaker: false, homeVenue: input.code });
         const venue: Venue = { ...input, status: 'active', statusReason: '', participant, clients: {} };
@@ -174,6 +295,9 @@ export class Venues {
         }
         if (body.changes.feeTier !== undefined && !this.ledger.fees.has(body.changes.feeTier)) {
           return [NodeReject.InvalidAdminCommand, `feeTier ${body.changes.feeTier} is not a fee tier`];
+        }
+        if (body.changes.unsettledLimitAsset !== undefined && !this.ledger.assetIndex.has(body.changes.unsettledLimitAsset)) {
+          return [NodeReject.InvalidAdminCommand, `unsettledLimitAsset ${body.changes.unsettledLimitAsset} is not an asset`];
         }
         if (body.changes.custody !== undefined && body.changes.custody !== v.custody && Object.keys(v.clients).length > 0) {
           return [NodeReject.InvalidAdminCommand, `venue ${v.code} has clients: its custody location cannot change`];
@@ -212,6 +336,7 @@ export class Venues {
         if (Array.isArray(v)) return v;
         if (Object.hasOwn(v.clients, body.client)) return [NodeReject.InvalidAdminCommand, `client ${body.client} of ${v.code} exists (account ${v.clients[body.client]})`];
         const id = this.nextId++;
+        this.watchHolds();
         this.ledger.addAccount(this.clientAccount(v, id, body.client));
         // An own property whatever the id (even "__proto__"): ids are the venue's text.
         Object.defineProperty(v.clients, body.client, { value: id, enumerable: true, writable: true, configurable: true });
@@ -267,7 +392,10 @@ export class Venues {
       participants.push({ ...this.ledger.participants.get(v.participant)! });
       for (const account of Object.values(v.clients)) accounts.push({ ...this.ledger.accounts.get(account)! });
     }
-    return { registry: this.registry.state(), participants, accounts, dues: [...this.dues], nextId: this.nextId };
+    return {
+      registry: this.registry.state(), participants, accounts, dues: [...this.dues], nextId: this.nextId,
+      prices: [...this.prices], breached: [...this.breached],
+    };
   }
 
   restoreState(state: VenuesState | undefined): void {
@@ -281,6 +409,22 @@ export class Venues {
     this.dues.clear();
     for (const [k, v] of state.dues) this.dues.set(k, v);
     this.nextId = state.nextId;
+    for (const [id, price] of state.prices ?? []) this.prices.set(id, price);
+    for (const code of state.breached ?? []) this.breached.add(code);
+    // What is derived: owed per location from the dues, held per venue from the client balances.
+    this.owedBy.clear();
+    for (const [key, amount] of this.dues) {
+      const [from, , code] = key.split('|');
+      this.owes(from, this.ledger.assetIndex.get(code)!, amount);
+    }
+    this.heldBy.clear();
+    if (this.clientAccounts.size > 0) this.watchHolds();
+    for (const [account] of this.clientAccounts) {
+      for (let a = 0; a < this.ledger.assets.length; a++) {
+        const held = this.ledger.balance(account, a).held;
+        if (held !== 0) this.held(account, a, held);
+      }
+    }
   }
 }
 

@@ -26,6 +26,7 @@ export function venueInput(code: string, senderCompId: string, overrides: Partia
       code, name: `${code} exchange`, legalEntity: `${code} Pte Ltd`, group: 'Junction Group', affiliated: true, jurisdiction: 'SG',
       regulator: 'MAS', licenceId: `LIC-${code}`, licenceExpires: '2099-12-31', custody: `${code}-custody`, senderCompId, targetCompId: 'JUNCTION',
       publicKey: Buffer.from(pair.publicKey).toString('base64'), cancelOnDisconnect: false, clientOrdersMax: 100, feeTier: 0,
+      unsettledLimit: 100_000_000, unsettledLimitAsset: 'QUOTE',
       ...overrides,
     },
   };

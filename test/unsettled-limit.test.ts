@@ -1,0 +1,156 @@
+// The maximum unsettled limit, before the book (SL-15): a venue client's order reserves its worst
+// case (what it holds, valued at the reference price); fills turn reservations into obligations;
+// cancels release them; an order that would pass the venue's limit is refused by name; prices
+// that move the valuation past the limit raise an alert and stop the venue's new orders.
+import { describe, expect, it } from 'vitest';
+import { MatchingCore } from '../src/core/index.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import type { NodeCommand, Outcome } from '../src/pipeline/commands.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { BATCH_COMMANDS_MAX, INSTRUMENTS_MAX, instrumentTerms, type NodeConfig } from '../src/pipeline/runtime.js';
+import { mulberry32 } from './support/command-stream.js';
+import { BUYER, MAKER, SELLER, testConfig } from './support/node-config.js';
+import { OPERATOR, SG, venueInput } from './support/venues.js';
+
+function pipelineOf(config: NodeConfig): Pipeline {
+  const ledger = new Ledger({ assets: config.assets, participants: config.participants, accounts: config.accounts, feeTiers: config.feeTiers, instruments: instrumentTerms(config) });
+  const core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax: BATCH_COMMANDS_MAX });
+  for (const l of config.instruments) core.addInstrument(l.spec);
+  return new Pipeline(ledger, core, config.instruments.map((l) => l.spec));
+}
+
+/** A pipeline with venue-sg (limit 10,000 QUOTE) and its funded clients C1 and C2. */
+function setup(limit = 10_000) {
+  const p = pipelineOf(testConfig());
+  let seq = 0;
+  const batch = (...commands: NodeCommand[]): Outcome[] => {
+    const out = p.apply(commands.map((command) => ({ seq: ++seq, ts: 1_000_000 + seq, command })));
+    p.ledger.takePending();
+    return out;
+  };
+  const admin = (body: unknown) => ({ type: 'admin', operator: OPERATOR, body }) as NodeCommand;
+  const ok = batch(
+    admin({ action: 'jurisdiction.set', jurisdiction: SG }),
+    admin({ action: 'venue.add', venue: venueInput('venue-sg', 'VSG', { unsettledLimit: limit }).input }),
+    admin({ action: 'venue.client.add', venue: 'venue-sg', client: 'C1' }),
+    admin({ action: 'venue.client.add', venue: 'venue-sg', client: 'C2' }),
+    admin({ action: 'custody.attest', venue: 'venue-sg', client: 'C1', asset: 'QUOTE', amount: 1_000_000, id: 'q1' }),
+    admin({ action: 'custody.attest', venue: 'venue-sg', client: 'C1', asset: 'BASE', amount: 1_000, id: 'b1' }),
+    admin({ action: 'custody.attest', venue: 'venue-sg', client: 'C2', asset: 'QUOTE', amount: 1_000_000, id: 'q2' }),
+    admin({ action: 'custody.attest', venue: 'venue-sg', client: 'C2', asset: 'BASE', amount: 1_000, id: 'b2' }),
+    { type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 1_000_000 },
+    { type: 'deposit', key: 's', account: SELLER, asset: 'BASE', amount: 1_000 },
+    { type: 'deposit', key: 'mq', account: MAKER, asset: 'QUOTE', amount: 1_000_000 },
+    { type: 'deposit', key: 'mb', account: MAKER, asset: 'BASE', amount: 1_000 },
+  );
+  expect(ok.every((o) => o.ok)).toBe(true);
+  const clients = p.venues.registry.venues.get('venue-sg')!.clients;
+  return { p, batch, c1: clients.C1, c2: clients.C2 };
+}
+
+const order = (account: number, side: number, price: number, qty: number, tif = 0): NodeCommand =>
+  ({ type: 'order', account, instrument: 1, side, orderType: 0, tif, price, qty });
+
+describe('the maximum unsettled limit', () => {
+  it('[SL-15] [SL-16] an order reserves its worst case; past the limit it is refused by name; cancels release, fills turn reservations into obligations', () => {
+    const { p, batch, c1 } = setup();
+    // A buy of 5 at 1,000 holds 5,015 QUOTE (notional, the 20 bps worst fee, a unit per lot): its worst case.
+    const [first] = batch(order(c1, 0, 1_000, 5));
+    expect(first.ok).toBe(true);
+    expect(p.venues.exposure('venue-sg')).toEqual({ owed: 0, reserved: 5_015, total: 5_015, limit: 10_000, asset: 'QUOTE' });
+    const [second] = batch(order(c1, 0, 1_000, 5));
+    expect([second.ok, second.reasonName, second.text]).toEqual([false, 'UnsettledLimit', 'exposure 5015 + this order\'s 5015 would pass venue venue-sg\'s limit of 10000 QUOTE']);
+    // Nothing was held for the refused order.
+    expect(p.ledger.balance(c1, 0).held).toBe(5_015);
+    // A cancel releases the reservation.
+    batch({ type: 'cancel', account: c1, instrument: 1, orderId: first.orderId! });
+    expect(p.venues.exposure('venue-sg').total).toBe(0);
+    // A fill against a platform seller turns it into an obligation: 5,000 and the 20 bps taker fee.
+    batch(order(SELLER, 1, 1_000, 5));
+    const [take] = batch(order(c1, 0, 1_000, 5, 1));
+    expect(take.ok).toBe(true);
+    expect(p.venues.exposure('venue-sg')).toEqual({ owed: 5_010, reserved: 0, total: 5_010, limit: 10_000, asset: 'QUOTE' });
+    // A sell holds base, valued at the reference price (the last trade, 1,000): 5 × 1,000 passes 4,990 left.
+    const [sell] = batch(order(c1, 1, 1_000, 5));
+    expect([sell.reasonName, sell.text]).toEqual(['UnsettledLimit', 'exposure 5010 + this order\'s 5000 would pass venue venue-sg\'s limit of 10000 QUOTE']);
+    const [small] = batch(order(c1, 1, 1_000, 4));
+    expect(small.ok).toBe(true);
+    expect(p.venues.exposure('venue-sg').total).toBe(9_010);
+    // An amend that would hold more obeys the limit too.
+    const [up] = batch({ type: 'amend', account: c1, instrument: 1, orderId: small.orderId!, price: 1_000, qty: 5 });
+    expect(up.reasonName).toBe('UnsettledLimit');
+  });
+
+  it('[SL-15] prices that move the valuation past the limit raise an alert and stop the venue\'s new orders until they come back', () => {
+    const { p, batch, c1 } = setup();
+    // The venue sells 8 BASE to a platform buyer at 1,000: it owes 8 BASE (8,000 at 1,000) and the
+    // 20 bps taker fee (16 QUOTE).
+    batch(order(BUYER, 0, 1_000, 8));
+    batch(order(c1, 1, 1_000, 8, 1));
+    expect(p.venues.exposure('venue-sg')).toMatchObject({ owed: 8_016, total: 8_016 });
+    // Platform clients trade at 1,300: the 8 BASE owed are worth 10,400 now.
+    batch(order(MAKER, 1, 1_300, 1), order(SELLER, 1, 1_300, 1));
+    batch(order(BUYER, 0, 1_300, 1, 1));
+    expect(p.venues.exposure('venue-sg')).toMatchObject({ owed: 10_416, total: 10_416 });
+    expect(p.venues.registry.events.at(-1)).toMatchObject({ venue: 'venue-sg', event: 'limit-breached', operator: 0, detail: 'exposure 10416 against a limit of 10000 QUOTE' });
+    const [refused] = batch(order(c1, 0, 900, 1));
+    expect(refused.reasonName).toBe('UnsettledLimit');
+    // Back at 1,000: the alert clears and orders are taken again.
+    batch(order(BUYER, 0, 1_000, 1), order(SELLER, 1, 1_000, 1));
+    expect(p.venues.registry.events.at(-1)).toMatchObject({ event: 'limit-restored' });
+    const [taken] = batch(order(c1, 0, 900, 1));
+    expect(taken.ok).toBe(true);
+  });
+
+  it('[SL-15] property: random venue and platform flow at moving prices, several commands on one order per batch', () => {
+    const { p, batch, c1, c2 } = setup(20_000);
+    const random = mulberry32(15);
+    const rand = (n: number) => Math.floor(random() * n);
+    const traders = [BUYER, SELLER, MAKER, c1, c2];
+    const venueAccounts = new Set([c1, c2]);
+    const open: { account: number; orderId: number }[] = [];
+    let breaches = 0;
+    let refusals = 0;
+    for (let round = 0; round < 1_500; round++) {
+      const before = p.venues.exposure('venue-sg');
+      const pricesBefore = JSON.stringify(p.venues.state().prices);
+      const commands: NodeCommand[] = [];
+      for (let i = 1 + rand(8); i > 0; i--) {
+        const r = random();
+        if (r < 0.6 || open.length === 0) {
+          const account = traders[rand(traders.length)];
+          const side = account === BUYER ? 0 : account === SELLER ? 1 : rand(2);
+          // Mostly around 1,000; now and then a jump that moves the reference price.
+          const price = random() < 0.9 ? 990 + rand(21) : 800 + rand(600);
+          commands.push(order(account, side, price, 1 + rand(6), rand(4) === 0 ? 1 : 0));
+        } else {
+          const o = open[rand(open.length)];
+          commands.push(r < 0.8
+            ? { type: 'amend', account: o.account, instrument: 1, orderId: o.orderId, price: 990 + rand(21), qty: 1 + rand(8) }
+            : { type: 'cancel', account: o.account, instrument: 1, orderId: o.orderId });
+        }
+      }
+      const outcomes = batch(...commands);
+      const after = p.venues.exposure('venue-sg');
+      const pricesMoved = JSON.stringify(p.venues.state().prices) !== pricesBefore;
+      // Without a price move, exposure within the limit stays within it.
+      if (!pricesMoved && before.total <= before.limit) expect(after.total, `round ${round}`).toBeLessThanOrEqual(after.limit);
+      // Past the limit, the alert is up; and a venue past it at the start takes no new order (prices unmoved).
+      if (after.total > after.limit) {
+        breaches++;
+        expect(p.venues.state().breached).toContain('venue-sg');
+      }
+      commands.forEach((c, i) => {
+        if (c.type !== 'order' || !venueAccounts.has(c.account)) return;
+        if (outcomes[i].reasonName === 'UnsettledLimit') refusals++;
+        if (!pricesMoved && before.total > before.limit) expect(outcomes[i].ok, `round ${round}: a venue order taken while past the limit`).toBe(false);
+      });
+      for (const o of outcomes) if (o.ok && o.orderId && p.orders.has(o.orderId)) open.push({ account: p.orders.get(o.orderId)!.account, orderId: o.orderId });
+      for (let i = open.length - 1; i >= 0; i--) if (!p.orders.has(open[i].orderId)) open.splice(i, 1);
+      p.checkInvariants(testConfig().instruments.map((l) => l.spec));
+    }
+    // The flow did reach the limit and move past it.
+    expect(refusals).toBeGreaterThan(20);
+    expect(breaches).toBeGreaterThan(0);
+  });
+});
