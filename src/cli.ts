@@ -117,8 +117,9 @@ The venue registry (SL-7) and venue clients' custody (SL-8). Listings are read a
 sequenced and journaled under the operator key's id, and answered once durable. VENUE.json holds
 every field of a venue: code, name, legalEntity, group, affiliated, jurisdiction, regulator,
 licenceId, licenceExpires, custody, senderCompId, targetCompId, publicKey (Ed25519, base64),
-cancelOnDisconnect, clientOrdersMax, feeTier. A --set VALUE is read as JSON when it parses (1, true,
-"text") and as text otherwise. Amounts are whole ledger units of the asset. --id names an
+cancelOnDisconnect, clientOrdersMax, feeTier, unsettledLimit (SL-15: what it may owe, its clients'
+open orders counted at their worst case) and unsettledLimitAsset. A --set VALUE is read as JSON
+when it parses (1, true, "text") and as text otherwise. Amounts are whole ledger units of the asset. --id names an
 attestation or release: the same id again changes nothing.
 ${OPERATOR_CONNECTION}`,
   jurisdiction: `usage: junction jurisdiction list
@@ -583,6 +584,7 @@ async function venue(args: string[]): Promise<number> {
       return operatorRequest(v, { query: 'venues', ...(str(v, 'venue') ? { venue: str(v, 'venue') } : {}) }, (answer) => printRows(v, answer.venues, (x: VenueListed) => ({
         code: x.code, name: x.name, jurisdiction: x.jurisdiction, status: x.status, reason: x.statusReason, eligible: x.eligible,
         ineligibility: x.ineligibility, licence: x.licenceId, expires: x.licenceExpires, custody: x.custody, clients: x.clientCount,
+        exposure: `${x.exposure.total} / ${x.exposure.limit} ${x.exposure.asset}`,
       }), 'no venues'));
     case 'add': {
       const input = readJsonFile(required(v, 'file', ' (a JSON file of the venue\'s fields: junction venue --help)'), 'the venue') as { code?: unknown };
@@ -672,6 +674,8 @@ async function jurisdiction(args: string[]): Promise<number> {
 interface VenueListed {
   code: string; name: string; jurisdiction: string; status: string; statusReason: string; eligible: boolean; ineligibility: string | null;
   licenceId: string; licenceExpires: string; custody: string; clientCount: number;
+  /** Unsettled exposure (owed + reserved) against the limit, in the limit asset's units. */
+  exposure: { owed: number; reserved: number; total: number; limit: number; asset: string };
 }
 interface VenueEventListed { seq: number; ts: number; venue: string; event: string; operator: number; detail: string }
 interface VenueClientListed { client: string; account: number; balances: { asset: string; available: number; held: number }[] }

@@ -76,6 +76,7 @@ describe('the operator channel from the command line', () => {
     const listed = await venueListed('venue-sg');
     expect(listed).toEqual({
       ...sg.input, status: 'active', statusReason: '', participant: expect.any(Number), eligible: true, ineligibility: null, clientCount: 0,
+      exposure: { owed: 0, reserved: 0, total: 0, limit: 100_000_000, asset: 'QUOTE' },
     });
     // The venue's public key is shown; nothing private is (the node holds none).
     expect(Object.keys(listed).filter((k) => /private|secret/i.test(k))).toEqual([]);
@@ -89,8 +90,8 @@ describe('the operator channel from the command line', () => {
     expect(registry.events.filter((e) => e.venue === 'venue-sg').map((e) => [e.event, e.operator])).toEqual([['added', OPERATOR]]);
 
     const table = (await junction(['venue', 'list'])).stdout.split('\n');
-    expect(table[0].split(/\s+/)).toEqual(['code', 'name', 'jurisdiction', 'status', 'reason', 'eligible', 'ineligibility', 'licence', 'expires', 'custody', 'clients']);
-    expect(table[1].split(/\s{2,}/)).toEqual(['venue-sg', 'venue-sg exchange', 'SG', 'active', '-', 'yes', '-', 'LIC-venue-sg', '2099-12-31', 'venue-sg-custody', '0']);
+    expect(table[0].split(/\s+/)).toEqual(['code', 'name', 'jurisdiction', 'status', 'reason', 'eligible', 'ineligibility', 'licence', 'expires', 'custody', 'clients', 'exposure']);
+    expect(table[1].split(/\s{2,}/)).toEqual(['venue-sg', 'venue-sg exchange', 'SG', 'active', '-', 'yes', '-', 'LIC-venue-sg', '2099-12-31', 'venue-sg-custody', '0', '0 / 100000000 QUOTE']);
 
     // A trading key and a read-only key may not administer: refused by the gateway, nothing changes.
     const trader = await junction(['venue', 'list'], TRADER);

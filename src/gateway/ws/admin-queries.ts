@@ -56,7 +56,12 @@ function venues(node: NodeRuntime, r: Request, nowUs: number): unknown {
     venues: (one ? [one] : [...registry.venues.values()]).map((v) => {
       const { clients, ...fields } = v;
       const why = registry.ineligibility(v, nowUs);
-      return { ...fields, eligible: why === undefined, ineligibility: why ?? null, clientCount: Object.keys(clients).length };
+      // Unsettled exposure against the limit (SL-15): owed, reserved by open orders, in the limit asset.
+      const { owed, reserved, total } = node.pipeline.venues.exposure(v.code);
+      return {
+        ...fields, eligible: why === undefined, ineligibility: why ?? null, clientCount: Object.keys(clients).length,
+        exposure: { owed, reserved, total, limit: v.unsettledLimit, asset: v.unsettledLimitAsset },
+      };
     }),
   };
 }
