@@ -48,6 +48,8 @@ export const DEMO_FUNDING = [
   { account: 10, asset: 'ETH', amount: 100_000_000_000 },
   { account: 11, asset: 'USD', amount: 100_000_000_000 },
   { account: 11, asset: 'BTC', amount: 100_000_000 },
+  // The reserve fund (account 3) covers the demo venues' unsettled limits (2 × 50,000,000 USD).
+  { account: 3, asset: 'USD', amount: 100_000_000_000_000 },
 ];
 
 /** The jurisdictions of the demo venues: one that meets the FATF and IOSCO tests, one that does not. */

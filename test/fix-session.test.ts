@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fixTime } from '../src/gateway/fix/codec.js';
 import { FixTestClient, fieldsOf } from './support/fix-client.js';
 import { fixBridge, type Bridge } from './support/fix-bridge.js';
-import { adminOk, venueInput, XX } from './support/venues.js';
+import { adminOk, fundReserve, venueInput, XX } from './support/venues.js';
 import { mulberry32 } from './support/command-stream.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -59,6 +59,7 @@ describe('FIX session layer', () => {
     // A venue whose jurisdiction fails the FATF test is suspended when added, and cannot log on.
     const offshore = venueInput('venue-xx', 'VXX', { jurisdiction: 'XX' });
     await adminOk(b.node, { action: 'jurisdiction.set', jurisdiction: XX });
+    await fundReserve(b.node, offshore.input.unsettledLimit, 'reserve-xx');
     await adminOk(b.node, { action: 'venue.add', venue: offshore.input });
     c = await client(b, 'VXX', offshore.privateKeyPem);
     c.logon();

@@ -34,16 +34,16 @@ describe('node start-up', () => {
     first.kill('SIGTERM');
     expect(await first.exit).toBe(0);
     const ready = JSON.parse(first.lines[0]);
-    expect(ready).toMatchObject({ event: 'ready', data, keys: join(data, 'demo-keys.json'), instruments: ['BTC-USD', 'ETH-USD'], lastSequence: 18, openOrders: 0 });
+    expect(ready).toMatchObject({ event: 'ready', data, keys: join(data, 'demo-keys.json'), instruments: ['BTC-USD', 'ETH-USD'], lastSequence: 19, openOrders: 0 });
     expect(ready.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
     const demoKeys = JSON.parse(readFileSync(join(data, 'demo-keys.json'), 'utf8'));
     expect(demoKeys.map((k: { keyId: number; account: number }) => [k.keyId, k.account])).toEqual([[1, 10], [2, 11], [100, 0]]);
-    expect(JSON.parse(first.lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', lastSequence: 18 });
+    expect(JSON.parse(first.lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', lastSequence: 19 });
     const second = run(['--data', data, '--port', '0', '--fix-port', '0']);
     await second.ready;
     second.kill('SIGINT');
     expect(await second.exit).toBe(0);
-    expect(JSON.parse(second.lines[0])).toMatchObject({ event: 'ready', lastSequence: 18 });
+    expect(JSON.parse(second.lines[0])).toMatchObject({ event: 'ready', lastSequence: 19 });
   });
 
   it('[OPS-2] refuses a data folder it cannot use, with a clear message', async () => {

@@ -11,7 +11,7 @@ import { JunctionClient, SessionRejectError } from '../src/client/client.js';
 import * as sbe from '../src/protocol/codec.js';
 import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
 import { BUYER, SELLER } from './support/node-config.js';
-import { adminOk, OPERATOR, SG, venueInput, XX } from './support/venues.js';
+import { adminOk, fundReserve, OPERATOR, SG, venueInput, XX } from './support/venues.js';
 import { loggedOn, type WsSession } from './support/ws-session.js';
 
 const CLI = join(__dirname, '../dist/src/cli.js');
@@ -24,6 +24,8 @@ let env: GatewayNode;
 beforeAll(async () => {
   // The operator key acts for an account like any key (it never trades for it).
   env = await gatewayNode([[OPERATOR, BUYER, 'operator'], [TRADER, BUYER, 'trade'], [READER, SELLER, 'read']]);
+  // The reserve fund covers the venues' unsettled limits (SL-17): room for ten test venues.
+  await fundReserve(env.node, 10 * 100_000_000, 'reserve');
   writeFileSync(keyFile, JSON.stringify([...env.pems].map(([keyId, privateKeyPem]) => ({ keyId, privateKeyPem }))));
 });
 afterAll(() => env.close());

@@ -10,7 +10,7 @@ import { Pipeline } from '../src/pipeline/pipeline.js';
 import { BATCH_COMMANDS_MAX, INSTRUMENTS_MAX, instrumentTerms, type NodeConfig } from '../src/pipeline/runtime.js';
 import { mulberry32 } from './support/command-stream.js';
 import { BUYER, MAKER, SELLER, testConfig } from './support/node-config.js';
-import { OPERATOR, SG, venueInput } from './support/venues.js';
+import { OPERATOR, RESERVE, SG, venueInput } from './support/venues.js';
 
 function pipelineOf(config: NodeConfig): Pipeline {
   const ledger = new Ledger({ assets: config.assets, participants: config.participants, accounts: config.accounts, feeTiers: config.feeTiers, instruments: instrumentTerms(config) });
@@ -30,6 +30,7 @@ function setup(limit = 10_000) {
   };
   const admin = (body: unknown) => ({ type: 'admin', operator: OPERATOR, body }) as NodeCommand;
   const ok = batch(
+    { type: 'deposit', key: 'reserve', account: RESERVE, asset: 'QUOTE', amount: limit },
     admin({ action: 'jurisdiction.set', jurisdiction: SG }),
     admin({ action: 'venue.add', venue: venueInput('venue-sg', 'VSG', { unsettledLimit: limit }).input }),
     admin({ action: 'venue.client.add', venue: 'venue-sg', client: 'C1' }),
@@ -152,5 +153,28 @@ describe('the maximum unsettled limit', () => {
     // The flow did reach the limit and move past it.
     expect(refusals).toBeGreaterThan(20);
     expect(breaches).toBeGreaterThan(0);
+  });
+});
+
+describe('the reserve fund', () => {
+  it('[SL-17] the reserve covers the sum of the venues\' limits: a venue, a raised limit or a withdrawal that would leave it short is refused', () => {
+    const { p, batch } = setup(10_000);
+    // The reserve holds 10,000 QUOTE: exactly venue-sg's limit.
+    const second = venueInput('venue-jp', 'VJP', { unsettledLimit: 5_000 }).input;
+    const [refused] = batch({ type: 'admin', operator: OPERATOR, body: { action: 'venue.add', venue: second } });
+    expect([refused.ok, refused.reasonName, refused.text]).toEqual([false, 'ReserveShort', 'the reserve would hold 10000 QUOTE but the venues\' unsettled limits add up to 15000']);
+    const [raise] = batch({ type: 'admin', operator: OPERATOR, body: { action: 'venue.update', code: 'venue-sg', changes: { unsettledLimit: 10_001 } } });
+    expect([raise.reasonName, raise.text]).toEqual(['ReserveShort', 'the reserve would hold 10000 QUOTE but the venues\' unsettled limits add up to 10001']);
+    const [withdraw] = batch({ type: 'withdraw', key: 'w1', account: RESERVE, asset: 'QUOTE', amount: 1 });
+    expect([withdraw.reasonName, withdraw.text]).toEqual(['ReserveShort', 'the reserve would hold 9999 QUOTE but the venues\' unsettled limits add up to 10000']);
+    // Funded further, the same venue is added, and what is beyond the limits may be withdrawn.
+    batch({ type: 'deposit', key: 'more', account: RESERVE, asset: 'QUOTE', amount: 6_000 });
+    expect(batch({ type: 'admin', operator: OPERATOR, body: { action: 'venue.add', venue: second } })[0].ok).toBe(true);
+    expect(batch({ type: 'withdraw', key: 'w2', account: RESERVE, asset: 'QUOTE', amount: 1_000 })[0].ok).toBe(true);
+    expect(batch({ type: 'withdraw', key: 'w3', account: RESERVE, asset: 'QUOTE', amount: 1 })[0].reasonName).toBe('ReserveShort');
+    // Lowering a limit frees reserve.
+    expect(batch({ type: 'admin', operator: OPERATOR, body: { action: 'venue.update', code: 'venue-jp', changes: { unsettledLimit: 1_000 } } })[0].ok).toBe(true);
+    expect(batch({ type: 'withdraw', key: 'w4', account: RESERVE, asset: 'QUOTE', amount: 4_000 })[0].ok).toBe(true);
+    expect(p.ledger.balance(RESERVE, 0).available).toBe(11_000);
   });
 });

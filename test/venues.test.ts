@@ -13,7 +13,7 @@ import { BATCH_COMMANDS_MAX, INSTRUMENTS_MAX, instrumentTerms, NodeRuntime, type
 import { licenceEndUs } from '../src/venues/registry.js';
 import { mulberry32 } from './support/command-stream.js';
 import { BUYER, MAKER, SELLER, testConfig } from './support/node-config.js';
-import { OPERATOR, SG, venueInput } from './support/venues.js';
+import { fundReserve, OPERATOR, RESERVE, SG, venueInput } from './support/venues.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -49,11 +49,12 @@ describe('venues in the node state', () => {
     const s = new Sequencer(pipelineOf(testConfig()));
     const before = end - 10_000_000;
     const setup = s.batch(before,
+      { type: 'deposit', key: 'reserve', account: RESERVE, asset: 'QUOTE', amount: venue.input.unsettledLimit },
       { type: 'admin', operator: OPERATOR, body: { action: 'jurisdiction.set', jurisdiction: SG } },
       { type: 'admin', operator: OPERATOR, body: { action: 'venue.add', venue: venue.input } },
       { type: 'admin', operator: OPERATOR, body: { action: 'venue.client.add', venue: 'venue-sg', client: 'C1' } },
       { type: 'admin', operator: OPERATOR, body: { action: 'custody.attest', venue: 'venue-sg', client: 'C1', asset: 'QUOTE', amount: 10_000, id: 'a1' } });
-    expect(setup.map((o) => o.ok)).toEqual([true, true, true, true]);
+    expect(setup.map((o) => o.ok)).toEqual([true, true, true, true, true]);
     const c1 = s.pipeline.venues.registry.venues.get('venue-sg')!.clients.C1;
     expect(s.pipeline.venues.registry.nextExpiryUs()).toBe(end);
     const [rests] = s.batch(before, { type: 'order', account: c1, instrument: 1, side: 0, orderType: 0, tif: 0, price: 900, qty: 5 });
@@ -105,6 +106,7 @@ describe('venues in the node state', () => {
     const lastDay = Date.parse('2027-03-31T23:59:00Z');
     let node = await NodeRuntime.open({ dataDir, config: testConfig(), clockMs: () => lastDay });
     const venue = venueInput('venue-sg', 'VSG', { licenceExpires: '2027-03-31' });
+    await fundReserve(node, venue.input.unsettledLimit, 'reserve');
     for (const body of [
       { action: 'jurisdiction.set', jurisdiction: SG }, { action: 'venue.add', venue: venue.input },
       { action: 'venue.client.add', venue: 'venue-sg', client: 'C1' },
@@ -152,10 +154,13 @@ describe('venues in the node state', () => {
       if (!o.ok) throw new Error(`${o.reasonName} ${o.text}`);
     };
     await ok({ type: 'admin', operator: OPERATOR, body: { action: 'jurisdiction.set', jurisdiction: SG } });
-    for (const v of [sg, jp]) await ok({ type: 'admin', operator: OPERATOR, body: { action: 'venue.add', venue: v.input } });
     /** Per (location, asset): what entered that custody location from outside, minus what left. */
     const inflow = new Map<string, number>();
     const add = (location: string, asset: string, amount: number) => inflow.set(`${location}|${asset}`, (inflow.get(`${location}|${asset}`) ?? 0) + amount);
+    // The reserve fund covers both venues' unsettled limits (SL-17).
+    await ok({ type: 'deposit', key: 'reserve', account: RESERVE, asset: 'QUOTE', amount: sg.input.unsettledLimit + jp.input.unsettledLimit });
+    add('platform', 'QUOTE', sg.input.unsettledLimit + jp.input.unsettledLimit);
+    for (const v of [sg, jp]) await ok({ type: 'admin', operator: OPERATOR, body: { action: 'venue.add', venue: v.input } });
     const clients: { account: number; venue: string; client: string }[] = [];
     for (const [venue, client] of [['venue-sg', 'C1'], ['venue-sg', 'C2'], ['venue-jp', 'J1']]) {
       await ok({ type: 'admin', operator: OPERATOR, body: { action: 'venue.client.add', venue, client } });

@@ -265,6 +265,13 @@ export class Pipeline {
     if (asset === undefined) return;
     // Only available funds leave: what open orders hold never does.
     if (this.ledger.balance(c.account, asset).available < c.amount) return this.reject(outcome, NodeReject.InsufficientFunds);
+    // The reserve fund never goes below the venues' unsettled limits (SL-17).
+    const short = this.venues.reserveWithdrawalShort(c.account, asset, c.amount);
+    if (short !== undefined) {
+      this.reject(outcome, NodeReject.ReserveShort);
+      outcome.text = short;
+      return;
+    }
     this.ledger.post(this.seq, Cause.Withdrawal, asset, c.account, Bucket.Available, EXTERNAL_ACCOUNT, Bucket.Available, c.amount);
     this.keys.set(c.key, this.seq);
   }

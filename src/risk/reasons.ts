@@ -28,6 +28,8 @@ export const enum NodeReject {
   OrderChanged = 120,
   /** The order would take its venue's unsettled exposure past the venue's limit (SL-15). */
   UnsettledLimit = 121,
+  /** The reserve fund would no longer cover the venues' unsettled limits (SL-17). */
+  ReserveShort = 122,
 }
 
 export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
@@ -35,7 +37,7 @@ export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
   104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit',
   108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount',
   112: 'UnknownOrder', 113: 'InvalidCommand', 114: 'InvalidPrice', 115: 'InvalidQuantity',
-  116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient', 120: 'OrderChanged', 121: 'UnsettledLimit',
+  116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient', 120: 'OrderChanged', 121: 'UnsettledLimit', 122: 'ReserveShort',
 };
 
 /** Any reject's name: the core's (below 100) or the node's. */

@@ -83,6 +83,44 @@ export class Venues {
     this.ledger.onHeld ??= (account, asset, delta) => this.held(account, asset, delta);
   }
 
+  /**
+   * The reserve fund (SL-17) is the ledger's reserve account, held in trust. The rule: in each
+   * asset, what it holds covers the sum of the unsettled limits of every venue (any status) with
+   * that limit asset — several venues may fail in one stress event, and one fund answers for all.
+   */
+  private reserveAccount(): number | undefined {
+    for (const a of this.ledger.accounts.values()) if (a.kind === AccountKind.Reserve) return a.id;
+    return undefined;
+  }
+
+  /** The sum of the venues' unsettled limits in an asset. */
+  limitsIn(asset: string): number {
+    let sum = 0;
+    for (const v of this.registry.venues.values()) if (v.unsettledLimitAsset === asset) sum += v.unsettledLimit;
+    return sum;
+  }
+
+  /**
+   * Why the reserve would not cover `limits` of `asset` after `withdrawn` leaves it; undefined when
+   * it would.
+   */
+  reserveShort(asset: string, limits: number, withdrawn: number): string | undefined {
+    if (limits === 0) return undefined;
+    const account = this.reserveAccount();
+    if (account === undefined) return 'the node has no reserve account to cover the venues\' unsettled limits';
+    const index = this.ledger.assetIndex.get(asset);
+    const holds = index === undefined ? 0 : this.ledger.balance(account, index).available;
+    if (holds - withdrawn >= limits) return undefined;
+    return `the reserve would hold ${holds - withdrawn} ${asset} but the venues' unsettled limits add up to ${limits}`;
+  }
+
+  /** Why a withdrawal from the reserve account would leave it short of the limits; undefined when it would not. */
+  reserveWithdrawalShort(account: number, asset: number, amount: number): string | undefined {
+    if (this.registry.venues.size === 0 || account !== this.reserveAccount()) return undefined;
+    const code = this.ledger.assets[asset].code;
+    return this.reserveShort(code, this.limitsIn(code), amount);
+  }
+
   /** An instrument traded at `price`: its reference price from now on. */
   traded(instrument: number, price: number): void {
     if (this.clientAccounts.size > 0) this.prices.set(instrument, price);
@@ -278,6 +316,8 @@ export class Venues {
         if (clash) return clash;
         if (!this.ledger.fees.has(input.feeTier)) return [NodeReject.InvalidAdminCommand, `feeTier ${input.feeTier} is not a fee tier`];
         if (!this.ledger.assetIndex.has(input.unsettledLimitAsset)) return [NodeReject.InvalidAdminCommand, `unsettledLimitAsset ${input.unsettledLimitAsset} is not an asset`];
+        const short = this.reserveShort(input.unsettledLimitAsset, this.limitsIn(input.unsettledLimitAsset) + input.unsettledLimit, 0);
+        if (short) return [NodeReject.ReserveShort, short];
         const participant = this.nextId++;
         this.ledger.addParticipant({ id: participant, name: input.name, professionalInvestor: false, affiliatedMarketMaker: false, homeVenue: input.code });
         const venue: Venue = { ...input, status: 'active', statusReason: '', participant, clients: {} };
@@ -302,6 +342,12 @@ export class Venues {
         if (body.changes.custody !== undefined && body.changes.custody !== v.custody && Object.keys(v.clients).length > 0) {
           return [NodeReject.InvalidAdminCommand, `venue ${v.code} has clients: its custody location cannot change`];
         }
+        // The reserve covers the limits as they would be after the change (SL-17).
+        const limitAsset = body.changes.unsettledLimitAsset ?? v.unsettledLimitAsset;
+        const limit = body.changes.unsettledLimit ?? v.unsettledLimit;
+        const others = this.limitsIn(limitAsset) - (v.unsettledLimitAsset === limitAsset ? v.unsettledLimit : 0);
+        const short = this.reserveShort(limitAsset, others + limit, 0);
+        if (short) return [NodeReject.ReserveShort, short];
         registry.byCompId.delete(v.senderCompId);
         Object.assign(v, body.changes);
         registry.byCompId.set(v.senderCompId, v.code);

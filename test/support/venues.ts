@@ -6,6 +6,14 @@ import type { AdminAction, VenueInput } from '../../src/venues/admin.js';
 import type { Jurisdiction } from '../../src/venues/registry.js';
 
 export const OPERATOR = 900;
+/** testConfig's reserve account: it must cover the venues' unsettled limits (SL-17). */
+export const RESERVE = 2;
+
+/** Deposits into the reserve fund. */
+export async function fundReserve(node: NodeRuntime, amount: number, key: string): Promise<void> {
+  const o = await node.submit({ type: 'deposit', key, account: RESERVE, asset: 'QUOTE', amount });
+  if (!o.ok) throw new Error(`reserve deposit refused: ${o.reasonName}`);
+}
 
 export const SG: Jurisdiction = {
   code: 'SG', name: 'Singapore', fatf: 'member', fatfConsistent: true, ioscoConsistent: true,
@@ -46,6 +54,7 @@ export async function adminOk(node: NodeRuntime, body: AdminAction, operator = O
 /** Adds SG and a venue with clients, each client attested `funding` (asset → amount). */
 export async function addVenue(node: NodeRuntime, venue: TestVenue, clients: Record<string, Record<string, number>>): Promise<Record<string, number>> {
   await adminOk(node, { action: 'jurisdiction.set', jurisdiction: SG });
+  await fundReserve(node, venue.input.unsettledLimit, `reserve-${venue.input.code}`);
   await adminOk(node, { action: 'venue.add', venue: venue.input });
   const accounts: Record<string, number> = {};
   for (const [client, funding] of Object.entries(clients)) {
