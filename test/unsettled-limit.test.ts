@@ -82,7 +82,7 @@ describe('the maximum unsettled limit', () => {
     expect(up.reasonName).toBe('UnsettledLimit');
   });
 
-  it('[SL-15] prices that move the valuation past the limit raise an alert and stop the venue\'s new orders until they come back', () => {
+  it('[SL-15] [SL-17] prices that move the valuation past the limit raise an alert and stop the venue\'s new orders until they come back', () => {
     const { p, batch, c1 } = setup();
     // The venue sells 8 BASE to a platform buyer at 1,000: it owes 8 BASE (8,000 at 1,000) and the
     // 20 bps taker fee (16 QUOTE).
@@ -93,14 +93,23 @@ describe('the maximum unsettled limit', () => {
     batch(order(MAKER, 1, 1_300, 1), order(SELLER, 1, 1_300, 1));
     batch(order(BUYER, 0, 1_300, 1, 1));
     expect(p.venues.exposure('venue-sg')).toMatchObject({ owed: 10_416, total: 10_416 });
-    expect(p.venues.registry.events.at(-1)).toMatchObject({ venue: 'venue-sg', event: 'limit-breached', operator: 0, detail: 'exposure 10416 against a limit of 10000 QUOTE' });
+    // Two alerts: the venue is past its limit, and the reserve (10,000) is below the expected
+    // settlement exposure (SL-17: the 24-hour peak of all venues' exposure).
+    expect(p.venues.registry.events.slice(-2)).toMatchObject([
+      { venue: 'venue-sg', event: 'limit-breached', operator: 0, detail: 'exposure 10416 against a limit of 10000 QUOTE' },
+      { venue: '*', event: 'reserve-below-expected', operator: 0, detail: 'the reserve holds 10000 QUOTE; expected settlement exposure (the 24-hour peak) is 10416' },
+    ]);
     const [refused] = batch(order(c1, 0, 900, 1));
     expect(refused.reasonName).toBe('UnsettledLimit');
-    // Back at 1,000: the alert clears and orders are taken again.
+    // Back at 1,000: the venue's alert clears and orders are taken again.
     batch(order(BUYER, 0, 1_000, 1), order(SELLER, 1, 1_000, 1));
     expect(p.venues.registry.events.at(-1)).toMatchObject({ event: 'limit-restored' });
     const [taken] = batch(order(c1, 0, 900, 1));
     expect(taken.ok).toBe(true);
+    // The reserve's alert stays until it holds the peak: topped up, it clears.
+    expect(p.venues.expectedExposure('QUOTE')).toBe(10_416);
+    batch({ type: 'deposit', key: 'top-up', account: RESERVE, asset: 'QUOTE', amount: 416 });
+    expect(p.venues.registry.events.at(-1)).toMatchObject({ venue: '*', event: 'reserve-restored' });
   });
 
   it('[SL-15] property: random venue and platform flow at moving prices, several commands on one order per batch', () => {

@@ -90,8 +90,10 @@ export interface VenueEvent {
   seq: number;
   /** Sequencer time, µs since the epoch. */
   ts: number;
+  /** A venue's code, or '*' for what concerns them all (the reserve fund). */
   venue: string;
-  event: 'added' | 'updated' | 'suspended' | 'reinstated' | 'client-added' | 'limit-breached' | 'limit-restored';
+  event: 'added' | 'updated' | 'suspended' | 'reinstated' | 'client-added' | 'limit-breached' | 'limit-restored'
+    | 'reserve-below-expected' | 'reserve-restored';
   /** The operator key that made it (0: the registry itself, e.g. a licence that expired). */
   operator: number;
   detail: string;

@@ -9,6 +9,9 @@ import type { AdminCommand } from '../pipeline/commands.js';
 import { AdminError, checkAction, type AdminAction } from './admin.js';
 import { INELIGIBILITY_TEXT, VenueRegistry, type Ineligibility, type RegistryState, type Venue, type VenueEvent } from './registry.js';
 
+/** Hours of history the expected settlement exposure is the peak of. */
+const EXPECTED_HOURS = 24;
+
 /** Venue participants' and venue clients' ids start here (configured ones stay below). */
 export const VENUE_IDS_FROM = 1_000_000;
 
@@ -25,6 +28,9 @@ export interface VenuesState {
   prices?: [number, number][];
   /** Venues whose exposure is past their limit (an alert was recorded). */
   breached?: string[];
+  /** Hourly peaks of total exposure per limit asset, and the assets whose reserve is below them. */
+  peaks?: [string, [number, number][]][];
+  reserveBelow?: string[];
 }
 
 /** A venue's unsettled exposure (SL-15), in units of its limit asset. */
@@ -57,6 +63,10 @@ export class Venues {
   /** Each instrument's last trade price, from its configured reference price on. */
   private readonly prices = new Map<number, number>();
   private readonly breached = new Set<string>();
+  /** Per limit asset: [hour, highest total exposure in it] over the last EXPECTED_HOURS. */
+  private readonly peaks = new Map<string, [number, number][]>();
+  /** Limit assets whose reserve is below the expected settlement exposure (an alert was recorded). */
+  private readonly reserveBelow = new Set<string>();
 
   constructor(
     private readonly ledger: Ledger,
@@ -185,14 +195,50 @@ export class Venues {
    */
   checkLimits(seq: number, ts: number): void {
     if (this.clientAccounts.size === 0) return;
+    const totals = new Map<string, number>();
     for (const code of this.registry.venues.keys()) {
       const e = this.exposure(code);
+      totals.set(e.asset, (totals.get(e.asset) ?? 0) + e.total);
       const over = e.total > e.limit;
       if (over === this.breached.has(code)) continue;
       if (over) this.breached.add(code);
       else this.breached.delete(code);
       this.record(seq, ts, code, over ? 'limit-breached' : 'limit-restored', 0, `exposure ${e.total} against a limit of ${e.limit} ${e.asset}`);
     }
+    this.checkReserve(seq, ts, totals);
+  }
+
+  /**
+   * Expected settlement exposure (SL-17): the highest total unsettled exposure of all venues, per
+   * limit asset, over the last 24 hours of sequencer time (hourly peaks). When the reserve holds
+   * less than that, a `reserve-below-expected` event is recorded (and `reserve-restored` after).
+   */
+  private checkReserve(seq: number, ts: number, totals: Map<string, number>): void {
+    const hour = Math.floor(ts / 3_600_000_000);
+    const account = this.reserveAccount();
+    for (const [asset, total] of totals) {
+      let peaks = this.peaks.get(asset);
+      if (!peaks) this.peaks.set(asset, (peaks = []));
+      const last = peaks[peaks.length - 1];
+      if (last && last[0] === hour) last[1] = Math.max(last[1], total);
+      else peaks.push([hour, total]);
+      while (peaks.length > 0 && peaks[0][0] <= hour - EXPECTED_HOURS) peaks.shift();
+      const expected = Math.max(...peaks.map(([, peak]) => peak));
+      const index = this.ledger.assetIndex.get(asset);
+      const holds = account === undefined || index === undefined ? 0 : this.ledger.balance(account, index).available;
+      const below = holds < expected;
+      if (below === this.reserveBelow.has(asset)) continue;
+      if (below) this.reserveBelow.add(asset);
+      else this.reserveBelow.delete(asset);
+      this.record(seq, ts, '*', below ? 'reserve-below-expected' : 'reserve-restored', 0,
+        `the reserve holds ${holds} ${asset}; expected settlement exposure (the 24-hour peak) is ${expected}`);
+    }
+  }
+
+  /** Expected settlement exposure per limit asset: the highest hourly peak of the last 24 hours. */
+  expectedExposure(asset: string): number {
+    const peaks = this.peaks.get(asset);
+    return peaks && peaks.length > 0 ? Math.max(...peaks.map(([, peak]) => peak)) : 0;
   }
 
   get active(): boolean { return this.registry.venues.size > 0; }
@@ -441,6 +487,7 @@ export class Venues {
     return {
       registry: this.registry.state(), participants, accounts, dues: [...this.dues], nextId: this.nextId,
       prices: [...this.prices], breached: [...this.breached],
+      peaks: [...this.peaks].map(([asset, list]) => [asset, list.map(([h, v]) => [h, v] as [number, number])]), reserveBelow: [...this.reserveBelow],
     };
   }
 
@@ -457,6 +504,8 @@ export class Venues {
     this.nextId = state.nextId;
     for (const [id, price] of state.prices ?? []) this.prices.set(id, price);
     for (const code of state.breached ?? []) this.breached.add(code);
+    for (const [asset, list] of state.peaks ?? []) this.peaks.set(asset, list.map(([h, v]) => [h, v]));
+    for (const asset of state.reserveBelow ?? []) this.reserveBelow.add(asset);
     // What is derived: owed per location from the dues, held per venue from the client balances.
     this.owedBy.clear();
     for (const [key, amount] of this.dues) {
