@@ -75,6 +75,10 @@ operators (reads the node's data folder; safe while it runs):
   ledger             an account's balances, holds and postings
   keys               list, add and revoke API keys (trade, read, operator)
 
+operators, with an operator key (also: junction venue, junction jurisdiction):
+  settlement status  each venue's unsettled exposure against its limit, the reserve fund
+  compensation       compensation arrangements for settlement assets, and the minimum cover
+
 Prices are in the quote asset per one base unit (BTC-USD: USD per BTC), quantities in the base
 asset (BTC), as decimals. The demo node (npm start) writes its keys to ${KEY_FILE_DEFAULT}.`,
   order: `usage: junction order place --instrument SYM --side buy|sell --price P --qty Q [--type limit|market] [--tif gtc|ioc|fok|post] [--cl-ord-id N] [--wait MS]
@@ -102,6 +106,20 @@ Ctrl-C or N books.`,
 Prints each public trade: price, quantity and the aggressor's side, until Ctrl-C or N trades.`,
   instruments: `usage: junction instruments [--url URL] [--json]
 The instruments the node lists, with their assets, scales, tick, lot and size limits.`,
+  settlement: `usage: junction settlement status [--json]
+Settlement risk as the node holds it: per venue, its unsettled exposure (what its custody owes
+other locations, plus its clients' open orders at their worst case, valued at the reference
+prices) against its limit (SL-15); the reserve fund against the sum of the limits and the
+expected exposure (SL-17); compensation coverage in force against the minimum (SL-18).
+${CONNECTION}`,
+  compensation: `usage: junction compensation list
+       junction compensation set --file ARRANGEMENT.json
+       junction compensation minimum --asset A --amount UNITS
+Compensation arrangements for settlement assets (SL-18). ARRANGEMENT.json: id, kind (insurer or
+scheme), provider, policyId, assets (the settlement assets it covers), coverage and coverageAsset,
+expires (its last day, YYYY-MM-DD). Coverage in force below the minimum, or a lapsed policy, is
+recorded as an alert (junction venue events).
+${CONNECTION}`,
   venue: `usage: junction venue list [--venue CODE]
        junction venue add --file VENUE.json
        junction venue update --venue CODE --set FIELD=VALUE [--set FIELD=VALUE ...]
@@ -670,6 +688,56 @@ async function jurisdiction(args: string[]): Promise<number> {
   return applyAction(v, { action: 'jurisdiction.set', jurisdiction: j }, String(j?.code ?? ''));
 }
 
+/** What the settlement query carries (see src/gateway/ws/admin-queries.ts). */
+interface SettlementListed {
+  venues: { venue: string; status: string; owed: number; reserved: number; total: number; limit: number; asset: string }[];
+  reserve: { asset: string; account: number | null; holds: number; limits: number; expectedExposure: number }[];
+  compensation: {
+    arrangements: { id: string; kind: string; provider: string; policyId: string; assets: string[]; coverage: number; coverageAsset: string; expires: string }[];
+    coverage: { asset: string; coverage: number; minimum: number }[];
+  };
+}
+
+/** Settlement risk (`junction settlement status`) and compensation arrangements (`junction compensation`). */
+async function settlement(args: string[]): Promise<number> {
+  const [action, rest] = actionOf(args);
+  const v = parse('settlement', rest);
+  if (v.help) return help('settlement');
+  if (action !== 'status') throw new UsageError(action ? `unknown settlement action ${action}: status` : 'which settlement action? status');
+  return operatorRequest(v, { query: 'settlement' }, (answer: SettlementListed) => {
+    if (v.json) return console.log(JSON.stringify(answer));
+    console.log('unsettled exposure per venue (what it owes, plus its open orders at their worst case)');
+    printRows(v, answer.venues, (x) => ({ venue: x.venue, status: x.status, owed: x.owed, reserved: x.reserved, exposure: x.total, limit: x.limit, asset: x.asset, used: x.limit > 0 ? `${Math.round((100 * x.total) / x.limit)}%` : '-' }), 'no venues');
+    console.log('\nreserve fund (covers the sum of the limits; expected exposure: the 24-hour peak)');
+    printRows(v, answer.reserve, (r) => ({ asset: r.asset, account: r.account ?? '-', holds: r.holds, limits: r.limits, expected: r.expectedExposure, covered: r.holds >= r.limits && r.holds >= r.expectedExposure ? 'yes' : 'NO' }), 'no limits');
+    console.log('\ncompensation coverage in force against the minimum');
+    printRows(v, answer.compensation.coverage, (c) => ({ asset: c.asset, coverage: c.coverage, minimum: c.minimum, covered: c.coverage >= c.minimum ? 'yes' : 'NO' }), 'no minimum set');
+  });
+}
+
+async function compensation(args: string[]): Promise<number> {
+  const [action, rest] = actionOf(args);
+  const v = parse('compensation', rest, { file: { type: 'string' }, asset: { type: 'string' }, amount: { type: 'string' } });
+  if (v.help) return help('compensation');
+  switch (action) {
+    case 'list':
+      return operatorRequest(v, { query: 'settlement' }, (answer: SettlementListed) => printRows(v, answer.compensation.arrangements, (a) => ({
+        id: a.id, kind: a.kind, provider: a.provider, policy: a.policyId, assets: a.assets.join(','), coverage: `${a.coverage} ${a.coverageAsset}`, expires: a.expires,
+      }), 'no arrangements'));
+    case 'set': {
+      const arrangement = readJsonFile(required(v, 'file', ' (a JSON file of the arrangement: junction compensation --help)'), 'the arrangement') as { id?: unknown };
+      return applyAction(v, { action: 'compensation.set', arrangement }, String(arrangement?.id ?? ''));
+    }
+    case 'minimum': {
+      const amount = Number(required(v, 'amount', ' (whole units of the asset)'));
+      if (!Number.isSafeInteger(amount) || amount < 0) throw new UsageError('--amount must be a whole number of the asset\'s units');
+      return applyAction(v, { action: 'compensation.minimum', asset: required(v, 'asset'), amount }, required(v, 'asset'));
+    }
+    default:
+      throw new UsageError(action ? `unknown compensation action ${action}: list, set or minimum` : 'which compensation action? list, set or minimum');
+  }
+}
+
 /** What the listings carry (AdminResponse bodies; see src/gateway/ws/admin-queries.ts). */
 interface VenueListed {
   code: string; name: string; jurisdiction: string; status: string; statusReason: string; eligible: boolean; ineligibility: string | null;
@@ -768,7 +836,7 @@ async function keys(args: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  order, orders, balances, reports, instruments, ledger, venue, jurisdiction, keys,
+  order, orders, balances, reports, instruments, ledger, venue, jurisdiction, keys, settlement, compensation,
   book: (args) => watchMarket('book', args),
   trades: (args) => watchMarket('trades', args),
 };

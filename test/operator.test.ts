@@ -183,6 +183,25 @@ describe('the operator channel from the command line', () => {
     expect((await junction(['venue', 'dues'])).stdout).toBe('gross: what each custody location owes another\n(none)\n\nnet: per pair of locations, the larger side owing the difference\n(none)\n');
   });
 
+  it('[SL-15] [SL-17] [SL-18] settlement status shows exposure against limits and the reserve; compensation arrangements are set and listed, short coverage alerted', async () => {
+    const [status] = await lines(['settlement', 'status']);
+    const s = status as { venues: { venue: string; limit: number; total: number }[]; reserve: { asset: string; holds: number; limits: number }[] };
+    expect(s.venues.length).toBeGreaterThan(0);
+    for (const v of s.venues) expect([v.limit, v.total]).toEqual([100_000_000, 0]);
+    expect(s.reserve).toEqual([{ asset: 'QUOTE', account: 2, holds: 10 * 100_000_000, limits: 100_000_000 * s.venues.length, expectedExposure: 0 }]);
+    expect((await junction(['compensation', 'minimum', '--asset', 'QUOTE', '--amount', '5000000'])).code).toBe(0);
+    const policy = { id: 'pol-x', kind: 'scheme', provider: 'Investor Compensation Fund', policyId: 'ICF-7', assets: ['QUOTE'], coverage: 4_000_000, coverageAsset: 'QUOTE', expires: '2099-01-31' };
+    expect((await junction(['compensation', 'set', '--file', jsonFile('pol.json', policy)])).code).toBe(0);
+    expect(await lines(['compensation', 'list'])).toEqual([{ ...policy }]);
+    // 4,000,000 covered against a minimum of 5,000,000: short when the minimum was set, still short after the policy.
+    const events = (await lines(['venue', 'events'])).filter((e) => e.venue === '*').map((e) => [e.event, e.operator]);
+    expect(events).toEqual([['compensation-set', OPERATOR], ['compensation-short', 0], ['compensation-set', OPERATOR]]);
+    const [after] = await lines(['settlement', 'status']);
+    expect((after as { compensation: { coverage: unknown[] } }).compensation.coverage).toEqual([{ asset: 'QUOTE', coverage: 4_000_000, minimum: 5_000_000 }]);
+    const bad = await junction(['compensation', 'set', '--file', jsonFile('bad.json', { ...policy, kind: 'bank' })]);
+    expect([bad.code, bad.stdout.trim()]).toEqual([1, 'refused: InvalidAdminCommand: kind must be insurer or scheme']);
+  });
+
   it('[OPS-1] says what is wrong with a command before anything is sent', async () => {
     const noVenue = await junction(['venue', 'suspend', '--reason', 'x']);
     expect([noVenue.code, noVenue.stderr.split('\n')[0]]).toEqual([2, 'junction venue: --venue is required (the venue\'s code)']);
@@ -213,7 +232,7 @@ describe('AdminRequest over the protocol', () => {
       expect(await operator.admin({ query: 'venue-clients', venue: 'venue-nowhere' })).toEqual({
         ok: false, reason: sbe.RejectReason.UnknownVenue, body: { reasonName: 'UnknownVenue', text: 'no venue venue-nowhere' },
       });
-      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients');
+      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement');
       expect((await operator.admin({ query: 'venues', colour: 'red' })).body.text).toBe('query venues takes only venue, not colour');
       expect((await operator.admin({ hello: 1 })).body.text).toBe('it names neither a query nor an action: an AdminRequest body is a JSON object: {"query": "venues", ...} or {"action": "venue.add", ...}');
     } finally {

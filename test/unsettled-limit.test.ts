@@ -187,3 +187,32 @@ describe('the reserve fund', () => {
     expect(p.ledger.balance(RESERVE, 0).available).toBe(11_000);
   });
 });
+
+describe('compensation arrangements', () => {
+  it('[SL-18] arrangements are recorded; coverage below the minimum, or a policy that lapses on the sequencer\'s clock, is an alert', () => {
+    const { p, batch } = setup();
+    const admin = (body: unknown) => ({ type: 'admin', operator: OPERATOR, body }) as NodeCommand;
+    const [minimum] = batch(admin({ action: 'compensation.minimum', asset: 'QUOTE', amount: 5_000 }));
+    expect(minimum.ok).toBe(true);
+    expect(p.venues.registry.events.slice(-2).map((e) => [e.event, e.detail])).toEqual([
+      ['compensation-set', 'minimum coverage 5000 QUOTE'],
+      ['compensation-short', 'compensation arrangements in force cover 0 QUOTE; the minimum is 5000'],
+    ]);
+    const policy = {
+      id: 'pol-1', kind: 'insurer', provider: 'Example Mutual', policyId: 'EM-2027-001', assets: ['BASE', 'QUOTE'],
+      coverage: 6_000, coverageAsset: 'QUOTE', expires: '2027-06-30',
+    };
+    const [set] = batch(admin({ action: 'compensation.set', arrangement: policy }));
+    expect(set.ok).toBe(true);
+    expect(p.venues.registry.events.at(-1)).toMatchObject({ venue: '*', event: 'compensation-restored', detail: 'compensation arrangements in force cover 6000 QUOTE; the minimum is 5000' });
+    expect(p.venues.registry.compensation.get('pol-1')).toEqual(policy);
+    // The policy's last day ends: the clock command that day finds the coverage short again.
+    const lapsed = Date.parse('2027-07-01T00:00:00Z') * 1000;
+    expect(p.venues.registry.nextExpiryUs(Date.parse('2027-01-01T00:00:00Z') * 1000)).toBe(lapsed);
+    p.apply([{ seq: 1_000, ts: lapsed, command: admin({ action: 'clock' }) }]);
+    expect(p.venues.registry.events.at(-1)).toMatchObject({ event: 'compensation-short', ts: lapsed, detail: 'compensation arrangements in force cover 0 QUOTE; the minimum is 5000' });
+    // Malformed arrangements are refused by name.
+    const bad = p.apply([{ seq: 1_001, ts: lapsed, command: admin({ action: 'compensation.set', arrangement: { ...policy, kind: 'bank' } }) }])[0];
+    expect([bad.reasonName, bad.text]).toEqual(['InvalidAdminCommand', 'kind must be insurer or scheme']);
+  });
+});

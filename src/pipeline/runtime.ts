@@ -430,7 +430,9 @@ export class NodeRuntime {
   private armClock(applied?: readonly SequencedCommand[]): void {
     if (this.clockQueued && applied?.some((c) => c.command.type === 'admin' && c.command.body.action === 'clock')) this.clockQueued = false;
     if (!this.pipeline.venues.active || this.clockQueued || this.failure) return;
-    const next = this.pipeline.venues.registry.nextExpiryUs() ?? 0;
+    const nowUs = this.clockMs() * 1000;
+    // A compensation policy that lapsed unseen (while the node was down) is due at once.
+    const next = this.pipeline.venues.coverageDue(nowUs) ? nowUs : this.pipeline.venues.registry.nextExpiryUs(nowUs) ?? 0;
     if (next === this.clockAtUs) return;
     clearTimeout(this.clockTimer);
     this.clockTimer = undefined;

@@ -18,12 +18,30 @@ export type AdminAction =
   | { action: 'custody.attest'; venue: string; client: string; asset: string; amount: number; id: string }
   /** ...and releases them (only available, unheld funds). */
   | { action: 'custody.release'; venue: string; client: string; asset: string; amount: number; id: string }
+  /** A compensation arrangement for settlement assets (SL-18): an insurer's policy or a scheme. */
+  | { action: 'compensation.set'; arrangement: CompensationArrangement }
+  /** The least coverage the arrangements must give together, per asset. */
+  | { action: 'compensation.minimum'; asset: string; amount: number }
   /** The sequencer's clock passed a licence expiry: re-evaluate eligibility (the node sends it). */
   | { action: 'clock' };
 
+export interface CompensationArrangement {
+  id: string;
+  kind: 'insurer' | 'scheme';
+  /** The insurer or the scheme's operator. */
+  provider: string;
+  policyId: string;
+  /** The settlement assets it covers, and how much (in coverageAsset units). */
+  assets: string[];
+  coverage: number;
+  coverageAsset: string;
+  /** The last day it is in force (YYYY-MM-DD, UTC). */
+  expires: string;
+}
+
 export const ADMIN_ACTIONS: readonly AdminAction['action'][] = [
   'jurisdiction.set', 'venue.add', 'venue.update', 'venue.suspend', 'venue.reinstate', 'venue.client.add',
-  'custody.attest', 'custody.release', 'clock',
+  'custody.attest', 'custody.release', 'compensation.set', 'compensation.minimum', 'clock',
 ];
 
 const CODE = /^[a-z][a-z0-9-]{1,31}$/;
@@ -162,6 +180,23 @@ export function checkAction(body: unknown): AdminAction {
         amount: whole(o.amount, 'amount', 1, Number.MAX_SAFE_INTEGER),
         id: matching(o.id, ID, 'id', 'an attestation id (1-128 printable characters)'),
       };
+    case 'compensation.set': {
+      const a = o.arrangement as Record<string, unknown> | null;
+      if (typeof a !== 'object' || a === null) throw new AdminError('arrangement must be an object');
+      if (a.kind !== 'insurer' && a.kind !== 'scheme') throw new AdminError('kind must be insurer or scheme');
+      if (!Array.isArray(a.assets) || a.assets.length === 0) throw new AdminError('assets must list the settlement assets it covers');
+      return {
+        action: o.action,
+        arrangement: {
+          id: matching(a.id, ID, 'id', 'an arrangement id (1-128 printable characters)'), kind: a.kind, provider: text(a.provider, 'provider'),
+          policyId: text(a.policyId, 'policyId', 100), assets: a.assets.map((x, i) => text(x, `assets[${i}]`, 16)),
+          coverage: whole(a.coverage, 'coverage', 0, Number.MAX_SAFE_INTEGER), coverageAsset: text(a.coverageAsset, 'coverageAsset', 16),
+          expires: day(a.expires, 'expires'),
+        },
+      };
+    }
+    case 'compensation.minimum':
+      return { action: o.action, asset: text(o.asset, 'asset', 16), amount: whole(o.amount, 'amount', 0, Number.MAX_SAFE_INTEGER) };
     case 'clock': return { action: 'clock' };
     default:
       throw new AdminError(`unknown action ${JSON.stringify(o.action)}: one of ${ADMIN_ACTIONS.join(', ')}`);

@@ -1,3 +1,5 @@
+import type { CompensationArrangement } from './admin.js';
+
 // The venue registry (SL-7): affiliated overseas venues, the jurisdictions they are licensed in,
 // and whether each may route orders into the shared book. Part of the node's deterministic state:
 // it changes only through sequenced operator commands (admin.ts), and reads time only as the
@@ -93,7 +95,7 @@ export interface VenueEvent {
   /** A venue's code, or '*' for what concerns them all (the reserve fund). */
   venue: string;
   event: 'added' | 'updated' | 'suspended' | 'reinstated' | 'client-added' | 'limit-breached' | 'limit-restored'
-    | 'reserve-below-expected' | 'reserve-restored';
+    | 'reserve-below-expected' | 'reserve-restored' | 'compensation-set' | 'compensation-short' | 'compensation-restored';
   /** The operator key that made it (0: the registry itself, e.g. a licence that expired). */
   operator: number;
   detail: string;
@@ -103,6 +105,9 @@ export interface RegistryState {
   jurisdictions: Jurisdiction[];
   venues: Venue[];
   events: VenueEvent[];
+  /** Compensation arrangements (SL-18) and the least coverage they must give, per asset. */
+  compensation?: CompensationArrangement[];
+  coverageMinimum?: [string, number][];
 }
 
 const DAY_US = 86_400_000_000;
@@ -113,6 +118,8 @@ export function licenceEndUs(day: string): number {
 }
 
 export class VenueRegistry {
+  readonly compensation = new Map<string, CompensationArrangement>();
+  readonly coverageMinimum = new Map<string, number>();
   readonly jurisdictions = new Map<string, Jurisdiction>();
   readonly venues = new Map<string, Venue>();
   /** SenderCompID → venue code. */
@@ -144,14 +151,33 @@ export class VenueRegistry {
    * The earliest licence end (µs) of an active venue, or undefined: one already past (it ended
    * while the node was down, say) is due at once.
    */
-  nextExpiryUs(): number | undefined {
+  nextExpiryUs(ts = 0): number | undefined {
     let next: number | undefined;
     for (const v of this.venues.values()) {
       if (v.status !== 'active') continue;
       const end = licenceEndUs(v.licenceExpires);
       if (next === undefined || end < next) next = end;
     }
+    // A compensation policy's end matters too (its coverage stops counting): the next one ahead.
+    for (const a of this.compensation.values()) {
+      const end = licenceEndUs(a.expires);
+      if (end > ts && (next === undefined || end < next)) next = end;
+    }
     return next;
+  }
+
+  /**
+   * Per asset with a minimum: what the arrangements in force at `ts` cover (in the minimum's
+   * asset) against that minimum.
+   */
+  coverage(ts: number): { asset: string; coverage: number; minimum: number }[] {
+    return [...this.coverageMinimum].map(([asset, minimum]) => {
+      let coverage = 0;
+      for (const a of this.compensation.values()) {
+        if (a.coverageAsset === asset && ts < licenceEndUs(a.expires)) coverage += a.coverage;
+      }
+      return { asset, coverage, minimum };
+    });
   }
 
   record(event: VenueEvent): void {
@@ -163,6 +189,8 @@ export class VenueRegistry {
       jurisdictions: [...this.jurisdictions.values()].map((j) => ({ ...j })),
       venues: [...this.venues.values()].map((v) => ({ ...v, clients: { ...v.clients } })),
       events: this.events.map((e) => ({ ...e })),
+      compensation: [...this.compensation.values()].map((a) => ({ ...a, assets: [...a.assets] })),
+      coverageMinimum: [...this.coverageMinimum],
     };
   }
 
@@ -177,5 +205,9 @@ export class VenueRegistry {
     }
     this.events.length = 0;
     this.events.push(...state.events);
+    this.compensation.clear();
+    for (const a of state.compensation ?? []) this.compensation.set(a.id, { ...a, assets: [...a.assets] });
+    this.coverageMinimum.clear();
+    for (const [asset, amount] of state.coverageMinimum ?? []) this.coverageMinimum.set(asset, amount);
   }
 }

@@ -31,6 +31,7 @@ export interface VenuesState {
   /** Hourly peaks of total exposure per limit asset, and the assets whose reserve is below them. */
   peaks?: [string, [number, number][]][];
   reserveBelow?: string[];
+  coverageShort?: string[];
 }
 
 /** A venue's unsettled exposure (SL-15), in units of its limit asset. */
@@ -67,6 +68,8 @@ export class Venues {
   private readonly peaks = new Map<string, [number, number][]>();
   /** Limit assets whose reserve is below the expected settlement exposure (an alert was recorded). */
   private readonly reserveBelow = new Set<string>();
+  /** Assets whose compensation coverage is below the minimum (an alert was recorded). */
+  private readonly coverageShort = new Set<string>();
 
   constructor(
     private readonly ledger: Ledger,
@@ -235,6 +238,27 @@ export class Venues {
     }
   }
 
+  /**
+   * Compensation coverage (SL-18): the arrangements in force must cover the configured minimum per
+   * asset; a lapsed policy or coverage below it records `compensation-short` (once), and
+   * `compensation-restored` when it is covered again. Checked on every change and on the clock.
+   */
+  private checkCoverage(seq: number, ts: number): void {
+    for (const { asset, coverage, minimum } of this.registry.coverage(ts)) {
+      const short = coverage < minimum;
+      if (short === this.coverageShort.has(asset)) continue;
+      if (short) this.coverageShort.add(asset);
+      else this.coverageShort.delete(asset);
+      this.record(seq, ts, '*', short ? 'compensation-short' : 'compensation-restored', 0,
+        `compensation arrangements in force cover ${coverage} ${asset}; the minimum is ${minimum}`);
+    }
+  }
+
+  /** Whether compensation coverage is short at `ts` and no alert says so yet (the clock should run). */
+  coverageDue(ts: number): boolean {
+    return this.registry.coverage(ts).some(({ asset, coverage, minimum }) => (coverage < minimum) !== this.coverageShort.has(asset));
+  }
+
   /** Expected settlement exposure per limit asset: the highest hourly peak of the last 24 hours. */
   expectedExposure(asset: string): number {
     const peaks = this.peaks.get(asset);
@@ -321,6 +345,7 @@ export class Venues {
       const why = this.registry.ineligibility(v, ts);
       if (why) this.suspend(v, why, 0, seq, ts, `no longer eligible: ${INELIGIBILITY_TEXT[why]}`);
     }
+    this.checkCoverage(seq, ts);
     this.refresh(ts);
     return undefined;
   }
@@ -344,6 +369,20 @@ export class Venues {
     const registry = this.registry;
     switch (body.action) {
       case 'clock':
+        return undefined;
+      case 'compensation.set': {
+        const a = body.arrangement;
+        if (!this.ledger.assetIndex.has(a.coverageAsset)) return [NodeReject.InvalidAdminCommand, `coverageAsset ${a.coverageAsset} is not an asset`];
+        for (const asset of a.assets) if (!this.ledger.assetIndex.has(asset)) return [NodeReject.InvalidAdminCommand, `assets: ${asset} is not an asset`];
+        const known = registry.compensation.has(a.id);
+        registry.compensation.set(a.id, a);
+        this.record(seq, ts, '*', 'compensation-set', operator, `${known ? 'changed' : 'added'} ${JSON.stringify(a)}`);
+        return undefined;
+      }
+      case 'compensation.minimum':
+        if (!this.ledger.assetIndex.has(body.asset)) return [NodeReject.InvalidAdminCommand, `asset ${body.asset} is not an asset`];
+        registry.coverageMinimum.set(body.asset, body.amount);
+        this.record(seq, ts, '*', 'compensation-set', operator, `minimum coverage ${body.amount} ${body.asset}`);
         return undefined;
       case 'jurisdiction.set': {
         const known = registry.jurisdictions.has(body.jurisdiction.code);
@@ -488,6 +527,7 @@ export class Venues {
       registry: this.registry.state(), participants, accounts, dues: [...this.dues], nextId: this.nextId,
       prices: [...this.prices], breached: [...this.breached],
       peaks: [...this.peaks].map(([asset, list]) => [asset, list.map(([h, v]) => [h, v] as [number, number])]), reserveBelow: [...this.reserveBelow],
+      coverageShort: [...this.coverageShort],
     };
   }
 
@@ -506,6 +546,7 @@ export class Venues {
     for (const code of state.breached ?? []) this.breached.add(code);
     for (const [asset, list] of state.peaks ?? []) this.peaks.set(asset, list.map(([h, v]) => [h, v]));
     for (const asset of state.reserveBelow ?? []) this.reserveBelow.add(asset);
+    for (const asset of state.coverageShort ?? []) this.coverageShort.add(asset);
     // What is derived: owed per location from the dues, held per venue from the client balances.
     this.owedBy.clear();
     for (const [key, amount] of this.dues) {

@@ -1,6 +1,7 @@
 // What an operator may list over AdminRequest ({"query": ...}), read at once from the node's state
 // in memory: nothing is sequenced for it. Eligibility is evaluated at the time of asking. Nothing
 // private is shown: the node holds venues' public keys only.
+import { AccountKind } from '../../ledger/model.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import type { Venue } from '../../venues/registry.js';
@@ -24,6 +25,7 @@ const QUERIES: Record<string, { filters: string[]; answer: (node: NodeRuntime, r
   'venue-events': { filters: ['venue', 'last'], answer: venueEvents },
   'custody-dues': { filters: [], answer: custodyDues },
   'venue-clients': { filters: ['venue'], answer: venueClients },
+  settlement: { filters: [], answer: settlement },
 };
 
 /** Answers a query (`nowUs`: the time eligibility is evaluated at); throws a QueryRefusal naming the fault. */
@@ -82,6 +84,28 @@ function venueEvents(node: NodeRuntime, r: Request): unknown {
   const all = node.pipeline.venues.registry.events;
   const matching = venue ? all.filter((e) => e.venue === venue.code) : all;
   return { events: matching.slice(-last), total: matching.length };
+}
+
+/**
+ * Settlement risk as it stands: each venue's unsettled exposure against its limit (SL-15), the
+ * reserve fund against the limits and the expected exposure (SL-17), and the compensation
+ * arrangements with their coverage in force against the minimum (SL-18).
+ */
+function settlement(node: NodeRuntime, _r: Request, nowUs: number): unknown {
+  const venues = node.pipeline.venues;
+  const registry = venues.registry;
+  const ledger = node.ledger;
+  const reserve = [...ledger.accounts.values()].find((a) => a.kind === AccountKind.Reserve);
+  const limitAssets = [...new Set([...registry.venues.values()].map((v) => v.unsettledLimitAsset))];
+  return {
+    venues: [...registry.venues.values()].map((v) => ({ venue: v.code, status: v.status, ...venues.exposure(v.code) })),
+    reserve: limitAssets.map((asset) => ({
+      asset, account: reserve?.id ?? null,
+      holds: reserve ? ledger.balance(reserve.id, ledger.assetIndex.get(asset)!).available : 0,
+      limits: venues.limitsIn(asset), expectedExposure: venues.expectedExposure(asset),
+    })),
+    compensation: { arrangements: [...registry.compensation.values()], coverage: registry.coverage(nowUs) },
+  };
 }
 
 /** What each custody location owes another: gross per direction, and net per pair. */
