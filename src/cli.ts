@@ -77,6 +77,7 @@ operators (reads the node's data folder; safe while it runs):
 
 operators, with an operator key (also: junction venue, junction jurisdiction):
   settlement status  each venue's unsettled exposure against its limit, the reserve fund
+  rulebook           the rulebook of the shared order book, as the node runs it (any key)
   compensation       compensation arrangements for settlement assets, and the minimum cover
 
 Prices are in the quote asset per one base unit (BTC-USD: USD per BTC), quantities in the base
@@ -106,6 +107,11 @@ Ctrl-C or N books.`,
 Prints each public trade: price, quantity and the aggressor's side, until Ctrl-C or N trades.`,
   instruments: `usage: junction instruments [--url URL] [--json]
 The instruments the node lists, with their assets, scales, tick, lot and size limits.`,
+  rulebook: `usage: junction rulebook [--json]
+The rulebook of the shared order book (SL-9), built from the parameters the node runs on, with
+its version (a hash of its content): parties, roles and liabilities; pre-funding and custody;
+instructions; execution; settlement; default management. Any API key may read it.
+${CONNECTION}`,
   settlement: `usage: junction settlement status [--json]
 Settlement risk as the node holds it: per venue, its unsettled exposure (what its custody owes
 other locations, plus its clients' open orders at their worst case, valued at the reference
@@ -715,6 +721,16 @@ async function settlement(args: string[]): Promise<number> {
   });
 }
 
+/** The rulebook (any API key may read it): its text, or its data with --json. */
+async function rulebookCommand(args: string[]): Promise<number> {
+  const v = parse('rulebook', args);
+  if (v.help) return help('rulebook');
+  return operatorRequest(v, { query: 'rulebook' }, (answer: { text: string }) => {
+    if (v.json) return console.log(JSON.stringify(answer));
+    console.log(answer.text);
+  });
+}
+
 async function compensation(args: string[]): Promise<number> {
   const [action, rest] = actionOf(args);
   const v = parse('compensation', rest, { file: { type: 'string' }, asset: { type: 'string' }, amount: { type: 'string' } });
@@ -836,7 +852,7 @@ async function keys(args: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  order, orders, balances, reports, instruments, ledger, venue, jurisdiction, keys, settlement, compensation,
+  order, orders, balances, reports, instruments, ledger, venue, jurisdiction, keys, settlement, compensation, rulebook: rulebookCommand,
   book: (args) => watchMarket('book', args),
   trades: (args) => watchMarket('trades', args),
 };

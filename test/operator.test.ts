@@ -202,6 +202,30 @@ describe('the operator channel from the command line', () => {
     expect([bad.code, bad.stdout.trim()]).toEqual([1, 'refused: InvalidAdminCommand: kind must be insurer or scheme']);
   });
 
+  it('[SL-9] the rulebook is published from the parameters the node enforces; any key reads it; a change of a limit is a new version', async () => {
+    const text = await junction(['rulebook'], TRADER);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^# Rulebook of the shared order book — version [0-9a-f]{12} \(as of sequence \d+\)\n/);
+    for (const title of ['Parties, roles and liabilities', 'Pre-funding and custody', 'Instructions', 'Execution', 'Settlement', 'Default management']) {
+      expect(text.stdout).toContain(`. ${title}\n`);
+    }
+    const [before] = await lines(['rulebook']);
+    const book = before as { version: string; sections: { id: string; parameters?: { reserve?: { expectedExposureHours: number }; venues?: { code: string; unsettledLimit: number }[] } }[] };
+    expect(book.sections.map((s) => s.id)).toEqual(['parties', 'pre-funding', 'instructions', 'execution', 'settlement', 'default-management']);
+    expect(book.sections.find((s) => s.id === 'settlement')!.parameters!.reserve!.expectedExposureHours).toBe(24);
+    const sg = book.sections.find((s) => s.id === 'parties')!.parameters!.venues!.find((v) => v.code === 'venue-sg')!;
+    expect(sg.unsettledLimit).toBe(100_000_000);
+    // The limit the node enforces changes: so does the rulebook, under a new version.
+    expect((await junction(['venue', 'update', '--venue', 'venue-sg', '--set', 'unsettledLimit=90000000'])).code).toBe(0);
+    const [after] = await lines(['rulebook']);
+    const next = after as typeof book;
+    expect(next.version).not.toBe(book.version);
+    expect(next.sections.find((s) => s.id === 'parties')!.parameters!.venues!.find((v) => v.code === 'venue-sg')!.unsettledLimit).toBe(90_000_000);
+    // Other operator queries stay the operators'.
+    const trader = await junction(['settlement', 'status'], TRADER);
+    expect(trader.code).toBe(1);
+  });
+
   it('[OPS-1] says what is wrong with a command before anything is sent', async () => {
     const noVenue = await junction(['venue', 'suspend', '--reason', 'x']);
     expect([noVenue.code, noVenue.stderr.split('\n')[0]]).toEqual([2, 'junction venue: --venue is required (the venue\'s code)']);
@@ -232,7 +256,7 @@ describe('AdminRequest over the protocol', () => {
       expect(await operator.admin({ query: 'venue-clients', venue: 'venue-nowhere' })).toEqual({
         ok: false, reason: sbe.RejectReason.UnknownVenue, body: { reasonName: 'UnknownVenue', text: 'no venue venue-nowhere' },
       });
-      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement');
+      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement, rulebook');
       expect((await operator.admin({ query: 'venues', colour: 'red' })).body.text).toBe('query venues takes only venue, not colour');
       expect((await operator.admin({ hello: 1 })).body.text).toBe('it names neither a query nor an action: an AdminRequest body is a JSON object: {"query": "venues", ...} or {"action": "venue.add", ...}');
     } finally {

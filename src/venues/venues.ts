@@ -7,10 +7,11 @@ import type { Ledger } from '../ledger/ledger.js';
 import { NodeReject } from '../risk/reasons.js';
 import type { AdminCommand } from '../pipeline/commands.js';
 import { AdminError, checkAction, type AdminAction } from './admin.js';
+import { RULES } from './rulebook.js';
 import { INELIGIBILITY_TEXT, VenueRegistry, type Ineligibility, type RegistryState, type Venue, type VenueEvent } from './registry.js';
 
-/** Hours of history the expected settlement exposure is the peak of. */
-const EXPECTED_HOURS = 24;
+/** Hours of history the expected settlement exposure is the peak of (the rulebook's). */
+const EXPECTED_HOURS = RULES.expectedExposureHours;
 
 /** Venue participants' and venue clients' ids start here (configured ones stay below). */
 export const VENUE_IDS_FROM = 1_000_000;

@@ -19,6 +19,7 @@ import { INTAKE_QUEUED_MAX } from '../ws/limits.js';
 import { FixBlob, fixText, fixTime, parseFixTime, SessionReject, type FixMessage } from './codec.js';
 import { FixSession, VenueLink, type SessionHost, type SessionStats } from './session.js';
 import { FixStore, type FixOrderRow, type SequenceState } from './store.js';
+import { RULES } from '../../venues/rulebook.js';
 
 export const FIX_PORT_DEFAULT = 8900;
 /** ClOrdIDs of done orders (and of requests) per venue still refused as duplicates, the latest ones. */
@@ -31,7 +32,7 @@ export const FIX_CONNECTIONS_MAX = 256;
 /** Requests in the node at once, at most (a power of two, above the node's queue bound). */
 const REQUESTS_MAX = 1 << 20;
 /** A Logon's SendingTime more than this from the node's clock is refused. */
-export const LOGON_SKEW_MS = 30_000;
+export const LOGON_SKEW_MS = RULES.logonSkewSeconds * 1000;
 /** Gateway ids of FIX bridges (carried in command origins), apart from the websocket gateways'. */
 let nextFixGatewayId = 1_000;
 

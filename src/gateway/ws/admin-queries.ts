@@ -2,6 +2,7 @@
 // in memory: nothing is sequenced for it. Eligibility is evaluated at the time of asking. Nothing
 // private is shown: the node holds venues' public keys only.
 import { AccountKind } from '../../ledger/model.js';
+import { renderRulebook, rulebook } from '../../venues/rulebook.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import type { Venue } from '../../venues/registry.js';
@@ -26,6 +27,7 @@ const QUERIES: Record<string, { filters: string[]; answer: (node: NodeRuntime, r
   'custody-dues': { filters: [], answer: custodyDues },
   'venue-clients': { filters: ['venue'], answer: venueClients },
   settlement: { filters: [], answer: settlement },
+  rulebook: { filters: [], answer: (node) => { const book = rulebook(node); return { ...book, text: renderRulebook(book) }; } },
 };
 
 /** Answers a query (`nowUs`: the time eligibility is evaluated at); throws a QueryRefusal naming the fault. */

@@ -18,6 +18,16 @@ import type { Sessions } from './sessions.js';
 const Reason = sbe.RejectReason;
 const SHAPE = 'an AdminRequest body is a JSON object: {"query": "venues", ...} or {"action": "venue.add", ...}';
 
+/** Whether a body asks for the rulebook (and nothing else). */
+function isRulebookQuery(body: string): boolean {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.keys(parsed).length === 1 && (parsed as { query?: unknown }).query === 'rulebook';
+  } catch {
+    return false;
+  }
+}
+
 export class AdminRequests {
   constructor(
     private readonly node: NodeRuntime,
@@ -26,7 +36,8 @@ export class AdminRequests {
   ) {}
 
   request(session: Session, m: sbe.AdminRequest): void {
-    if (session.permission !== 'operator') {
+    // The rulebook is every participant's to read (SL-9); everything else is the operators'.
+    if (session.permission !== 'operator' && !isRulebookQuery(m.body)) {
       return this.outbox.reject(session.ws, sbe.TemplateId.AdminRequest, Reason.OperatorOnly, 'templateId',
         `needs an operator key; this key's permission is ${session.permission}`, m.reqId);
     }
