@@ -71,15 +71,33 @@ describe('the maximum unsettled limit', () => {
     const [take] = batch(order(c1, 0, 1_000, 5, 1));
     expect(take.ok).toBe(true);
     expect(p.venues.exposure('venue-sg')).toEqual({ owed: 5_010, reserved: 0, total: 5_010, limit: 10_000, asset: 'QUOTE' });
-    // A sell holds base, valued at the reference price (the last trade, 1,000): 5 × 1,000 passes 4,990 left.
+    // A sell's worst case: its quantity at the higher of its limit and the reference price (the last
+    // trade, 1,000), and its largest fee (20 bps): 5 × 1,000 + 10 passes the 4,990 left.
     const [sell] = batch(order(c1, 1, 1_000, 5));
-    expect([sell.reasonName, sell.text]).toEqual(['UnsettledLimit', 'exposure 5010 + this order\'s 5000 would pass venue venue-sg\'s limit of 10000 QUOTE']);
+    expect([sell.reasonName, sell.text]).toEqual(['UnsettledLimit', 'exposure 5010 + this order\'s 5010 would pass venue venue-sg\'s limit of 10000 QUOTE']);
+    // A sell priced above the reference is counted at its own price: 4 × 1,250 + 10 (at the
+    // reference it would be 4,008 and fit).
+    const [high] = batch(order(c1, 1, 1_250, 4));
+    expect([high.reasonName, high.text]).toEqual(['UnsettledLimit', 'exposure 5010 + this order\'s 5010 would pass venue venue-sg\'s limit of 10000 QUOTE']);
     const [small] = batch(order(c1, 1, 1_000, 4));
     expect(small.ok).toBe(true);
-    expect(p.venues.exposure('venue-sg').total).toBe(9_010);
+    // While it rests the exposure counts what it holds (4 BASE, 4,000) and the fee still to come (8).
+    expect(p.venues.exposure('venue-sg')).toMatchObject({ owed: 5_010, reserved: 4_008, total: 9_018 });
     // An amend that would hold more obeys the limit too.
     const [up] = batch({ type: 'amend', account: c1, instrument: 1, orderId: small.orderId!, price: 1_000, qty: 5 });
     expect(up.reasonName).toBe('UnsettledLimit');
+  });
+
+  it('[SL-15] a limit in the base asset values quote holds through the instrument, rounded against the venue', () => {
+    const { p, batch, c1 } = setup();
+    batch({ type: 'deposit', key: 'rb', account: RESERVE, asset: 'BASE', amount: 10 },
+      { type: 'admin', operator: OPERATOR, body: { action: 'venue.update', code: 'venue-sg', changes: { unsettledLimit: 10, unsettledLimitAsset: 'BASE' } } } as NodeCommand);
+    // A buy of 5 at 1,000 holds 5,015 QUOTE: 5.015 BASE at the reference price, counted as 6.
+    const [first] = batch(order(c1, 0, 1_000, 5));
+    expect(first.ok).toBe(true);
+    expect(p.venues.exposure('venue-sg')).toMatchObject({ reserved: 6, total: 6, limit: 10, asset: 'BASE' });
+    const [second] = batch(order(c1, 0, 1_000, 5));
+    expect([second.reasonName, second.text]).toEqual(['UnsettledLimit', 'exposure 6 + this order\'s 6 would pass venue venue-sg\'s limit of 10 BASE']);
   });
 
   it('[SL-15] [SL-17] prices that move the valuation past the limit raise an alert and stop the venue\'s new orders until they come back', () => {

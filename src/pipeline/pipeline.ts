@@ -154,7 +154,7 @@ export class Pipeline {
       if (this.core.pending === this.core.batchCommandsMax) this.flush();
     }
     this.flush();
-    if (this.venues.active && batch.length > 0) this.venues.checkLimits(this.seq, batch[batch.length - 1].ts);
+    if (this.venues.active && batch.length > 0) this.venues.checkLimits(batch[batch.length - 1].seq, batch[batch.length - 1].ts);
     this.testFault?.(this);
     this.verify();
     // The batch's IOC, FOK and market orders are all done (verify saw each closed): reuse them.
@@ -295,8 +295,8 @@ export class Pipeline {
   }
 
   /** A venue client's order whose worst case would pass its venue's unsettled limit (SL-15): refused. */
-  private venueLimitRefused(account: number, asset: number, amount: number, outcome: Outcome): boolean {
-    const why = this.venues.limitRefusal(account, asset, amount);
+  private venueLimitRefused(account: number, asset: number, amount: number, outcome: Outcome, worstValue?: number): boolean {
+    const why = this.venues.limitRefusal(account, asset, amount, worstValue);
     if (why === undefined) return false;
     this.reject(outcome, NodeReject.UnsettledLimit);
     outcome.text = why;
@@ -315,7 +315,9 @@ export class Pipeline {
     if (reason !== 0) return this.reject(outcome, reason);
     const account = this.ledger.accounts.get(c.account)!;
     const { asset, amount } = this.risk.hold;
-    if (this.venueLimitRefused(c.account, asset, amount, outcome)) return;
+    // A sell's worst case is more than its hold: its fee, and a fill above the reference price.
+    const sell = c.side === 1 ? this.venues.sellWorstCase(c.account, c.instrument, c.price, c.qty) : undefined;
+    if (this.venueLimitRefused(c.account, asset, amount, outcome, sell?.value)) return;
     this.ledger.hold(this.seq, c.account, asset, amount);
     // Only an order that can rest (a GTC or post-only limit) goes in the index of open orders: an
     // IOC, FOK or market order lives out its batch in the pending arrays (no map entry to churn),
@@ -394,7 +396,8 @@ export class Pipeline {
     if (delta > 0) {
       const short = this.risk.fundsShort(account, o.asset, delta);
       if (short !== undefined) return this.reject(outcome, short);
-      if (this.venueLimitRefused(o.account, o.asset, delta, outcome)) return;
+      const sell = o.side === 1 ? this.venues.sellWorstCase(o.account, o.instrument, c.price, delta) : undefined;
+      if (this.venueLimitRefused(o.account, o.asset, delta, outcome, sell?.value)) return;
       this.touch(o);
       this.ledger.hold(this.seq, o.account, o.asset, delta);
       o.held += delta;

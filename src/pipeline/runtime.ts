@@ -429,8 +429,10 @@ export class NodeRuntime {
    */
   private armClock(applied?: readonly SequencedCommand[]): void {
     if (this.clockQueued && applied?.some((c) => c.command.type === 'admin' && c.command.body.action === 'clock')) this.clockQueued = false;
-    if (!this.pipeline.venues.active || this.clockQueued || this.failure) return;
-    const nowUs = this.clockMs() * 1000;
+    const venues = this.pipeline.venues;
+    if ((!venues.active && venues.registry.compensation.size === 0) || this.clockQueued || this.failure) return;
+    // The sequencer's time: never behind what it has stamped already.
+    const nowUs = Math.max(this.lastTs, this.clockMs() * 1000);
     // A compensation policy that lapsed unseen (while the node was down) is due at once.
     const next = this.pipeline.venues.coverageDue(nowUs) ? nowUs : this.pipeline.venues.registry.nextExpiryUs(nowUs) ?? 0;
     if (next === this.clockAtUs) return;

@@ -3,12 +3,22 @@
 // trade now, and what each custody location owes another for fills across them. Applied by the
 // pipeline, deterministic: replay rebuilds it exactly.
 import { Bucket, Cause, EXTERNAL_ACCOUNT, AccountKind, type Account, type Participant } from '../ledger/model.js';
-import type { Ledger } from '../ledger/ledger.js';
+import { balanceKey, type Ledger } from '../ledger/ledger.js';
+import { feeOf } from '../ledger/fees.js';
 import { NodeReject } from '../risk/reasons.js';
 import type { AdminCommand } from '../pipeline/commands.js';
 import { AdminError, checkAction, type AdminAction } from './admin.js';
 import { RULES } from './rulebook.js';
 import { INELIGIBILITY_TEXT, VenueRegistry, type Ineligibility, type RegistryState, type Venue, type VenueEvent } from './registry.js';
+
+/** ceil(a × b / c), exactly (BigInt past 2^53). */
+function divideUp(a: number, b: number, c: number): number {
+  const product = a * b;
+  if (product <= Number.MAX_SAFE_INTEGER) return Math.ceil(product / c);
+  const p = BigInt(a) * BigInt(b);
+  const q = p / BigInt(c);
+  return Number(q * BigInt(c) === p ? q : q + 1n);
+}
 
 /** Hours of history the expected settlement exposure is the peak of (the rulebook's). */
 const EXPECTED_HOURS = RULES.expectedExposureHours;
@@ -147,17 +157,38 @@ export class Venues {
   value(asset: number, units: number, quote: number): number {
     if (units === 0 || asset === quote) return units;
     for (const terms of this.ledger.instruments.values()) {
-      if (terms.base !== asset || terms.quote !== quote) continue;
       const price = this.prices.get(terms.id) ?? 0;
-      if (price <= 0) break;
-      const product = price * units;
+      if (price <= 0) continue;
       const unit = terms.priceDivisor * terms.qtyDivisor;
-      if (product <= Number.MAX_SAFE_INTEGER) return Math.ceil(product / unit);
-      const p = BigInt(price) * BigInt(units);
-      const q = p / BigInt(unit);
-      return Number(q * BigInt(unit) === p ? q : q + 1n);
+      // The asset is the instrument's base: units × price; or its quote: units ÷ price (in base units).
+      if (terms.base === asset && terms.quote === quote) return divideUp(price, units, unit);
+      if (terms.quote === asset && terms.base === quote) return divideUp(unit, units, price);
     }
     return Infinity;
+  }
+
+  /**
+   * A sell's worst case for its venue (SL-15): its quantity valued at the higher of its limit and
+   * the reference price (it may fill above the reference, and its fill becomes the reference),
+   * plus the largest fee its tier can charge on that notional, paid in the quote asset.
+   */
+  sellWorstCase(account: number, instrument: number, limitPrice: number, qty: number): { asset: number; value: number } | undefined {
+    if (this.clientAccounts.size === 0 || !this.clientAccounts.has(account)) return undefined;
+    const terms = this.ledger.instruments.get(instrument)!;
+    const venue = this.registry.venues.get(this.clientAccounts.get(account)!)!;
+    const quote = this.ledger.assetIndex.get(venue.unsettledLimitAsset);
+    if (quote === undefined) return undefined;
+    const price = Math.max(limitPrice, this.prices.get(instrument) ?? 0);
+    const notional = divideUp(price, qty, terms.priceDivisor * terms.qtyDivisor);
+    const tier = this.ledger.fees.tier(this.ledger.accounts.get(account)!.feeTier);
+    const fee = feeOf(notional, Math.max(tier.takerBps, tier.makerBps, 0));
+    const inQuote = this.value(terms.quote, notional + fee, quote);
+    return { asset: quote, value: inQuote };
+  }
+
+  private isBase(asset: number): boolean {
+    for (const terms of this.ledger.instruments.values()) if (terms.base === asset) return true;
+    return false;
   }
 
   /** A venue's unsettled exposure now. */
@@ -168,8 +199,15 @@ export class Venues {
     const owed = this.owedBy.get(v.custody);
     let reserved = 0;
     let owes = 0;
+    const tier = this.ledger.fees.tier(v.feeTier);
+    const feeBps = Math.max(tier.takerBps, tier.makerBps, 0);
     for (let a = 0; a < this.ledger.assets.length; a++) {
-      if (held && held[a] > 0) reserved += quote < 0 ? Infinity : this.value(a, held[a], quote);
+      if (held && held[a] > 0) {
+        const worth = quote < 0 ? Infinity : this.value(a, held[a], quote);
+        // A hold of an instrument's base asset is a sell's quantity: its fee is still to come (a
+        // buy's hold, in a quote asset, has its fee in it already).
+        reserved += a !== quote && this.isBase(a) ? worth + feeOf(Math.min(worth, Number.MAX_SAFE_INTEGER), feeBps) : worth;
+      }
       if (owed && owed[a] > 0) owes += quote < 0 ? Infinity : this.value(a, owed[a], quote);
     }
     return { owed: owes, reserved, total: owes + reserved, limit: v.unsettledLimit, asset: v.unsettledLimitAsset };
@@ -179,7 +217,7 @@ export class Venues {
    * Why a venue client's order (or amend) that would hold `amount` more of `asset` is refused:
    * its worst case would take the venue's exposure past its limit. Undefined when it may enter.
    */
-  limitRefusal(account: number, asset: number, amount: number): string | undefined {
+  limitRefusal(account: number, asset: number, amount: number, worstValue?: number): string | undefined {
     if (this.clientAccounts.size === 0) return undefined;
     const code = this.clientAccounts.get(account);
     if (code === undefined) return undefined;
@@ -187,7 +225,7 @@ export class Venues {
     const quote = this.ledger.assetIndex.get(v.unsettledLimitAsset);
     if (quote === undefined) return `the limit asset ${v.unsettledLimitAsset} is not an asset of the node`;
     const e = this.exposure(code);
-    const worst = this.value(asset, amount, quote);
+    const worst = worstValue ?? this.value(asset, amount, quote);
     if (worst === Infinity) return `no reference price values ${this.ledger.assets[asset].code} in ${v.unsettledLimitAsset}`;
     if (e.total + worst <= e.limit) return undefined;
     return `exposure ${e.total} + this order's ${worst} would pass venue ${code}'s limit of ${e.limit} ${v.unsettledLimitAsset}`;
@@ -220,6 +258,8 @@ export class Venues {
   private checkReserve(seq: number, ts: number, totals: Map<string, number>): void {
     const hour = Math.floor(ts / 3_600_000_000);
     const account = this.reserveAccount();
+    // Assets no venue limits in any more still age out, and their alert clears.
+    for (const asset of [...this.peaks.keys(), ...this.reserveBelow]) if (!totals.has(asset)) totals.set(asset, 0);
     for (const [asset, total] of totals) {
       let peaks = this.peaks.get(asset);
       if (!peaks) this.peaks.set(asset, (peaks = []));
@@ -257,7 +297,8 @@ export class Venues {
 
   /** Whether compensation coverage is short at `ts` and no alert says so yet (the clock should run). */
   coverageDue(ts: number): boolean {
-    return this.registry.coverage(ts).some(({ asset, coverage, minimum }) => (coverage < minimum) !== this.coverageShort.has(asset));
+    // Coverage only rises through commands, which check it themselves: only a lapse is due.
+    return this.registry.coverage(ts).some(({ asset, coverage, minimum }) => coverage < minimum && !this.coverageShort.has(asset));
   }
 
   /** Expected settlement exposure per limit asset: the highest hourly peak of the last 24 hours. */
@@ -431,8 +472,10 @@ export class Venues {
         // The reserve covers the limits as they would be after the change (SL-17).
         const limitAsset = body.changes.unsettledLimitAsset ?? v.unsettledLimitAsset;
         const limit = body.changes.unsettledLimit ?? v.unsettledLimit;
-        const others = this.limitsIn(limitAsset) - (v.unsettledLimitAsset === limitAsset ? v.unsettledLimit : 0);
-        const short = this.reserveShort(limitAsset, others + limit, 0);
+        const before = this.limitsIn(limitAsset);
+        const after = before - (v.unsettledLimitAsset === limitAsset ? v.unsettledLimit : 0) + limit;
+        // Only a change that raises the limits in an asset needs more reserve.
+        const short = after > before ? this.reserveShort(limitAsset, after, 0) : undefined;
         if (short) return [NodeReject.ReserveShort, short];
         registry.byCompId.delete(v.senderCompId);
         Object.assign(v, body.changes);
@@ -558,7 +601,7 @@ export class Venues {
     if (this.clientAccounts.size > 0) this.watchHolds();
     for (const [account] of this.clientAccounts) {
       for (let a = 0; a < this.ledger.assets.length; a++) {
-        const held = this.ledger.balance(account, a).held;
+        const held = this.ledger.balanceOf(balanceKey(account, a)).held;
         if (held !== 0) this.held(account, a, held);
       }
     }
