@@ -113,10 +113,18 @@ its version (a hash of its content): parties, roles and liabilities; pre-funding
 instructions; execution; settlement; default management. Any API key may read it.
 ${CONNECTION}`,
   settlement: `usage: junction settlement status [--json]
+       junction settlement batches
+       junction settlement confirm --batch ID --leg N --reference TEXT
+       junction settlement fail --batch ID --reason TEXT
+       junction settlement config --intraday-minutes N --daily-cutoff HH:MM --deadline-minutes N
 Settlement risk as the node holds it: per venue, its unsettled exposure (what its custody owes
 other locations, plus its clients' open orders at their worst case, valued at the reference
 prices) against its limit (SL-15); the reserve fund against the sum of the limits and the
 expected exposure (SL-17); compensation coverage in force against the minimum (SL-18).
+batches lists the settlement batches leg by leg (SL-11): a batch settles when every leg is
+confirmed by its custodian (confirm); one not settled by its deadline fails and its venue
+defaults (fail declares it so at once). config sets the cycles (SL-14): intraday every N minutes
+(0: none) and the daily cut-off in Hong Kong time, each batch with its deadline.
 ${CONNECTION}`,
   compensation: `usage: junction compensation list
        junction compensation set --file ARRANGEMENT.json
@@ -702,14 +710,44 @@ interface SettlementListed {
     arrangements: { id: string; kind: string; provider: string; policyId: string; assets: string[]; coverage: number; coverageAsset: string; expires: string }[];
     coverage: { asset: string; coverage: number; minimum: number }[];
   };
+  cycles: { config: { intradayMinutes: number; dailyCutoffHkt: string; deadlineMinutes: number } | null; nextCycle: number | null };
+  batches: { id: string; cycle: string; ts: number; deadline: number; locations: string[]; state: string;
+    legs: { from: string; to: string; asset: string; amount: number; confirmation?: { reference: string } }[] }[];
+  claims: { batch: string; venue: string; asset: string; amount: number; ts: number }[];
 }
 
 /** Settlement risk (`junction settlement status`) and compensation arrangements (`junction compensation`). */
 async function settlement(args: string[]): Promise<number> {
   const [action, rest] = actionOf(args);
-  const v = parse('settlement', rest);
+  const v = parse('settlement', rest, {
+    batch: { type: 'string' }, leg: { type: 'string' }, reference: { type: 'string' }, reason: { type: 'string' },
+    'intraday-minutes': { type: 'string' }, 'daily-cutoff': { type: 'string' }, 'deadline-minutes': { type: 'string' },
+  });
   if (v.help) return help('settlement');
-  if (action !== 'status') throw new UsageError(action ? `unknown settlement action ${action}: status` : 'which settlement action? status');
+  const whole = (name: string) => {
+    const n = Number(required(v, name));
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number`);
+    return n;
+  };
+  switch (action) {
+    case 'status': break;
+    case 'batches':
+      return operatorRequest(v, { query: 'settlement' }, (answer: SettlementListed) => printRows(v, answer.batches.flatMap((b) => b.legs.map((l, i) => ({
+        batch: b.id, cycle: b.cycle, state: b.state, deadline: new Date(b.deadline / 1000).toISOString(), leg: i,
+        delivers: `${l.from} → ${l.to}`, amount: `${l.amount} ${l.asset}`, confirmed: l.confirmation?.reference ?? '-',
+      }))), (x) => x, 'no settlement batches'));
+    case 'confirm':
+      return applyAction(v, { action: 'settlement.confirm', batch: required(v, 'batch'), leg: whole('leg'), reference: required(v, 'reference', ' (the custodian\'s confirmation)') }, required(v, 'batch'));
+    case 'fail':
+      return applyAction(v, { action: 'settlement.fail', batch: required(v, 'batch'), reason: required(v, 'reason') }, required(v, 'batch'));
+    case 'config':
+      return applyAction(v, {
+        action: 'settlement.config', intradayMinutes: whole('intraday-minutes'), dailyCutoffHkt: required(v, 'daily-cutoff', ' (HH:MM, Hong Kong)'),
+        deadlineMinutes: whole('deadline-minutes'),
+      }, 'cycles');
+    default:
+      throw new UsageError(action ? `unknown settlement action ${action}: status, batches, confirm, fail or config` : 'which settlement action? status, batches, confirm, fail or config');
+  }
   return operatorRequest(v, { query: 'settlement' }, (answer: SettlementListed) => {
     if (v.json) return console.log(JSON.stringify(answer));
     console.log('unsettled exposure per venue (what it owes, plus its open orders at their worst case)');

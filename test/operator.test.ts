@@ -202,6 +202,18 @@ describe('the operator channel from the command line', () => {
     expect([bad.code, bad.stdout.trim()]).toEqual([1, 'refused: InvalidAdminCommand: kind must be insurer or scheme']);
   });
 
+  it('[SL-11] [SL-14] settlement cycles are configured, and batches listed, confirmed and failed through the CLI', async () => {
+    const config = await junction(['settlement', 'config', '--intraday-minutes', '60', '--daily-cutoff', '17:00', '--deadline-minutes', '30']);
+    expect([config.code, config.stdout.trim()]).toEqual([0, expect.stringMatching(/^applied: settlement.config cycles \(seq \d+\)$/)]);
+    const [status] = await lines(['settlement', 'status']);
+    expect((status as { cycles: { config: unknown } }).cycles.config).toEqual({ intradayMinutes: 60, dailyCutoffHkt: '17:00', deadlineMinutes: 30 });
+    expect(await lines(['settlement', 'batches'])).toEqual([]);
+    const missing = await junction(['settlement', 'confirm', '--batch', 'S1-1', '--leg', '0', '--reference', 'x']);
+    expect([missing.code, missing.stdout.trim()]).toEqual([1, 'refused: InvalidAdminCommand: no settlement batch S1-1']);
+    const bad = await junction(['settlement', 'config', '--intraday-minutes', '60', '--daily-cutoff', '25:00', '--deadline-minutes', '30']);
+    expect([bad.code, bad.stdout.trim()]).toEqual([1, 'refused: InvalidAdminCommand: dailyCutoffHkt must be a time HH:MM (Hong Kong), got "25:00"']);
+  });
+
   it('[SL-9] the rulebook is published from the parameters the node enforces; any key reads it; a change of a limit is a new version', async () => {
     const text = await junction(['rulebook'], TRADER);
     expect(text.code).toBe(0);

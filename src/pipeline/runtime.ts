@@ -434,7 +434,9 @@ export class NodeRuntime {
     // The sequencer's time: never behind what it has stamped already.
     const nowUs = Math.max(this.lastTs, this.clockMs() * 1000);
     // A compensation policy that lapsed unseen (while the node was down) is due at once.
-    const next = this.pipeline.venues.coverageDue(nowUs) ? nowUs : this.pipeline.venues.registry.nextExpiryUs(nowUs) ?? 0;
+    const settlement = venues.settlement;
+    const candidates = [venues.registry.nextExpiryUs(nowUs), settlement.nextCycle(), settlement.nextDeadline()].filter((t): t is number => t !== undefined);
+    const next = venues.coverageDue(nowUs) ? nowUs : candidates.length > 0 ? Math.min(...candidates) : 0;
     if (next === this.clockAtUs) return;
     clearTimeout(this.clockTimer);
     this.clockTimer = undefined;

@@ -22,6 +22,12 @@ export type AdminAction =
   | { action: 'compensation.set'; arrangement: CompensationArrangement }
   /** The least coverage the arrangements must give together, per asset. */
   | { action: 'compensation.minimum'; asset: string; amount: number }
+  /** When settlement cycles run (SL-14). */
+  | { action: 'settlement.config'; intradayMinutes: number; dailyCutoffHkt: string; deadlineMinutes: number }
+  /** A custodian's confirmation of one leg of a settlement batch (SL-11). */
+  | { action: 'settlement.confirm'; batch: string; leg: number; reference: string }
+  /** An operator declares a pending batch failed (its venue defaults). */
+  | { action: 'settlement.fail'; batch: string; reason: string }
   /** The sequencer's clock passed a licence expiry: re-evaluate eligibility (the node sends it). */
   | { action: 'clock' };
 
@@ -41,7 +47,8 @@ export interface CompensationArrangement {
 
 export const ADMIN_ACTIONS: readonly AdminAction['action'][] = [
   'jurisdiction.set', 'venue.add', 'venue.update', 'venue.suspend', 'venue.reinstate', 'venue.client.add',
-  'custody.attest', 'custody.release', 'compensation.set', 'compensation.minimum', 'clock',
+  'custody.attest', 'custody.release', 'compensation.set', 'compensation.minimum', 'settlement.config', 'settlement.confirm',
+  'settlement.fail', 'clock',
 ];
 
 const CODE = /^[a-z][a-z0-9-]{1,31}$/;
@@ -195,6 +202,20 @@ export function checkAction(body: unknown): AdminAction {
         },
       };
     }
+    case 'settlement.config': {
+      const cutoff = matching(o.dailyCutoffHkt, /^([01]\d|2[0-3]):[0-5]\d$/, 'dailyCutoffHkt', 'a time HH:MM (Hong Kong)');
+      return {
+        action: o.action, intradayMinutes: whole(o.intradayMinutes, 'intradayMinutes', 0, 1_440), dailyCutoffHkt: cutoff,
+        deadlineMinutes: whole(o.deadlineMinutes, 'deadlineMinutes', 1, 10_080),
+      };
+    }
+    case 'settlement.confirm':
+      return {
+        action: o.action, batch: matching(o.batch, ID, 'batch', 'a settlement batch id'), leg: whole(o.leg, 'leg', 0, 1_000),
+        reference: text(o.reference, 'reference (the custodian\'s confirmation)', 200),
+      };
+    case 'settlement.fail':
+      return { action: o.action, batch: matching(o.batch, ID, 'batch', 'a settlement batch id'), reason: text(o.reason, 'reason') };
     case 'compensation.minimum':
       return { action: o.action, asset: text(o.asset, 'asset', 16), amount: whole(o.amount, 'amount', 0, Number.MAX_SAFE_INTEGER) };
     case 'clock': return { action: 'clock' };

@@ -95,7 +95,8 @@ export interface VenueEvent {
   /** A venue's code, or '*' for what concerns them all (the reserve fund). */
   venue: string;
   event: 'added' | 'updated' | 'suspended' | 'reinstated' | 'client-added' | 'limit-breached' | 'limit-restored'
-    | 'reserve-below-expected' | 'reserve-restored' | 'compensation-set' | 'compensation-short' | 'compensation-restored';
+    | 'reserve-below-expected' | 'reserve-restored' | 'compensation-set' | 'compensation-short' | 'compensation-restored'
+    | 'settlement-config' | 'settlement-batch' | 'settlement-settled' | 'settlement-failed' | 'settlement-confirmed';
   /** The operator key that made it (0: the registry itself, e.g. a licence that expired). */
   operator: number;
   detail: string;

@@ -9,6 +9,7 @@ import { NodeReject } from '../risk/reasons.js';
 import type { AdminCommand } from '../pipeline/commands.js';
 import { AdminError, checkAction, type AdminAction } from './admin.js';
 import { RULES } from './rulebook.js';
+import { Settlement, type SettlementState } from './settlement.js';
 import { INELIGIBILITY_TEXT, VenueRegistry, type Ineligibility, type RegistryState, type Venue, type VenueEvent } from './registry.js';
 
 /** ceil(a × b / c), exactly (BigInt past 2^53). */
@@ -43,6 +44,7 @@ export interface VenuesState {
   peaks?: [string, [number, number][]][];
   reserveBelow?: string[];
   coverageShort?: string[];
+  settlement?: SettlementState;
 }
 
 /** A venue's unsettled exposure (SL-15), in units of its limit asset. */
@@ -68,6 +70,28 @@ export class Venues {
   /** `from|to|asset` → what custody location `from` owes `to` (gross). */
   private readonly dues = new Map<string, number>();
   private nextId = VENUE_IDS_FROM;
+  /** The command being applied: its sequence number and time (what settlement events carry). */
+  private seq = 0;
+  private ts = 0;
+  /** Settlement cycles and DVP batches (SL-11, SL-14). */
+  readonly settlement = new Settlement({
+    takeDues: () => {
+      const taken = new Map(this.dues);
+      this.dues.clear();
+      return taken;
+    },
+    adjustOwed: (location, asset, delta) => this.owes(location, this.ledger.assetIndex.get(asset)!, delta),
+    venueOf: (location) => {
+      for (const v of this.registry.venues.values()) if (v.custody === location) return v.code;
+      return undefined;
+    },
+    defaultVenue: (code, reason) => {
+      const v = this.registry.venues.get(code)!;
+      if (v.status === 'active') this.suspend(v, reason, 0, this.seq, this.ts, reason);
+      this.refresh(this.ts);
+    },
+    record: (venue, event, detail) => this.record(this.seq, this.ts, venue, event as VenueEvent['event'], 0, detail),
+  });
   /** Per venue, per asset: what its clients' open orders hold (kept by the ledger's onHeld). */
   private readonly heldBy = new Map<string, number[]>();
   /** Per custody location, per asset: what it owes other locations (gross). */
@@ -378,6 +402,8 @@ export class Venues {
     if (c.byVenue !== undefined && !((body.action === 'custody.attest' || body.action === 'custody.release') && body.venue === c.byVenue)) {
       return [NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`];
     }
+    this.seq = seq;
+    this.ts = ts;
     const refusal = this.act(body, c.operator, seq, ts);
     if (refusal) return refusal;
     // Eligibility is re-evaluated on every change (and on the clock): a venue that stops
@@ -411,7 +437,26 @@ export class Venues {
     const registry = this.registry;
     switch (body.action) {
       case 'clock':
+        this.settlement.tick(seq, ts);
         return undefined;
+      case 'settlement.config':
+        this.settlement.config = { intradayMinutes: body.intradayMinutes, dailyCutoffHkt: body.dailyCutoffHkt, deadlineMinutes: body.deadlineMinutes };
+        // Cycles count from now: nothing before the configuration is due at once.
+        if (this.settlement.lastCycle === 0) this.settlement.lastCycle = this.settlement.lastDaily = ts;
+        this.record(seq, ts, '*', 'settlement-config', operator, JSON.stringify(this.settlement.config));
+        return undefined;
+      case 'settlement.confirm': {
+        const why = this.settlement.confirm(body.batch, body.leg, body.reference, operator, ts);
+        if (why) return [NodeReject.InvalidAdminCommand, why];
+        return undefined;
+      }
+      case 'settlement.fail': {
+        const b = this.settlement.batches.get(body.batch);
+        if (!b) return [NodeReject.InvalidAdminCommand, `no settlement batch ${body.batch}`];
+        if (b.state !== 'pending') return [NodeReject.InvalidAdminCommand, `batch ${body.batch} is ${b.state}`];
+        this.settlement.fail(b, ts, `declared failed by operator ${operator}: ${body.reason}`);
+        return undefined;
+      }
       case 'compensation.set': {
         const a = body.arrangement;
         if (!this.ledger.assetIndex.has(a.coverageAsset)) return [NodeReject.InvalidAdminCommand, `coverageAsset ${a.coverageAsset} is not an asset`];
@@ -572,6 +617,7 @@ export class Venues {
       prices: [...this.prices], breached: [...this.breached],
       peaks: [...this.peaks].map(([asset, list]) => [asset, list.map(([h, v]) => [h, v] as [number, number])]), reserveBelow: [...this.reserveBelow],
       coverageShort: [...this.coverageShort],
+      settlement: this.settlement.state(),
     };
   }
 
@@ -591,11 +637,17 @@ export class Venues {
     for (const [asset, list] of state.peaks ?? []) this.peaks.set(asset, list.map(([h, v]) => [h, v]));
     for (const asset of state.reserveBelow ?? []) this.reserveBelow.add(asset);
     for (const asset of state.coverageShort ?? []) this.coverageShort.add(asset);
+    this.settlement.restoreState(state.settlement);
     // What is derived: owed per location from the dues, held per venue from the client balances.
     this.owedBy.clear();
     for (const [key, amount] of this.dues) {
       const [from, , code] = key.split('|');
       this.owes(from, this.ledger.assetIndex.get(code)!, amount);
+    }
+    // Obligations in batches not settled (pending, or failed: nothing moved) still count.
+    for (const b of this.settlement.batches.values()) {
+      if (b.state === 'settled') continue;
+      for (const l of b.legs) this.owes(l.from, this.ledger.assetIndex.get(l.asset)!, l.amount);
     }
     this.heldBy.clear();
     if (this.clientAccounts.size > 0) this.watchHolds();

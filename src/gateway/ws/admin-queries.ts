@@ -107,6 +107,9 @@ function settlement(node: NodeRuntime, _r: Request, nowUs: number): unknown {
       limits: venues.limitsIn(asset), expectedExposure: venues.expectedExposure(asset),
     })),
     compensation: { arrangements: [...registry.compensation.values()], coverage: registry.coverage(nowUs) },
+    cycles: { config: venues.settlement.config ?? null, nextCycle: venues.settlement.nextCycle() ?? null },
+    batches: [...venues.settlement.batches.values()],
+    claims: venues.settlement.claims,
   };
 }
 

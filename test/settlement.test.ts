@@ -1,0 +1,117 @@
+// Settlement cycles and delivery versus payment (SL-11, SL-14, SL-16): a cycle nets what each pair
+// of custody locations owes into a batch; the batch settles only when every leg is confirmed, also
+// across a restart between the confirmations; one not settled by its deadline fails, and its venue
+// defaults while platform clients' balances stay as they were.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NodeCommand } from '../src/pipeline/commands.js';
+import { NodeRuntime } from '../src/pipeline/runtime.js';
+import { nextDailyCutoff } from '../src/venues/settlement.js';
+import { BUYER, MAKER, testConfig } from './support/node-config.js';
+import { addVenue, OPERATOR, venueInput } from './support/venues.js';
+
+const MINUTE = 60_000;
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** A node on a clock the test moves (the sequencer's time), with venue-sg and client C1. */
+async function setup() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'junction-settle-'));
+  const clock = { now: Date.parse('2027-03-01T01:30:00Z') };
+  let node = await NodeRuntime.open({ dataDir, config: testConfig(), clockMs: () => clock.now });
+  const accounts = await addVenue(node, venueInput('venue-sg', 'VSG'), { C1: { QUOTE: 1_000_000, BASE: 100 } });
+  await node.submit({ type: 'deposit', key: 'm', account: MAKER, asset: 'BASE', amount: 1_000 });
+  await node.submit({ type: 'deposit', key: 'mq', account: MAKER, asset: 'QUOTE', amount: 1_000_000 });
+  const admin = async (body: unknown) => node.submit({ type: 'admin', operator: OPERATOR, body } as NodeCommand);
+  const clockTick = () => node.submit({ type: 'admin', operator: 0, body: { action: 'clock' } });
+  const reopen = async () => {
+    await node.stop();
+    node = await NodeRuntime.open({ dataDir, clockMs: () => clock.now });
+  };
+  cleanup.push(() => node.close());
+  return { get node() { return node; }, clock, accounts, admin, clockTick, reopen };
+}
+
+describe('settlement', () => {
+  it('[SL-11] [SL-14] [SL-16] a cycle nets obligations into a batch; it settles only when both legs are confirmed, across a restart between them', async () => {
+    const s = await setup();
+    expect((await s.admin({ action: 'settlement.config', intradayMinutes: 60, dailyCutoffHkt: '17:00', deadlineMinutes: 30 })).ok).toBe(true);
+    // C1 (venue custody) buys 4 BASE from a platform maker at 1,000: the venue's custody owes
+    // 4,000 + 8 (its taker fee) QUOTE; platform custody owes it 4 BASE.
+    await s.node.submit({ type: 'order', account: MAKER, instrument: 1, side: 1, orderType: 0, tif: 0, price: 1_000, qty: 4 });
+    await s.node.submit({ type: 'order', account: s.accounts.C1, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_000, qty: 4 });
+    const buyerBase = s.node.ledger.balance(s.accounts.C1, 1).available;
+    expect(s.node.pipeline.venues.exposure('venue-sg').owed).toBe(4_008);
+    // The next intraday cycle (on the hour): one batch, a leg each way.
+    s.clock.now = Date.parse('2027-03-01T02:00:01Z');
+    await s.clockTick();
+    const batches = [...s.node.pipeline.venues.settlement.batches.values()];
+    expect(batches.map((b) => [b.cycle, b.state, b.locations, b.legs.map((l) => [l.from, l.to, l.asset, l.amount])])).toEqual([
+      ['intraday', 'pending', ['platform', 'venue-sg-custody'], [['platform', 'venue-sg-custody', 'BASE', 4], ['venue-sg-custody', 'platform', 'QUOTE', 4_008]]],
+    ]);
+    const id = batches[0].id;
+    // Still owed while pending.
+    expect(s.node.pipeline.venues.exposure('venue-sg').owed).toBe(4_008);
+    expect((await s.admin({ action: 'settlement.confirm', batch: id, leg: 1, reference: 'SG-CUST-77' })).ok).toBe(true);
+    // Down between the two confirmations: back up, the batch is as it was (one leg confirmed, nothing posted).
+    await s.reopen();
+    const again = s.node.pipeline.venues.settlement.batches.get(id)!;
+    expect([again.state, again.legs.map((l) => l.confirmation?.reference ?? null)]).toEqual(['pending', [null, 'SG-CUST-77']]);
+    expect(s.node.pipeline.venues.exposure('venue-sg').owed).toBe(4_008);
+    const twice = await s.admin({ action: 'settlement.confirm', batch: id, leg: 1, reference: 'again' });
+    expect([twice.ok, twice.text]).toEqual([false, `leg 1 of ${id} is confirmed already (SG-CUST-77)`]);
+    expect((await s.admin({ action: 'settlement.confirm', batch: id, leg: 0, reference: 'PLAT-CUST-12' })).ok).toBe(true);
+    expect(s.node.pipeline.venues.settlement.batches.get(id)!.state).toBe('settled');
+    expect(s.node.pipeline.venues.exposure('venue-sg').owed).toBe(0);
+    // Clients' balances never moved for settlement: the trade was final for them at trade time.
+    expect(s.node.ledger.balance(s.accounts.C1, 1).available).toBe(buyerBase);
+    expect(s.node.pipeline.venues.registry.events.at(-1)).toMatchObject({ event: 'settlement-settled' });
+  });
+
+  it('[SL-14] [SL-16] a batch not settled by its deadline fails: the venue defaults, a claim is recorded, platform clients keep their balances', async () => {
+    const s = await setup();
+    await s.admin({ action: 'settlement.config', intradayMinutes: 60, dailyCutoffHkt: '17:00', deadlineMinutes: 30 });
+    await s.node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 100_000 });
+    // The venue's client sells 5 BASE to a platform buyer, and rests another order.
+    await s.node.submit({ type: 'order', account: BUYER, instrument: 1, side: 0, orderType: 0, tif: 0, price: 1_000, qty: 5 });
+    await s.node.submit({ type: 'order', account: s.accounts.C1, instrument: 1, side: 1, orderType: 0, tif: 1, price: 1_000, qty: 5 });
+    const resting = await s.node.submit({ type: 'order', account: s.accounts.C1, instrument: 1, side: 0, orderType: 0, tif: 0, price: 900, qty: 1 });
+    const buyer = { ...s.node.ledger.balance(BUYER, 1) };
+    s.clock.now = Date.parse('2027-03-01T02:00:01Z');
+    await s.clockTick();
+    const [batch] = [...s.node.pipeline.venues.settlement.batches.values()];
+    // Only the platform's leg is confirmed; the deadline passes.
+    const platformLeg = batch.legs.findIndex((l) => l.from === 'platform');
+    await s.admin({ action: 'settlement.confirm', batch: batch.id, leg: platformLeg, reference: 'PLAT-1' });
+    s.clock.now = Date.parse('2027-03-01T02:31:00Z');
+    await s.clockTick();
+    const v = s.node.pipeline.venues.registry.venues.get('venue-sg')!;
+    expect(s.node.pipeline.venues.settlement.batches.get(batch.id)!.state).toBe('failed');
+    expect([v.status, v.statusReason]).toEqual(['suspended', `SettlementDefault: batch ${batch.id} failed (the deadline passed)`]);
+    expect(s.node.pipeline.orders.has(resting.orderId!)).toBe(false);
+    expect(s.node.pipeline.venues.settlement.claims).toEqual([{ batch: batch.id, venue: 'venue-sg', asset: 'BASE', amount: 5, ts: Date.parse('2027-03-01T02:31:00Z') * 1000 }]);
+    // The platform client keeps the 5 BASE it bought: the venue's failure is the platform's to bear.
+    expect(s.node.ledger.balance(BUYER, 1)).toEqual(buyer);
+  });
+
+  it('[SL-14] daily clearing happens at the cut-off (HKT) even without intraday cycles', async () => {
+    const s = await setup();
+    await s.admin({ action: 'settlement.config', intradayMinutes: 0, dailyCutoffHkt: '17:00', deadlineMinutes: 60 });
+    await s.node.submit({ type: 'order', account: MAKER, instrument: 1, side: 1, orderType: 0, tif: 0, price: 1_000, qty: 2 });
+    await s.node.submit({ type: 'order', account: s.accounts.C1, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_000, qty: 2 });
+    // 17:00 HKT is 09:00 UTC. An hour before it: nothing runs.
+    const cutoff = nextDailyCutoff('17:00', Date.parse('2027-03-01T01:30:00Z') * 1000);
+    expect(cutoff).toBe(Date.parse('2027-03-01T09:00:00Z') * 1000);
+    s.clock.now = Date.parse('2027-03-01T08:00:00Z');
+    await s.clockTick();
+    expect(s.node.pipeline.venues.settlement.batches.size).toBe(0);
+    s.clock.now = Date.parse('2027-03-01T09:00:00Z');
+    await s.clockTick();
+    expect([...s.node.pipeline.venues.settlement.batches.values()].map((b) => [b.cycle, b.legs.length])).toEqual([['daily', 2]]);
+    expect(s.node.pipeline.venues.settlement.nextCycle()).toBe(Date.parse('2027-03-02T09:00:00Z') * 1000);
+  });
+});
