@@ -77,7 +77,7 @@ describe('the operator channel from the command line', () => {
 
     const listed = await venueListed('venue-sg');
     expect(listed).toEqual({
-      ...sg.input, status: 'active', statusReason: '', participant: expect.any(Number), eligible: true, ineligibility: null, clientCount: 0,
+      ...sg.input, status: 'active', statusReason: '', participant: expect.any(Number), settlementAccount: expect.any(Number), eligible: true, ineligibility: null, clientCount: 0,
       exposure: { owed: 0, reserved: 0, total: 0, limit: 100_000_000, asset: 'QUOTE' },
     });
     // The venue's public key is shown; nothing private is (the node holds none).

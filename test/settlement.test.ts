@@ -10,7 +10,7 @@ import type { NodeCommand } from '../src/pipeline/commands.js';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
 import { nextDailyCutoff } from '../src/venues/settlement.js';
 import { BUYER, MAKER, testConfig } from './support/node-config.js';
-import { addVenue, OPERATOR, venueInput } from './support/venues.js';
+import { addVenue, OPERATOR, RESERVE, venueInput } from './support/venues.js';
 
 const MINUTE = 60_000;
 const cleanup: (() => Promise<void>)[] = [];
@@ -72,7 +72,7 @@ describe('settlement', () => {
     expect(s.node.pipeline.venues.registry.events.at(-1)).toMatchObject({ event: 'settlement-settled' });
   });
 
-  it('[SL-14] [SL-16] a batch not settled by its deadline fails: the venue defaults, a claim is recorded, platform clients keep their balances', async () => {
+  it('[SL-14] [SL-16] [SL-17] a batch not settled by its deadline fails: the venue defaults, a claim is recorded, platform clients keep their balances', async () => {
     const s = await setup();
     await s.admin({ action: 'settlement.config', intradayMinutes: 60, dailyCutoffHkt: '17:00', deadlineMinutes: 30 });
     await s.node.submit({ type: 'deposit', key: 'b', account: BUYER, asset: 'QUOTE', amount: 100_000 });
@@ -81,6 +81,7 @@ describe('settlement', () => {
     await s.node.submit({ type: 'order', account: s.accounts.C1, instrument: 1, side: 1, orderType: 0, tif: 1, price: 1_000, qty: 5 });
     const resting = await s.node.submit({ type: 'order', account: s.accounts.C1, instrument: 1, side: 0, orderType: 0, tif: 0, price: 900, qty: 1 });
     const buyer = { ...s.node.ledger.balance(BUYER, 1) };
+    const reserveBefore = s.node.ledger.balance(RESERVE, 0).available;
     s.clock.now = Date.parse('2027-03-01T02:00:01Z');
     await s.clockTick();
     const [batch] = [...s.node.pipeline.venues.settlement.batches.values()];
@@ -93,9 +94,16 @@ describe('settlement', () => {
     expect(s.node.pipeline.venues.settlement.batches.get(batch.id)!.state).toBe('failed');
     expect([v.status, v.statusReason]).toEqual(['suspended', `SettlementDefault: batch ${batch.id} failed (the deadline passed)`]);
     expect(s.node.pipeline.orders.has(resting.orderId!)).toBe(false);
-    expect(s.node.pipeline.venues.settlement.claims).toEqual([{ batch: batch.id, venue: 'venue-sg', asset: 'BASE', amount: 5, ts: Date.parse('2027-03-01T02:31:00Z') * 1000 }]);
+    // The reserve fund covers the 5 BASE the venue failed to deliver (worth 5,000 QUOTE at the
+    // reference price) into the venue's settlement account: a compensation posting naming it all.
+    expect(s.node.pipeline.venues.settlement.claims).toEqual([{ batch: batch.id, venue: 'venue-sg', asset: 'BASE', amount: 5, ts: Date.parse('2027-03-01T02:31:00Z') * 1000, reservePaid: 5_000 }]);
+    expect(s.node.ledger.balance(RESERVE, 0).available).toBe(reserveBefore - 5_000);
+    expect(s.node.ledger.balance(v.settlementAccount!, 0).available).toBe(5_000);
+    expect(s.node.pipeline.venues.registry.events.find((e) => e.event === 'compensation-paid')!.detail)
+      .toBe(`batch ${batch.id}: venue venue-sg failed to deliver 5 BASE (worth 5000 QUOTE); the reserve paid 5000 QUOTE into settlement account ${v.settlementAccount}`);
     // The platform client keeps the 5 BASE it bought: the venue's failure is the platform's to bear.
     expect(s.node.ledger.balance(BUYER, 1)).toEqual(buyer);
+    s.node.checkInvariants();
   });
 
   it('[SL-14] daily clearing happens at the cut-off (HKT) even without intraday cycles', async () => {

@@ -5,7 +5,7 @@
 import type { Jurisdiction, Venue } from './registry.js';
 
 /** What an operator may set when adding a venue (status, participant and clients are the node's). */
-export type VenueInput = Omit<Venue, 'status' | 'statusReason' | 'participant' | 'clients'>;
+export type VenueInput = Omit<Venue, 'status' | 'statusReason' | 'participant' | 'clients' | 'settlementAccount'>;
 
 export type AdminAction =
   | { action: 'jurisdiction.set'; jurisdiction: Jurisdiction }

@@ -68,6 +68,11 @@ export interface Venue {
   statusReason: string;
   /** The participant whose accounts its clients are (made when the venue is added). */
   participant: number;
+  /**
+   * The platform's settlement account for the venue (SL-16): what the reserve fund paid in for it
+   * when it defaulted, the claim against it.
+   */
+  settlementAccount?: number;
   /** Venue client id (as in FIX Account(1)) → the node's account. */
   clients: Record<string, number>;
 }
@@ -96,7 +101,7 @@ export interface VenueEvent {
   venue: string;
   event: 'added' | 'updated' | 'suspended' | 'reinstated' | 'client-added' | 'limit-breached' | 'limit-restored'
     | 'reserve-below-expected' | 'reserve-restored' | 'compensation-set' | 'compensation-short' | 'compensation-restored'
-    | 'settlement-config' | 'settlement-batch' | 'settlement-settled' | 'settlement-failed' | 'settlement-confirmed';
+    | 'settlement-config' | 'settlement-batch' | 'settlement-settled' | 'settlement-failed' | 'settlement-confirmed' | 'compensation-paid';
   /** The operator key that made it (0: the registry itself, e.g. a licence that expired). */
   operator: number;
   detail: string;

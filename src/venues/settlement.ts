@@ -40,7 +40,8 @@ export interface SettlementBatch {
   state: 'pending' | 'settled' | 'failed';
 }
 
-export interface Claim { batch: string; venue: string; asset: string; amount: number; ts: number }
+/** A claim against a defaulting venue: what it failed to deliver, and what the reserve paid for it. */
+export interface Claim { batch: string; venue: string; asset: string; amount: number; ts: number; reservePaid: number }
 
 export interface SettlementState {
   config?: SettlementConfig;
@@ -74,6 +75,8 @@ export interface SettlementHost {
   /** Puts a venue in default: suspended with the reason, its orders cancelled. */
   defaultVenue(venue: string, reason: string): void;
   record(venue: string, event: string, detail: string): void;
+  /** The reserve fund covers what a defaulting venue failed to deliver; returns what it paid. */
+  compensate(venue: string, batch: string, asset: string, amount: number): number;
 }
 
 export class Settlement {
@@ -178,8 +181,9 @@ export class Settlement {
       if (l.confirmation) continue;
       const venue = this.host.venueOf(l.from);
       if (venue === undefined) continue; // the platform's own legs are its own to make good
-      this.claims.push({ batch: b.id, venue, asset: l.asset, amount: l.amount, ts });
       this.host.defaultVenue(venue, `SettlementDefault: batch ${b.id} failed (${why})`);
+      const reservePaid = this.host.compensate(venue, b.id, l.asset, l.amount);
+      this.claims.push({ batch: b.id, venue, asset: l.asset, amount: l.amount, ts, reservePaid });
     }
     this.host.record(this.host.venueOf(b.locations[0]) ?? this.host.venueOf(b.locations[1]) ?? '*', 'settlement-failed', `${b.id}: ${why}`);
   }

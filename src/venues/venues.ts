@@ -2,7 +2,7 @@
 // venue clients' accounts (pre-funded in their venue's custody by attestations), which venues may
 // trade now, and what each custody location owes another for fills across them. Applied by the
 // pipeline, deterministic: replay rebuilds it exactly.
-import { Bucket, Cause, EXTERNAL_ACCOUNT, AccountKind, type Account, type Participant } from '../ledger/model.js';
+import { Bucket, Cause, EXTERNAL_ACCOUNT, AccountKind, PLATFORM_CUSTODY, type Account, type Participant } from '../ledger/model.js';
 import { balanceKey, type Ledger } from '../ledger/ledger.js';
 import { feeOf } from '../ledger/fees.js';
 import { NodeReject } from '../risk/reasons.js';
@@ -91,7 +91,28 @@ export class Venues {
       this.refresh(this.ts);
     },
     record: (venue, event, detail) => this.record(this.seq, this.ts, venue, event as VenueEvent['event'], 0, detail),
+    compensate: (venue, batch, asset, amount) => this.compensate(venue, batch, asset, amount),
   });
+
+  /**
+   * A venue defaulted on `amount` of `asset` (a failed settlement leg): the reserve fund covers it
+   * into the venue's settlement account, valued in the reserve's asset (the venue's limit asset),
+   * as a compensation posting that names the batch, the venue and the amounts (SL-16, SL-17).
+   * What the reserve cannot cover is said. Platform clients' balances do not change.
+   */
+  private compensate(code: string, batch: string, asset: string, amount: number): number {
+    const v = this.registry.venues.get(code)!;
+    const reserve = this.reserveAccount();
+    const quote = this.ledger.assetIndex.get(v.unsettledLimitAsset);
+    if (reserve === undefined || quote === undefined || v.settlementAccount === undefined) return 0;
+    const worth = this.value(this.ledger.assetIndex.get(asset)!, amount, quote);
+    const available = this.ledger.balance(reserve, quote).available;
+    const paid = Number.isFinite(worth) ? Math.min(worth, available) : 0;
+    if (paid > 0) this.ledger.post(this.seq, Cause.Compensation, quote, reserve, Bucket.Available, v.settlementAccount, Bucket.Available, paid);
+    this.record(this.seq, this.ts, code, 'compensation-paid', 0,
+      `batch ${batch}: venue ${code} failed to deliver ${amount} ${asset} (worth ${worth} ${v.unsettledLimitAsset}); the reserve paid ${paid} ${v.unsettledLimitAsset} into settlement account ${v.settlementAccount}${paid < worth ? `; ${worth - paid} not covered` : ''}`);
+    return paid;
+  }
   /** Per venue, per asset: what its clients' open orders hold (kept by the ledger's onHeld). */
   private readonly heldBy = new Map<string, number[]>();
   /** Per custody location, per asset: what it owes other locations (gross). */
@@ -492,7 +513,13 @@ export class Venues {
         if (short) return [NodeReject.ReserveShort, short];
         const participant = this.nextId++;
         this.ledger.addParticipant({ id: participant, name: input.name, professionalInvestor: false, affiliatedMarketMaker: false, homeVenue: input.code });
-        const venue: Venue = { ...input, status: 'active', statusReason: '', participant, clients: {} };
+        // Its settlement account on the platform (SL-16): it never trades.
+        const settlementAccount = this.nextId++;
+        this.ledger.addAccount({
+          id: settlementAccount, participant, kind: AccountKind.Venue, feeTier: input.feeTier, custody: [PLATFORM_CUSTODY], instruments: [],
+          ordersOpenMax: 0, orderNotionalMax: 0, venue: input.code,
+        });
+        const venue: Venue = { ...input, status: 'active', statusReason: '', participant, clients: {}, settlementAccount };
         registry.venues.set(venue.code, venue);
         registry.byCompId.set(venue.senderCompId, venue.code);
         this.record(seq, ts, venue.code, 'added', operator, JSON.stringify(input));
@@ -610,6 +637,7 @@ export class Venues {
     const accounts: Account[] = [];
     for (const v of this.registry.venues.values()) {
       participants.push({ ...this.ledger.participants.get(v.participant)! });
+      if (v.settlementAccount !== undefined) accounts.push({ ...this.ledger.accounts.get(v.settlementAccount)! });
       for (const account of Object.values(v.clients)) accounts.push({ ...this.ledger.accounts.get(account)! });
     }
     return {
@@ -627,7 +655,7 @@ export class Venues {
     for (const p of state.participants) this.ledger.addParticipant(p);
     for (const a of state.accounts) {
       this.ledger.addAccount(a);
-      this.clientAccounts.set(a.id, a.venue!);
+      if (a.venueClient !== undefined) this.clientAccounts.set(a.id, a.venue!);
     }
     this.dues.clear();
     for (const [k, v] of state.dues) this.dues.set(k, v);
