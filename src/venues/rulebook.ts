@@ -78,17 +78,21 @@ export function rulebook(node: NodeRuntime): Rulebook {
         'A fill between parties in different custody locations is final for both at trade time; what each custody location owes the other is recorded per asset until settled.',
         'A venue\'s unsettled exposure is what its custody owes other locations plus the worst case of its clients\' open orders (what they hold), valued at the reference prices (each instrument\'s last trade), rounded against the venue. An order that would take it past the venue\'s maximum unsettled limit is refused before the book (SL-15); when prices take it past the limit, the venue\'s new orders are refused until prices or settlement bring it back.',
         `The reserve fund, held in trust, covers in each asset the sum of the venues' limits (${RULES.reserveCovers}): several venues may fail in one stress event; a limit or a withdrawal that would leave it short is refused (SL-17). The expected settlement exposure is the peak total exposure over the last ${RULES.expectedExposureHours} hours; a reserve below it is an alert.`,
-        'Settlement cycles (intraday and daily clearing by delivery versus payment) are not yet in force: obligations accumulate until they are.',
+        venues.settlement.config
+          ? `Settlement cycles run ${venues.settlement.config.intradayMinutes > 0 ? `every ${venues.settlement.config.intradayMinutes} minutes and ` : ''}daily at ${venues.settlement.config.dailyCutoffHkt} Hong Kong time (the daily clearing runs even when intraday cycles did not, SL-14); each nets what each pair of custody locations owes into one batch, due within ${venues.settlement.config.deadlineMinutes} minutes.`
+          : 'Settlement cycles are not yet configured: obligations accumulate until they are.',
+        'A batch settles by delivery versus payment (SL-11): each leg is confirmed by its custodian, and the batch settles only when every leg is confirmed, all legs together; never one leg without the other.',
       ],
       parameters: {
         reserve: { account: reserve?.id ?? null, covers: RULES.reserveCovers, expectedExposureHours: RULES.expectedExposureHours },
-        cycles: { intradayMinutes: null, dailyCutoffHkt: null, inForce: false },
+        cycles: { ...(venues.settlement.config ?? { intradayMinutes: null, dailyCutoffHkt: null, deadlineMinutes: null }), inForce: venues.settlement.config !== undefined },
       },
     },
     {
       id: 'default-management', title: 'Default management',
       rules: [
         'A venue whose exposure passes its limit has its new orders refused and an alert is recorded; a venue that stops qualifying is suspended and its resting orders cancelled.',
+        'A settlement batch not settled by its deadline fails: a venue whose leg is unconfirmed is in default — suspended, its resting orders cancelled — and the reserve fund covers what it failed to deliver, valued in the reserve\'s asset, into the platform\'s settlement account for the venue, as a compensation posting naming the batch, the venue and the amounts; a claim against the venue is recorded. Platform clients\' balances do not change.',
         'Compensation arrangements (an insurer\'s policy or a scheme) cover settlement assets; coverage in force below the minimum, or a lapsed policy, is an alert (SL-18).',
       ],
       parameters: {
