@@ -117,6 +117,7 @@ ${CONNECTION}`,
        junction settlement confirm --batch ID --leg N --reference TEXT
        junction settlement fail --batch ID --reason TEXT
        junction settlement config --intraday-minutes N --daily-cutoff HH:MM --deadline-minutes N
+       junction settlement statement --venue CODE [--csv]
 Settlement risk as the node holds it: per venue, its unsettled exposure (what its custody owes
 other locations, plus its clients' open orders at their worst case, valued at the reference
 prices) against its limit (SL-15); the reserve fund against the sum of the limits and the
@@ -124,7 +125,9 @@ expected exposure (SL-17); compensation coverage in force against the minimum (S
 batches lists the settlement batches leg by leg (SL-11): a batch settles when every leg is
 confirmed by its custodian (confirm); one not settled by its deadline fails and its venue
 defaults (fail declares it so at once). config sets the cycles (SL-14): intraday every N minutes
-(0: none) and the daily cut-off in Hong Kong time, each batch with its deadline.
+(0: none) and the daily cut-off in Hong Kong time, each batch with its deadline. statement is a
+venue's legs per cycle (what it delivers and receives, confirmed or not) and its claims, as JSON
+or CSV.
 ${CONNECTION}`,
   compensation: `usage: junction compensation list
        junction compensation set --file ARRANGEMENT.json
@@ -704,7 +707,7 @@ async function jurisdiction(args: string[]): Promise<number> {
 
 /** What the settlement query carries (see src/gateway/ws/admin-queries.ts). */
 interface SettlementListed {
-  venues: { venue: string; status: string; owed: number; reserved: number; total: number; limit: number; asset: string }[];
+  venues: { venue: string; custody: string; status: string; owed: number; reserved: number; total: number; limit: number; asset: string }[];
   reserve: { asset: string; account: number | null; holds: number; limits: number; expectedExposure: number }[];
   compensation: {
     arrangements: { id: string; kind: string; provider: string; policyId: string; assets: string[]; coverage: number; coverageAsset: string; expires: string }[];
@@ -720,7 +723,7 @@ interface SettlementListed {
 async function settlement(args: string[]): Promise<number> {
   const [action, rest] = actionOf(args);
   const v = parse('settlement', rest, {
-    batch: { type: 'string' }, leg: { type: 'string' }, reference: { type: 'string' }, reason: { type: 'string' },
+    batch: { type: 'string' }, leg: { type: 'string' }, reference: { type: 'string' }, reason: { type: 'string' }, venue: { type: 'string' }, csv: { type: 'boolean', default: false },
     'intraday-minutes': { type: 'string' }, 'daily-cutoff': { type: 'string' }, 'deadline-minutes': { type: 'string' },
   });
   if (v.help) return help('settlement');
@@ -740,13 +743,40 @@ async function settlement(args: string[]): Promise<number> {
       return applyAction(v, { action: 'settlement.confirm', batch: required(v, 'batch'), leg: whole('leg'), reference: required(v, 'reference', ' (the custodian\'s confirmation)') }, required(v, 'batch'));
     case 'fail':
       return applyAction(v, { action: 'settlement.fail', batch: required(v, 'batch'), reason: required(v, 'reason') }, required(v, 'batch'));
+    case 'statement': {
+      // A venue's statement: every leg of its batches, per cycle (JSON lines, or CSV with --csv).
+      const code = required(v, 'venue');
+      return operatorRequest(v, { query: 'settlement' }, (answer: SettlementListed) => {
+        const venue = answer.venues.find((x) => x.venue === code);
+        if (!venue) throw new UsageError(`no venue ${code}`);
+        const rows = answer.batches.filter((b) => b.locations.includes(venue.custody)).flatMap((b) => b.legs.map((l, leg) => ({
+          cycle: b.cycle, cycleAt: new Date(b.ts / 1000).toISOString(), batch: b.id, state: b.state, leg,
+          direction: l.from === venue.custody ? 'delivers' : 'receives', counterparty: l.from === venue.custody ? l.to : l.from,
+          asset: l.asset, amount: l.amount, confirmation: l.confirmation?.reference ?? '',
+        })));
+        const claims = answer.claims.filter((c) => c.venue === code);
+        if (v.csv) {
+          const header = ['cycle', 'cycleAt', 'batch', 'state', 'leg', 'direction', 'counterparty', 'asset', 'amount', 'confirmation'] as const;
+          const cell = (x: unknown) => (/[",\n]/.test(String(x)) ? `"${String(x).replace(/"/g, '""')}"` : String(x));
+          console.log(header.join(','));
+          for (const r of rows) console.log(header.map((h) => cell(r[h])).join(','));
+          return;
+        }
+        if (v.json) return console.log(JSON.stringify({ venue: code, legs: rows, claims }));
+        printRows(v, rows, (r) => r, `no settlement batches for ${code}`);
+        if (claims.length > 0) {
+          console.log('\nclaims against the venue');
+          printRows(v, claims, (c) => c, '');
+        }
+      });
+    }
     case 'config':
       return applyAction(v, {
         action: 'settlement.config', intradayMinutes: whole('intraday-minutes'), dailyCutoffHkt: required(v, 'daily-cutoff', ' (HH:MM, Hong Kong)'),
         deadlineMinutes: whole('deadline-minutes'),
       }, 'cycles');
     default:
-      throw new UsageError(action ? `unknown settlement action ${action}: status, batches, confirm, fail or config` : 'which settlement action? status, batches, confirm, fail or config');
+      throw new UsageError(action ? `unknown settlement action ${action}: status, batches, statement, confirm, fail or config` : 'which settlement action? status, batches, statement, confirm, fail or config');
   }
   return operatorRequest(v, { query: 'settlement' }, (answer: SettlementListed) => {
     if (v.json) return console.log(JSON.stringify(answer));

@@ -100,7 +100,7 @@ function settlement(node: NodeRuntime, _r: Request, nowUs: number): unknown {
   const reserve = [...ledger.accounts.values()].find((a) => a.kind === AccountKind.Reserve);
   const limitAssets = [...new Set([...registry.venues.values()].map((v) => v.unsettledLimitAsset))];
   return {
-    venues: [...registry.venues.values()].map((v) => ({ venue: v.code, status: v.status, ...venues.exposure(v.code) })),
+    venues: [...registry.venues.values()].map((v) => ({ venue: v.code, custody: v.custody, status: v.status, ...venues.exposure(v.code) })),
     reserve: limitAssets.map((asset) => ({
       asset, account: reserve?.id ?? null,
       holds: reserve ? ledger.balance(reserve.id, ledger.assetIndex.get(asset)!).available : 0,
