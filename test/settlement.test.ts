@@ -166,3 +166,89 @@ describe('settlement statements', () => {
     expect([json.venue, json.legs.length, json.claims]).toEqual(['venue-sg', 2, []]);
   });
 });
+
+describe('delivery versus payment across SIGKILL', () => {
+  it('[SL-11] killed between the two confirmations, and while the second lands: never one leg without the other', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createInterface } = await import('node:readline');
+    const CHILD = join(__dirname, '../dist/test/support/settle-child.js');
+    const dataDir = mkdtempSync(join(tmpdir(), 'junction-dvp-'));
+    const t0 = Date.parse('2027-03-01T01:30:00Z');
+    const t1 = Date.parse('2027-03-01T02:00:01Z');
+    /** A child node on clock `at`: send commands, wait for acks, kill it. */
+    const child = async (at: number) => {
+      const p = spawn(process.execPath, [CHILD, dataDir, String(at)], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const acks = new Map<number, (v: { ok: boolean; text?: string }) => void>();
+      let ready: () => void;
+      const started = new Promise<void>((r) => (ready = r));
+      createInterface({ input: p.stdout }).on('line', (line) => {
+        const m = JSON.parse(line) as { ready?: number; ack?: number; ok: boolean; text?: string };
+        if (m.ready !== undefined) ready();
+        if (m.ack !== undefined) acks.get(m.ack)?.(m);
+      });
+      await started;
+      let next = 1;
+      return {
+        send: (command: unknown) => new Promise<{ ok: boolean; text?: string }>((resolve) => {
+          const id = next++;
+          acks.set(id, resolve);
+          p.stdin.write(JSON.stringify({ id, command }) + '\n');
+        }),
+        sendBlind: (command: unknown) => p.stdin.write(JSON.stringify({ id: next++, command }) + '\n'),
+        kill: () => new Promise<void>((resolve) => {
+          p.once('exit', () => resolve());
+          p.kill('SIGKILL');
+        }),
+      };
+    };
+    const state = (at: number) => new Promise<{ batches: { id: string; state: string; confirmed: boolean[] }[]; owed: number }>((resolve) => {
+      const p = spawn(process.execPath, [CHILD, dataDir, String(at), '--state'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      p.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!)));
+    });
+    const admin = (body: unknown, operator = OPERATOR) => ({ type: 'admin', operator, body });
+    // Set up: the venue, its client, a trade that leaves obligations, and the cycles.
+    const a = await child(t0);
+    const venue = venueInput('venue-sg', 'VSG');
+    for (const c of [
+      { type: 'deposit', key: 'reserve', account: RESERVE, asset: 'QUOTE', amount: venue.input.unsettledLimit },
+      admin({ action: 'jurisdiction.set', jurisdiction: { code: 'SG', name: 'Singapore', fatf: 'member', fatfConsistent: true, ioscoConsistent: true, assessedOn: '2026-06-30', source: 'test' } }),
+      admin({ action: 'venue.add', venue: venue.input }),
+      admin({ action: 'venue.client.add', venue: 'venue-sg', client: 'C1' }),
+      admin({ action: 'custody.attest', venue: 'venue-sg', client: 'C1', asset: 'QUOTE', amount: 100_000, id: 'f' }),
+      { type: 'deposit', key: 'm', account: MAKER, asset: 'BASE', amount: 100 },
+      admin({ action: 'settlement.config', intradayMinutes: 60, dailyCutoffHkt: '17:00', deadlineMinutes: 30 }),
+      { type: 'order', account: MAKER, instrument: 1, side: 1, orderType: 0, tif: 0, price: 1_000, qty: 4 },
+    ]) expect((await a.send(c)).ok).toBe(true);
+    const c1 = 1_000_002; // the venue's settlement account is 1,000,001; its first client 1,000,002
+    expect((await a.send({ type: 'order', account: c1, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_000, qty: 4 })).ok).toBe(true);
+    await a.kill();
+    // The cycle, and the venue custodian's confirmation, durable; then SIGKILL.
+    const b = await child(t1);
+    expect((await b.send(admin({ action: 'clock' }, 0))).ok).toBe(true);
+    await b.kill();
+    const afterCycle = await state(t1);
+    expect(afterCycle.batches.map((x) => [x.state, x.confirmed])).toEqual([['pending', [false, false]]]);
+    const id = afterCycle.batches[0].id;
+    const c = await child(t1);
+    expect((await c.send(admin({ action: 'settlement.confirm', batch: id, leg: 1, reference: 'SG-CUST-1' }))).ok).toBe(true);
+    await c.kill();
+    expect(await state(t1)).toEqual({ batches: [{ id, state: 'pending', confirmed: [false, true] }], owed: 4_008 });
+    // The platform custodian's confirmation goes in and the node is killed at once: whether it
+    // landed or not, the batch is whole — settled with both legs, or pending with what it had.
+    const d = await child(t1);
+    d.sendBlind(admin({ action: 'settlement.confirm', batch: id, leg: 0, reference: 'PLAT-1' }));
+    await new Promise((r) => setTimeout(r, 5));
+    await d.kill();
+    const after = await state(t1);
+    if (after.batches[0].state === 'settled') expect(after).toEqual({ batches: [{ id, state: 'settled', confirmed: [true, true] }], owed: 0 });
+    else expect(after).toEqual({ batches: [{ id, state: 'pending', confirmed: [false, true] }], owed: 4_008 });
+    // Confirmed (again, if it was lost), it settles once.
+    const e = await child(t1);
+    const last = await e.send(admin({ action: 'settlement.confirm', batch: id, leg: 0, reference: 'PLAT-1' }));
+    expect(last.ok || last.text === `batch ${id} is settled`).toBe(true);
+    await e.kill();
+    expect(await state(t1)).toEqual({ batches: [{ id, state: 'settled', confirmed: [true, true] }], owed: 0 });
+  });
+});
