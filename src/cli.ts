@@ -784,6 +784,10 @@ async function settlement(args: string[]): Promise<number> {
     printRows(v, answer.venues, (x) => ({ venue: x.venue, status: x.status, owed: x.owed, reserved: x.reserved, exposure: x.total, limit: x.limit, asset: x.asset, used: x.limit > 0 ? `${Math.round((100 * x.total) / x.limit)}%` : '-' }), 'no venues');
     console.log('\nreserve fund (covers the sum of the limits; expected exposure: the 24-hour peak)');
     printRows(v, answer.reserve, (r) => ({ asset: r.asset, account: r.account ?? '-', holds: r.holds, limits: r.limits, expected: r.expectedExposure, covered: r.holds >= r.limits && r.holds >= r.expectedExposure ? 'yes' : 'NO' }), 'no limits');
+    const c = answer.cycles;
+    console.log(`\nsettlement cycles: ${c.config ? `${c.config.intradayMinutes > 0 ? `every ${c.config.intradayMinutes} min, ` : ''}daily ${c.config.dailyCutoffHkt} HKT, ${c.config.deadlineMinutes} min to settle; next ${c.nextCycle ? new Date(c.nextCycle / 1000).toISOString() : '-'}` : 'not configured'}`);
+    const pending = answer.batches.filter((b) => b.state === 'pending').length;
+    console.log(`batches: ${pending} pending, ${answer.batches.filter((b) => b.state === 'settled').length} settled, ${answer.batches.filter((b) => b.state === 'failed').length} failed; ${answer.claims.length} claims`);
     console.log('\ncompensation coverage in force against the minimum');
     printRows(v, answer.compensation.coverage, (c) => ({ asset: c.asset, coverage: c.coverage, minimum: c.minimum, covered: c.coverage >= c.minimum ? 'yes' : 'NO' }), 'no minimum set');
   });

@@ -104,6 +104,16 @@ describe('settlement', () => {
     // The platform client keeps the 5 BASE it bought: the venue's failure is the platform's to bear.
     expect(s.node.ledger.balance(BUYER, 1)).toEqual(buyer);
     s.node.checkInvariants();
+    // The insurer pays out on the claim: into the reserve fund, a ledger event linked to its policy.
+    await s.admin({ action: 'compensation.set', arrangement: { id: 'pol-1', kind: 'insurer', provider: 'Example Mutual', policyId: 'EM-7', assets: ['BASE', 'QUOTE'], coverage: 1_000_000, coverageAsset: 'QUOTE', expires: '2099-12-31' } });
+    const payout = { action: 'compensation.payout', id: 'po-1', arrangement: 'pol-1', asset: 'QUOTE', amount: 5_000, batch: batch.id };
+    expect((await s.admin(payout)).ok).toBe(true);
+    expect((await s.admin(payout)).ok).toBe(true); // the same payout again changes nothing
+    expect(s.node.ledger.balance(RESERVE, 0).available).toBe(reserveBefore);
+    expect(s.node.pipeline.venues.registry.events.at(-1)!.detail).toBe(`payout po-1: insurer Example Mutual, policy EM-7 (arrangement pol-1), paid 5000 QUOTE into the reserve for failed batch ${batch.id}`);
+    const wrong = await s.admin({ ...payout, id: 'po-2', batch: 'S1-1' });
+    expect([wrong.ok, wrong.text]).toEqual([false, 'S1-1 is not a failed settlement batch']);
+    s.node.checkInvariants();
   });
 
   it('[SL-14] daily clearing happens at the cut-off (HKT) even without intraday cycles', async () => {

@@ -22,6 +22,8 @@ export type AdminAction =
   | { action: 'compensation.set'; arrangement: CompensationArrangement }
   /** The least coverage the arrangements must give together, per asset. */
   | { action: 'compensation.minimum'; asset: string; amount: number }
+  /** An arrangement pays out (after a default): into the reserve fund, linked to its policy and the claim. */
+  | { action: 'compensation.payout'; id: string; arrangement: string; asset: string; amount: number; batch: string }
   /** When settlement cycles run (SL-14). */
   | { action: 'settlement.config'; intradayMinutes: number; dailyCutoffHkt: string; deadlineMinutes: number }
   /** A custodian's confirmation of one leg of a settlement batch (SL-11). */
@@ -47,7 +49,7 @@ export interface CompensationArrangement {
 
 export const ADMIN_ACTIONS: readonly AdminAction['action'][] = [
   'jurisdiction.set', 'venue.add', 'venue.update', 'venue.suspend', 'venue.reinstate', 'venue.client.add',
-  'custody.attest', 'custody.release', 'compensation.set', 'compensation.minimum', 'settlement.config', 'settlement.confirm',
+  'custody.attest', 'custody.release', 'compensation.set', 'compensation.minimum', 'compensation.payout', 'settlement.config', 'settlement.confirm',
   'settlement.fail', 'clock',
 ];
 
@@ -218,6 +220,12 @@ export function checkAction(body: unknown): AdminAction {
       return { action: o.action, batch: matching(o.batch, ID, 'batch', 'a settlement batch id'), reason: text(o.reason, 'reason') };
     case 'compensation.minimum':
       return { action: o.action, asset: text(o.asset, 'asset', 16), amount: whole(o.amount, 'amount', 0, Number.MAX_SAFE_INTEGER) };
+    case 'compensation.payout':
+      return {
+        action: o.action, id: matching(o.id, ID, 'id', 'a payout id (1-128 printable characters)'),
+        arrangement: matching(o.arrangement, ID, 'arrangement', 'an arrangement id'), asset: text(o.asset, 'asset', 16),
+        amount: whole(o.amount, 'amount', 1, Number.MAX_SAFE_INTEGER), batch: matching(o.batch, ID, 'batch', 'the failed batch it answers for'),
+      };
     case 'clock': return { action: 'clock' };
     default:
       throw new AdminError(`unknown action ${JSON.stringify(o.action)}: one of ${ADMIN_ACTIONS.join(', ')}`);

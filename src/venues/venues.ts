@@ -460,6 +460,24 @@ export class Venues {
       case 'clock':
         this.settlement.tick(seq, ts);
         return undefined;
+      case 'compensation.payout': {
+        const a = registry.compensation.get(body.arrangement);
+        if (!a) return [NodeReject.InvalidAdminCommand, `no compensation arrangement ${body.arrangement}`];
+        const b = this.settlement.batches.get(body.batch);
+        if (!b || b.state !== 'failed') return [NodeReject.InvalidAdminCommand, `${body.batch} is not a failed settlement batch`];
+        if (!a.assets.includes(body.asset) && a.coverageAsset !== body.asset) return [NodeReject.InvalidAdminCommand, `arrangement ${a.id} does not cover ${body.asset}`];
+        const asset = this.ledger.assetIndex.get(body.asset);
+        const reserve = this.reserveAccount();
+        if (asset === undefined || reserve === undefined) return [NodeReject.InvalidAdminCommand, `no reserve account or asset ${body.asset}`];
+        const key = `compensation.payout:${body.id}`;
+        if (this.keys.has(key)) return undefined; // idempotent by id
+        // The provider pays into the reserve fund, which covered the default: a ledger event linked to the policy.
+        this.ledger.post(seq, Cause.Compensation, asset, EXTERNAL_ACCOUNT, Bucket.Available, reserve, Bucket.Available, body.amount);
+        this.keys.set(key, seq);
+        this.record(seq, ts, '*', 'compensation-paid', operator,
+          `payout ${body.id}: ${a.kind} ${a.provider}, policy ${a.policyId} (arrangement ${a.id}), paid ${body.amount} ${body.asset} into the reserve for failed batch ${body.batch}`);
+        return undefined;
+      }
       case 'settlement.config':
         this.settlement.config = { intradayMinutes: body.intradayMinutes, dailyCutoffHkt: body.dailyCutoffHkt, deadlineMinutes: body.deadlineMinutes };
         // Cycles count from now: nothing before the configuration is due at once.
