@@ -716,7 +716,7 @@ interface SettlementListed {
   cycles: { config: { intradayMinutes: number; dailyCutoffHkt: string; deadlineMinutes: number } | null; nextCycle: number | null };
   batches: { id: string; cycle: string; ts: number; deadline: number; locations: string[]; state: string;
     legs: { from: string; to: string; asset: string; amount: number; confirmation?: { reference: string } }[] }[];
-  claims: { batch: string; venue: string; asset: string; amount: number; ts: number }[];
+  claims: { batch: string; venue: string; asset: string; amount: number; ts: number; reservePaid: number }[];
 }
 
 /** Settlement risk (`junction settlement status`) and compensation arrangements (`junction compensation`). */
@@ -757,9 +757,16 @@ async function settlement(args: string[]): Promise<number> {
         const claims = answer.claims.filter((c) => c.venue === code);
         if (v.csv) {
           const header = ['cycle', 'cycleAt', 'batch', 'state', 'leg', 'direction', 'counterparty', 'asset', 'amount', 'confirmation'] as const;
-          const cell = (x: unknown) => (/[",\n]/.test(String(x)) ? `"${String(x).replace(/"/g, '""')}"` : String(x));
+          // RFC 4180 quoting; a text cell that a spreadsheet would read as a formula is kept as text.
+          const cell = (x: unknown) => {
+            let t = String(x);
+            if (typeof x === 'string' && /^[=+\-@]/.test(t)) t = `'${t}`;
+            return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+          };
           console.log(header.join(','));
           for (const r of rows) console.log(header.map((h) => cell(r[h])).join(','));
+          // Claims against the venue follow, as rows of their own.
+          for (const c of claims) console.log(['claim', new Date(c.ts / 1000).toISOString(), c.batch, 'failed', '', 'owes', 'platform', c.asset, c.amount, `reserve paid ${c.reservePaid}`].map(cell).join(','));
           return;
         }
         if (v.json) return console.log(JSON.stringify({ venue: code, legs: rows, claims }));

@@ -92,6 +92,10 @@ describe('settlement', () => {
     await s.clockTick();
     const v = s.node.pipeline.venues.registry.venues.get('venue-sg')!;
     expect(s.node.pipeline.venues.settlement.batches.get(batch.id)!.state).toBe('failed');
+    // A confirmation past the deadline is too late; the batch's obligations became a claim.
+    const late = await s.admin({ action: 'settlement.confirm', batch: batch.id, leg: 1 - platformLeg, reference: 'late' });
+    expect([late.ok, late.text]).toEqual([false, `batch ${batch.id} is failed`]);
+    expect(s.node.pipeline.venues.exposure('venue-sg').owed).toBe(0);
     expect([v.status, v.statusReason]).toEqual(['suspended', `SettlementDefault: batch ${batch.id} failed (the deadline passed)`]);
     expect(s.node.pipeline.orders.has(resting.orderId!)).toBe(false);
     // The reserve fund covers the 5 BASE the venue failed to deliver (worth 5,000 QUOTE at the

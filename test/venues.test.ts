@@ -139,8 +139,12 @@ describe('venues in the node state', () => {
     expect(bad({ action: 'venue.suspend', code: 'nope', reason: 'x' }).reasonName).toBe('UnknownVenue');
     expect(bad({ action: 'custody.attest', venue: 'nope', client: 'C1', asset: 'QUOTE', amount: 1.5, id: 'x' }).text).toBe('amount must be a whole number from 1 to 9007199254740991');
     expect(bad({ action: 'format.disk' }).text).toMatch(/^unknown action "format.disk": one of jurisdiction.set, venue.add/);
-    expect(s.pipeline.venues.registry.venues.size).toBe(0);
-    expect(s.pipeline.venues.registry.events).toEqual([]);
+    // Each venue has a custody location of its own (obligations and defaults are by location).
+    s.batch(1, { type: 'deposit', key: 'r', account: 2, asset: 'QUOTE', amount: 1_000_000_000 });
+    expect(bad({ action: 'venue.add', venue: venueInput('v-1', 'X1').input }).ok).toBe(true);
+    expect(bad({ action: 'venue.add', venue: { ...venueInput('v-2', 'X2').input, custody: 'v-1-custody' } }).text).toBe('custody location v-1-custody is venue v-1\'s: each venue has its own');
+    expect(s.pipeline.venues.registry.venues.size).toBe(1);
+    expect(s.pipeline.venues.registry.events.map((e) => e.event)).toEqual(['added', 'suspended']); // no SG in the table here
   });
 
   it('[SL-8] [SL-10] property: mixed platform and venue flow, several commands on one order per batch; custody balances always reconcile', async () => {

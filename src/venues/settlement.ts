@@ -52,6 +52,8 @@ export interface SettlementState {
 }
 
 const MINUTE_US = 60_000_000;
+/** Settled and failed batches kept (for statements), the latest; older ones are dropped. */
+const FINISHED_KEPT = 10_000;
 const DAY_US = 24 * 60 * MINUTE_US;
 /** Hong Kong is UTC+8 all year. */
 const HKT_OFFSET_US = 8 * 60 * MINUTE_US;
@@ -84,6 +86,9 @@ export class Settlement {
   lastCycle = 0;
   lastDaily = 0;
   readonly batches = new Map<string, SettlementBatch>();
+  /** Pending batches (what deadlines and the clock look at), and finished ones oldest first. */
+  private readonly pending = new Set<SettlementBatch>();
+  private readonly finished: string[] = [];
   readonly claims: Claim[] = [];
 
   constructor(private readonly host: SettlementHost) {}
@@ -101,13 +106,13 @@ export class Settlement {
   /** The earliest deadline of a pending batch. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const b of this.batches.values()) if (b.state === 'pending' && (next === undefined || b.deadline < next)) next = b.deadline;
+    for (const b of this.pending) if (next === undefined || b.deadline < next) next = b.deadline;
     return next;
   }
 
   /** On the sequencer's clock: runs what is due (a cycle, failed deadlines). */
   tick(seq: number, ts: number): void {
-    for (const b of this.batches.values()) if (b.state === 'pending' && ts >= b.deadline) this.fail(b, ts, 'the deadline passed');
+    for (const b of [...this.pending]) if (ts >= b.deadline) this.fail(b, ts, 'the deadline passed');
     const due = this.nextCycle();
     if (due === undefined || ts < due) return;
     const daily = ts >= nextDailyCutoff(this.config!.dailyCutoffHkt, this.lastDaily);
@@ -130,10 +135,12 @@ export class Settlement {
       nets.set(asset, (nets.get(asset) ?? 0) + (from === x ? amount : -amount));
     }
     const made: SettlementBatch[] = [];
-    for (const [pair, nets] of [...pairs].sort(([a], [b]) => a.localeCompare(b))) {
+    // Code-point order (not locale collation): the same on every machine that replays the journal.
+    const byCode = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    for (const [pair, nets] of [...pairs].sort(([a], [b]) => byCode(a, b))) {
       const [x, y] = pair.split('|');
       const legs: SettlementLeg[] = [];
-      for (const [asset, net] of [...nets].sort(([a], [b]) => a.localeCompare(b))) {
+      for (const [asset, net] of [...nets].sort(([a], [b]) => byCode(a, b))) {
         if (net === 0) continue;
         const leg = net > 0 ? { from: x, to: y, asset, amount: net } : { from: y, to: x, asset, amount: -net };
         this.host.adjustOwed(leg.from, asset, leg.amount);
@@ -145,6 +152,7 @@ export class Settlement {
         locations: [x, y], legs, state: 'pending',
       };
       this.batches.set(batch.id, batch);
+      this.pending.add(batch);
       made.push(batch);
       this.host.record(this.host.venueOf(x) ?? this.host.venueOf(y) ?? '*', 'settlement-batch',
         `${batch.id} (${kind}) between ${x} and ${y}: ${legs.map((l) => `${l.from} delivers ${l.amount} ${l.asset}`).join('; ')}`);
@@ -160,6 +168,7 @@ export class Settlement {
     const b = this.batches.get(id);
     if (!b) return `no settlement batch ${id}`;
     if (b.state !== 'pending') return `batch ${id} is ${b.state}`;
+    if (ts >= b.deadline) return `batch ${id} is past its deadline: it fails`;
     const l = b.legs[leg];
     if (!l) return `batch ${id} has legs 0 to ${b.legs.length - 1}`;
     if (l.confirmation) return `leg ${leg} of ${id} is confirmed already (${l.confirmation.reference})`;
@@ -167,6 +176,7 @@ export class Settlement {
     this.host.record('*', 'settlement-confirmed', `${id} leg ${leg} (${l.from} delivers ${l.amount} ${l.asset}): ${reference}`);
     if (b.legs.every((x) => x.confirmation)) {
       b.state = 'settled';
+      this.finish(b);
       for (const x of b.legs) this.host.adjustOwed(x.from, x.asset, -x.amount);
       this.host.record(this.host.venueOf(b.locations[0]) ?? this.host.venueOf(b.locations[1]) ?? '*', 'settlement-settled',
         `${id}: every leg confirmed; delivered versus payment together`);
@@ -177,6 +187,12 @@ export class Settlement {
   /** Fails a pending batch (its deadline passed, or an operator says so): its defaulting venues. */
   fail(b: SettlementBatch, ts: number, why: string): void {
     b.state = 'failed';
+    this.finish(b);
+    // Nothing of a failed batch moved, and its obligations are closed by default management: a
+    // defaulting venue's unconfirmed delivery becomes a claim against it (the reserve covers it);
+    // what was owed to it is withheld against that claim; what the platform left unconfirmed is
+    // the platform's to make good. None of it counts as unsettled exposure any more.
+    for (const l of b.legs) this.host.adjustOwed(l.from, l.asset, -l.amount);
     for (const l of b.legs) {
       if (l.confirmation) continue;
       const venue = this.host.venueOf(l.from);
@@ -186,6 +202,13 @@ export class Settlement {
       this.claims.push({ batch: b.id, venue, asset: l.asset, amount: l.amount, ts, reservePaid });
     }
     this.host.record(this.host.venueOf(b.locations[0]) ?? this.host.venueOf(b.locations[1]) ?? '*', 'settlement-failed', `${b.id}: ${why}`);
+  }
+
+  /** A batch is done: out of the pending index; past FINISHED_KEPT the oldest finished are dropped. */
+  private finish(b: SettlementBatch): void {
+    this.pending.delete(b);
+    this.finished.push(b.id);
+    while (this.finished.length > FINISHED_KEPT) this.batches.delete(this.finished.shift()!);
   }
 
   state(): SettlementState {
@@ -202,7 +225,14 @@ export class Settlement {
     this.lastCycle = s.lastCycle;
     this.lastDaily = s.lastDaily;
     this.batches.clear();
-    for (const b of s.batches) this.batches.set(b.id, { ...b, legs: b.legs.map((l) => ({ ...l })) });
+    this.pending.clear();
+    this.finished.length = 0;
+    for (const b of s.batches) {
+      const batch = { ...b, legs: b.legs.map((l) => ({ ...l })) };
+      this.batches.set(b.id, batch);
+      if (batch.state === 'pending') this.pending.add(batch);
+      else this.finished.push(batch.id);
+    }
     this.claims.length = 0;
     this.claims.push(...s.claims);
   }

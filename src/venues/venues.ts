@@ -9,7 +9,7 @@ import { NodeReject } from '../risk/reasons.js';
 import type { AdminCommand } from '../pipeline/commands.js';
 import { AdminError, checkAction, type AdminAction } from './admin.js';
 import { RULES } from './rulebook.js';
-import { Settlement, type SettlementState } from './settlement.js';
+import { nextDailyCutoff, Settlement, type SettlementState } from './settlement.js';
 import { INELIGIBILITY_TEXT, VenueRegistry, type Ineligibility, type RegistryState, type Venue, type VenueEvent } from './registry.js';
 
 /** ceil(a × b / c), exactly (BigInt past 2^53). */
@@ -480,8 +480,10 @@ export class Venues {
       }
       case 'settlement.config':
         this.settlement.config = { intradayMinutes: body.intradayMinutes, dailyCutoffHkt: body.dailyCutoffHkt, deadlineMinutes: body.deadlineMinutes };
-        // Cycles count from now: nothing before the configuration is due at once.
-        if (this.settlement.lastCycle === 0) this.settlement.lastCycle = this.settlement.lastDaily = ts;
+        // Cycles count from now: nothing before the configuration is due at once, and the daily
+        // clearing is the next cut-off under the (new) time, once a day.
+        if (this.settlement.lastCycle === 0) this.settlement.lastCycle = ts;
+        this.settlement.lastDaily = nextDailyCutoff(body.dailyCutoffHkt, ts) - 24 * 3_600_000_000;
         this.record(seq, ts, '*', 'settlement-config', operator, JSON.stringify(this.settlement.config));
         return undefined;
       case 'settlement.confirm': {
@@ -527,6 +529,8 @@ export class Venues {
         if (clash) return clash;
         if (!this.ledger.fees.has(input.feeTier)) return [NodeReject.InvalidAdminCommand, `feeTier ${input.feeTier} is not a fee tier`];
         if (!this.ledger.assetIndex.has(input.unsettledLimitAsset)) return [NodeReject.InvalidAdminCommand, `unsettledLimitAsset ${input.unsettledLimitAsset} is not an asset`];
+        const sharing = [...registry.venues.values()].find((x) => x.custody === input.custody);
+        if (sharing) return [NodeReject.InvalidAdminCommand, `custody location ${input.custody} is venue ${sharing.code}'s: each venue has its own`];
         const short = this.reserveShort(input.unsettledLimitAsset, this.limitsIn(input.unsettledLimitAsset) + input.unsettledLimit, 0);
         if (short) return [NodeReject.ReserveShort, short];
         const participant = this.nextId++;
@@ -556,6 +560,8 @@ export class Venues {
         if (body.changes.unsettledLimitAsset !== undefined && !this.ledger.assetIndex.has(body.changes.unsettledLimitAsset)) {
           return [NodeReject.InvalidAdminCommand, `unsettledLimitAsset ${body.changes.unsettledLimitAsset} is not an asset`];
         }
+        const sharing = body.changes.custody === undefined ? undefined : [...registry.venues.values()].find((x) => x !== v && x.custody === body.changes.custody);
+        if (sharing) return [NodeReject.InvalidAdminCommand, `custody location ${body.changes.custody} is venue ${sharing.code}'s: each venue has its own`];
         if (body.changes.custody !== undefined && body.changes.custody !== v.custody && Object.keys(v.clients).length > 0) {
           return [NodeReject.InvalidAdminCommand, `venue ${v.code} has clients: its custody location cannot change`];
         }
@@ -690,9 +696,9 @@ export class Venues {
       const [from, , code] = key.split('|');
       this.owes(from, this.ledger.assetIndex.get(code)!, amount);
     }
-    // Obligations in batches not settled (pending, or failed: nothing moved) still count.
+    // Obligations in pending batches still count (settled and failed ones are closed).
     for (const b of this.settlement.batches.values()) {
-      if (b.state === 'settled') continue;
+      if (b.state !== 'pending') continue;
       for (const l of b.legs) this.owes(l.from, this.ledger.assetIndex.get(l.asset)!, l.amount);
     }
     this.heldBy.clear();
