@@ -61,12 +61,19 @@ describe('settlement', () => {
     await s.reopen();
     const again = s.node.pipeline.venues.settlement.batches.get(id)!;
     expect([again.state, again.legs.map((l) => l.confirmation?.reference ?? null)]).toEqual(['pending', [null, 'SG-CUST-77']]);
+    // Nothing posted for settlement yet: the venue's settlement account still owes 4,008 QUOTE and is owed 4 BASE.
+    const sa = s.node.pipeline.venues.registry.venues.get('venue-sg')!.settlementAccount!;
+    expect([s.node.ledger.balance(sa, 0).available, s.node.ledger.balance(sa, 1).available]).toEqual([-4_008, 4]);
     expect(s.node.pipeline.venues.exposure('venue-sg').owed).toBe(4_008);
     const twice = await s.admin({ action: 'settlement.confirm', batch: id, leg: 1, reference: 'again' });
     expect([twice.ok, twice.text]).toEqual([false, `leg 1 of ${id} is confirmed already (SG-CUST-77)`]);
     expect((await s.admin({ action: 'settlement.confirm', batch: id, leg: 0, reference: 'PLAT-CUST-12' })).ok).toBe(true);
     expect(s.node.pipeline.venues.settlement.batches.get(id)!.state).toBe('settled');
     expect(s.node.pipeline.venues.exposure('venue-sg').owed).toBe(0);
+    // Both legs were posted together in the ledger: the settlement accounts are back to zero.
+    const venueSa = s.node.pipeline.venues.registry.venues.get('venue-sg')!.settlementAccount!;
+    const platformSa = s.node.pipeline.venues.settlementAccountOf('platform');
+    for (const account of [venueSa, platformSa]) for (const asset of [0, 1]) expect(s.node.ledger.balance(account, asset).available).toBe(0);
     // Clients' balances never moved for settlement: the trade was final for them at trade time.
     expect(s.node.ledger.balance(s.accounts.C1, 1).available).toBe(buyerBase);
     expect(s.node.pipeline.venues.registry.events.at(-1)).toMatchObject({ event: 'settlement-settled' });
@@ -88,6 +95,10 @@ describe('settlement', () => {
     // Only the platform's leg is confirmed; the deadline passes.
     const platformLeg = batch.legs.findIndex((l) => l.from === 'platform');
     await s.admin({ action: 'settlement.confirm', batch: batch.id, leg: platformLeg, reference: 'PLAT-1' });
+    const settlementAccount = s.node.pipeline.venues.registry.venues.get('venue-sg')!.settlementAccount!;
+    const saBefore = s.node.ledger.balance(settlementAccount, 0).available;
+    // In the ledger the venue's settlement account carries its position per asset: it owes 5 BASE.
+    expect(s.node.ledger.balance(settlementAccount, 1).available).toBe(-5);
     s.clock.now = Date.parse('2027-03-01T02:31:00Z');
     await s.clockTick();
     const v = s.node.pipeline.venues.registry.venues.get('venue-sg')!;
@@ -102,7 +113,9 @@ describe('settlement', () => {
     // reference price) into the venue's settlement account: a compensation posting naming it all.
     expect(s.node.pipeline.venues.settlement.claims).toEqual([{ batch: batch.id, venue: 'venue-sg', asset: 'BASE', amount: 5, ts: Date.parse('2027-03-01T02:31:00Z') * 1000, reservePaid: 5_000 }]);
     expect(s.node.ledger.balance(RESERVE, 0).available).toBe(reserveBefore - 5_000);
-    expect(s.node.ledger.balance(v.settlementAccount!, 0).available).toBe(5_000);
+    expect(s.node.ledger.balance(v.settlementAccount!, 0).available).toBe(saBefore + 5_000);
+    // The claim stays in the ledger: the venue's settlement account still owes the 5 BASE.
+    expect(s.node.ledger.balance(v.settlementAccount!, 1).available).toBe(-5);
     expect(s.node.pipeline.venues.registry.events.find((e) => e.event === 'compensation-paid')!.detail)
       .toBe(`batch ${batch.id}: venue venue-sg failed to deliver 5 BASE (worth 5000 QUOTE); the reserve paid 5000 QUOTE into settlement account ${v.settlementAccount}`);
     // The platform client keeps the 5 BASE it bought: the venue's failure is the platform's to bear.
@@ -235,7 +248,9 @@ describe('delivery versus payment across SIGKILL', () => {
       admin({ action: 'settlement.config', intradayMinutes: 60, dailyCutoffHkt: '17:00', deadlineMinutes: 30 }),
       { type: 'order', account: MAKER, instrument: 1, side: 1, orderType: 0, tif: 0, price: 1_000, qty: 4 },
     ]) expect((await a.send(c)).ok).toBe(true);
-    const c1 = 1_000_002; // the venue's settlement account is 1,000,001; its first client 1,000,002
+    // The venue's participant is 1,000,000, its settlement account 1,000,001, the platform's
+    // settlement account 1,000,002, its first client 1,000,003.
+    const c1 = 1_000_003;
     expect((await a.send({ type: 'order', account: c1, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_000, qty: 4 })).ok).toBe(true);
     await a.kill();
     // The cycle, and the venue custodian's confirmation, durable; then SIGKILL.

@@ -228,6 +228,19 @@ describe('venues in the node state', () => {
         expected.set(`${d.from}|${d.asset}`, (expected.get(`${d.from}|${d.asset}`) ?? 0) - d.amount);
       }
       for (const [key, amount] of expected) expect(book.get(key) ?? 0, `${key} after round ${round}`).toBe(amount);
+      // The ledger's settlement accounts carry the same obligations (SL-16): per location and asset,
+      // what it is owed minus what it owes.
+      const position = new Map<string, number>();
+      for (const d of node.pipeline.venues.custodyDues()) {
+        position.set(`${d.to}|${d.asset}`, (position.get(`${d.to}|${d.asset}`) ?? 0) + d.amount);
+        position.set(`${d.from}|${d.asset}`, (position.get(`${d.from}|${d.asset}`) ?? 0) - d.amount);
+      }
+      for (const location of ['platform', 'venue-sg-custody', 'venue-jp-custody']) {
+        const sa = node.pipeline.venues.settlementAccountOf(location);
+        for (const [asset, code] of [[0, 'QUOTE'], [1, 'BASE']] as const) {
+          expect(ledger.balance(sa, asset).available, `${location} ${code} after round ${round}`).toBe(position.get(`${location}|${code}`) ?? 0);
+        }
+      }
       node.checkInvariants();
     }
     // The flow did cross custody locations (both ways) and between the two venues.

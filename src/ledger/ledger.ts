@@ -50,6 +50,11 @@ export class Ledger {
    * clients' holds); unset, it costs one test per posting.
    */
   onHeld: ((account: number, asset: number, delta: number) => void) | undefined;
+  /**
+   * Settlement accounts (SL-16): their available balance carries what a custody location is owed
+   * (positive) or owes (negative), so it may go below zero. Every other account's may not.
+   */
+  readonly mayGoNegative = new Set<number>();
 
   constructor(config: LedgerConfig) {
     if (config.assets.length > ASSETS_MAX) throw new Error(`at most ${ASSETS_MAX} assets`);
@@ -123,7 +128,7 @@ export class Ledger {
     if (debitAccount !== EXTERNAL_ACCOUNT) {
       const from = this.balance(debitAccount, asset);
       if (debitBucket === Bucket.Available) {
-        if (from.available < amount) throw new Error(`posting would take account ${debitAccount} available ${this.assets[asset].code} negative`);
+        if (from.available < amount && !this.mayGoNegative.has(debitAccount)) throw new Error(`posting would take account ${debitAccount} available ${this.assets[asset].code} negative`);
         from.available -= amount;
       } else {
         if (from.held < amount) throw new Error(`posting would take account ${debitAccount} held ${this.assets[asset].code} negative`);
@@ -169,7 +174,7 @@ export class Ledger {
     const totals = this.assets.map(() => 0);
     for (const [key, b] of this.balances) {
       const asset = key % ASSETS_MAX;
-      if (b.available < 0 || b.held < 0) throw new Error(`negative balance at account ${Math.floor(key / ASSETS_MAX)} ${this.assets[asset].code}`);
+      if ((b.available < 0 && !this.mayGoNegative.has(Math.floor(key / ASSETS_MAX))) || b.held < 0) throw new Error(`negative balance at account ${Math.floor(key / ASSETS_MAX)} ${this.assets[asset].code}`);
       totals[asset] += b.available + b.held;
       const expected = heldByOrders.get(key) ?? 0;
       if (b.held !== expected) {

@@ -56,10 +56,10 @@ export const EXTERNAL_ACCOUNT = 0;
 /** Each account holds every asset in two buckets. */
 export const enum Bucket { Available = 0, Held = 1 }
 
-export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7, Attest = 8, AttestRelease = 9, Compensation = 10 }
+export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7, Attest = 8, AttestRelease = 9, Compensation = 10, Obligation = 11, Settlement = 12 }
 export const CAUSE_NAMES: Readonly<Record<number, string>> = {
   1: 'deposit', 2: 'withdrawal', 3: 'hold', 4: 'release', 5: 'fill', 6: 'fee', 7: 'rebate',
-  8: 'custody-attestation', 9: 'custody-release', 10: 'compensation',
+  8: 'custody-attestation', 9: 'custody-release', 10: 'compensation', 11: 'obligation', 12: 'settlement',
 };
 
 /** One double-entry posting: `amount` of `asset` moves from the debit side to the credit side. */

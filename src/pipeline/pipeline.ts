@@ -537,8 +537,8 @@ export class Pipeline {
     this.ledger.post(this.seq, Cause.Fill, terms.base, seller.account, Bucket.Held, buyer.account, Bucket.Available, qty);
     seller.held -= qty;
     // Across custody locations (a venue client on one side): what each location owes the other.
-    this.venues.moved(buyer.account, seller.account, terms.quote, notional);
-    this.venues.moved(seller.account, buyer.account, terms.base, qty);
+    this.venues.moved(this.seq, buyer.account, seller.account, terms.quote, notional);
+    this.venues.moved(this.seq, seller.account, buyer.account, terms.base, qty);
     // The taker's fee first, so a maker rebate is always covered by it.
     this.charge(taker, terms, notional, true);
     this.charge(maker, terms, notional, false);
@@ -557,10 +557,10 @@ export class Pipeline {
       const bucket = o.side === Side.Buy ? Bucket.Held : Bucket.Available;
       this.ledger.post(this.seq, Cause.Fee, terms.quote, o.account, bucket, this.feesAccount, Bucket.Available, fee);
       if (o.side === Side.Buy) o.held -= fee;
-      this.venues.moved(o.account, this.feesAccount, terms.quote, fee);
+      this.venues.moved(this.seq, o.account, this.feesAccount, terms.quote, fee);
     } else if (fee < 0) {
       this.ledger.post(this.seq, Cause.Rebate, terms.quote, this.feesAccount, Bucket.Available, o.account, Bucket.Available, -fee);
-      this.venues.moved(this.feesAccount, o.account, terms.quote, -fee);
+      this.venues.moved(this.seq, this.feesAccount, o.account, terms.quote, -fee);
     }
   }
 

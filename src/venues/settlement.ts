@@ -79,6 +79,8 @@ export interface SettlementHost {
   record(venue: string, event: string, detail: string): void;
   /** The reserve fund covers what a defaulting venue failed to deliver; returns what it paid. */
   compensate(venue: string, batch: string, asset: string, amount: number): number;
+  /** Posts a settled leg in the ledger (every leg of a batch in the one command that settles it). */
+  settled(from: string, to: string, asset: string, amount: number): void;
 }
 
 export class Settlement {
@@ -177,7 +179,10 @@ export class Settlement {
     if (b.legs.every((x) => x.confirmation)) {
       b.state = 'settled';
       this.finish(b);
-      for (const x of b.legs) this.host.adjustOwed(x.from, x.asset, -x.amount);
+      for (const x of b.legs) {
+        this.host.adjustOwed(x.from, x.asset, -x.amount);
+        this.host.settled(x.from, x.to, x.asset, x.amount);
+      }
       this.host.record(this.host.venueOf(b.locations[0]) ?? this.host.venueOf(b.locations[1]) ?? '*', 'settlement-settled',
         `${id}: every leg confirmed; delivered versus payment together`);
     }

@@ -45,6 +45,7 @@ export interface VenuesState {
   reserveBelow?: string[];
   coverageShort?: string[];
   settlement?: SettlementState;
+  platformSettlement?: number;
 }
 
 /** A venue's unsettled exposure (SL-15), in units of its limit asset. */
@@ -92,6 +93,9 @@ export class Venues {
     },
     record: (venue, event, detail) => this.record(this.seq, this.ts, venue, event as VenueEvent['event'], 0, detail),
     compensate: (venue, batch, asset, amount) => this.compensate(venue, batch, asset, amount),
+    // A settled leg in the ledger: the obligation is met, both settlement accounts move back.
+    settled: (from, to, asset, amount) => this.ledger.post(this.seq, Cause.Settlement, this.ledger.assetIndex.get(asset)!,
+      this.settlementAccountOf(to), Bucket.Available, this.settlementAccountOf(from), Bucket.Available, amount),
   });
 
   /**
@@ -371,7 +375,7 @@ export class Venues {
   }
 
   /** Notes `amount` of `asset` moving from one account to another: between custody locations it is owed. */
-  moved(from: number, to: number, asset: number, amount: number): void {
+  moved(seq: number, from: number, to: number, asset: number, amount: number): void {
     if (this.clientAccounts.size === 0 || (!this.clientAccounts.has(from) && !this.clientAccounts.has(to))) return;
     const a = this.ledger.accounts.get(from)!;
     const b = this.ledger.accounts.get(to)!;
@@ -382,6 +386,18 @@ export class Venues {
     const key = `${source}|${sink}|${this.ledger.assets[asset].code}`;
     this.dues.set(key, (this.dues.get(key) ?? 0) + amount);
     this.owes(source, asset, amount);
+    // In the ledger: the source's settlement account owes what the sink's is owed (SL-16).
+    this.ledger.post(seq, Cause.Obligation, asset, this.settlementAccountOf(source), Bucket.Available, this.settlementAccountOf(sink), Bucket.Available, amount);
+  }
+
+  /** The platform's settlement account (made with the first venue). */
+  private platformSettlement = 0;
+
+  /** The settlement account of a custody location: the platform's, or its venue's. */
+  settlementAccountOf(location: string): number {
+    if (location === PLATFORM_CUSTODY) return this.platformSettlement;
+    for (const v of this.registry.venues.values()) if (v.custody === location) return v.settlementAccount!;
+    throw new Error(`no settlement account for custody location ${location}`);
   }
 
   private owes(location: string, asset: number, amount: number): void {
@@ -535,12 +551,24 @@ export class Venues {
         if (short) return [NodeReject.ReserveShort, short];
         const participant = this.nextId++;
         this.ledger.addParticipant({ id: participant, name: input.name, professionalInvestor: false, affiliatedMarketMaker: false, homeVenue: input.code });
-        // Its settlement account on the platform (SL-16): it never trades.
+        // Its settlement account on the platform (SL-16): it never trades; its balances carry what
+        // the venue's custody owes (negative) or is owed (positive), per asset.
         const settlementAccount = this.nextId++;
         this.ledger.addAccount({
           id: settlementAccount, participant, kind: AccountKind.Venue, feeTier: input.feeTier, custody: [PLATFORM_CUSTODY], instruments: [],
           ordersOpenMax: 0, orderNotionalMax: 0, venue: input.code,
         });
+        this.ledger.mayGoNegative.add(settlementAccount);
+        if (this.platformSettlement === 0) {
+          // The platform custody's own settlement account, the other side of every venue's.
+          this.platformSettlement = this.nextId++;
+          const owner = [...this.ledger.accounts.values()].find((a) => a.kind === AccountKind.Fees)!.participant;
+          this.ledger.addAccount({
+            id: this.platformSettlement, participant: owner, kind: AccountKind.Venue, feeTier: input.feeTier, custody: [PLATFORM_CUSTODY], instruments: [],
+            ordersOpenMax: 0, orderNotionalMax: 0,
+          });
+          this.ledger.mayGoNegative.add(this.platformSettlement);
+        }
         const venue: Venue = { ...input, status: 'active', statusReason: '', participant, clients: {}, settlementAccount };
         registry.venues.set(venue.code, venue);
         registry.byCompId.set(venue.senderCompId, venue.code);
@@ -662,10 +690,13 @@ export class Venues {
     for (const v of this.registry.venues.values()) {
       participants.push({ ...this.ledger.participants.get(v.participant)! });
       if (v.settlementAccount !== undefined) accounts.push({ ...this.ledger.accounts.get(v.settlementAccount)! });
+    }
+    if (this.platformSettlement !== 0) accounts.push({ ...this.ledger.accounts.get(this.platformSettlement)! });
+    for (const v of this.registry.venues.values()) {
       for (const account of Object.values(v.clients)) accounts.push({ ...this.ledger.accounts.get(account)! });
     }
     return {
-      registry: this.registry.state(), participants, accounts, dues: [...this.dues], nextId: this.nextId,
+      registry: this.registry.state(), participants, accounts, dues: [...this.dues], nextId: this.nextId, platformSettlement: this.platformSettlement,
       prices: [...this.prices], breached: [...this.breached],
       peaks: [...this.peaks].map(([asset, list]) => [asset, list.map(([h, v]) => [h, v] as [number, number])]), reserveBelow: [...this.reserveBelow],
       coverageShort: [...this.coverageShort],
@@ -680,7 +711,9 @@ export class Venues {
     for (const a of state.accounts) {
       this.ledger.addAccount(a);
       if (a.venueClient !== undefined) this.clientAccounts.set(a.id, a.venue!);
+      else if (a.kind === AccountKind.Venue) this.ledger.mayGoNegative.add(a.id);
     }
+    this.platformSettlement = state.platformSettlement ?? 0;
     this.dues.clear();
     for (const [k, v] of state.dues) this.dues.set(k, v);
     this.nextId = state.nextId;
