@@ -4,12 +4,9 @@
 // netting them into batches (net_ms) and confirming every leg so each batch settles (post_ms).
 // Prints one JSON line: {"obligations","venues","batches","net_ms","post_ms"}.
 import { parseArgs } from 'node:util';
-import { MatchingCore } from '../src/core/index.js';
-import { Ledger } from '../src/ledger/ledger.js';
 import { AccountKind, PLATFORM_CUSTODY } from '../src/ledger/model.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
-import { Pipeline } from '../src/pipeline/pipeline.js';
-import { BATCH_COMMANDS_MAX, INSTRUMENTS_MAX, instrumentTerms, type NodeConfig } from '../src/pipeline/runtime.js';
+import { NodeRuntime, type NodeConfig } from '../src/pipeline/runtime.js';
 import { newApiKeyPair } from '../src/gateway/ws/auth.js';
 
 const { values } = parseArgs({ options: { obligations: { type: 'string', default: '1000000' }, venues: { type: 'string', default: '10' } } });
@@ -30,10 +27,7 @@ const config: NodeConfig = {
   feeTiers: [{ id: 0, makerBps: 1, takerBps: 2 }],
   instruments: [{ symbol: 'BTC-USD', base: 'BTC', quote: 'USD', spec: { id: 1, tickSize: 1, lotSize: 1, minQty: 1, maxQty: 1e12, refPrice: 1_000, bandBps: 0 } }],
 };
-const ledger = new Ledger({ assets: config.assets, participants: config.participants, accounts: config.accounts, feeTiers: config.feeTiers, instruments: instrumentTerms(config) });
-const core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax: BATCH_COMMANDS_MAX });
-for (const l of config.instruments) core.addInstrument(l.spec);
-const pipeline = new Pipeline(ledger, core, config.instruments.map((l) => l.spec));
+const { ledger, pipeline } = NodeRuntime.build(config);
 let seq = 0;
 let ts = Date.parse('2027-03-01T00:00:00Z') * 1000;
 const apply = (commands: NodeCommand[]) => {

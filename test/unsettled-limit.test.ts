@@ -3,21 +3,15 @@
 // cancels release them; an order that would pass the venue's limit is refused by name; prices
 // that move the valuation past the limit raise an alert and stop the venue's new orders.
 import { describe, expect, it } from 'vitest';
-import { MatchingCore } from '../src/core/index.js';
-import { Ledger } from '../src/ledger/ledger.js';
 import type { NodeCommand, Outcome } from '../src/pipeline/commands.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { BATCH_COMMANDS_MAX, INSTRUMENTS_MAX, instrumentTerms, type NodeConfig } from '../src/pipeline/runtime.js';
+import { NodeRuntime, type NodeConfig } from '../src/pipeline/runtime.js';
 import { mulberry32 } from './support/command-stream.js';
 import { BUYER, MAKER, SELLER, testConfig } from './support/node-config.js';
 import { OPERATOR, RESERVE, SG, venueInput } from './support/venues.js';
 
-function pipelineOf(config: NodeConfig): Pipeline {
-  const ledger = new Ledger({ assets: config.assets, participants: config.participants, accounts: config.accounts, feeTiers: config.feeTiers, instruments: instrumentTerms(config) });
-  const core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax: BATCH_COMMANDS_MAX });
-  for (const l of config.instruments) core.addInstrument(l.spec);
-  return new Pipeline(ledger, core, config.instruments.map((l) => l.spec));
-}
+/** A pipeline as the runtime builds one, fed batches with the sequencer times a test chooses. */
+const pipelineOf = (config: NodeConfig): Pipeline => NodeRuntime.build(config).pipeline;
 
 /** A pipeline with venue-sg (limit 10,000 QUOTE) and its funded clients C1 and C2. */
 function setup(limit = 10_000) {

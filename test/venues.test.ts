@@ -4,12 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MatchingCore } from '../src/core/index.js';
-import { Ledger } from '../src/ledger/ledger.js';
 import type { NodeCommand, Outcome } from '../src/pipeline/commands.js';
 import type { SequencedCommand } from '../src/pipeline/journal.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { BATCH_COMMANDS_MAX, INSTRUMENTS_MAX, instrumentTerms, NodeRuntime, type NodeConfig } from '../src/pipeline/runtime.js';
+import { NodeRuntime, type NodeConfig } from '../src/pipeline/runtime.js';
 import { licenceEndUs } from '../src/venues/registry.js';
 import { mulberry32 } from './support/command-stream.js';
 import { BUYER, MAKER, SELLER, testConfig } from './support/node-config.js';
@@ -21,12 +19,7 @@ afterEach(async () => {
 });
 
 /** A pipeline as the runtime builds one, fed batches with the sequencer times a test chooses. */
-function pipelineOf(config: NodeConfig): Pipeline {
-  const ledger = new Ledger({ assets: config.assets, participants: config.participants, accounts: config.accounts, feeTiers: config.feeTiers, instruments: instrumentTerms(config) });
-  const core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax: BATCH_COMMANDS_MAX });
-  for (const l of config.instruments) core.addInstrument(l.spec);
-  return new Pipeline(ledger, core, config.instruments.map((l) => l.spec));
-}
+const pipelineOf = (config: NodeConfig): Pipeline => NodeRuntime.build(config).pipeline;
 
 class Sequencer {
   seq = 0;

@@ -33,18 +33,17 @@ export class FeeSchedule {
   all(): FeeTier[] { return [...this.tiers.values()]; }
 }
 
+/** a × b ÷ c of non-negative integers, rounded up (or down), exactly: in BigInt past 2^53. */
+export function mulDiv(a: number, b: number, c: number, up = true): number {
+  const product = a * b;
+  if (product <= Number.MAX_SAFE_INTEGER) return up ? Math.ceil(product / c) : Math.floor(product / c);
+  const p = BigInt(a) * BigInt(b);
+  const q = p / BigInt(c);
+  return Number(up && q * BigInt(c) !== p ? q + 1n : q);
+}
+
 /** The fee on `notional` at `bps`: positive is charged (rounded up), negative is a rebate (rounded down). */
 export function feeOf(notional: number, bps: number): number {
-  const rate = Math.abs(bps);
-  const product = notional * rate;
-  let fee: number;
-  if (product <= Number.MAX_SAFE_INTEGER) {
-    fee = bps >= 0 ? Math.ceil(product / BPS) : Math.floor(product / BPS);
-  } else {
-    // Exact in BigInt when the product passes 2^53.
-    const p = BigInt(notional) * BigInt(rate);
-    const q = p / BigInt(BPS);
-    fee = Number(bps >= 0 && q * BigInt(BPS) !== p ? q + 1n : q);
-  }
+  const fee = mulDiv(notional, Math.abs(bps), BPS, bps >= 0);
   return bps >= 0 ? fee : -fee;
 }

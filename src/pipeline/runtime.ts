@@ -234,7 +234,11 @@ export class NodeRuntime {
     return runtime;
   }
 
-  private static build(config: NodeConfig, snapshot: Snapshot<PipelineState> | undefined): { ledger: Ledger; pipeline: Pipeline } {
+  /**
+   * The ledger and pipeline a configuration makes (restored from a snapshot, if given): what the
+   * node runs, and what tests and benchmarks drive directly with the sequencer times they choose.
+   */
+  static build(config: NodeConfig, snapshot?: Snapshot<PipelineState>): { ledger: Ledger; pipeline: Pipeline } {
     const ledger = new Ledger({
       assets: config.assets, participants: config.participants, accounts: config.accounts,
       feeTiers: config.feeTiers, instruments: instrumentTerms(config),

@@ -132,6 +132,17 @@ export class VenueRegistry {
   readonly byCompId = new Map<string, string>();
   readonly events: VenueEvent[] = [];
 
+  /** The venue whose custody a location is (each venue has its own), if any. */
+  venueByCustody(location: string): Venue | undefined {
+    for (const v of this.venues.values()) if (v.custody === location) return v;
+    return undefined;
+  }
+
+  /** A venue client's account by its id (own properties only: an id is the venue's text). */
+  static clientAccount(venue: Venue, client: string): number | undefined {
+    return Object.hasOwn(venue.clients, client) ? venue.clients[client] : undefined;
+  }
+
   /** Why `venue` is not eligible at sequencer time `ts` (µs), or undefined when it is. */
   ineligibility(venue: Venue, ts: number): Ineligibility | undefined {
     if (!venue.affiliated) return 'NotAffiliated';

@@ -3,7 +3,6 @@
 // instruments, the fee tiers, the venue registry, the reserve fund and compensation arrangements).
 // So what is published and what is enforced cannot disagree. Its version is a hash of its content.
 import { createHash } from 'node:crypto';
-import { AccountKind } from '../ledger/model.js';
 import type { NodeRuntime } from '../pipeline/runtime.js';
 import { INELIGIBILITY_TEXT } from './registry.js';
 
@@ -25,7 +24,7 @@ export function rulebook(node: NodeRuntime): Rulebook {
   const ledger = node.ledger;
   const venues = node.pipeline.venues;
   const registry = venues.registry;
-  const reserve = [...ledger.accounts.values()].find((a) => a.kind === AccountKind.Reserve);
+  const reserve = venues.reserveAccount();
   const sections: RulebookSection[] = [
     {
       id: 'parties', title: 'Parties, roles and liabilities',
@@ -84,7 +83,7 @@ export function rulebook(node: NodeRuntime): Rulebook {
         'A batch settles by delivery versus payment (SL-11): each leg is confirmed by its custodian, and the batch settles only when every leg is confirmed, all legs together; never one leg without the other.',
       ],
       parameters: {
-        reserve: { account: reserve?.id ?? null, covers: RULES.reserveCovers, expectedExposureHours: RULES.expectedExposureHours },
+        reserve: { account: reserve ?? null, covers: RULES.reserveCovers, expectedExposureHours: RULES.expectedExposureHours },
         cycles: { ...(venues.settlement.config ?? { intradayMinutes: null, dailyCutoffHkt: null, deadlineMinutes: null }), inForce: venues.settlement.config !== undefined },
       },
     },

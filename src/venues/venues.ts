@@ -4,7 +4,7 @@
 // pipeline, deterministic: replay rebuilds it exactly.
 import { Bucket, Cause, EXTERNAL_ACCOUNT, AccountKind, PLATFORM_CUSTODY, type Account, type Participant } from '../ledger/model.js';
 import { balanceKey, type Ledger } from '../ledger/ledger.js';
-import { feeOf } from '../ledger/fees.js';
+import { feeOf, mulDiv } from '../ledger/fees.js';
 import { NodeReject } from '../risk/reasons.js';
 import type { AdminCommand } from '../pipeline/commands.js';
 import { AdminError, checkAction, type AdminAction } from './admin.js';
@@ -12,14 +12,6 @@ import { RULES } from './rulebook.js';
 import { nextDailyCutoff, Settlement, type SettlementState } from './settlement.js';
 import { INELIGIBILITY_TEXT, VenueRegistry, type Ineligibility, type RegistryState, type Venue, type VenueEvent } from './registry.js';
 
-/** ceil(a × b / c), exactly (BigInt past 2^53). */
-function divideUp(a: number, b: number, c: number): number {
-  const product = a * b;
-  if (product <= Number.MAX_SAFE_INTEGER) return Math.ceil(product / c);
-  const p = BigInt(a) * BigInt(b);
-  const q = p / BigInt(c);
-  return Number(q * BigInt(c) === p ? q : q + 1n);
-}
 
 /** Hours of history the expected settlement exposure is the peak of (the rulebook's). */
 const EXPECTED_HOURS = RULES.expectedExposureHours;
@@ -83,8 +75,7 @@ export class Venues {
     },
     adjustOwed: (location, asset, delta) => this.owes(location, this.ledger.assetIndex.get(asset)!, delta),
     venueOf: (location) => {
-      for (const v of this.registry.venues.values()) if (v.custody === location) return v.code;
-      return undefined;
+      return this.registry.venueByCustody(location)?.code;
     },
     defaultVenue: (code, reason) => {
       const v = this.registry.venues.get(code)!;
@@ -161,7 +152,7 @@ export class Venues {
    * asset, what it holds covers the sum of the unsettled limits of every venue (any status) with
    * that limit asset — several venues may fail in one stress event, and one fund answers for all.
    */
-  private reserveAccount(): number | undefined {
+  reserveAccount(): number | undefined {
     for (const a of this.ledger.accounts.values()) if (a.kind === AccountKind.Reserve) return a.id;
     return undefined;
   }
@@ -210,8 +201,8 @@ export class Venues {
       if (price <= 0) continue;
       const unit = terms.priceDivisor * terms.qtyDivisor;
       // The asset is the instrument's base: units × price; or its quote: units ÷ price (in base units).
-      if (terms.base === asset && terms.quote === quote) return divideUp(price, units, unit);
-      if (terms.quote === asset && terms.base === quote) return divideUp(unit, units, price);
+      if (terms.base === asset && terms.quote === quote) return mulDiv(price, units, unit);
+      if (terms.quote === asset && terms.base === quote) return mulDiv(unit, units, price);
     }
     return Infinity;
   }
@@ -228,7 +219,7 @@ export class Venues {
     const quote = this.ledger.assetIndex.get(venue.unsettledLimitAsset);
     if (quote === undefined) return undefined;
     const price = Math.max(limitPrice, this.prices.get(instrument) ?? 0);
-    const notional = divideUp(price, qty, terms.priceDivisor * terms.qtyDivisor);
+    const notional = mulDiv(price, qty, terms.priceDivisor * terms.qtyDivisor);
     const tier = this.ledger.fees.tier(this.ledger.accounts.get(account)!.feeTier);
     const fee = feeOf(notional, Math.max(tier.takerBps, tier.makerBps, 0));
     const inQuote = this.value(terms.quote, notional + fee, quote);
@@ -396,7 +387,8 @@ export class Venues {
   /** The settlement account of a custody location: the platform's, or its venue's. */
   settlementAccountOf(location: string): number {
     if (location === PLATFORM_CUSTODY) return this.platformSettlement;
-    for (const v of this.registry.venues.values()) if (v.custody === location) return v.settlementAccount!;
+    const venue = this.registry.venueByCustody(location);
+    if (venue) return venue.settlementAccount!;
     throw new Error(`no settlement account for custody location ${location}`);
   }
 
@@ -633,7 +625,7 @@ export class Venues {
       case 'venue.client.add': {
         const v = this.venue(body.venue);
         if (Array.isArray(v)) return v;
-        if (Object.hasOwn(v.clients, body.client)) return [NodeReject.InvalidAdminCommand, `client ${body.client} of ${v.code} exists (account ${v.clients[body.client]})`];
+        if (VenueRegistry.clientAccount(v, body.client) !== undefined) return [NodeReject.InvalidAdminCommand, `client ${body.client} of ${v.code} exists (account ${v.clients[body.client]})`];
         const id = this.nextId++;
         this.watchHolds();
         this.ledger.addAccount(this.clientAccount(v, id, body.client));
@@ -647,7 +639,7 @@ export class Venues {
       case 'custody.release': {
         const v = this.venue(body.venue);
         if (Array.isArray(v)) return v;
-        const account = Object.hasOwn(v.clients, body.client) ? v.clients[body.client] : undefined;
+        const account = VenueRegistry.clientAccount(v, body.client);
         if (account === undefined) return [NodeReject.UnknownVenueClient, `${v.code} has no client ${body.client}`];
         const asset = this.ledger.assetIndex.get(body.asset);
         if (asset === undefined) return [NodeReject.UnknownAsset, `no asset ${body.asset}`];

@@ -20,6 +20,7 @@ import { FixBlob, fixText, fixTime, parseFixTime, SessionReject, type FixMessage
 import { FixSession, VenueLink, type SessionHost, type SessionStats } from './session.js';
 import { FixStore, type FixOrderRow, type SequenceState } from './store.js';
 import { RULES } from '../../venues/rulebook.js';
+import { VenueRegistry } from '../../venues/registry.js';
 
 export const FIX_PORT_DEFAULT = 8900;
 /** ClOrdIDs of done orders (and of requests) per venue still refused as duplicates, the latest ones. */
@@ -52,10 +53,6 @@ interface FixOrder extends FixOrderRow {
   finalStatus?: number;
 }
 
-/** A venue client's account by its id (own properties only: an id is the venue's text). */
-function clientAccount(clients: Record<string, number>, client: string): number | undefined {
-  return Object.hasOwn(clients, client) ? clients[client] : undefined;
-}
 
 /** FIX TimeInForce(59) → the node's: Day is kept as GTC (the book has no trading day yet). */
 const TIME_IN_FORCE: Readonly<Record<string, number>> = { 0: 0, 1: 0, 3: 1, 4: 2 };
@@ -469,7 +466,7 @@ export class FixGateway implements SessionHost {
     if (price === undefined) return;
     const venue = this.node.pipeline.venues.registry.venues.get(link.venue)!;
     const client = m.get(1)!;
-    const account = clientAccount(venue.clients, client);
+    const account = VenueRegistry.clientAccount(venue, client);
     if (account === undefined) return this.rejectOrder(session, m, 15, `UnknownVenueClient: ${link.venue} has no client ${client}`);
     const ids = this.idsOf(link.venue);
     if (ids.has(clOrdId)) {
@@ -627,7 +624,7 @@ export class FixGateway implements SessionHost {
     const venue = this.node.pipeline.venues.registry.venues.get(link.venue)!;
     let accounts = Object.values(venue.clients);
     if (m.has(1)) {
-      const account = clientAccount(venue.clients, m.get(1)!);
+      const account = VenueRegistry.clientAccount(venue, m.get(1)!);
       if (account === undefined) return this.massCancelReport(session, m.get(11)!, type, m.get(55), 0, 99, `UnknownVenueClient: ${m.get(1)}`);
       accounts = [account];
     }

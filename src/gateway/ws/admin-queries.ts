@@ -1,7 +1,6 @@
 // What an operator may list over AdminRequest ({"query": ...}), read at once from the node's state
 // in memory: nothing is sequenced for it. Eligibility is evaluated at the time of asking. Nothing
 // private is shown: the node holds venues' public keys only.
-import { AccountKind } from '../../ledger/model.js';
 import { renderRulebook, rulebook } from '../../venues/rulebook.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
@@ -97,13 +96,13 @@ function settlement(node: NodeRuntime, _r: Request, nowUs: number): unknown {
   const venues = node.pipeline.venues;
   const registry = venues.registry;
   const ledger = node.ledger;
-  const reserve = [...ledger.accounts.values()].find((a) => a.kind === AccountKind.Reserve);
+  const reserve = venues.reserveAccount();
   const limitAssets = [...new Set([...registry.venues.values()].map((v) => v.unsettledLimitAsset))];
   return {
     venues: [...registry.venues.values()].map((v) => ({ venue: v.code, custody: v.custody, status: v.status, ...venues.exposure(v.code) })),
     reserve: limitAssets.map((asset) => ({
-      asset, account: reserve?.id ?? null,
-      holds: reserve ? ledger.balance(reserve.id, ledger.assetIndex.get(asset)!).available : 0,
+      asset, account: reserve ?? null,
+      holds: reserve !== undefined ? ledger.balance(reserve, ledger.assetIndex.get(asset)!).available : 0,
       limits: venues.limitsIn(asset), expectedExposure: venues.expectedExposure(asset),
     })),
     compensation: { arrangements: [...registry.compensation.values()], coverage: registry.coverage(nowUs) },
