@@ -297,3 +297,59 @@ describe('FIX over TLS', () => {
     expect((await er(c, 't1', '0')).get(39)).toBe('0');
   });
 });
+
+describe('an attacker with a venue\'s FIX session', () => {
+  it('[SL-10] [SL-15] [OPS-1] replaces and cancels one order in one write while a websocket key crosses it: each request answered once, holds, exposure and settlement accounts exact', async () => {
+    const { JunctionClient } = await import('../src/client/client.js');
+    const { newApiKeyPair } = await import('../src/gateway/ws/auth.js');
+    const { KeyStore } = await import('../src/gateway/ws/key-store.js');
+    const { GatewayServer } = await import('../src/gateway/ws/server.js');
+    const sbe = await import('../src/protocol/codec.js');
+    const { mulberry32 } = await import('./support/command-stream.js');
+    const b = await setup();
+    const pair = newApiKeyPair();
+    await new KeyStore(b.node.store).putApiKey({ keyId: 1, account: MAKER, publicKey: pair.publicKey, permission: 'trade' });
+    const ws = new GatewayServer(b.node);
+    cleanup.push(() => ws.close());
+    const maker = await JunctionClient.connect({ url: `ws://127.0.0.1:${await ws.listen(0)}/ws`, keyId: 1, privateKeyPem: pair.privateKeyPem, reconnect: false });
+    cleanup.push(() => maker.close());
+    const c = await loggedOn(b.port, 'VSG', b.venue.privateKeyPem);
+    const random = mulberry32(31);
+    const rand = (n: number) => Math.floor(random() * n);
+    let makerId = 1;
+    for (let round = 0; round < 40; round++) {
+      const price = 980 + rand(30);
+      c.send('D', `11=r${round}a|1=C1|55=BASE-QUOTE|54=1|38=${2 + rand(6)}|40=2|44=${price}`);
+      await er(c, `r${round}a`, '0');
+      const from = c.received.length;
+      // The platform maker hits the order from its websocket connection at the same moment...
+      const hit = maker.place({ instrument: 1, side: sbe.Side.Sell, price: price - 5, qty: 1 + rand(4), clOrdId: makerId++, timeInForce: sbe.TimeInForce.IOC });
+      // ...as one write brings two replaces (up, then another price) and a cancel, chained on it.
+      c.sendTogether([
+        ['G', `11=r${round}b|41=r${round}a|1=C1|55=BASE-QUOTE|54=1|38=${4 + rand(6)}|40=2|44=${price}`],
+        ['G', `11=r${round}c|41=r${round}b|1=C1|55=BASE-QUOTE|54=1|38=${1 + rand(9)}|40=2|44=${price + rand(5)}`],
+        ['F', `11=r${round}d|41=r${round}c|1=C1|55=BASE-QUOTE|54=1`],
+      ]);
+      // Each request gets exactly one final answer: replaced or refused, cancelled or refused.
+      for (const [id, done] of [[`r${round}b`, '5'], [`r${round}c`, '5'], [`r${round}d`, '4']] as const) {
+        await c.waitFor((m) => m.get(11) === id && (m.msgType === '9' || (m.msgType === '8' && m.get(150) === done)), { from });
+      }
+      await hit;
+      await b.node.drain();
+      for (const id of [`r${round}b`, `r${round}c`, `r${round}d`]) {
+        const answers = c.received.slice(from).filter((m) => m.get(11) === id && (m.msgType === '9' || ['5', '4', '8'].includes(m.get(150) ?? '')));
+        expect(answers.length, `${id}: ${answers.map((m) => m.msgType + (m.get(150) ?? ''))}`).toBe(1);
+      }
+      // Nothing of the venue's rests; the ledger, its limit accounting and its settlement accounts agree.
+      expect([...b.node.pipeline.orders.values()].filter((o) => o.account === b.accounts.C1)).toEqual([]);
+      b.node.checkInvariants();
+      expect(b.node.pipeline.venues.exposure('venue-sg').reserved).toBe(b.node.ledger.balance(b.accounts.C1, 0).held);
+      const venueSa = b.node.pipeline.venues.registry.venues.get('venue-sg')!.settlementAccount!;
+      const owed = b.node.pipeline.venues.custodyDues().filter((d) => d.from === 'venue-sg-custody' && d.asset === 'QUOTE').reduce((s, d) => s + d.amount, 0);
+      const owedTo = b.node.pipeline.venues.custodyDues().filter((d) => d.to === 'venue-sg-custody' && d.asset === 'QUOTE').reduce((s, d) => s + d.amount, 0);
+      expect(b.node.ledger.balance(venueSa, 0).available).toBe(owedTo - owed);
+    }
+    // The flow did fill the venue's orders from the other connection, and some requests met a changed order.
+    expect(c.ofType('8').filter((m) => m.get(150) === 'F').length).toBeGreaterThan(5);
+  });
+});
