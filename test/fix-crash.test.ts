@@ -76,7 +76,9 @@ describe('FIX bridge across crashes', () => {
         const qty = (1 + Math.floor(random() * 5)) / 100;
         c.send('D', `11=k${clOrdId++}|1=${buy ? 'SG-C1' : 'SG-C2'}|55=BTC-USD|54=${buy ? 1 : 2}|38=${qty}|40=2|44=95000|59=1`);
         if (random() < 0.2) await new Promise((r) => setTimeout(r, 1));
-        // Killed mid-stream: what follows is sent into a dying connection.
+        // The node has taken part of the flow (however loaded the machine: no timing assumed)...
+        if (i === killAt - 20) await c.waitFor((m) => m.msgType === '8' && m.get(43) !== 'Y', { from: recordFrom + 40, timeoutMs: 20_000 });
+        // ...and is killed mid-stream: what follows is sent into a dying connection.
         if (i === killAt) child.kill('SIGKILL');
       }
       if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
