@@ -21,9 +21,9 @@ export interface Participant {
   homeVenue: string | null;
 }
 
-export const enum AccountKind { Client = 1, Venue = 2, Reserve = 3, Insurance = 4, Fees = 5, House = 6 }
+export const enum AccountKind { Client = 1, Venue = 2, Reserve = 3, Insurance = 4, Fees = 5, House = 6, Clearing = 7 }
 export const ACCOUNT_KIND_NAMES: Readonly<Record<number, string>> = {
-  1: 'client', 2: 'venue', 3: 'reserve', 4: 'insurance', 5: 'fees', 6: 'house',
+  1: 'client', 2: 'venue', 3: 'reserve', 4: 'insurance', 5: 'fees', 6: 'house', 7: 'clearing',
 };
 /** Kinds whose accounts may place orders. */
 export const TRADING_KINDS: ReadonlySet<number> = new Set([AccountKind.Client, AccountKind.Venue, AccountKind.House]);
@@ -56,10 +56,10 @@ export const EXTERNAL_ACCOUNT = 0;
 /** Each account holds every asset in two buckets. */
 export const enum Bucket { Available = 0, Held = 1 }
 
-export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7, Attest = 8, AttestRelease = 9, Compensation = 10, Obligation = 11, Settlement = 12 }
+export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7, Attest = 8, AttestRelease = 9, Compensation = 10, Obligation = 11, Settlement = 12, RealizedPnl = 13, Funding = 14, FundingResidual = 15 }
 export const CAUSE_NAMES: Readonly<Record<number, string>> = {
   1: 'deposit', 2: 'withdrawal', 3: 'hold', 4: 'release', 5: 'fill', 6: 'fee', 7: 'rebate',
-  8: 'custody-attestation', 9: 'custody-release', 10: 'compensation', 11: 'obligation', 12: 'settlement',
+  8: 'custody-attestation', 9: 'custody-release', 10: 'compensation', 11: 'obligation', 12: 'settlement', 13: 'realized-pnl', 14: 'funding', 15: 'funding-residual',
 };
 
 /** One double-entry posting: `amount` of `asset` moves from the debit side to the credit side. */
@@ -93,4 +93,6 @@ export interface InstrumentTerms {
   qtyDivisor: number;
   /** The instrument's lot size: an order of qty can fill at most qty / lotSize times. */
   lotSize: number;
+  /** A perpetual contract: fills change positions and move no base asset; orders hold no funds (margin does). */
+  perp?: boolean;
 }

@@ -1,6 +1,8 @@
 // What the node accepts from any source (gateways, operators, tests), and what it answers.
 import { emptyEvent, type CoreEvent, type EventBatch } from '../core/index.js';
 import type { AdminAction } from '../venues/admin.js';
+import type { PerpAction } from '../perps/config.js';
+import type { PriceCommand } from '../perps/perps.js';
 
 /**
  * Who entered a command, carried with it through the sequencer, the pipeline and the batch its
@@ -34,6 +36,8 @@ export interface OrderCommand {
   qty: number;
   /** Self-trade prevention against the participant's other orders, when given. */
   stpMode?: number;
+  /** A perp order that may only shrink the position (trimmed to it; cancelled when it no longer can). */
+  reduceOnly?: boolean;
   origin?: Origin;
 }
 export interface CancelCommand { type: 'cancel'; account: number; instrument: number; orderId: number; origin?: Origin }
@@ -55,11 +59,12 @@ export interface AdminCommand {
   operator: number;
   /** Set when a venue sent it over its own FIX session: it may only attest or release its own clients' assets. */
   byVenue?: string;
-  body: AdminAction;
+  body: AdminAction | PerpAction;
   origin?: Origin;
 }
 
-export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | CancelCommand | AmendCommand | MassCancelCommand | AdminCommand;
+export type { PriceCommand };
+export type NodeCommand = DepositCommand | WithdrawCommand | OrderCommand | CancelCommand | AmendCommand | MassCancelCommand | AdminCommand | (PriceCommand & { origin?: Origin });
 
 /** A command as the sequencer stamped it: from here on nothing reads a clock (CORE-4). */
 export type { SequencedCommand } from './journal.js';
@@ -81,6 +86,11 @@ export class Outcome {
   private batch?: EventBatch;
   private first = 0;
   private count = 0;
+  /**
+   * Events from a later core batch of the same node batch (the node's own cancels after the
+   * command's, such as reduce-only orders a fill left with nothing to reduce), copied.
+   */
+  private more?: CoreEvent[];
 
   /** seq: the node sequence; ts: the sequencer's timestamp, microseconds since the epoch. */
   constructor(public seq: number, public ts: number) {}
@@ -98,6 +108,7 @@ export class Outcome {
     this.batch = undefined;
     this.first = 0;
     this.count = 0;
+    this.more = undefined;
     return this;
   }
 
@@ -106,6 +117,9 @@ export class Outcome {
     if (this.count === 0) {
       this.batch = batch;
       this.first = index;
+    } else if (batch !== this.batch) {
+      (this.more ??= []).push(batch.get(index));
+      return;
     }
     this.count++;
   }
@@ -113,6 +127,7 @@ export class Outcome {
   get events(): CoreEvent[] {
     const out: CoreEvent[] = [];
     for (let i = 0; i < this.count; i++) out.push(this.batch!.get(this.first + i));
+    if (this.more) out.push(...this.more);
     return out;
   }
 
@@ -122,12 +137,14 @@ export class Outcome {
    */
   forEachEvent(visit: (e: CoreEvent) => void): void {
     for (let i = 0; i < this.count; i++) visit(this.batch!.read(this.first + i, scratchEvent));
+    if (this.more) for (const e of this.more) visit(e);
   }
 
   /** How many fills the command's events hold, without materializing them. */
   fills(): number {
     let n = 0;
     for (let i = 0; i < this.count; i++) if (this.batch!.kind(this.first + i) === 3) n++;
+    if (this.more) for (const e of this.more) if (e.kind === 3) n++;
     return n;
   }
 }

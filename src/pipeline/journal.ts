@@ -67,7 +67,7 @@ export function encodeJournal(batch: readonly SequencedCommand[]): Buffer {
     const d = at >> 3;
     f64[d + 2] = seq;
     f64[d + 3] = ts;
-    if (c.type === 'admin' || !fits(c)) {
+    if (c.type === 'admin' || c.type === 'price' || !fits(c)) {
       u8[at] = RecordType.Json;
       extras.push(c);
       continue;

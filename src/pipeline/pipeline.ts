@@ -13,6 +13,9 @@ import { assert } from '../assert.js';
 import { PreTradeRisk } from '../risk/risk.js';
 import { NodeReject, rejectName } from '../risk/reasons.js';
 import { Venues, type VenuesState } from '../venues/venues.js';
+import { Perps, type PerpsState, type PriceCommand } from '../perps/perps.js';
+import { isPerpAction, type PerpsConfig } from '../perps/config.js';
+import type { AdminAction } from '../venues/admin.js';
 import {
   Outcome,
   type AdminCommand, type AmendCommand, type CancelCommand, type DepositCommand, type MassCancelCommand, type OrderCommand, type SequencedCommand,
@@ -31,6 +34,11 @@ export interface OpenOrder {
   asset: number;
   /** The last batch (its number in this pipeline's life) whose verification noted the order; not state. */
   mark?: number;
+  /** A perp order that may only reduce the position. */
+  reduceOnly?: boolean;
+  /** A perp order's quantity and limit as its account's margin reservation counts them (see Perps.reserve); not state. */
+  rq?: number;
+  rl?: number;
 }
 
 export interface PipelineState {
@@ -38,6 +46,8 @@ export interface PipelineState {
   keys: [string, number][];
   /** Absent in snapshots written before venues existed. */
   venues?: VenuesState;
+  /** Absent in snapshots written before perpetuals existed. */
+  perps?: PerpsState;
 }
 
 /** Order objects kept for reuse at most. */
@@ -110,12 +120,17 @@ export class Pipeline {
    */
   testFault?: (pipeline: Pipeline) => void;
 
-  constructor(readonly ledger: Ledger, readonly core: MatchingCore, specs: readonly InstrumentSpec[] = []) {
+  /** Perpetual contracts: positions, margin, index and mark, funding (PERP-1..5, 7, 10, 11). */
+  readonly perps: Perps;
+
+  constructor(readonly ledger: Ledger, readonly core: MatchingCore, specs: readonly InstrumentSpec[] = [], perps?: PerpsConfig) {
     this.risk = new PreTradeRisk(ledger, specs);
     const fees = [...ledger.accounts.values()].filter((a) => a.kind === AccountKind.Fees);
     if (fees.length !== 1) throw new Error(`the ledger needs exactly one fees account, found ${fees.length}`);
     this.feesAccount = fees[0].id;
     this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), new Map(specs.map((spec) => [spec.id, spec.refPrice])));
+    this.perps = new Perps(ledger, core, perps, this.orders);
+    this.perps.setInitialMarks(new Map(specs.map((spec) => [spec.id, spec.refPrice])));
   }
 
   /** Queues the cancel of an account's every open order, reported under the current command. */
@@ -135,6 +150,13 @@ export class Pipeline {
     const outcomes: Outcome[] = [];
     // Which venues may trade is a matter of time too (a licence ends): known per batch.
     if (batch.length > 0 && this.venues.active) this.venues.refresh(batch[0].ts);
+    // So is the perps' state: premium samples and funding that fell due, and index and mark now.
+    const perps = this.perps.active && batch.length > 0;
+    if (perps) {
+      this.perps.beginBatch();
+      this.perps.advance(batch[0].seq, batch[0].ts);
+      this.perps.reprice(batch[0].ts);
+    }
     for (const { seq, ts, command: c, outcome: reused } of batch) {
       this.seq = seq;
       this.ts = ts;
@@ -149,11 +171,24 @@ export class Pipeline {
         case 'amend': this.amend(c, outcome); break;
         case 'massCancel': this.massCancel(c, outcome); break;
         case 'admin': this.admin(c, outcome); break;
+        case 'price': this.price(c, outcome); break;
         default: this.reject(outcome, NodeReject.InvalidCommand);
       }
       if (this.core.pending === this.core.batchCommandsMax) this.flush();
     }
     this.flush();
+    if (perps) {
+      // Reduce-only orders a fill left with nothing to reduce are cancelled (reported with the batch's last command).
+      for (const id of this.perps.reduceOnlyExcess()) {
+        const o = this.orders.get(id)!;
+        if (this.core.pending === this.core.batchCommandsMax) this.flush();
+        this.core.cancel(o.instrument, o.id, o.account);
+        this.queued(this.current!);
+      }
+      this.flush();
+      const last = batch[batch.length - 1];
+      this.perps.reprice(last.ts);
+    }
     if (this.venues.active && batch.length > 0) this.venues.checkLimits(batch[batch.length - 1].seq, batch[batch.length - 1].ts);
     this.testFault?.(this);
     this.verify();
@@ -265,6 +300,8 @@ export class Pipeline {
     if (asset === undefined) return;
     // Only available funds leave: what open orders hold never does.
     if (this.ledger.balance(c.account, asset).available < c.amount) return this.reject(outcome, NodeReject.InsufficientFunds);
+    // Nor what perp positions and orders need as margin (PERP-5).
+    if (this.perps.active && this.refused(this.perps.spendRefusal(c.account, asset, c.amount), outcome)) return;
     // The reserve fund never goes below the venues' unsettled limits (SL-17).
     const short = this.venues.reserveWithdrawalShort(c.account, asset, c.amount);
     if (short !== undefined) {
@@ -278,11 +315,34 @@ export class Pipeline {
 
   private admin(c: AdminCommand, outcome: Outcome): void {
     if (!Number.isSafeInteger(c.operator) || c.operator < 0) return this.reject(outcome, NodeReject.InvalidAdminCommand);
-    const refusal = this.venues.apply(c, this.seq, this.ts);
+    const perp = typeof c.body === 'object' && c.body !== null && isPerpAction(c.body);
+    if (perp && c.byVenue !== undefined) {
+      this.reject(outcome, NodeReject.InvalidAdminCommand);
+      outcome.text = `venue ${c.byVenue} may only attest or release its own clients' assets`;
+      return;
+    }
+    const refusal = perp ? this.perps.apply(c.body, c.operator, this.ts) : this.venues.apply(c as AdminCommand & { body: AdminAction }, this.seq, this.ts);
     if (refusal) {
       this.reject(outcome, refusal[0]);
       outcome.text = refusal[1];
     }
+  }
+
+  /** A price source's update (PERP-3). */
+  private price(c: PriceCommand, outcome: Outcome): void {
+    const refusal = this.perps.active ? this.perps.price(c, this.ts) : [NodeReject.UnknownPriceSource, 'no perpetual products are listed'] as [number, string];
+    if (refusal) {
+      this.reject(outcome, refusal[0]);
+      outcome.text = refusal[1];
+    }
+  }
+
+  /** Refused with the reason and text (a Refusal), returning true; false for none. */
+  private refused(refusal: [number, string] | undefined, outcome: Outcome): boolean {
+    if (refusal === undefined) return false;
+    this.reject(outcome, refusal[0]);
+    outcome.text = refusal[1];
+    return true;
   }
 
   /** A venue client's order or amend, when its venue may not trade now: refused, naming why. */
@@ -310,11 +370,23 @@ export class Pipeline {
     // In range here, as the core reads them (whether an order can rest is decided on these).
     if (c.orderType !== 0 && c.orderType !== 1) return this.reject(outcome, RejectReason.InvalidOrderType);
     if (c.tif < 0 || c.tif > 3) return this.reject(outcome, RejectReason.InvalidTimeInForce);
+    const perp = this.perps.active && this.perps.isPerp(c.instrument);
+    if (c.reduceOnly !== undefined && (typeof c.reduceOnly !== 'boolean' || (c.reduceOnly && !perp))) {
+      this.reject(outcome, NodeReject.InvalidCommand);
+      outcome.text = 'reduce-only is for perpetual contracts';
+      return;
+    }
     if (this.venueRefused(c.account, outcome)) return;
     const reason = this.risk.checkOrder(c.account, c.instrument, c.side, c.orderType === 1, c.price, c.qty, this.openCounts.get(c.account) ?? 0);
     if (reason !== 0) return this.reject(outcome, reason);
     const account = this.ledger.accounts.get(c.account)!;
     const { asset, amount } = this.risk.hold;
+    let qty = c.qty;
+    if (perp) {
+      const checked = this.perps.checkOrder(c.account, c.instrument, c.side, c.price, c.qty, c.reduceOnly === true, this.ts);
+      if (typeof checked !== 'number') return void this.refused(checked, outcome);
+      qty = checked;
+    } else if (amount > 0 && this.perps.active && this.refused(this.perps.spendRefusal(c.account, asset, amount), outcome)) return;
     // A sell's worst case is more than its hold: its fee, and a fill above the reference price.
     const sell = c.side === 1 ? this.venues.sellWorstCase(c.account, c.instrument, c.price, c.qty) : undefined;
     if (this.venueLimitRefused(c.account, asset, amount, outcome, sell?.value)) return;
@@ -328,16 +400,18 @@ export class Pipeline {
     if (reused) {
       order = reused;
       order.id = this.seq; order.account = c.account; order.instrument = c.instrument; order.side = c.side; order.limit = c.price;
-      order.remaining = c.qty; order.held = amount; order.asset = asset; order.mark = 0;
+      order.remaining = qty; order.held = amount; order.asset = asset; order.mark = 0;
+      order.reduceOnly = undefined; order.rq = undefined; order.rl = undefined;
     } else {
-      order = { id: this.seq, account: c.account, instrument: c.instrument, side: c.side, limit: c.price, remaining: c.qty, held: amount, asset, mark: 0 };
+      order = { id: this.seq, account: c.account, instrument: c.instrument, side: c.side, limit: c.price, remaining: qty, held: amount, asset, mark: 0 };
     }
+    if (c.reduceOnly === true) order.reduceOnly = true;
     if (!rests) this.passing.push(order);
     this.touch(order, 0);
     this.open(order, rests);
     outcome.orderId = order.id;
     const stp = c.stpMode !== undefined;
-    this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, c.qty,
+    this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, qty,
       stp ? account.participant : 0, stp ? c.stpMode! : 0);
     this.queued(outcome, order, NEW_ORDER);
     this.taking(c.instrument, c.side, c.price);
@@ -392,6 +466,7 @@ export class Pipeline {
     if (!Number.isSafeInteger(need)) {
       return this.reject(outcome, c.qty % terms.lotSize !== 0 ? RejectReason.QuantityOffLot : NodeReject.NotionalTooLarge);
     }
+    if (this.perps.active && this.perps.isPerp(o.instrument) && this.refused(this.perps.amendRefusal(o, c.price, c.qty, this.ts), outcome)) return;
     const delta = need - o.held;
     if (delta > 0) {
       const short = this.risk.fundsShort(account, o.asset, delta);
@@ -437,6 +512,7 @@ export class Pipeline {
   private open(o: OpenOrder, indexed = true): void {
     if (indexed) this.orders.set(o.id, o);
     this.openCounts.set(o.account, (this.openCounts.get(o.account) ?? 0) + 1);
+    if (o.held === 0 && this.perps.active && this.perps.isPerp(o.instrument)) this.perps.reserve(o, true);
   }
 
   private close(o: OpenOrder): void {
@@ -445,11 +521,13 @@ export class Pipeline {
     o.held = 0;
     this.orders.delete(o.id);
     this.openCounts.set(o.account, this.openCounts.get(o.account)! - 1);
+    if (o.rq !== undefined) this.perps.reserve(o, false);
   }
 
   /** Releases what an open order holds beyond what its remaining quantity needs. */
   private trim(o: OpenOrder): void {
     if (o.remaining === 0) return this.close(o);
+    if (o.rq !== undefined) this.perps.reserve(o, true);
     this.touch(o);
     const need = this.need(o);
     const excess = o.held - need;
@@ -531,6 +609,8 @@ export class Pipeline {
     this.venues.traded(taker.instrument, events.price(i));
     this.touch(taker);
     this.touch(maker);
+    if (terms.perp === true) return this.perpFill(events, i, taker, maker, buyer, seller, terms, notional);
+    if (this.perps.active) this.perps.traded(taker.instrument, events.price(i), this.ts);
     // Delivery versus payment inside the ledger: both legs post together.
     this.ledger.post(this.seq, Cause.Fill, terms.quote, buyer.account, Bucket.Held, seller.account, Bucket.Available, notional);
     buyer.held -= notional;
@@ -542,6 +622,20 @@ export class Pipeline {
     // The taker's fee first, so a maker rebate is always covered by it.
     this.charge(taker, terms, notional, true);
     this.charge(maker, terms, notional, false);
+    taker.remaining = events.remaining(i);
+    maker.remaining = events.makerRemaining(i);
+    this.trim(taker);
+    this.trim(maker);
+  }
+
+  /** A fill on a perpetual: positions change (PnL realized through the clearing account), fees in the settlement asset. */
+  private perpFill(events: EventBatch, i: number, taker: OpenOrder, maker: OpenOrder, buyer: OpenOrder, seller: OpenOrder, terms: InstrumentTerms, notional: number): void {
+    this.perps.fill(this.seq, buyer.account, seller.account, taker.instrument, events.price(i), events.qty(i), notional);
+    for (const [o, isTaker] of [[taker, true], [maker, false]] as const) {
+      const tier = this.ledger.fees.tier(this.ledger.accounts.get(o.account)!.feeTier);
+      const fee = feeOf(notional, isTaker ? tier.takerBps : tier.makerBps);
+      if (fee !== 0) this.perps.fee(this.seq, o.account, fee);
+    }
     taker.remaining = events.remaining(i);
     maker.remaining = events.makerRemaining(i);
     this.trim(taker);
@@ -577,6 +671,7 @@ export class Pipeline {
   /** Ledger invariants, and the core's resting orders against the open orders the node tracks. */
   checkInvariants(specs: readonly InstrumentSpec[]): void {
     this.ledger.checkInvariants(this.heldByOrders());
+    this.perps.checkInvariants();
     this.core.checkInvariants();
     const resting = this.core.stats().resting;
     if (resting !== this.orders.size) throw new Error(`the core rests ${resting} orders but the node tracks ${this.orders.size}`);
@@ -594,19 +689,26 @@ export class Pipeline {
     return {
       orders: [...this.orders.values()].map((o) => ({
         id: o.id, account: o.account, instrument: o.instrument, side: o.side, limit: o.limit, remaining: o.remaining, held: o.held, asset: o.asset,
+        ...(o.reduceOnly ? { reduceOnly: true } : {}),
       })),
       keys: [...this.keys],
       venues: this.venues.state(),
+      ...(this.perps.active ? { perps: this.perps.state() } : {}),
     };
   }
 
   restoreState(state: PipelineState): void {
     this.orders.clear();
     this.openCounts.clear();
-    for (const o of state.orders) this.open({ ...o, mark: 0 });
+    for (const o of state.orders) {
+      const order: OpenOrder = { ...o, mark: 0 };
+      this.orders.set(order.id, order);
+      this.openCounts.set(order.account, (this.openCounts.get(order.account) ?? 0) + 1);
+    }
     this.keys.clear();
     for (const [k, v] of state.keys) this.keys.set(k, v);
     this.venues.restoreState(state.venues);
+    if (this.perps.active) this.perps.restoreState(state.perps, this.orders.values());
     this.heldByKey.clear();
     for (const [key, held] of this.heldByOrders()) this.heldByKey.set(key, held);
   }

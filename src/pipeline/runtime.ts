@@ -18,6 +18,7 @@ import { decodePostings } from '../ledger/postings.js';
 import { Outcome, type NodeCommand, type OrderCommand, type Origin } from './commands.js';
 import { decodeJournal, encodeJournal, type SequencedCommand } from './journal.js';
 import { Pipeline, type PipelineState } from './pipeline.js';
+import { checkPerpsConfig, type PerpsConfig } from '../perps/config.js';
 
 export const BATCH_COMMANDS_MAX = 4096;
 /** Batches applied in memory but not yet durable; past this the sequencer waits for a commit. */
@@ -37,7 +38,11 @@ const REUSABLE: unique symbol = Symbol('reusable order command');
 /** An order command with its origin, from orderCommand(). */
 export type ReusableOrder = OrderCommand & { origin: Origin; [REUSABLE]: true };
 
-export interface InstrumentListing { symbol: string; base: string; quote: string; spec: InstrumentSpec }
+export interface InstrumentListing {
+  symbol: string; base: string; quote: string; spec: InstrumentSpec;
+  /** Base ledger units one unit of quantity stands for (a perpetual's contract size; default 1). Must divide 10^scale. */
+  contractSize?: number;
+}
 
 export interface NodeConfig {
   ordersMax: number;
@@ -46,6 +51,8 @@ export interface NodeConfig {
   accounts: Account[];
   feeTiers: FeeTier[];
   instruments: InstrumentListing[];
+  /** Perpetual contracts on some of the instruments, and their collateral (PERP-1..5). */
+  perps?: PerpsConfig;
 }
 
 export interface RuntimeOptions {
@@ -77,13 +84,19 @@ export function instrumentTerms(config: NodeConfig): InstrumentTerms[] {
     const base = index.get(l.base);
     const quote = index.get(l.quote);
     if (base === undefined || quote === undefined) throw new Error(`instrument ${l.symbol}: unknown asset`);
-    const unit = 10 ** config.assets[base].scale;
+    const contractSize = l.contractSize ?? 1;
+    const scaleUnit = 10 ** config.assets[base].scale;
+    if (!Number.isSafeInteger(contractSize) || contractSize < 1 || scaleUnit % contractSize !== 0) {
+      throw new Error(`instrument ${l.symbol}: contractSize ${contractSize} must be a whole number dividing 10^${config.assets[base].scale}`);
+    }
+    const unit = scaleUnit / contractSize;
     const priceDivisor = gcd(l.spec.tickSize, unit);
     const qtyDivisor = unit / priceDivisor;
     if (l.spec.lotSize % qtyDivisor !== 0) {
       throw new Error(`instrument ${l.symbol}: tickSize × lotSize must be a multiple of 10^${config.assets[base].scale} so every notional is whole quote units`);
     }
-    return { id: l.spec.id, symbol: l.symbol, base, quote, priceDivisor, qtyDivisor, lotSize: l.spec.lotSize };
+    const perp = config.perps?.products.some((p) => p.instrument === l.spec.id) ?? false;
+    return { id: l.spec.id, symbol: l.symbol, base, quote, priceDivisor, qtyDivisor, lotSize: l.spec.lotSize, ...(perp ? { perp } : {}) };
   });
 }
 
@@ -250,7 +263,11 @@ export class NodeRuntime {
       core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax: BATCH_COMMANDS_MAX });
       for (const l of config.instruments) core.addInstrument(l.spec);
     }
-    const pipeline = new Pipeline(ledger, core, config.instruments.map((l) => l.spec));
+    const perps = config.perps && checkPerpsConfig(config.perps, {
+      assets: new Set(config.assets.map((a) => a.code)), accounts: new Set(config.accounts.map((a) => a.id)),
+      instruments: new Map(config.instruments.map((l) => [l.spec.id, { base: l.base, quote: l.quote }])),
+    });
+    const pipeline = new Pipeline(ledger, core, config.instruments.map((l) => l.spec), perps);
     if (snapshot) {
       ledger.restoreState(snapshot.ledger);
       pipeline.restoreState(snapshot.extra);
@@ -434,12 +451,15 @@ export class NodeRuntime {
   private armClock(applied?: readonly SequencedCommand[]): void {
     if (this.clockQueued && applied?.some((c) => c.command.type === 'admin' && c.command.body.action === 'clock')) this.clockQueued = false;
     const venues = this.pipeline.venues;
-    if ((!venues.active && venues.registry.compensation.size === 0) || this.clockQueued || this.failure) return;
+    const perps = this.pipeline.perps;
+    if ((!venues.active && venues.registry.compensation.size === 0 && !perps.active) || this.clockQueued || this.failure) return;
     // The sequencer's time: never behind what it has stamped already.
     const nowUs = Math.max(this.lastTs, this.clockMs() * 1000);
     // A compensation policy that lapsed unseen (while the node was down) is due at once.
     const settlement = venues.settlement;
-    const candidates = [venues.registry.nextExpiryUs(nowUs), settlement.nextCycle(), settlement.nextDeadline()].filter((t): t is number => t !== undefined);
+    // Perps: the next premium sample or funding time (at once when no batch has set them yet).
+    const perpsDue = perps.active ? perps.nextDueUs() || nowUs : undefined;
+    const candidates = [venues.registry.nextExpiryUs(nowUs), settlement.nextCycle(), settlement.nextDeadline(), perpsDue].filter((t): t is number => t !== undefined);
     const next = venues.coverageDue(nowUs) ? nowUs : candidates.length > 0 ? Math.min(...candidates) : 0;
     if (next === this.clockAtUs) return;
     clearTimeout(this.clockTimer);

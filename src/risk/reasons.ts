@@ -30,6 +30,20 @@ export const enum NodeReject {
   UnsettledLimit = 121,
   /** The reserve fund would no longer cover the venues' unsettled limits (SL-17). */
   ReserveShort = 122,
+  /** A perp position would open or grow past what the account's received collateral covers (PERP-4, PERP-5). */
+  InsufficientMargin = 123,
+  /** Perps are for professional investors with a valid suitability assessment (PERP-2). */
+  NotProfessionalInvestor = 124,
+  /** The product's index has too few usable sources: positions may not open or grow (PERP-3). */
+  IndexDegraded = 125,
+  /** A reduce-only order that would not reduce the position. */
+  ReduceOnly = 126,
+  /** The position could pass the product's largest margin tier. */
+  PositionLimit = 127,
+  /** A price update from a key that is not a source of that index. */
+  UnknownPriceSource = 128,
+  /** A price update too far from the node's time, or not newer than the source's last. */
+  StalePrice = 129,
 }
 
 export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
@@ -38,6 +52,7 @@ export const NODE_REJECT_NAMES: Readonly<Record<number, string>> = {
   108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount',
   112: 'UnknownOrder', 113: 'InvalidCommand', 114: 'InvalidPrice', 115: 'InvalidQuantity',
   116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient', 120: 'OrderChanged', 121: 'UnsettledLimit', 122: 'ReserveShort',
+  123: 'InsufficientMargin', 124: 'NotProfessionalInvestor', 125: 'IndexDegraded', 126: 'ReduceOnly', 127: 'PositionLimit', 128: 'UnknownPriceSource', 129: 'StalePrice',
 };
 
 /** Any reject's name: the core's (below 100) or the node's. */

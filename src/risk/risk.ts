@@ -40,6 +40,7 @@ export class PreTradeRisk {
    * up by less than one unit).
    */
   holdAmount(account: Account, terms: InstrumentTerms, side: number, price: number, qty: number): number {
+    if (terms.perp === true) return 0; // margin, not a hold, covers a perp order (see Perps)
     if (side === 1) return qty;
     const notional = this.ledger.notional(terms, price, qty);
     const tier = this.ledger.fees.tier(account.feeTier);

@@ -63,27 +63,27 @@ const ID = /^[\x21-\x7e]{1,128}$/;
 /** An invalid command, with the field at fault. */
 export class AdminError extends Error {}
 
-function text(v: unknown, field: string, max = 200): string {
+export function text(v: unknown, field: string, max = 200): string {
   if (typeof v !== 'string' || v.trim() === '' || v.length > max) throw new AdminError(`${field} must be a non-empty text of at most ${max} characters`);
   return v;
 }
 
-function matching(v: unknown, re: RegExp, field: string, what: string): string {
+export function matching(v: unknown, re: RegExp, field: string, what: string): string {
   if (typeof v !== 'string' || !re.test(v)) throw new AdminError(`${field} must be ${what}, got ${JSON.stringify(v)}`);
   return v;
 }
 
-function flag(v: unknown, field: string): boolean {
+export function flag(v: unknown, field: string): boolean {
   if (typeof v !== 'boolean') throw new AdminError(`${field} must be true or false`);
   return v;
 }
 
-function whole(v: unknown, field: string, min: number, max: number): number {
+export function whole(v: unknown, field: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new AdminError(`${field} must be a whole number from ${min} to ${max}`);
   return v;
 }
 
-function day(v: unknown, field: string): string {
+export function day(v: unknown, field: string): string {
   const d = matching(v, DAY, field, 'a date YYYY-MM-DD');
   if (Number.isNaN(Date.parse(`${d}T00:00:00Z`)) || new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) !== d) throw new AdminError(`${field}: ${d} is not a date`);
   return d;
