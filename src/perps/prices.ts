@@ -44,7 +44,7 @@ export function computeIndex(p: PerpProduct, prices: ReadonlyMap<string, SourceP
       continue;
     }
     const ageMs = Math.floor((ts - sp.ts) / 1000);
-    const c: Contribution = { source: name, price: sp.price, ageMs, status: ageMs > p.staleMs ? 'stale' : 'used' };
+    const c: Contribution = { source: name, price: sp.price, ageMs, status: ts - sp.ts > p.staleMs * 1000 ? 'stale' : 'used' };
     contributions.push(c);
     if (c.status === 'used') fresh.push({ c, price: sp.price });
   }
