@@ -614,7 +614,9 @@ export class Perps {
       product.inputs = {
         index: r.index,
         fundingBasis: fundingBasis(r.index, this.predictedRate(product), left, intervalUs),
-        movingBasis: product.basis.length > 0 ? r.index + basis : 0,
+        // With no sample yet the basis is taken as 0 (the input is the index): never a missing input,
+        // which would leave the median of two — the average — open to a wick in the last trade.
+        movingBasis: r.index + basis,
         lastTrade: product.lastTrade,
       };
       let mark = rawMark(product.inputs);

@@ -99,7 +99,7 @@ export interface MarkInputs {
   index: number;
   /** index × (1 + predicted rate × time to funding ÷ interval) */
   fundingBasis: number;
-  /** index + the moving average of (impact mid − index) over the basis window; 0 if no sample yet. */
+  /** index + the moving average of (impact mid − index) over the basis window (the index itself before any sample). */
   movingBasis: number;
   /** The perp's last trade price; 0 if none yet. */
   lastTrade: number;
