@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
 import { NodeReject } from '../src/risk/reasons.js';
 import { changedProduct, checkProduct } from '../src/perps/config.js';
+import { mulDiv } from '../src/ledger/fees.js';
 import { ALICE, BOB, CAROL, DAVE, HOUR, PERP, PRODUCT, PerpHarness, SPOT, T0, assessments, perpConfig } from './support/perps.js';
 
 /** A harness with the three sources at 10,000, the professionals assessed, ALICE and CAROL funded. */
@@ -209,6 +210,32 @@ describe('collateral and margin', () => {
     expect(h.order(ALICE, 1, 10_000, 1, { instrument: SPOT, reduceOnly: true }).text).toBe('reduce-only is for perpetual contracts');
     h.pipeline.checkInvariants(perpConfig().instruments.map((l) => l.spec));
     void HOUR;
+  });
+});
+
+describe('exact arithmetic', () => {
+  it('[PERP-5] a×b÷c rounded either way is exact past 2^53 (quantity × price ÷ unit), checked against BigInt', () => {
+    let x = 12345;
+    const rnd = (n: number) => {
+      x = (x + 0x6d2b79f5) | 0;
+      let t = Math.imul(x ^ (x >>> 15), 1 | x);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    let past = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const a = rnd(2 ** 31) * (1 + rnd(10));
+      const b = rnd(2 ** 31) * (1 + rnd(1_000));
+      const c = [10_000, 100_000_000, 1_000_000, 7, 10 ** (1 + rnd(9))][rnd(5)];
+      const p = BigInt(a) * BigInt(b);
+      const down = p / BigInt(c);
+      const up = down * BigInt(c) === p ? down : down + 1n;
+      if (up > BigInt(Number.MAX_SAFE_INTEGER)) continue;
+      if (a * b > Number.MAX_SAFE_INTEGER) past++;
+      expect(mulDiv(a, b, c, false), `${a}×${b}÷${c}`).toBe(Number(down));
+      expect(mulDiv(a, b, c, true), `${a}×${b}÷${c}`).toBe(Number(up));
+    }
+    expect(past, 'products past 2^53 checked').toBeGreaterThan(5_000);
   });
 });
 

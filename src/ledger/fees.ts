@@ -37,6 +37,16 @@ export class FeeSchedule {
 export function mulDiv(a: number, b: number, c: number, up = true): number {
   const product = a * b;
   if (product <= Number.MAX_SAFE_INTEGER) return up ? Math.ceil(product / c) : Math.floor(product / c);
+  // Split a factor by c: a×b÷c = a×⌊b÷c⌋ + a×(b mod c)÷c, exact in doubles while a×c is a safe
+  // integer (a quantity times a price past 2^53, divided back to quote units: the common case).
+  const aFirst = a * c <= Number.MAX_SAFE_INTEGER;
+  if (aFirst || b * c <= Number.MAX_SAFE_INTEGER) {
+    const x = aFirst ? a : b;
+    const y = aFirst ? b : a;
+    const part = x * (y % c);
+    const whole = x * Math.floor(y / c) + (up ? Math.ceil(part / c) : Math.floor(part / c));
+    if (whole <= Number.MAX_SAFE_INTEGER) return whole;
+  }
   const p = BigInt(a) * BigInt(b);
   const q = p / BigInt(c);
   return Number(up && q * BigInt(c) !== p ? q + 1n : q);
