@@ -5,6 +5,10 @@ import { NodeRuntime } from '../src/pipeline/runtime.js';
 import { NodeReject } from '../src/risk/reasons.js';
 import { changedProduct, checkProduct } from '../src/perps/config.js';
 import { mulDiv } from '../src/ledger/fees.js';
+import { rulebook } from '../src/venues/rulebook.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ALICE, BOB, CAROL, DAVE, HOUR, PERP, PRODUCT, PerpHarness, SPOT, T0, assessments, perpConfig } from './support/perps.js';
 
 /** A harness with the three sources at 10,000, the professionals assessed, ALICE and CAROL funded. */
@@ -210,6 +214,25 @@ describe('collateral and margin', () => {
     expect(h.order(ALICE, 1, 10_000, 1, { instrument: SPOT, reduceOnly: true }).text).toBe('reduce-only is for perpetual contracts');
     h.pipeline.checkInvariants(perpConfig().instruments.map((l) => l.spec));
     void HOUR;
+  });
+});
+
+describe('disclosure', () => {
+  it('[PERP-3] [PERP-10] the rulebook publishes how perpetuals work with every parameter in force; an operator\'s change is a new version', async () => {
+    const node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-perps-rules-')), config: perpConfig() });
+    try {
+      const before = rulebook(node);
+      const section = before.sections.find((x) => x.id === 'perpetuals')!;
+      expect(section.rules.some((r) => r.startsWith('Mark (PERP-3): the median of (1) index × (1 + predicted funding rate'))).toBe(true);
+      expect(section.parameters).toMatchObject({ products: [{ symbol: 'BASE-PERP', fundingIntervalMin: 60, minSources: 3 }], clearingAccount: 4 });
+      const o = await node.submit({ type: 'admin', operator: 900, body: { action: 'perp.set', instrument: PERP, changes: { markBandBps: 1_500 } } });
+      expect(o.ok).toBe(true);
+      const after = rulebook(node);
+      expect(after.version).not.toBe(before.version);
+      expect((after.sections.find((x) => x.id === 'perpetuals')!.parameters as { products: { markBandBps: number }[] }).products[0].markBandBps).toBe(1_500);
+    } finally {
+      await node.close();
+    }
   });
 });
 
