@@ -162,6 +162,11 @@ describe('collateral and margin', () => {
     h.order(CAROL, 0, 9_000, 4);
     h.order(DAVE, 1, 9_000, 4); // DAVE closes 4,000 down and pays 18 more in fees
     expect(h.perps.accountView(DAVE)).toMatchObject({ owed: 4_038, positions: [] });
+    // With nothing open he still owes: his collateral may not leave while it is needed to cover that.
+    h.deposit(DAVE, 5, 'QUOTE');
+    const [w] = h.run([{ type: 'withdraw', key: 'dave-w', account: DAVE, asset: 'STABLE', amount: 50_000 }]);
+    expect([w.reasonName, w.text]).toEqual(['InsufficientMargin', 'it would leave -4033 of initial margin uncovered (equity would be -4033, initial margin 0)']);
+    expect(h.run([{ type: 'withdraw', key: 'dave-w2', account: DAVE, asset: 'STABLE', amount: 40_000 }])[0].ok).toBe(true);
     expect(h.perps.accountView(CAROL).positions).toEqual([]);
     expect(h.balance(CAROL)).toBe(1_000_000 + 4_000 - 2 * 0);
     // Clearing paid CAROL's gain and DAVE's fees for him; it is owed exactly that.

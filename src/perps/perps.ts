@@ -294,10 +294,10 @@ export class Perps {
     return { equity: collateral + upnl - (a?.owed ?? 0), im, mm, upnl, collateral, limitExceeded };
   }
 
-  /** Whether the account has perp positions or open perp orders (then its collateral is spoken for). */
+  /** Whether the account has perp positions or open perp orders, or owes the clearing account (then its collateral is spoken for). */
   exposed(accountId: number): boolean {
     const a = this.accounts.get(accountId);
-    return a !== undefined && (a.positions.size > 0 || a.orders.size > 0);
+    return a !== undefined && (a.positions.size > 0 || a.orders.size > 0 || a.owed > 0);
   }
 
   /**
