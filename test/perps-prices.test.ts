@@ -140,6 +140,7 @@ describe('funding', () => {
       const h = ready();
       h.deposit(DAVE, 300_000, 'STABLE');
       let px = 10_000;
+      let fills = 0;
       const traders = [ALICE, CAROL, DAVE];
       for (let b = 0; b < 150; b++) {
         h.ts += rnd(4) * MINUTE + rnd(10_000_000);
@@ -164,6 +165,7 @@ describe('funding', () => {
           }
         }
         const outcomes = h.run(commands);
+        fills += outcomes.reduce((n, o) => n + o.fills(), 0);
         expect(outcomes.slice(0, 3).map((o) => o.reasonName), `seed ${seed} batch ${b}: the sources' prices`).toEqual([undefined, undefined, undefined]);
         h.pipeline.checkInvariants(SPECS);
       }
@@ -176,8 +178,7 @@ describe('funding', () => {
         residual += r.residual;
       }
       expect(h.balance(INSURANCE)).toBe(residual);
-      const positions = [...h.perps.accounts.values()].reduce((n, a) => n + a.positions.size, 0);
-      expect(positions, `seed ${seed}: the flow opened positions`).toBeGreaterThan(0);
+      expect(fills, `seed ${seed}: the flow traded`).toBeGreaterThan(20);
       const replayed = h.replay();
       expect(replayed.ledger.state()).toEqual(h.pipeline.ledger.state());
       for (const a of traders) expect(replayed.perps.accountView(a)).toEqual(h.perps.accountView(a));

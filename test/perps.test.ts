@@ -9,7 +9,7 @@ import { rulebook } from '../src/venues/rulebook.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ALICE, BOB, CAROL, DAVE, HOUR, PERP, PRODUCT, PerpHarness, SPOT, T0, assessments, perpConfig } from './support/perps.js';
+import { ALICE, BOB, CAROL, DAVE, HOUR, PERP, PRODUCT, PerpHarness, SOURCES as SOURCE_KEYS, SPOT, T0, assessments, perpConfig } from './support/perps.js';
 
 /** A harness with the three sources at 10,000, the professionals assessed, ALICE and CAROL funded. */
 function ready(): PerpHarness {
@@ -64,7 +64,7 @@ describe('who may trade perpetuals', () => {
     // A failed assessment clears the flag; a passing one lets the participant trade until it lapses.
     h.ok({ type: 'admin', operator: 901, body: { action: 'investor.assess', participant: 2, professional: true, assessor: 'desk', assessedOn: '2026-11-01', expires: '2027-01-31', result: 'fail' } });
     o = h.order(ALICE, 0, 10_000, 1);
-    expect(o.text).toBe('participant 2 is not a professional investor');
+    expect(o.text).toBe("participant 2's suitability assessment of 2026-11-01 by desk did not pass");
     h.ok({ type: 'admin', operator: 901, body: { action: 'investor.assess', participant: 2, professional: true, assessor: 'desk', assessedOn: '2026-11-02', expires: '2026-11-30', result: 'pass' } });
     o = h.order(ALICE, 0, 10_000, 1);
     expect([o.reasonName, o.text]).toEqual([undefined, undefined]);
@@ -219,6 +219,79 @@ describe('collateral and margin', () => {
     expect(h.order(ALICE, 1, 10_000, 1, { instrument: SPOT, reduceOnly: true }).text).toBe('reduce-only is for perpetual contracts');
     h.pipeline.checkInvariants(perpConfig().instruments.map((l) => l.spec));
     void HOUR;
+  });
+});
+
+describe('margin holes closed', () => {
+  const specs = perpConfig().instruments.map((l) => l.spec);
+  it('[PERP-5] a deep resting buy does not hide a marketable one: each order\'s own loss at the mark is charged in full', () => {
+    const h = ready();
+    h.order(CAROL, 1, 15_000, 1);
+    h.deposit(DAVE, 2_100);
+    expect(h.order(DAVE, 0, 5_000, 1).ok).toBe(true);
+    const o = h.order(DAVE, 0, 15_000, 1, { tif: 1 });
+    // IM 1,000 of the worst case (2 long at 10,000) + 5,000 above the mark, against 2,100.
+    expect([o.reasonName, o.text]).toEqual(['InsufficientMargin', 'initial margin 7000 would exceed equity 2100 by 4900']);
+  });
+
+  it('[PERP-5] a spot amend that would uncover margin is refused like a new spot order', () => {
+    const h = ready();
+    h.order(CAROL, 1, 10_000, 90);
+    h.order(ALICE, 0, 10_000, 90); // IM 90,000 of 100,000
+    const spot = h.order(ALICE, 0, 5_000, 1, { instrument: SPOT });
+    expect(spot.ok).toBe(true);
+    const [a] = h.run([{ type: 'amend', account: ALICE, instrument: SPOT, orderId: spot.orderId!, price: 10_000, qty: 9 }]);
+    expect(a.reasonName).toBe('InsufficientMargin');
+  });
+
+  it('[PERP-5] an admitted amend reserves its margin at once: a later order in the same batch is checked against it', () => {
+    const h = ready();
+    const first = h.order(ALICE, 0, 9_000, 10);
+    const [amend, next] = h.run([
+      { type: 'amend', account: ALICE, instrument: PERP, orderId: first.orderId!, price: 9_000, qty: 90 },
+      { type: 'order', account: ALICE, instrument: PERP, side: 0, orderType: 0, tif: 0, price: 9_000, qty: 90 },
+    ]);
+    expect([amend.ok, next.reasonName]).toEqual([true, 'InsufficientMargin']);
+    expect(h.perps.accountView(ALICE)).toMatchObject({ initialMargin: 90_000 });
+    // A refused amend gives its reservation back.
+    const [bad] = h.run([{ type: 'amend', account: ALICE, instrument: PERP, orderId: first.orderId!, price: 9_001, qty: 95, ifRemaining: 3 }]);
+    expect(bad.reasonName).toBe('OrderChanged');
+    expect(h.perps.accountView(ALICE).initialMargin).toBe(90_000);
+    h.pipeline.checkInvariants(specs);
+  });
+
+  it('[PERP-5] reduce-only orders count in the worst case, so with ordinary orders of their side they cannot carry a position past zero unmargined', () => {
+    const h = ready();
+    h.order(CAROL, 1, 10_000, 10);
+    h.order(ALICE, 0, 10_000, 10);
+    h.run([{ type: 'withdraw', key: 'aw', account: ALICE, asset: 'QUOTE', amount: 79_500 }]); // equity 20,500
+    expect(h.order(ALICE, 1, 10_000, 20, { tif: 0 }).ok).toBe(true); // worst: 10 short — IM 10,000
+    const ro = h.order(ALICE, 1, 10_000, 10, { reduceOnly: true }); // worst: 20 short — IM 20,000 ≤ 20,500
+    expect(ro.ok).toBe(true);
+    const more = h.order(ALICE, 1, 10_000, 1, { tif: 0 }); // 21 short: 21,000 > 20,500
+    expect(more.reasonName).toBe('InsufficientMargin');
+  });
+
+  it('[PERP-2] [PERP-5] a snapshot keeps who may trade and who is at risk: a restored node decides as the live one', () => {
+    const h = ready();
+    h.ok({ type: 'admin', operator: 900, body: { action: 'investor.assess', participant: 3, professional: true, assessor: 'desk', assessedOn: '2026-11-01', expires: '2027-01-31', result: 'pass' } });
+    h.deposit(BOB, 100_000);
+    h.order(CAROL, 1, 10_000, 10);
+    h.order(BOB, 0, 10_000, 10);
+    h.run([{ type: 'withdraw', key: 'bw', account: BOB, asset: 'QUOTE', amount: 90_000 }]); // equity 10,000 against MM 5,000
+    const snapshot = { batch: h.journal.length, lastSeq: h.seq, core: h.pipeline.core.snapshot(), ledger: h.pipeline.ledger.state(), extra: structuredClone(h.pipeline.state()) };
+    const restored = NodeRuntime.build(perpConfig(), snapshot).pipeline;
+    h.ts += 1;
+    const falling = h.run([]);
+    void falling;
+    const batch = SOURCE_KEYS.map((source) => ({ seq: h.seq + 1 + source, ts: h.ts + 1, command: { type: 'price' as const, source, underlying: 'BASE', price: 9_400, sourceTs: h.ts + 1 } }));
+    h.pipeline.apply(batch.map((b) => ({ ...b, command: { ...b.command } })));
+    restored.apply(batch.map((b) => ({ ...b, command: { ...b.command } })));
+    // 10 × (9,400 − 10,000) = −6,000: equity 4,000 against maintenance 4,700.
+    expect(h.perps.accountView(BOB)).toMatchObject({ equity: 4_000, maintenanceMargin: 4_700 });
+    expect([h.perps.atRisk.has(BOB), restored.perps.atRisk.has(BOB)]).toEqual([true, true]);
+    const order = { seq: h.seq + 10, ts: h.ts + 2, command: { type: 'order' as const, account: BOB, instrument: PERP, side: 0, orderType: 0, tif: 0, price: 9_000, qty: 1 } };
+    expect(restored.apply([{ ...order, command: { ...order.command } }])[0].reasonName).toBe(h.pipeline.apply([{ ...order, command: { ...order.command } }])[0].reasonName);
   });
 });
 

@@ -92,6 +92,10 @@ export function isPerpAction(body: { action?: unknown }): boolean {
   return (PERP_ACTIONS as readonly unknown[]).includes(body.action);
 }
 
+/** AccountKind.Clearing and AccountKind.Insurance (src/ledger/model.ts). */
+const CLEARING_KIND = 7;
+const INSURANCE_KIND = 4;
+
 const SOURCE_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 const SYMBOL = /^[A-Z0-9][A-Z0-9-]{1,31}$/;
 const ASSET = /^[A-Z0-9]{2,16}$/;
@@ -226,7 +230,7 @@ export function checkPerpAction(body: unknown): PerpAction {
 }
 
 /** The whole perps configuration, checked against the node's assets, accounts and instruments. */
-export function checkPerpsConfig(c: PerpsConfig, known: { assets: Set<string>; accounts: Set<number>; instruments: Map<number, { base: string; quote: string }> }): PerpsConfig {
+export function checkPerpsConfig(c: PerpsConfig, known: { assets: Set<string>; accounts: Map<number, number>; instruments: Map<number, { base: string; quote: string }> }): PerpsConfig {
   const fail = (m: string): never => { throw new Error(`perps configuration: ${m}`); };
   try {
     const products = c.products.map(checkProduct);
@@ -234,6 +238,9 @@ export function checkPerpsConfig(c: PerpsConfig, known: { assets: Set<string>; a
     if (!known.assets.has(c.settlementAsset)) fail(`unknown settlement asset ${c.settlementAsset}`);
     for (const a of [c.clearingAccount, c.residualAccount]) if (!known.accounts.has(a)) fail(`unknown account ${a}`);
     if (c.clearingAccount === c.residualAccount) fail('the clearing and residual accounts must differ');
+    // The pool may go below zero: only an account of its own kind, which can neither trade nor withdraw to a client.
+    if (known.accounts.get(c.clearingAccount) !== CLEARING_KIND) fail(`the clearing account ${c.clearingAccount} must be of kind clearing`);
+    if (known.accounts.get(c.residualAccount) !== INSURANCE_KIND) fail(`the residual account ${c.residualAccount} must be the insurance fund (kind insurance)`);
     for (const e of collateral) if (!known.assets.has(e.asset)) fail(`collateral asset ${e.asset} is not a ledger asset`);
     if (new Set(collateral.map((e) => e.asset)).size !== collateral.length) fail('a collateral asset is listed twice');
     const ids = new Set<number>();

@@ -93,11 +93,16 @@ interface Product {
   openInterest: number;
   holders: Set<number>;
   history: FundingRecord[];
-  /** Liquidation prices as last indexed: longs and shorts, ascending, with their accounts. */
-  liqLong: Float64Array;
-  liqLongAccounts: Int32Array;
-  liqShort: Float64Array;
-  liqShortAccounts: Int32Array;
+  /**
+   * The re-margin index, as last built: for each single-product holder the interval of marks within
+   * which it cannot cross maintenance margin — below `lows` (its liquidation price for a long, at
+   * its tier, lower tiers being safer) or above `highs` (a short's liquidation price, or the next
+   * tier's boundary, where maintenance jumps) it may — each ascending with its accounts.
+   */
+  lows: Float64Array;
+  lowAccounts: Int32Array;
+  highs: Float64Array;
+  highAccounts: Int32Array;
 }
 
 export interface PositionView {
@@ -125,7 +130,7 @@ export interface PerpsState {
   accounts: { id: number; owed: number; positions: Position[] }[];
   assessments: Assessment[];
   collateral: CollateralEntry[];
-  lastSourceTs: [number, number][];
+  lastSourceTs: [string, number][];
 }
 
 const EMPTY_FLOAT = new Float64Array(0);
@@ -149,8 +154,8 @@ export class Perps {
   readonly clearing: number;
   private readonly residual: number;
   private readonly feesAccount: number;
-  /** Each source key's last own time (µs): updates must move forward. */
-  private readonly lastSourceTs = new Map<number, number>();
+  /** Each source key's last own time per index (`key|underlying` → µs): updates must move forward. */
+  private readonly lastSourceTs = new Map<string, number>();
   /** Accounts whose positions, orders or collateral changed since the liquidation index was built. */
   private readonly dirty = new Set<number>();
   /** Accounts with positions on more than one product (re-checked on any mark change). */
@@ -188,7 +193,7 @@ export class Perps {
       p, terms, unit: terms.priceDivisor * terms.qtyDivisor, prices: new Map(), index: 0, degraded: true, contributions: [],
       mark: spec.refPrice ?? 0, inputs: { index: 0, fundingBasis: 0, movingBasis: 0, lastTrade: 0 }, clamped: false, markRef: 0, markWindow: -1, lastTrade: 0,
       premiumSum: 0, premiumCount: 0, basis: [], nextSampleUs: 0, nextFundingUs: 0, lastRateE8: 0, openInterest: 0, holders: new Set(), history: [],
-      liqLong: EMPTY_FLOAT, liqLongAccounts: EMPTY_INT, liqShort: EMPTY_FLOAT, liqShortAccounts: EMPTY_INT,
+      lows: EMPTY_FLOAT, lowAccounts: EMPTY_INT, highs: EMPTY_FLOAT, highAccounts: EMPTY_INT,
     };
     this.products.set(p.instrument, product);
     this.byUnderlying.set(p.underlying, [...(this.byUnderlying.get(p.underlying) ?? []), product]);
@@ -216,7 +221,8 @@ export class Perps {
     const p = this.ledger.participants.get(participant);
     if (!p) return `participant ${participant} is unknown`;
     const a = this.assessments.get(participant);
-    if (!p.professionalInvestor) return `participant ${participant} is not a professional investor`;
+    // The assessment on record says whether the participant is a professional investor; before one, the configured flag.
+    if (!(a?.professional ?? p.professionalInvestor)) return `participant ${participant} is not a professional investor`;
     if (!a) return `participant ${participant} has no suitability assessment on record`;
     if (a.result !== 'pass') return `participant ${participant}'s suitability assessment of ${a.assessedOn} by ${a.assessor} did not pass`;
     if (Date.parse(`${a.expires}T00:00:00Z`) * 1000 + 86_400_000_000 <= ts) return `participant ${participant}'s suitability assessment expired on ${a.expires}`;
@@ -253,13 +259,14 @@ export class Perps {
   private activeCollateral: { asset: number; keepBps: number }[] | undefined;
 
   /** The account's margin figures; `extra` adds an order not yet placed. */
-  figures(accountId: number, extra?: { instrument: number; side: number; price: number; qty: number }, spend?: { asset: number; amount: number }): { equity: number; im: number; mm: number; upnl: number; collateral: number; limitExceeded: boolean } {
+  figures(accountId: number, extra?: { instrument: number; side: number; price: number; qty: number; reduceOnly?: boolean }, spend?: { asset: number; amount: number }): { equity: number; im: number; mm: number; upnl: number; collateral: number; limitExceeded: boolean; openLoss: number } {
     const a = this.accounts.get(accountId);
     const collateral = this.collateralValue(accountId, spend);
     let upnl = 0;
     let im = 0;
     let mm = 0;
     let limitExceeded = false;
+    let openLoss = 0;
     const instruments = new Set<number>();
     if (a) {
       for (const id of a.positions.keys()) instruments.add(id);
@@ -275,23 +282,29 @@ export class Perps {
       let buyN = r?.buyNotional ?? 0;
       let sellQty = r?.sellQty ?? 0;
       let sellN = r?.sellNotional ?? 0;
+      let reduceBuy = r?.reduceBuy ?? 0;
+      let reduceSell = r?.reduceSell ?? 0;
       if (extra && extra.instrument === id) {
         const n = notionalUp(extra.qty, extra.price, product.unit);
-        if (extra.side === 0) { buyQty += extra.qty; buyN += n; } else { sellQty += extra.qty; sellN += n; }
+        if (extra.reduceOnly) {
+          if (extra.side === 0) reduceBuy += extra.qty; else reduceSell += extra.qty;
+        } else if (extra.side === 0) { buyQty += extra.qty; buyN += n; } else { sellQty += extra.qty; sellN += n; }
       }
       const m = product.mark;
       if (s !== 0) {
         upnl += valueAt(s, m, product.unit) - pos!.cost;
         mm += maintenanceMargin(product.p.tiers, notionalUp(s, m, product.unit));
       }
-      const worst = Math.max(Math.abs(s + buyQty), Math.abs(s - sellQty));
+      // Reduce-only orders count too: beside ordinary orders of their side they could carry the position past zero.
+      const worst = Math.max(Math.abs(s + buyQty + reduceBuy), Math.abs(s - sellQty - reduceSell));
       const worstNotional = notionalUp(worst, m, product.unit);
       if (tierOf(product.p.tiers, worstNotional) === undefined) limitExceeded = true;
       im += initialMargin(product.p.tiers, worstNotional);
       // An order that would buy above the mark (or sell below) loses that much the moment it fills.
-      im += Math.max(0, buyN - mulDiv(buyQty, m, product.unit, false)) + Math.max(0, mulDiv(sellQty, m, product.unit, true) - sellN);
+      // Netted per side: a new order's own loss is charged in full when it is checked (see checkOrder).
+      openLoss += Math.max(0, buyN - mulDiv(buyQty, m, product.unit, false)) + Math.max(0, mulDiv(sellQty, m, product.unit, true) - sellN);
     }
-    return { equity: collateral + upnl - (a?.owed ?? 0), im, mm, upnl, collateral, limitExceeded };
+    return { equity: collateral + upnl - (a?.owed ?? 0), im: im + openLoss, mm, upnl, collateral, limitExceeded, openLoss };
   }
 
   /** Whether the account has perp positions or open perp orders, or owes the clearing account (then its collateral is spoken for). */
@@ -323,6 +336,8 @@ export class Perps {
   checkOrder(accountId: number, instrument: number, side: number, price: number, qty: number, reduceOnly: boolean, ts: number): Refusal | number {
     const product = this.products.get(instrument)!;
     const account = this.ledger.accounts.get(accountId)!;
+    // A venue client's collateral sits in its venue's custody, outside what settles perps here.
+    if (account.holdsIn !== undefined || account.venue !== undefined) return [NodeReject.InstrumentNotEnabled, 'perpetual contracts are not offered to venue clients'];
     const a = this.accounts.get(accountId);
     const size = a?.positions.get(instrument)?.size ?? 0;
     if (reduceOnly) {
@@ -337,26 +352,38 @@ export class Perps {
           ? `a reduce-only ${side === 0 ? 'buy' : 'sell'} would not reduce the position (${size})`
           : `the position (${size}) is already covered by open reduce-only orders (${pending})`];
       }
-      return fit;
+      qty = fit;
     }
     const price0 = price === 0 ? product.mark : price;
     const before = this.figures(accountId);
-    const after = this.figures(accountId, { instrument, side, price: price0, qty });
-    if (after.im <= before.im) return qty;
+    const after = this.figures(accountId, { instrument, side, price: price0, qty, reduceOnly });
+    // The order's own loss at the mark (a buy above it, a sell below), in full: netting it against
+    // the account's other orders of that side would let a deep order hide a marketable one.
+    const own = reduceOnly ? 0 : Math.max(0, side === 0
+      ? notionalUp(qty, price0, product.unit) - mulDiv(qty, product.mark, product.unit, false)
+      : mulDiv(qty, product.mark, product.unit, true) - mulDiv(qty, price0, product.unit, false));
+    const im = after.im - after.openLoss + before.openLoss + own;
+    if (im <= before.im) return qty;
     const gate = this.gateRefusal(account.participant, ts);
     if (gate) return [NodeReject.NotProfessionalInvestor, gate];
     if (product.degraded) return [NodeReject.IndexDegraded, `${product.p.symbol}'s index has fewer than ${product.p.minSources} usable price sources: positions may not open or grow`];
     if (after.limitExceeded) return [NodeReject.PositionLimit, `the position could pass ${product.p.symbol}'s largest margin tier (${product.p.tiers[product.p.tiers.length - 1].notionalMax})`];
-    const available = after.equity - after.im;
-    if (available < 0) return [NodeReject.InsufficientMargin, `initial margin ${after.im} would exceed equity ${after.equity} by ${-available}`];
+    const available = after.equity - im;
+    if (available < 0) return [NodeReject.InsufficientMargin, `initial margin ${im} would exceed equity ${after.equity} by ${-available}`];
     return qty;
   }
 
-  /** An open perp order's reservation follows its remaining quantity and limit (called after any change; `open` false once it closed). */
-  reserve(o: PerpOrder, open: boolean): void {
+  /**
+   * An open perp order's reservation follows its remaining quantity and limit (called after any
+   * change; `open` false once it closed). An admitted amend reserves what it will make of the order
+   * at once (`as`), so later commands of the batch are checked against it; its Amended event or its
+   * reject sets the reservation back to what the order is.
+   */
+  reserve(o: PerpOrder, open: boolean, as?: { qty: number; limit: number }): void {
     const rq = o.rq ?? 0;
-    const remaining = open ? o.remaining : 0;
-    if (rq === remaining && o.rl === o.limit) return;
+    const remaining = as ? as.qty : open ? o.remaining : 0;
+    const limit = as ? as.limit : o.limit;
+    if (rq === remaining && o.rl === limit) return;
     const a = this.account(o.account);
     let r = a.orders.get(o.instrument);
     if (!r) {
@@ -368,11 +395,11 @@ export class Perps {
       if (o.side === 0) r.reduceBuy += remaining - rq; else r.reduceSell += remaining - rq;
       if (remaining === 0) a.reduceOnly.delete(o.id); else a.reduceOnly.add(o.id);
     } else {
-      const dn = notionalUp(remaining, o.limit, product.unit) - notionalUp(rq, o.rl ?? o.limit, product.unit);
+      const dn = notionalUp(remaining, limit, product.unit) - notionalUp(rq, o.rl ?? limit, product.unit);
       if (o.side === 0) { r.buyQty += remaining - rq; r.buyNotional += dn; } else { r.sellQty += remaining - rq; r.sellNotional += dn; }
     }
     o.rq = remaining;
-    o.rl = o.limit;
+    o.rl = limit;
     if (r.buyQty === 0 && r.sellQty === 0 && r.reduceBuy === 0 && r.reduceSell === 0) a.orders.delete(o.instrument);
     this.noteChange(a);
   }
@@ -430,12 +457,13 @@ export class Perps {
    * order, against everything else the account holds and has open.
    */
   amendRefusal(o: PerpOrder, price: number, qty: number, ts: number): Refusal | undefined {
+    const was = { qty: o.rq ?? o.remaining, limit: o.rl ?? o.limit };
     this.reserve(o, false);
     const r = this.checkOrder(o.account, o.instrument, o.side, price, qty, o.reduceOnly === true, ts);
-    this.reserve(o, true);
-    if (typeof r !== 'number') return r;
-    if (r < qty) return [NodeReject.ReduceOnly, `a reduce-only order may be at most ${r} now (what is left to reduce)`];
-    return undefined;
+    const refusal: Refusal | undefined = typeof r !== 'number' ? r
+      : r < qty ? [NodeReject.ReduceOnly, `a reduce-only order may be at most ${r} now (what is left to reduce)`] : undefined;
+    this.reserve(o, true, refusal ? was : { qty, limit: price });
+    return refusal;
   }
 
   private trade(seq: number, product: Product, a: PerpAccount, delta: number, deltaCost: number): void {
@@ -494,14 +522,14 @@ export class Perps {
     if (!Number.isSafeInteger(c.price) || c.price <= 0) return [NodeReject.InvalidPrice, `price ${c.price} must be a positive whole number of quote units`];
     const products = this.byUnderlying.get(c.underlying);
     if (!products) return [NodeReject.UnknownPriceSource, `no perpetual product has the index ${JSON.stringify(c.underlying)}`];
-    const source = products[0].p.sources.find((s) => s.keyId === c.source);
-    if (!source) return [NodeReject.UnknownPriceSource, `key ${c.source} is not a price source of the ${c.underlying} index`];
+    if (!products.some((x) => x.p.sources.some((s) => s.keyId === c.source))) return [NodeReject.UnknownPriceSource, `key ${c.source} is not a price source of the ${c.underlying} index`];
     if (!Number.isSafeInteger(c.sourceTs) || Math.abs(c.sourceTs - ts) > SOURCE_SKEW_US) {
       return [NodeReject.StalePrice, `the source's time is ${Math.round((c.sourceTs - ts) / 1000)} ms from the node's (at most ${SOURCE_SKEW_US / 1000} ms)`];
     }
-    const last = this.lastSourceTs.get(c.source) ?? 0;
+    const key = `${c.source}|${c.underlying}`;
+    const last = this.lastSourceTs.get(key) ?? 0;
     if (c.sourceTs <= last) return [NodeReject.StalePrice, `the update is not newer than the source's last (${last} µs)`];
-    this.lastSourceTs.set(c.source, c.sourceTs);
+    this.lastSourceTs.set(key, c.sourceTs);
     for (const product of products) {
       const s = product.p.sources.find((x) => x.keyId === c.source);
       if (s) product.prices.set(s.id, { price: c.price, ts, sourceTs: c.sourceTs });
@@ -574,7 +602,8 @@ export class Perps {
           const pos = a.positions.get(product.p.instrument)!;
           const pays = (pos.size > 0) === (rate > 0);
           if (pays !== (pass === 0)) continue;
-          const notional = notionalUp(pos.size, product.mark, product.unit);
+          // Payers' notional rounds up and receivers' down, so receivers never get more than payers pay.
+          const notional = pays ? notionalUp(pos.size, product.mark, product.unit) : mulDiv(Math.abs(pos.size), product.mark, product.unit, false);
           if (pays) {
             const amount = mulDiv(notional, magnitude, RATE_ONE, true);
             this.pay(seq, Cause.Funding, a, this.clearing, amount);
@@ -591,6 +620,7 @@ export class Perps {
         }
       }
       record.residual = record.paid - record.received;
+      if (record.residual < 0) throw new Error(`funding at ${at} would pay out ${-record.residual} more than it collects`);
       if (record.residual > 0) this.ledger.post(seq, Cause.FundingResidual, this.settle, this.clearing, Bucket.Available, this.residual, Bucket.Available, record.residual);
     }
     product.history.push(record);
@@ -672,19 +702,28 @@ export class Perps {
   /** Rebuilds every product's liquidation-price index from the accounts as they are. */
   reindex(): void {
     for (const product of this.products.values()) {
-      const longs: [number, number][] = [];
-      const shorts: [number, number][] = [];
+      const lows: [number, number][] = [];
+      const highs: [number, number][] = [];
       for (const id of product.holders) {
         if (this.multi.has(id)) continue;
         const v = this.positionLiquidation(id, product);
-        (v.size > 0 ? longs : shorts).push([v.price, id]);
+        const pos = this.accounts.get(id)!.positions.get(product.p.instrument)!;
+        const tier = tierOf(product.p.tiers, notionalUp(pos.size, product.mark, product.unit));
+        // Above the tier's largest notional, maintenance jumps to the next tier's rate.
+        const boundary = tier === undefined ? product.mark : Math.floor((tier.notionalMax * product.unit) / Math.abs(pos.size));
+        if (v.size > 0) {
+          lows.push([v.price, id]);
+          highs.push([boundary, id]);
+        } else {
+          highs.push([Math.min(v.price, boundary), id]);
+        }
       }
-      longs.sort((x, y) => x[0] - y[0]);
-      shorts.sort((x, y) => x[0] - y[0]);
-      product.liqLong = Float64Array.from(longs, (x) => x[0]);
-      product.liqLongAccounts = Int32Array.from(longs, (x) => x[1]);
-      product.liqShort = Float64Array.from(shorts, (x) => x[0]);
-      product.liqShortAccounts = Int32Array.from(shorts, (x) => x[1]);
+      lows.sort((x, y) => x[0] - y[0]);
+      highs.sort((x, y) => x[0] - y[0]);
+      product.lows = Float64Array.from(lows, (x) => x[0]);
+      product.lowAccounts = Int32Array.from(lows, (x) => x[1]);
+      product.highs = Float64Array.from(highs, (x) => x[0]);
+      product.highAccounts = Int32Array.from(highs, (x) => x[1]);
     }
     this.dirty.clear();
   }
@@ -700,7 +739,7 @@ export class Perps {
   }
 
   /**
-   * The mark moved from `from` to `to`: only accounts whose liquidation price lies between them (by
+   * The mark moved from `from` to `to`: only accounts whose safe interval has an end between them (by
    * the index), those changed since it was built (checked after every batch) and those on several
    * products can have crossed maintenance margin, either way. Each is checked exactly.
    */
@@ -709,7 +748,7 @@ export class Perps {
     const lo = Math.min(from, to);
     const hi = Math.max(from, to);
     let checked = 0;
-    for (const [prices, accounts] of [[product.liqLong, product.liqLongAccounts], [product.liqShort, product.liqShortAccounts]] as const) {
+    for (const [prices, accounts] of [[product.lows, product.lowAccounts], [product.highs, product.highAccounts]] as const) {
       let i = lowerBound(prices, lo);
       for (; i < prices.length && prices[i] <= hi; i++) {
         this.check(accounts[i]);
@@ -746,6 +785,11 @@ export class Perps {
     return out;
   }
 
+  /** A ledger posting touched an account's balance: if it has perp exposure, its margin is re-checked. */
+  noteLedger(account: number): void {
+    if (this.accounts.has(account)) this.dirty.add(account);
+  }
+
   /** Starts a batch: what the last one noted for the gateways is cleared. */
   beginBatch(): void {
     this.markChanged.clear();
@@ -762,9 +806,7 @@ export class Perps {
       action = checkPerpAction(body);
       switch (action.action) {
         case 'investor.assess': {
-          const participant = this.ledger.participants.get(action.participant);
-          if (!participant) return [NodeReject.InvalidAdminCommand, `no participant ${action.participant}`];
-          participant.professionalInvestor = action.professional && action.result === 'pass';
+          if (!this.ledger.participants.has(action.participant)) return [NodeReject.InvalidAdminCommand, `no participant ${action.participant}`];
           const { action: _, ...rest } = action;
           this.assessments.set(action.participant, { ...rest, operator, recordedAt: ts });
           return undefined;

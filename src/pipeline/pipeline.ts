@@ -186,6 +186,8 @@ export class Pipeline {
         this.queued(this.current!);
       }
       this.flush();
+      // Balances that moved (withdrawals, spot fills and holds, fees) change what covers margin.
+      this.ledger.pending.forEachSide((account) => this.perps.noteLedger(account));
       const last = batch[batch.length - 1];
       this.perps.reprice(last.ts);
     }
@@ -471,6 +473,7 @@ export class Pipeline {
     if (delta > 0) {
       const short = this.risk.fundsShort(account, o.asset, delta);
       if (short !== undefined) return this.reject(outcome, short);
+      if (this.perps.active && this.refused(this.perps.spendRefusal(o.account, o.asset, delta), outcome)) return;
       const sell = o.side === 1 ? this.venues.sellWorstCase(o.account, o.instrument, c.price, delta) : undefined;
       if (this.venueLimitRefused(o.account, o.asset, delta, outcome, sell?.value)) return;
       this.touch(o);
@@ -565,7 +568,10 @@ export class Pipeline {
       case EventKind.Rejected:
         this.reject(outcome, events.reason(i));
         if (this.pendingAmendDeltas[k] === NEW_ORDER) this.close(this.pendingOrders[k]!);
-        else if (this.pendingAmendDeltas[k] > 0) {
+        else if (this.pendingOrders[k]?.rq !== undefined && this.orders.has(this.pendingOrders[k]!.id)) {
+          // A refused amend of a perp order: its reservation goes back to what the order is.
+          this.perps.reserve(this.pendingOrders[k]!, true);
+        } else if (this.pendingAmendDeltas[k] > 0) {
           const order = this.pendingOrders[k]!;
           const delta = this.pendingAmendDeltas[k];
           this.touch(order);

@@ -264,7 +264,7 @@ export class NodeRuntime {
       for (const l of config.instruments) core.addInstrument(l.spec);
     }
     const perps = config.perps && checkPerpsConfig(config.perps, {
-      assets: new Set(config.assets.map((a) => a.code)), accounts: new Set(config.accounts.map((a) => a.id)),
+      assets: new Set(config.assets.map((a) => a.code)), accounts: new Map(config.accounts.map((a) => [a.id, a.kind])),
       instruments: new Map(config.instruments.map((l) => [l.spec.id, { base: l.base, quote: l.quote }])),
     });
     const pipeline = new Pipeline(ledger, core, config.instruments.map((l) => l.spec), perps);
