@@ -272,7 +272,7 @@ describe('margin holes closed', () => {
     expect(more.reasonName).toBe('InsufficientMargin');
   });
 
-  it('[PERP-2] [PERP-5] a snapshot keeps who may trade and who is at risk: a restored node decides as the live one', () => {
+  it('[PERP-2] [PERP-5] [PERP-6] a snapshot keeps who may trade and who is at risk: a restored node liquidates exactly as the live one', () => {
     const h = ready();
     h.ok({ type: 'admin', operator: 900, body: { action: 'investor.assess', participant: 3, professional: true, assessor: 'desk', assessedOn: '2026-11-01', expires: '2027-01-31', result: 'pass' } });
     h.deposit(BOB, 100_000);
@@ -281,17 +281,15 @@ describe('margin holes closed', () => {
     h.run([{ type: 'withdraw', key: 'bw', account: BOB, asset: 'QUOTE', amount: 90_000 }]); // equity 10,000 against MM 5,000
     const snapshot = { batch: h.journal.length, lastSeq: h.seq, core: h.pipeline.core.snapshot(), ledger: h.pipeline.ledger.state(), extra: structuredClone(h.pipeline.state()) };
     const restored = NodeRuntime.build(perpConfig(), snapshot).pipeline;
-    h.ts += 1;
-    const falling = h.run([]);
-    void falling;
-    const batch = SOURCE_KEYS.map((source) => ({ seq: h.seq + 1 + source, ts: h.ts + 1, command: { type: 'price' as const, source, underlying: 'BASE', price: 9_400, sourceTs: h.ts + 1 } }));
+    // The mark falls to 9,400: equity 4,000 against maintenance 4,700 — BOB is liquidated in that batch, on both.
+    const batch = SOURCE_KEYS.map((source, i) => ({ seq: h.seq + 1 + i, ts: h.ts + 1, command: { type: 'price' as const, source, underlying: 'BASE', price: 9_400, sourceTs: h.ts + 1 } }));
     h.pipeline.apply(batch.map((b) => ({ ...b, command: { ...b.command } })));
     restored.apply(batch.map((b) => ({ ...b, command: { ...b.command } })));
-    // 10 × (9,400 − 10,000) = −6,000: equity 4,000 against maintenance 4,700.
-    expect(h.perps.accountView(BOB)).toMatchObject({ equity: 4_000, maintenanceMargin: 4_700 });
-    expect([h.perps.atRisk.has(BOB), restored.perps.atRisk.has(BOB)]).toEqual([true, true]);
-    const order = { seq: h.seq + 10, ts: h.ts + 2, command: { type: 'order' as const, account: BOB, instrument: PERP, side: 0, orderType: 0, tif: 0, price: 9_000, qty: 1 } };
-    expect(restored.apply([{ ...order, command: { ...order.command } }])[0].reasonName).toBe(h.pipeline.apply([{ ...order, command: { ...order.command } }])[0].reasonName);
+    expect(h.perps.waterfall.steps.map((x) => x.stage)).toContain('adl');
+    expect(restored.perps.waterfall.steps).toEqual(h.perps.waterfall.steps);
+    expect(restored.ledger.takePending().equals(h.pipeline.ledger.takePending())).toBe(true);
+    expect([h.perps.accountView(BOB).positions, restored.perps.accountView(BOB).positions]).toEqual([[], []]);
+    expect(restored.perps.state()).toEqual(h.perps.state());
   });
 });
 

@@ -48,6 +48,10 @@ export interface PerpProduct {
   /** Circuit breaker: the mark moves at most markBandBps from where it stood when its window began. */
   markBandBps: number;
   markWindowMs: number;
+  /** Liquidation (PERP-6): the most of a fill's gain over the bankruptcy price the insurance fund keeps (bps of notional; default 50). */
+  liquidationFeeBps?: number;
+  /** How far from the mark a liquidation order may trade (bps; default 200): the slice's price-impact bound. */
+  liquidationImpactBps?: number;
 }
 
 export type CollateralKind = 'fiat' | 'stablecoin' | 'tokenized-deposit';
@@ -65,6 +69,8 @@ export interface PerpsConfig {
   clearingAccount: number;
   /** Where funding's rounding residual goes (the insurance fund). */
   residualAccount: number;
+  /** The insurance fund counts as depleted at or below this level (settlement units; default 0). */
+  insuranceFloor?: number;
 }
 
 /** A suitability assessment of a participant as a professional investor (PERP-2). */
@@ -81,12 +87,16 @@ export interface Assessment {
   recordedAt: number;
 }
 
+/** A backstop liquidity provider (PERP-6): takes what the book did not, at the bankruptcy price, up to its capacity. */
+export interface Backstop { account: number; capacity: number; status: 'active' | 'suspended' }
+
 export type PerpAction =
   | { action: 'investor.assess'; participant: number; professional: boolean; assessor: string; assessedOn: string; expires: string; result: 'pass' | 'fail' }
+  | { action: 'backstop.set'; backstop: Backstop }
   | { action: 'collateral.set'; entry: CollateralEntry }
   | { action: 'perp.set'; instrument: number; changes: Partial<Omit<PerpProduct, 'instrument' | 'symbol' | 'underlying'>> };
 
-export const PERP_ACTIONS: readonly PerpAction['action'][] = ['investor.assess', 'collateral.set', 'perp.set'];
+export const PERP_ACTIONS: readonly PerpAction['action'][] = ['investor.assess', 'collateral.set', 'perp.set', 'backstop.set'];
 
 export function isPerpAction(body: { action?: unknown }): boolean {
   return (PERP_ACTIONS as readonly unknown[]).includes(body.action);
@@ -161,6 +171,8 @@ function productFields(o: Record<string, unknown>, partial: boolean): Partial<Pr
   if (has('basisMinutes')) out.basisMinutes = whole(o.basisMinutes, 'basisMinutes', 1, DAY_MINUTES);
   if (has('markBandBps')) out.markBandBps = whole(o.markBandBps, 'markBandBps', 1, BPS_ONE);
   if (has('markWindowMs')) out.markWindowMs = whole(o.markWindowMs, 'markWindowMs', 1_000, 3_600_000);
+  if (o.liquidationFeeBps !== undefined) out.liquidationFeeBps = whole(o.liquidationFeeBps, 'liquidationFeeBps', 0, 1_000);
+  if (o.liquidationImpactBps !== undefined) out.liquidationImpactBps = whole(o.liquidationImpactBps, 'liquidationImpactBps', 1, 5_000);
   return out;
 }
 
@@ -220,6 +232,12 @@ export function checkPerpAction(body: unknown): PerpAction {
       };
     }
     case 'collateral.set': return { action: o.action, entry: checkCollateral(o.entry) };
+    case 'backstop.set': {
+      const b = o.backstop as Record<string, unknown> | undefined;
+      if (typeof b !== 'object' || b === null) throw new AdminError('backstop must be an object');
+      if (b.status !== 'active' && b.status !== 'suspended') throw new AdminError('status must be active or suspended');
+      return { action: o.action, backstop: { account: whole(b.account, 'account', 1, 0xffffffff), capacity: whole(b.capacity, 'capacity', 0, Number.MAX_SAFE_INTEGER), status: b.status } };
+    }
     case 'perp.set': {
       if (typeof o.changes !== 'object' || o.changes === null) throw new AdminError('changes must be an object');
       return { action: o.action, instrument: whole(o.instrument, 'instrument', 1, 0xffffffff), changes: o.changes as Partial<ProductFields> };

@@ -21,8 +21,9 @@ import { NodeReject } from '../risk/reasons.js';
 import { AdminError } from '../venues/admin.js';
 import {
   BPS_ONE, RATE_ONE, changedProduct, checkPerpAction,
-  type Assessment, type CollateralEntry, type PerpAction, type PerpProduct, type PerpsConfig,
+  type Assessment, type Backstop, type CollateralEntry, type PerpAction, type PerpProduct, type PerpsConfig,
 } from './config.js';
+import { REPORTS_KEPT, Waterfall, adlRanking, type Notice, type PostEventReport } from './liquidation.js';
 import {
   computeIndex, fundingBasis, fundingRateE8, impactPrice, markBounds, premiumE8, rawMark,
   type Contribution, type MarkInputs, type SourcePrice,
@@ -54,9 +55,9 @@ export interface Position {
 }
 
 /** An account's open perp orders on one product: what they could add either way. */
-interface Reservation { buyQty: number; buyNotional: number; sellQty: number; sellNotional: number; reduceBuy: number; reduceSell: number }
+export interface Reservation { buyQty: number; buyNotional: number; sellQty: number; sellNotional: number; reduceBuy: number; reduceSell: number }
 
-interface PerpAccount {
+export interface PerpAccount {
   id: number;
   positions: Map<number, Position>;
   orders: Map<number, Reservation>;
@@ -68,7 +69,7 @@ interface PerpAccount {
 
 export interface FundingRecord { ts: number; rateE8: number; mark: number; index: number; paid: number; received: number; residual: number; positions: number }
 
-interface Product {
+export interface Product {
   p: PerpProduct;
   terms: InstrumentTerms;
   /** Quote units of qty × price: notional = qty × price ÷ unit. */
@@ -108,6 +109,8 @@ interface Product {
 export interface PositionView {
   instrument: number; symbol: string; size: number; entryPrice: number; mark: number; notional: number;
   unrealizedPnl: number; realizedPnl: number; funding: number; initialMargin: number; maintenanceMargin: number; liquidationPrice: number;
+  /** Auto-deleveraging likelihood (PERP-9): quintile 1 (last) to 5 (first) among its side's positions. */
+  adlRank: number;
 }
 
 export interface AccountView {
@@ -131,7 +134,16 @@ export interface PerpsState {
   assessments: Assessment[];
   collateral: CollateralEntry[];
   lastSourceTs: [string, number][];
+  /** Absent before part 2 (liquidation) existed. */
+  backstops?: Backstop[];
+  reports?: PostEventReport[];
+  notices?: Notice[];
+  depleted?: boolean;
+  liquidationOrders?: number;
 }
+
+/** Liquidation orders' ids start here, far above any sequence number (an order's id is its sequence number). */
+export const LIQUIDATION_ID_BASE = 2 ** 52;
 
 const EMPTY_FLOAT = new Float64Array(0);
 const EMPTY_INT = new Int32Array(0);
@@ -150,9 +162,11 @@ export class Perps {
   readonly accounts = new Map<number, PerpAccount>();
   readonly assessments = new Map<number, Assessment>();
   readonly collateral = new Map<string, CollateralEntry>();
-  private readonly settle: number;
+  /** The settlement asset (index). */
+  readonly settle: number;
   readonly clearing: number;
-  private readonly residual: number;
+  /** The insurance fund's account (funding's residual goes there too). */
+  readonly residual: number;
   private readonly feesAccount: number;
   /** Each source key's last own time per index (`key|underlying` → µs): updates must move forward. */
   private readonly lastSourceTs = new Map<string, number>();
@@ -167,6 +181,17 @@ export class Perps {
   readonly touched = new Set<number>();
   /** Accounts whose positions changed in the batch (their reduce-only orders are checked). */
   private readonly positionChanged = new Set<number>();
+  /** Backstop liquidity providers by account (PERP-6). */
+  readonly backstops = new Map<number, Backstop>();
+  /** The liquidation waterfall, and what it produced: post-event reports and notices kept (PERP-8, PERP-9). */
+  readonly waterfall: Waterfall;
+  readonly reports: PostEventReport[] = [];
+  readonly notices: Notice[] = [];
+  /** Liquidation orders placed so far (their ids follow LIQUIDATION_ID_BASE). */
+  private liquidationOrders = 0;
+  /** The sequencer time of the batch being applied (µs). */
+  now = 0;
+  private readonly ticks = new Map<number, number>();
   /** In the batch being applied: time spent re-margining after mark changes (µs) and accounts checked (the benchmark's figures). */
   remarginUs = 0;
   remarginChecked = 0;
@@ -176,6 +201,7 @@ export class Perps {
     this.clearing = config?.clearingAccount ?? 0;
     this.residual = config?.residualAccount ?? 0;
     this.feesAccount = [...ledger.accounts.values()].find((a) => a.kind === AccountKind.Fees)?.id ?? 0;
+    this.waterfall = new Waterfall(this, config?.insuranceFloor ?? 0);
     if (!config) return;
     ledger.mayGoNegative.add(this.clearing);
     for (const e of config.collateral) this.collateral.set(e.asset, { ...e });
@@ -200,12 +226,57 @@ export class Perps {
     if (p.bookInstrument !== undefined) this.bookSources.set(p.bookInstrument, [...(this.bookSources.get(p.bookInstrument) ?? []), product]);
   }
 
-  /** The instruments' reference prices, the first marks (before any source has priced them). */
-  setInitialMarks(refPrices: ReadonlyMap<number, number>): void {
+  /** The instruments' reference prices (the first marks, before any source has priced them) and ticks. */
+  setInitialMarks(refPrices: ReadonlyMap<number, number>, ticks: ReadonlyMap<number, number> = new Map()): void {
     for (const [id, product] of this.products) if (product.mark === 0) product.mark = refPrices.get(id) ?? 0;
+    for (const [id, tick] of ticks) this.ticks.set(id, tick);
   }
 
-  private account(id: number): PerpAccount {
+  tickOf(instrument: number): number | undefined { return this.ticks.get(instrument); }
+
+  /** The insurance fund's level (its available settlement balance). */
+  fundLevel(): number {
+    return this.ledger.balanceOf(this.residual * 4096 + this.settle).available;
+  }
+
+  /** The next liquidation order's id. */
+  nextLiquidationId(): number {
+    return LIQUIDATION_ID_BASE + ++this.liquidationOrders;
+  }
+
+  /** What would be left of the account's available margin with this order added (its own loss charged in full). */
+  marginAfter(accountId: number, instrument: number, side: number, price: number, qty: number, reduceOnly = false): number {
+    const product = this.products.get(instrument)!;
+    const before = this.figures(accountId);
+    const after = this.figures(accountId, { instrument, side, price, qty, reduceOnly });
+    const own = reduceOnly ? 0 : Math.max(0, side === 0
+      ? notionalUp(qty, price, product.unit) - mulDiv(qty, product.mark, product.unit, false)
+      : mulDiv(qty, product.mark, product.unit, true) - mulDiv(qty, price, product.unit, false));
+    return after.equity - (after.im - after.openLoss + before.openLoss + own);
+  }
+
+  /** A position moves between two accounts at a price outside the book (backstop, auto-deleveraging). */
+  transfer(seq: number, product: Product, buyer: number, seller: number, qty: number, notional: number): void {
+    this.trade(seq, product, this.account(buyer), qty, notional);
+    this.trade(seq, product, this.account(seller), -qty, -notional);
+  }
+
+  /** ADL quintiles of a product's positions, as of the last second of sequencer time (computed at most once a second). */
+  adlRanks(instrument: number): Map<number, number> {
+    const product = this.products.get(instrument)!;
+    const second = Math.floor(this.now / 1_000_000);
+    const cached = this.rankCache.get(instrument);
+    if (cached && cached.second === second && cached.holders === product.holders.size) return cached.ranks;
+    const ranks = new Map<number, number>();
+    for (const side of ['long', 'short'] as const) for (const r of adlRanking(this, product, side)) ranks.set(r.account, r.bucket);
+    this.rankCache.set(instrument, { second, holders: product.holders.size, ranks });
+    return ranks;
+  }
+
+  private readonly rankCache = new Map<number, { second: number; holders: number; ranks: Map<number, number> }>();
+
+  /** The account's perps record, made when first needed (the waterfall's too). */
+  account(id: number): PerpAccount {
     let a = this.accounts.get(id);
     if (!a) {
       a = { id, positions: new Map(), orders: new Map(), owed: 0, reduceOnly: new Set() };
@@ -413,7 +484,7 @@ export class Perps {
   // ---- money: what an account pays and receives in the settlement asset ----
 
   /** The account pays `amount` to `to`: from its available settlement balance, the rest paid by the clearing account and owed to it. */
-  private pay(seq: number, cause: Cause, a: PerpAccount, to: number, amount: number): void {
+  pay(seq: number, cause: Cause, a: PerpAccount, to: number, amount: number): void {
     if (amount <= 0) return;
     const available = this.ledger.balance(a.id, this.settle).available;
     const paid = Math.max(0, Math.min(available, amount));
@@ -426,7 +497,7 @@ export class Perps {
   }
 
   /** The account receives `amount` from `from`, what it owes the clearing account repaid first. */
-  private receive(seq: number, cause: Cause, a: PerpAccount, from: number, amount: number): void {
+  receive(seq: number, cause: Cause, a: PerpAccount, from: number, amount: number): void {
     if (amount <= 0) return;
     const repay = Math.min(a.owed, amount);
     a.owed -= repay;
@@ -466,7 +537,7 @@ export class Perps {
     return refusal;
   }
 
-  private trade(seq: number, product: Product, a: PerpAccount, delta: number, deltaCost: number): void {
+  trade(seq: number, product: Product, a: PerpAccount, delta: number, deltaCost: number): void {
     const id = product.p.instrument;
     let pos = a.positions.get(id);
     if (!pos) {
@@ -635,6 +706,7 @@ export class Perps {
 
   /** After a batch: index and mark of every product at `ts`, and re-margin where the mark moved. */
   reprice(ts: number): void {
+    this.now = ts;
     for (const product of this.products.values()) {
       const r = computeIndex(product.p, product.prices, ts, product.index);
       product.index = r.index;
@@ -674,7 +746,7 @@ export class Perps {
   // ---- re-margining (PERP-7) ----
 
   /** Whether an account is below maintenance margin now; keeps atRisk. */
-  private check(id: number): void {
+  check(id: number): void {
     const a = this.accounts.get(id);
     let equity: number;
     let mm: number;
@@ -785,6 +857,22 @@ export class Perps {
     return out;
   }
 
+  /**
+   * The waterfall on every account at risk (PERP-6), after the batch's own commands; its reports and
+   * notices are kept. Rounds repeat while deleveraging leaves others at risk (a few at most).
+   */
+  liquidate(ops: import('./liquidation.js').WaterfallOps, seq: number, ts: number): void {
+    for (let round = 0; round < 4 && this.atRisk.size > 0; round++) {
+      const targets = [...this.atRisk].sort((x, y) => x - y);
+      this.waterfall.run(targets, ops, seq, ts);
+      if (this.dirty.size > 0) this.checkDirty();
+    }
+    for (const r of this.waterfall.reports) this.reports.push(r);
+    for (const n of this.waterfall.notices) this.notices.push(n);
+    if (this.reports.length > REPORTS_KEPT) this.reports.splice(0, this.reports.length - REPORTS_KEPT);
+    if (this.notices.length > REPORTS_KEPT) this.notices.splice(0, this.notices.length - REPORTS_KEPT);
+  }
+
   /** A ledger posting touched an account's balance: if it has perp exposure, its margin is re-checked. */
   noteLedger(account: number): void {
     if (this.accounts.has(account)) this.dirty.add(account);
@@ -794,6 +882,7 @@ export class Perps {
   beginBatch(): void {
     this.markChanged.clear();
     this.touched.clear();
+    this.waterfall.beginBatch();
     this.remarginUs = 0;
     this.remarginChecked = 0;
   }
@@ -809,6 +898,13 @@ export class Perps {
           if (!this.ledger.participants.has(action.participant)) return [NodeReject.InvalidAdminCommand, `no participant ${action.participant}`];
           const { action: _, ...rest } = action;
           this.assessments.set(action.participant, { ...rest, operator, recordedAt: ts });
+          return undefined;
+        }
+        case 'backstop.set': {
+          const account = this.ledger.accounts.get(action.backstop.account);
+          // The house never takes the other side of a liquidation: only clients may commit.
+          if (!account || account.kind !== AccountKind.Client) return [NodeReject.InvalidAdminCommand, `account ${action.backstop.account} is not a client account: only clients may be backstop providers`];
+          this.backstops.set(action.backstop.account, { ...action.backstop });
           return undefined;
         }
         case 'collateral.set': {
@@ -853,6 +949,7 @@ export class Perps {
         unrealizedPnl: valueAt(pos.size, product.mark, product.unit) - pos.cost, realizedPnl: pos.realized, funding: pos.funding,
         initialMargin: initialMargin(product.p.tiers, notional), maintenanceMargin: maintenanceMargin(product.p.tiers, notional),
         liquidationPrice: this.positionLiquidation(id, product).price,
+        adlRank: this.adlRanks(pos.instrument).get(id) ?? 1,
       });
     }
     return {
@@ -913,6 +1010,11 @@ export class Perps {
       assessments: [...this.assessments.values()],
       collateral: [...this.collateral.values()],
       lastSourceTs: [...this.lastSourceTs],
+      backstops: [...this.backstops.values()].map((b) => ({ ...b })),
+      reports: [...this.reports],
+      notices: [...this.notices],
+      depleted: this.waterfall.depleted,
+      liquidationOrders: this.liquidationOrders,
     };
   }
 
@@ -947,6 +1049,12 @@ export class Perps {
     this.activeCollateral = undefined;
     this.lastSourceTs.clear();
     for (const [k, v] of state.lastSourceTs) this.lastSourceTs.set(k, v);
+    this.backstops.clear();
+    for (const b of state.backstops ?? []) this.backstops.set(b.account, { ...b });
+    this.reports.splice(0, this.reports.length, ...(state.reports ?? []));
+    this.notices.splice(0, this.notices.length, ...(state.notices ?? []));
+    this.waterfall.depleted = state.depleted ?? false;
+    this.liquidationOrders = state.liquidationOrders ?? 0;
     for (const o of openOrders) if (this.products.has(o.instrument)) { o.rq = 0; o.rl = o.limit; this.reserve(o, true); }
     this.reindex();
     for (const id of this.accounts.keys()) this.check(id);

@@ -199,6 +199,8 @@ export function runStress(s: Scenario): StressResult {
       if (e.trade) trades.push(...trade(e.trade.book === 'perp' ? PERP : SPOT, e.trade.price, e.trade.qty));
     }
     run([{ type: 'admin', operator: 0, body: { action: 'clock' } }, ...prices(Object.fromEntries(live)), ...trades]);
+    // An account the batch found below maintenance margin went through the waterfall (its first step cancels its orders).
+    const hit = new Set(pipeline.perps.waterfall.steps.map((x) => x.account));
     const m = pipeline.perps.marketView(PERP);
     steps.push({
       t, index: m.index / USD, mark: m.mark / USD, lastTrade: m.lastTrade / USD, degraded: m.degraded, clamped: m.clamped,
@@ -210,7 +212,7 @@ export function runStress(s: Scenario): StressResult {
       const r = results[i];
       r.minEquity = Math.min(r.minEquity, v.equity / USD);
       r.maxMarginRatioBps = Math.max(r.maxMarginRatioBps, v.marginRatioBps);
-      if (r.liquidatedAt === null && pipeline.perps.atRisk.has(FIRST_ACCOUNT + i)) r.liquidatedAt = t;
+      if (r.liquidatedAt === null && (hit.has(FIRST_ACCOUNT + i) || pipeline.perps.atRisk.has(FIRST_ACCOUNT + i))) r.liquidatedAt = t;
     });
   }
   return { scenario: s.name, description: s.description ?? '', steps, accounts: results, liquidated: results.filter((r) => r.liquidatedAt !== null).map((r) => r.name) };

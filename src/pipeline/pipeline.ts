@@ -13,7 +13,8 @@ import { assert } from '../assert.js';
 import { PreTradeRisk } from '../risk/risk.js';
 import { NodeReject, rejectName } from '../risk/reasons.js';
 import { Venues, type VenuesState } from '../venues/venues.js';
-import { Perps, type PerpsState, type PriceCommand } from '../perps/perps.js';
+import { LIQUIDATION_ID_BASE, Perps, type PerpsState, type PriceCommand } from '../perps/perps.js';
+import type { WaterfallOps } from '../perps/liquidation.js';
 import { isPerpAction, type PerpsConfig } from '../perps/config.js';
 import type { AdminAction } from '../venues/admin.js';
 import {
@@ -130,8 +131,24 @@ export class Pipeline {
     this.feesAccount = fees[0].id;
     this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), new Map(specs.map((spec) => [spec.id, spec.refPrice])));
     this.perps = new Perps(ledger, core, perps, this.orders);
-    this.perps.setInitialMarks(new Map(specs.map((spec) => [spec.id, spec.refPrice])));
+    this.perps.setInitialMarks(new Map(specs.map((spec) => [spec.id, spec.refPrice])), new Map(specs.map((spec) => [spec.id, spec.tickSize])));
   }
+
+  /** What the liquidation waterfall asks of the pipeline: cancels, IOC orders, running them (reported under the batch's last command). */
+  private readonly waterfallOps: WaterfallOps = {
+    cancelAll: (account) => this.cancelAccount(account),
+    ioc: (account, instrument, side, limit, qty) => {
+      if (this.core.pending === this.core.batchCommandsMax) this.flush();
+      const terms = this.ledger.instruments.get(instrument)!;
+      const order: OpenOrder = { id: this.perps.nextLiquidationId(), account, instrument, side, limit, remaining: qty, held: 0, asset: terms.quote, mark: 0 };
+      this.passing.push(order);
+      this.touch(order, 0);
+      this.open(order, false);
+      this.core.newOrder(instrument, order.id, account, side, 0, 1, limit, qty, 0, 0);
+      this.queued(this.current!, order, NEW_ORDER);
+    },
+    flush: () => this.flush(),
+  };
 
   /** Queues the cancel of an account's every open order, reported under the current command. */
   private cancelAccount(account: number): void {
@@ -190,6 +207,11 @@ export class Pipeline {
       this.ledger.pending.forEachSide((account) => this.perps.noteLedger(account));
       const last = batch[batch.length - 1];
       this.perps.reprice(last.ts);
+      // Accounts below maintenance margin go through the liquidation waterfall now, in this batch (PERP-6).
+      if (this.perps.atRisk.size > 0) {
+        this.seq = last.seq;
+        this.perps.liquidate(this.waterfallOps, last.seq, last.ts);
+      }
     }
     if (this.venues.active && batch.length > 0) this.venues.checkLimits(batch[batch.length - 1].seq, batch[batch.length - 1].ts);
     this.testFault?.(this);
@@ -637,6 +659,7 @@ export class Pipeline {
   /** A fill on a perpetual: positions change (PnL realized through the clearing account), fees in the settlement asset. */
   private perpFill(events: EventBatch, i: number, taker: OpenOrder, maker: OpenOrder, buyer: OpenOrder, seller: OpenOrder, terms: InstrumentTerms, notional: number): void {
     this.perps.fill(this.seq, buyer.account, seller.account, taker.instrument, events.price(i), events.qty(i), notional);
+    if (taker.id > LIQUIDATION_ID_BASE) this.perps.waterfall.filled(taker.account, taker.instrument, events.qty(i), notional);
     for (const [o, isTaker] of [[taker, true], [maker, false]] as const) {
       const tier = this.ledger.fees.tier(this.ledger.accounts.get(o.account)!.feeTier);
       const fee = feeOf(notional, isTaker ? tier.takerBps : tier.makerBps);

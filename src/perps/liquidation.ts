@@ -1,0 +1,418 @@
+// The liquidation waterfall (PERP-6, PERP-8, PERP-9), run by the pipeline at the end of a batch on
+// every account whose equity is below maintenance margin, in this disclosed order:
+//   0. its open orders are cancelled (what they held returns to its collateral); if that restores
+//      maintenance, it stops there;
+//   1. the book: an IOC per position, never past its bankruptcy price nor further from the mark than
+//      liquidationImpactBps; a fill better than bankruptcy pays the insurance fund up to
+//      liquidationFeeBps of its notional, the rest stays the account's;
+//   2. backstop liquidity providers take what is left at the bankruptcy price, pro rata by their
+//      committed capacity, each only as far as its own margin allows;
+//   3. the insurance fund: the book again, past the bankruptcy price as far as the fund can pay the
+//      difference (and the impact bound allows); the fund pays it;
+//   4. auto-deleveraging: what is left closes against opposite positions at the bankruptcy price,
+//      the highest ranked first (profit × effective leverage, in quintile buckets), pro rata within
+//      a bucket, exactly the quantity left — never more.
+// The bankruptcy price is where the account's equity would be zero (its equity shared among its
+// positions by notional); rounded for the account, so its equity never goes below zero and it owes
+// nothing for the positions closed. The house account never takes the other side. Everything is
+// part of the batch (sequenced, journaled, replayed): a crash mid-waterfall recovers it exactly once.
+import { mulDiv } from '../ledger/fees.js';
+import { Cause } from '../ledger/model.js';
+import { BPS_ONE, type Backstop } from './config.js';
+import type { Contribution } from './prices.js';
+import { notionalUp, valueAt } from './margin.js';
+import type { Perps, Product } from './perps.js';
+
+/** What the pipeline does for the waterfall: cancels, IOC orders for an account, and running them. */
+export interface WaterfallOps {
+  /** Queues the cancel of every open order of the account. */
+  cancelAll(account: number): void;
+  /** Queues an IOC order for the account (it bypasses pre-trade checks: it only reduces). */
+  ioc(account: number, instrument: number, side: number, limit: number, qty: number): void;
+  /** Runs what is queued. */
+  flush(): void;
+}
+
+export type Stage = 'cancel' | 'book' | 'backstop' | 'insurance' | 'adl' | 'cover';
+
+/** One step of a waterfall, as it happened (no identities beyond account ids kept in the node's state). */
+export interface WaterfallStep { stage: Stage; account: number; instrument: number; side: number; qty: number; price: number; amount: number }
+
+export interface PostEventReport {
+  id: string;
+  seq: number;
+  ts: number;
+  triggers: ('backstop' | 'insurance-depletion' | 'adl')[];
+  products: { instrument: number; symbol: string; mark: number; index: number; sources: Contribution[] }[];
+  /** The liquidated positions, without identities: side, size, bankruptcy price. */
+  liquidated: { instrument: number; side: 'long' | 'short'; size: number; bankruptcyPrice: number }[];
+  /** What each stage closed: quantities and prices (ADL: each counterparty position's quantity, anonymously). */
+  timeline: { stage: Stage; instrument: number; qty: number; price: number; amount: number }[];
+  fundBefore: number;
+  fundAfter: number;
+  text: string;
+}
+
+export interface Notice { seq: number; ts: number; kind: 'insurance-depleted' | 'insurance-restored'; fund: number; text: string }
+
+/** Reports and notices kept in the node's state. */
+export const REPORTS_KEPT = 500;
+
+interface Plan { account: number; product: Product; side: number; bankruptcy: number; closed: number; closedNotional: number }
+
+/** ADL quintile buckets of one side of a product: 5 is deleveraged first. */
+export function adlRanking(perps: Perps, product: Product, side: 'long' | 'short', exclude: ReadonlySet<number> = new Set()): { account: number; size: number; score: number; bucket: number }[] {
+  const out: { account: number; size: number; score: number; bucket: number }[] = [];
+  for (const id of product.holders) {
+    if (exclude.has(id)) continue;
+    const pos = perps.accounts.get(id)!.positions.get(product.p.instrument)!;
+    if ((pos.size > 0) !== (side === 'long')) continue;
+    const value = valueAt(pos.size, product.mark, product.unit);
+    const pnl = value - pos.cost;
+    const f = perps.figures(id);
+    // profit (as a share of entry) × effective leverage (notional ÷ equity); losers and those without equity rank last.
+    const score = pnl > 0 && f.equity > 0 ? (pnl / Math.abs(pos.cost)) * (Math.abs(value) / f.equity) : pnl > 0 ? Number.MAX_VALUE : pnl / Math.abs(pos.cost || 1) - 1e9;
+    out.push({ account: id, size: Math.abs(pos.size), score, bucket: 1 });
+  }
+  out.sort((x, y) => y.score - x.score || x.account - y.account);
+  out.forEach((x, i) => (x.bucket = 5 - Math.floor((i * 5) / out.length)));
+  return out;
+}
+
+export class Waterfall {
+  /** Steps and reports of the batch being applied (the gateways read them after it). */
+  readonly steps: WaterfallStep[] = [];
+  readonly reports: PostEventReport[] = [];
+  readonly notices: Notice[] = [];
+  /** Whether the fund is depleted (at or below its floor) now. */
+  depleted = false;
+  /** Fills of liquidation orders in the flush being run: `account|instrument` → quantity and notional. */
+  private readonly fills = new Map<string, { qty: number; notional: number }>();
+
+  /** A liquidation order filled (the pipeline tells). */
+  filled(account: number, instrument: number, qty: number, notional: number): void {
+    const key = `${account}|${instrument}`;
+    const f = this.fills.get(key);
+    if (f) {
+      f.qty += qty;
+      f.notional += notional;
+    } else this.fills.set(key, { qty, notional });
+  }
+
+  constructor(private readonly perps: Perps, private readonly floor: number) {}
+
+  fund(): number {
+    return this.perps.fundLevel();
+  }
+
+  /** Clears what the last batch noted for the gateways (the kept reports stay in the state). */
+  beginBatch(): void {
+    this.steps.length = 0;
+    this.reports.length = 0;
+    this.notices.length = 0;
+  }
+
+  /** The bankruptcy price of each of the account's positions: its equity shared by notional. */
+  private bankruptcy(account: number): Map<number, number> {
+    const a = this.perps.accounts.get(account);
+    const out = new Map<number, number>();
+    if (!a || a.positions.size === 0) return out;
+    const equity = this.perps.figures(account).equity;
+    let total = 0;
+    for (const pos of a.positions.values()) total += notionalUp(pos.size, this.perps.products.get(pos.instrument)!.mark, this.perps.products.get(pos.instrument)!.unit);
+    for (const pos of a.positions.values()) {
+      const product = this.perps.products.get(pos.instrument)!;
+      const n = notionalUp(pos.size, product.mark, product.unit);
+      const share = total === 0 ? 0 : Math.floor((equity * n) / total);
+      const q = Math.abs(pos.size);
+      // Where value(size, B) − value(size, mark) = −share; rounded so the account keeps ≥ 0.
+      const b = pos.size > 0 ? Math.ceil(product.mark - (share * product.unit) / q) : Math.floor(product.mark + (share * product.unit) / q);
+      out.set(pos.instrument, Math.max(1, b));
+    }
+    return out;
+  }
+
+  /** The account's equity were its positions closed at these prices. */
+  private equityAt(account: number, prices: ReadonlyMap<number, number>): number {
+    const a = this.perps.accounts.get(account);
+    let e = this.perps.collateralValue(account) - (a?.owed ?? 0);
+    for (const pos of a?.positions.values() ?? []) {
+      const product = this.perps.products.get(pos.instrument)!;
+      e += valueAt(pos.size, prices.get(pos.instrument) ?? product.mark, product.unit) - pos.cost;
+    }
+    return e;
+  }
+
+  private step(stage: Stage, account: number, instrument: number, side: number, qty: number, price: number, amount: number): void {
+    this.steps.push({ stage, account, instrument, side, qty, price, amount });
+  }
+
+  /** Runs the waterfall on the accounts at risk; returns whether anything was done. */
+  run(targets: number[], ops: WaterfallOps, seq: number, ts: number): boolean {
+    if (targets.length === 0) return false;
+    const perps = this.perps;
+    const fundBefore = this.fund();
+    const first = this.steps.length;
+    // 0. Open orders go: what they held returns (a spot buy's hold is collateral again).
+    for (const t of targets) {
+      ops.cancelAll(t);
+      this.step('cancel', t, 0, 0, 0, 0, 0);
+    }
+    ops.flush();
+    const live = targets.filter((t) => {
+      perps.check(t);
+      return perps.atRisk.has(t);
+    });
+    if (live.length === 0) return true;
+    const liquidating = new Set(live);
+    const plans: Plan[] = [];
+    let prices = new Map<number, Map<number, number>>();
+    for (const t of live) {
+      const b = this.bankruptcy(t);
+      prices.set(t, b);
+      for (const pos of perps.accounts.get(t)!.positions.values()) {
+        const product = perps.products.get(pos.instrument)!;
+        plans.push({ account: t, product, side: pos.size > 0 ? 1 : 0, bankruptcy: b.get(pos.instrument)!, closed: 0, closedNotional: 0 });
+      }
+    }
+    const liquidated = plans.map((p) => ({ instrument: p.product.p.instrument, side: (p.side === 1 ? 'long' : 'short') as 'long' | 'short', size: this.size(p), bankruptcyPrice: p.bankruptcy }));
+    // 1. The book, never past bankruptcy.
+    this.book(plans, ops, (p) => p.bankruptcy, 'book');
+    // What fills gained over bankruptcy pays the fund its fee; the rest stays the account's.
+    for (const t of live) {
+      const fills = plans.filter((p) => p.account === t);
+      const surplus = this.equityAt(t, prices.get(t)!);
+      const feeCap = fills.reduce((s, p) => s + mulDiv(p.closedNotional, p.product.p.liquidationFeeBps ?? 50, BPS_ONE, true), 0);
+      const fee = Math.min(Math.max(0, surplus), feeCap);
+      if (fee > 0) {
+        perps.pay(seq, Cause.LiquidationFee, perps.account(t), perps.residual, fee);
+        this.step('book', t, 0, 0, 0, 0, fee);
+      }
+    }
+    // 2. Backstop providers at the (new) bankruptcy price.
+    prices = this.reprice(live, plans);
+    const usedBackstop = this.backstop(plans, seq);
+    // 3. The insurance fund: the book past bankruptcy as far as the fund can pay the difference.
+    prices = this.reprice(live, plans);
+    let room = Math.max(0, this.fund() - this.floor);
+    const insured = this.book(plans, ops, (p) => {
+      const left = this.size(p);
+      if (left === 0 || room === 0) return undefined;
+      const reach = Math.floor((room * p.product.unit) / left);
+      const limit = p.side === 1 ? p.bankruptcy - reach : p.bankruptcy + reach;
+      room -= Math.floor((Math.abs(p.bankruptcy - limit) * left) / p.product.unit);
+      return limit;
+    }, 'insurance');
+    for (const t of live) this.cover(t, prices.get(t)!, seq, 'insurance');
+    // 4. ADL at the bankruptcy price, exactly what is left.
+    prices = this.reprice(live, plans);
+    const deleveraged = this.adl(plans, liquidating, seq);
+    // Anything left below zero (rounding) the fund covers, as far as it can.
+    for (const t of live) this.cover(t, new Map(), seq, 'cover');
+    for (const t of live) perps.check(t);
+    // The fund's state, and a report when more than the book was needed.
+    const fundAfter = this.fund();
+    const wasDepleted = this.depleted;
+    this.depleted = fundAfter <= this.floor;
+    if (this.depleted !== wasDepleted) {
+      this.notices.push({
+        seq, ts, kind: this.depleted ? 'insurance-depleted' : 'insurance-restored', fund: fundAfter,
+        text: this.depleted
+          ? `the insurance fund is depleted (${fundAfter}): positions may be auto-deleveraged`
+          : `the insurance fund is restored (${fundAfter})`,
+      });
+    }
+    const triggers: PostEventReport['triggers'] = [];
+    if (usedBackstop) triggers.push('backstop');
+    if (this.depleted && !wasDepleted) triggers.push('insurance-depletion');
+    if (deleveraged) triggers.push('adl');
+    void insured;
+    if (triggers.length > 0) {
+      const instruments = [...new Set(plans.map((p) => p.product.p.instrument))].sort((x, y) => x - y);
+      this.reports.push({
+        id: `PER-${seq}`, seq, ts, triggers,
+        products: instruments.map((id) => {
+          const m = perps.marketView(id);
+          return { instrument: id, symbol: m.symbol, mark: m.mark, index: m.index, sources: m.contributions };
+        }),
+        liquidated,
+        timeline: this.steps.slice(first).filter((s) => s.stage !== 'cancel').map((s) => ({ stage: s.stage, instrument: s.instrument, qty: s.qty, price: s.price, amount: s.amount })),
+        fundBefore, fundAfter,
+        text: `${liquidated.length} position(s) liquidated: ${triggers.join(', ')}; insurance fund ${fundBefore} → ${fundAfter}`,
+      });
+    }
+    return true;
+  }
+
+  private size(p: Plan): number {
+    return Math.abs(this.perps.accounts.get(p.account)?.positions.get(p.product.p.instrument)?.size ?? 0);
+  }
+
+  /** Bankruptcy prices again after a stage changed the accounts' equity. */
+  private reprice(live: number[], plans: Plan[]): Map<number, Map<number, number>> {
+    const out = new Map<number, Map<number, number>>();
+    for (const t of live) out.set(t, this.bankruptcy(t));
+    for (const p of plans) p.bankruptcy = out.get(p.account)!.get(p.product.p.instrument) ?? p.bankruptcy;
+    return out;
+  }
+
+  /** IOC orders for each plan with a limit (bounded by the impact band around the mark, on the tick). */
+  private book(plans: Plan[], ops: WaterfallOps, limitOf: (p: Plan) => number | undefined, stage: Stage): boolean {
+    const before = plans.map((p) => this.size(p));
+    let any = false;
+    plans.forEach((p, i) => {
+      if (before[i] === 0) return;
+      const raw = limitOf(p);
+      if (raw === undefined) return;
+      const m = p.product.mark;
+      const band = Math.floor((m * (p.product.p.liquidationImpactBps ?? 200)) / BPS_ONE);
+      const tick = p.product.terms.priceDivisor; // any multiple of it is a notional in whole units
+      const spec = this.perps.tickOf(p.product.p.instrument) ?? tick;
+      // A sell never below its limit, a buy never above: rounded toward the mark onto the tick.
+      const limit = p.side === 1 ? Math.ceil(Math.max(raw, m - band) / spec) * spec : Math.floor(Math.min(raw, m + band) / spec) * spec;
+      if (limit <= 0) return;
+      ops.ioc(p.account, p.product.p.instrument, p.side, limit, before[i]);
+      any = true;
+    });
+    if (!any) return false;
+    this.fills.clear();
+    ops.flush();
+    let filled = false;
+    for (const p of plans) {
+      const f = this.fills.get(`${p.account}|${p.product.p.instrument}`);
+      if (!f) continue;
+      filled = true;
+      p.closed += f.qty;
+      p.closedNotional += f.notional;
+      // The average price of the stage's fills.
+      this.step(stage, p.account, p.product.p.instrument, p.side, f.qty, Math.round((f.notional * p.product.unit) / f.qty), f.notional);
+    }
+    this.fills.clear();
+    return filled;
+  }
+
+  /** Stage 2: backstop providers take what is left at the bankruptcy price, pro rata by capacity. */
+  private backstop(plans: Plan[], seq: number): boolean {
+    const perps = this.perps;
+    let used = false;
+    for (const p of plans) {
+      let left = this.size(p);
+      if (left === 0) continue;
+      const providers = [...perps.backstops.values()].filter((b) => b.status === 'active' && b.capacity > 0 && b.account !== p.account).sort((x, y) => x.account - y.account);
+      const total = providers.reduce((s, b) => s + b.capacity, 0);
+      if (total === 0) continue;
+      const lot = p.product.terms.lotSize;
+      const want = left;
+      for (const b of providers) {
+        if (left === 0) break;
+        let take = Math.min(left, Math.floor((want * b.capacity) / total / lot) * lot || lot);
+        take = this.feasible(b, p, take);
+        if (take === 0) continue;
+        this.transfer(seq, p, b.account, take);
+        b.capacity = Math.max(0, b.capacity - notionalUp(take, p.bankruptcy, p.product.unit));
+        left -= take;
+        used = true;
+        this.step('backstop', p.account, p.product.p.instrument, p.side, take, p.bankruptcy, 0);
+      }
+    }
+    return used;
+  }
+
+  /** The most of `want` (in lots) a provider can take at the bankruptcy price with its initial margin covered and within its capacity. */
+  private feasible(b: Backstop, p: Plan, want: number): number {
+    const lot = p.product.terms.lotSize;
+    const side = p.side === 1 ? 0 : 1; // it buys what a long sells
+    const ok = (q: number) => q === 0 || (notionalUp(q, p.bankruptcy, p.product.unit) <= b.capacity && this.perps.marginAfter(b.account, p.product.p.instrument, side, p.bankruptcy, q) >= 0);
+    if (ok(want)) return want;
+    let lo = 0;
+    let hi = Math.floor(want / lot);
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (ok(mid * lot)) lo = mid; else hi = mid - 1;
+    }
+    return lo * lot;
+  }
+
+  /** The liquidated account's position moves to `to` at the bankruptcy price, rounded for the liquidated account. */
+  private transfer(seq: number, p: Plan, to: number, qty: number): void {
+    const unit = p.product.unit;
+    // A long being closed sells: its proceeds round up; a short buys back: its cost rounds down.
+    const notional = mulDiv(qty, p.bankruptcy, unit, p.side === 1);
+    const [seller, buyer] = p.side === 1 ? [p.account, to] : [to, p.account];
+    this.perps.transfer(seq, p.product, buyer, seller, qty, notional);
+  }
+
+  /** Stage 4: what is left closes against opposite positions, highest ADL rank first, pro rata within a bucket. */
+  private adl(plans: Plan[], liquidating: ReadonlySet<number>, seq: number): boolean {
+    let any = false;
+    const groups = new Map<string, Plan[]>();
+    for (const p of plans) {
+      if (this.size(p) === 0) continue;
+      const key = `${p.product.p.instrument}|${p.side}`;
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+    for (const group of groups.values()) {
+      const product = group[0].product;
+      const lot = product.terms.lotSize;
+      // A long being liquidated needs buyers: the shorts (and the other way round).
+      // Liquidated accounts of the other side stay in (they rank last: they are losing).
+      const ranking = adlRanking(this.perps, product, group[0].side === 1 ? 'short' : 'long');
+      void liquidating;
+      let need = group.reduce((s, p) => s + this.size(p), 0);
+      // Allocate exactly `need` across the ranking: bucket by bucket, pro rata by size in lots within one.
+      const allocation = new Map<number, number>();
+      for (let bucket = 5; bucket >= 1 && need > 0; bucket--) {
+        const members = ranking.filter((r) => r.bucket === bucket);
+        const total = members.reduce((s, r) => s + r.size, 0);
+        if (total === 0) continue;
+        if (total <= need) {
+          for (const r of members) allocation.set(r.account, r.size);
+          need -= total;
+          continue;
+        }
+        let given = 0;
+        for (const r of members) {
+          const share = Math.floor((need * r.size) / total / lot) * lot;
+          allocation.set(r.account, share);
+          given += share;
+        }
+        // The lots the rounding left, one by one in rank order, to positions with room.
+        let rest = need - given;
+        for (let i = 0; rest > 0; i = (i + 1) % members.length) {
+          const r = members[i];
+          if ((allocation.get(r.account) ?? 0) + lot <= r.size) {
+            allocation.set(r.account, (allocation.get(r.account) ?? 0) + lot);
+            rest -= lot;
+          }
+        }
+        need = 0;
+      }
+      // Pair the liquidated positions with the counterparties in rank order, each at its own bankruptcy price.
+      const counter = ranking.filter((r) => (allocation.get(r.account) ?? 0) > 0).map((r) => ({ account: r.account, left: allocation.get(r.account)! }));
+      let j = 0;
+      for (const p of group) {
+        let left = this.size(p);
+        while (left > 0 && j < counter.length) {
+          const take = Math.min(left, counter[j].left);
+          this.transfer(seq, p, counter[j].account, take);
+          this.step('adl', p.account, product.p.instrument, p.side, take, p.bankruptcy, 0);
+          counter[j].left -= take;
+          left -= take;
+          any = true;
+          if (counter[j].left === 0) j++;
+        }
+      }
+    }
+    return any;
+  }
+
+  /** The fund pays what the account's equity (at these prices, else the mark) is below zero, as far as it can. */
+  private cover(account: number, prices: ReadonlyMap<number, number>, seq: number, stage: Stage): void {
+    const deficit = -this.equityAt(account, prices);
+    if (deficit <= 0) return;
+    const pay = Math.min(deficit, Math.max(0, this.fund()));
+    if (pay <= 0) return;
+    this.perps.receive(seq, Cause.InsuranceCover, this.perps.account(account), this.perps.residual, pay);
+    this.step(stage, account, 0, 0, 0, 0, pay);
+  }
+}
