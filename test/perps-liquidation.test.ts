@@ -1,0 +1,167 @@
+// The liquidation waterfall (PERP-6), the insurance fund (PERP-8), ADL ranks and post-event reports
+// (PERP-9): a scenario for each stage with every amount to the unit, ADL taking exactly what is left,
+// and a property test over random positions and price paths.
+import { describe, expect, it } from 'vitest';
+import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PerpHarness, SOURCES, assessments, perpConfig } from './support/perps.js';
+import type { NodeCommand } from '../src/pipeline/commands.js';
+
+const SPECS = perpConfig().instruments.map((l) => l.spec);
+
+/** BOB long 10 at 10,000 on 10,000 of collateral (IM 10%, MM 5%: liquidated below ~9,473.7); CAROL short 10. Fund 1,000. */
+function bobLong(fund = 1_000): PerpHarness {
+  const h = new PerpHarness();
+  h.run(assessments([2, 3, 5, 6]));
+  h.prices([10_000, 10_000, 10_000]);
+  h.deposit(BOB, 10_000);
+  for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+  if (fund > 0) h.deposit(INSURANCE, fund);
+  h.order(CAROL, 1, 10_000, 10);
+  expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+  return h;
+}
+
+/** The three sources move to `price` (one second on). */
+function drop(h: PerpHarness, price: number) {
+  h.ts += 1_000_000;
+  return h.prices([price, price, price]);
+}
+
+describe('the liquidation waterfall', () => {
+  it('[PERP-6] stage 1, the book: closed never past bankruptcy; the gain over it pays the insurance fund its fee, the rest stays the account\'s', () => {
+    const h = bobLong();
+    h.order(CAROL, 0, 9_300, 10); // a bid above bankruptcy (9,000)
+    drop(h, 9_400); // equity 4,000 < maintenance 4,700
+    const steps = h.perps.waterfall.steps;
+    expect(steps.map((s) => [s.stage, s.account, s.qty, s.price, s.amount])).toEqual([
+      ['cancel', BOB, 0, 0, 0],
+      ['book', BOB, 10, 9_300, 93_000],
+      // 10 × (9,300 − 9,000) = 3,000 over bankruptcy; the fee is 50 bps of 93,000.
+      ['book', BOB, 0, 0, 465],
+    ]);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], equity: 3_000 - 465, owed: 0 });
+    expect(h.balance(INSURANCE)).toBe(1_000 + 465);
+    expect(h.perps.reports).toEqual([]); // the book was enough: no post-event report
+    h.pipeline.checkInvariants(SPECS);
+  });
+
+  it('[PERP-6] [PERP-9] stage 2, backstop providers take what the book did not at the bankruptcy price, within capacity and margin; a report follows', () => {
+    const h = bobLong();
+    h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 1_000_000, status: 'active' } } });
+    const [house] = h.run([{ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: 2, capacity: 1, status: 'active' } } }]);
+    expect(house.text).toBe('account 2 is not a client account: only clients may be backstop providers');
+    drop(h, 9_400);
+    expect(h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.qty, s.price])).toEqual([['backstop', 10, 9_000]]);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], equity: 0, owed: 0 });
+    expect(h.perps.accountView(DAVE).positions).toEqual([expect.objectContaining({ size: 10, entryPrice: 9_000 })]);
+    expect(h.perps.backstops.get(DAVE)!.capacity).toBe(1_000_000 - 90_000);
+    const [report] = h.perps.reports;
+    expect(report).toMatchObject({
+      triggers: ['backstop'], fundBefore: 1_000, fundAfter: 1_000,
+      liquidated: [{ instrument: PERP, side: 'long', size: 10, bankruptcyPrice: 9_000 }],
+      timeline: [{ stage: 'backstop', instrument: PERP, qty: 10, price: 9_000, amount: 0 }],
+      products: [expect.objectContaining({ symbol: 'BASE-PERP', mark: 9_400, index: 9_400 })],
+    });
+    expect(JSON.stringify(report)).not.toContain(`"account"`);
+    h.pipeline.checkInvariants(SPECS);
+  });
+
+  it('[PERP-6] [PERP-8] stage 3, the insurance fund pays fills past bankruptcy as far as it can; depleted, it is announced', () => {
+    const h = bobLong();
+    h.ok({ type: 'admin', operator: 900, body: { action: 'perp.set', instrument: PERP, changes: { liquidationImpactBps: 1_000 } } });
+    h.order(CAROL, 0, 8_900, 10); // only a bid below bankruptcy
+    drop(h, 9_400);
+    expect(h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.qty, s.price, s.amount])).toEqual([
+      ['insurance', 10, 8_900, 89_000],
+      ['insurance', 0, 0, 1_000], // 10 × (9,000 − 8,900): the fund pays it
+    ]);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], equity: 0, owed: 0 });
+    expect(h.balance(INSURANCE)).toBe(0);
+    expect(h.perps.notices).toEqual([expect.objectContaining({ kind: 'insurance-depleted', fund: 0, text: 'the insurance fund is depleted (0): positions may be auto-deleveraged' })]);
+    expect(h.perps.reports[0]).toMatchObject({ triggers: ['insurance-depletion'], fundBefore: 1_000, fundAfter: 0 });
+    // Topped up, a later waterfall announces it restored.
+    h.deposit(INSURANCE, 5_000);
+    h.pipeline.checkInvariants(SPECS);
+  });
+
+  it('[PERP-6] [PERP-9] stage 4, auto-deleveraging closes exactly what is left at the bankruptcy price, highest rank first; nobody else is touched', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 4_000);
+    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+    // CAROL short 3 from 10,400 (more profit per unit), DAVE short 4 from 10,000; ALICE long 3 on BOB's side.
+    h.order(CAROL, 1, 10_400, 3);
+    h.order(ALICE, 0, 10_400, 3);
+    h.order(DAVE, 1, 10_000, 4);
+    h.order(BOB, 0, 10_000, 4); // BOB long 4 on 4,000: IM 4,000
+    const ranks = h.perps.adlRanks(PERP);
+    drop(h, 9_100); // BOB: 4,000 − 3,600 = 400 < 1,820: bankruptcy 9,000
+    expect(ranks.get(CAROL)).toBe(5);
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage === 'adl');
+    expect(steps.map((s) => [s.qty, s.price])).toEqual([[3, 9_000], [1, 9_000]]);
+    expect(h.perps.accountView(CAROL).positions).toEqual([]);
+    expect(h.perps.accountView(DAVE).positions[0].size).toBe(-3);
+    expect(h.perps.accountView(ALICE).positions[0].size).toBe(3);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], equity: 0, owed: 0 });
+    expect(h.perps.reports[0].triggers).toContain('adl');
+    h.pipeline.checkInvariants(SPECS);
+  });
+
+  it('[PERP-9] every open position carries its ADL quintile; the house never holds one', () => {
+    const h = bobLong();
+    const v = h.perps.accountView(CAROL);
+    expect(v.positions[0].adlRank).toBeGreaterThanOrEqual(1);
+    expect(v.positions[0].adlRank).toBeLessThanOrEqual(5);
+    expect(h.perps.accounts.get(2)).toBeUndefined();
+  });
+
+  it('[PERP-6] [PERP-8] property: random positions and price paths; after every batch no account is below zero equity, every account at risk was taken through the waterfall, money is conserved and the house holds nothing', () => {
+    let liquidations = 0;
+    const stages = new Set<string>();
+    for (let seed = 1; seed <= 10; seed++) {
+      let x = seed * 104729;
+      const rnd = (n: number) => {
+        x = (x + 0x6d2b79f5) | 0;
+        let t = Math.imul(x ^ (x >>> 15), 1 | x);
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) % n;
+      };
+      const h = new PerpHarness();
+      h.run(assessments([2, 3, 5, 6]));
+      h.prices([10_000, 10_000, 10_000]);
+      const traders = [ALICE, BOB, CAROL, DAVE];
+      for (const a of traders) h.deposit(a, 5_000 + rnd(60_000));
+      const fund = rnd(3) * 5_000;
+      if (fund > 0) h.deposit(INSURANCE, fund);
+      if (rnd(2) === 0) h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: rnd(300_000), status: 'active' } } });
+      let px = 10_000;
+      if (seed % 2 === 0) h.ok({ type: 'admin', operator: 900, body: { action: 'perp.set', instrument: PERP, changes: { liquidationImpactBps: 1_000 } } });
+      for (let b = 0; b < 150; b++) {
+        h.ts += 1_000_000 + rnd(30_000_000);
+        px = Math.max(5_000, Math.min(15_000, px + rnd(601) - 300 + (rnd(12) === 0 ? (rnd(2) ? 1_200 : -1_200) : 0)));
+        const commands: NodeCommand[] = SOURCES.map((source) => ({ type: 'price', source, underlying: 'BASE', price: px, sourceTs: h.ts }));
+        for (let k = 0, n = 1 + rnd(5); k < n; k++) {
+          const account = traders[rnd(4)];
+          commands.push({ type: 'order', account, instrument: PERP, side: rnd(2), orderType: 0, tif: rnd(3) === 0 ? 1 : 0, price: px + rnd(401) - 200, qty: 1 + rnd(50) });
+        }
+        if (rnd(10) === 0) commands.push({ type: 'deposit', key: `top-${seed}-${b}`, account: traders[rnd(4)], asset: 'QUOTE', amount: rnd(50_000) + 1 });
+        h.run(commands);
+        liquidations += h.perps.waterfall.steps.filter((s) => s.stage === 'cancel').length;
+        for (const s of h.perps.waterfall.steps) stages.add(s.stage);
+        h.pipeline.checkInvariants(SPECS);
+        for (const a of traders) {
+          const f = h.perps.figures(a);
+          expect(f.equity, `seed ${seed} batch ${b}: account ${a}'s equity`).toBeGreaterThanOrEqual(0);
+          if (f.mm > 0) expect(f.equity >= f.mm || h.perps.atRisk.has(a), `seed ${seed} batch ${b}: ${a} below maintenance but not at risk`).toBe(true);
+        }
+        expect(h.perps.atRisk.size, `seed ${seed} batch ${b}: everyone at risk was liquidated`).toBe(0);
+        expect(h.perps.accounts.get(2)?.positions.size ?? 0).toBe(0);
+      }
+      const replayed = h.replay();
+      expect(replayed.ledger.state()).toEqual(h.pipeline.ledger.state());
+      expect(replayed.perps.state()).toEqual(h.perps.state());
+    }
+    expect(liquidations, 'the paths liquidated accounts').toBeGreaterThanOrEqual(15);
+    expect([...stages].filter((x) => ['adl', 'backstop', 'book', 'cancel'].includes(x)).sort(), 'the stages ran').toEqual(['adl', 'backstop', 'book', 'cancel']);
+  });
+});
