@@ -69,9 +69,9 @@ export function adlRanking(perps: Perps, product: Product, side: 'long' | 'short
     if ((pos.size > 0) !== (side === 'long')) continue;
     const value = valueAt(pos.size, product.mark, product.unit);
     const pnl = value - pos.cost;
-    const f = perps.figures(id);
+    const equity = perps.quick(id).equity;
     // profit (as a share of entry) × effective leverage (notional ÷ equity); losers and those without equity rank last.
-    const score = pnl > 0 && f.equity > 0 ? (pnl / Math.abs(pos.cost)) * (Math.abs(value) / f.equity) : pnl > 0 ? Number.MAX_VALUE : pnl / Math.abs(pos.cost || 1) - 1e9;
+    const score = pnl > 0 && equity > 0 ? (pnl / Math.abs(pos.cost)) * (Math.abs(value) / equity) : pnl > 0 ? Number.MAX_VALUE : pnl / Math.abs(pos.cost || 1) - 1e9;
     out.push({ account: id, size: Math.abs(pos.size), score, bucket: 1 });
   }
   out.sort((x, y) => y.score - x.score || x.account - y.account);
@@ -117,7 +117,7 @@ export class Waterfall {
     const a = this.perps.accounts.get(account);
     const out = new Map<number, number>();
     if (!a || a.positions.size === 0) return out;
-    const equity = this.perps.figures(account).equity;
+    const equity = this.perps.quick(account).equity;
     let total = 0;
     for (const pos of a.positions.values()) total += notionalUp(pos.size, this.perps.products.get(pos.instrument)!.mark, this.perps.products.get(pos.instrument)!.unit);
     for (const pos of a.positions.values()) {
@@ -153,6 +153,7 @@ export class Waterfall {
     const perps = this.perps;
     const fundBefore = this.fund();
     const first = this.steps.length;
+    this.changed.clear();
     // 0. Open orders go: what they held returns (a spot buy's hold is collateral again).
     for (const t of targets) {
       ops.cancelAll(t);
@@ -179,10 +180,12 @@ export class Waterfall {
     // 1. The book, never past bankruptcy.
     this.book(plans, ops, (p) => p.bankruptcy, 'book');
     // What fills gained over bankruptcy pays the fund its fee; the rest stays the account's.
+    const feeCaps = new Map<number, number>();
+    for (const p of plans) feeCaps.set(p.account, (feeCaps.get(p.account) ?? 0) + mulDiv(p.closedNotional, p.product.p.liquidationFeeBps ?? 50, BPS_ONE, true));
     for (const t of live) {
-      const fills = plans.filter((p) => p.account === t);
+      const feeCap = feeCaps.get(t) ?? 0;
+      if (feeCap === 0) continue;
       const surplus = this.equityAt(t, prices.get(t)!);
-      const feeCap = fills.reduce((s, p) => s + mulDiv(p.closedNotional, p.product.p.liquidationFeeBps ?? 50, BPS_ONE, true), 0);
       const fee = Math.min(Math.max(0, surplus), feeCap);
       if (fee > 0) {
         perps.pay(seq, Cause.LiquidationFee, perps.account(t), perps.residual, fee);
@@ -190,10 +193,10 @@ export class Waterfall {
       }
     }
     // 2. Backstop providers at the (new) bankruptcy price.
-    prices = this.reprice(live, plans);
+    this.reprice(prices, plans);
     const usedBackstop = this.backstop(plans, seq);
     // 3. The insurance fund: the book past bankruptcy as far as the fund can pay the difference.
-    prices = this.reprice(live, plans);
+    this.reprice(prices, plans);
     let room = Math.max(0, this.fund() - this.floor);
     const insured = this.book(plans, ops, (p) => {
       const left = this.size(p);
@@ -203,9 +206,9 @@ export class Waterfall {
       room -= Math.floor((Math.abs(p.bankruptcy - limit) * left) / p.product.unit);
       return limit;
     }, 'insurance');
-    for (const t of live) this.cover(t, prices.get(t)!, seq, 'insurance');
+    for (const t of this.changed) this.cover(t, prices.get(t)!, seq, 'insurance');
     // 4. ADL at the bankruptcy price, exactly what is left.
-    prices = this.reprice(live, plans);
+    this.reprice(prices, plans);
     const deleveraged = this.adl(plans, liquidating, seq);
     // Anything left below zero (rounding) the fund covers, as far as it can.
     for (const t of live) this.cover(t, new Map(), seq, 'cover');
@@ -248,22 +251,31 @@ export class Waterfall {
     return Math.abs(this.perps.accounts.get(p.account)?.positions.get(p.product.p.instrument)?.size ?? 0);
   }
 
-  /** Bankruptcy prices again after a stage changed the accounts' equity. */
-  private reprice(live: number[], plans: Plan[]): Map<number, Map<number, number>> {
-    const out = new Map<number, Map<number, number>>();
-    for (const t of live) out.set(t, this.bankruptcy(t));
-    for (const p of plans) p.bankruptcy = out.get(p.account)!.get(p.product.p.instrument) ?? p.bankruptcy;
-    return out;
+  /** Accounts a stage changed (fills, fees, transfers): their bankruptcy prices are worked out again. */
+  private readonly changed = new Set<number>();
+
+  /** Bankruptcy prices again for the accounts the last stages changed. */
+  private reprice(prices: Map<number, Map<number, number>>, plans: Plan[]): void {
+    if (this.changed.size === 0) return;
+    for (const t of this.changed) prices.set(t, this.bankruptcy(t));
+    for (const p of plans) if (this.changed.has(p.account)) p.bankruptcy = prices.get(p.account)!.get(p.product.p.instrument) ?? p.bankruptcy;
+    this.changed.clear();
   }
 
   /** IOC orders for each plan with a limit (bounded by the impact band around the mark, on the tick). */
   private book(plans: Plan[], ops: WaterfallOps, limitOf: (p: Plan) => number | undefined, stage: Stage): boolean {
     const before = plans.map((p) => this.size(p));
     let any = false;
+    const best = new Map<number, number>();
     plans.forEach((p, i) => {
       if (before[i] === 0) return;
       const raw = limitOf(p);
       if (raw === undefined) return;
+      // The best price on the side it would take, once per product and side: nothing there, no order.
+      const key = p.product.p.instrument * 2 + (1 - p.side);
+      let top = best.get(key);
+      if (top === undefined) best.set(key, (top = this.perps.bestPrice(p.product.p.instrument, 1 - p.side)));
+      if (top === 0 || (p.side === 1 ? top < raw : top > raw)) return;
       const m = p.product.mark;
       const band = Math.floor((m * (p.product.p.liquidationImpactBps ?? 200)) / BPS_ONE);
       const tick = p.product.terms.priceDivisor; // any multiple of it is a notional in whole units
@@ -282,6 +294,7 @@ export class Waterfall {
       const f = this.fills.get(`${p.account}|${p.product.p.instrument}`);
       if (!f) continue;
       filled = true;
+      this.changed.add(p.account);
       p.closed += f.qty;
       p.closedNotional += f.notional;
       // The average price of the stage's fills.
@@ -295,10 +308,12 @@ export class Waterfall {
   private backstop(plans: Plan[], seq: number): boolean {
     const perps = this.perps;
     let used = false;
+    const all = [...perps.backstops.values()].filter((b) => b.status === 'active').sort((x, y) => x.account - y.account);
+    if (all.length === 0) return false;
     for (const p of plans) {
       let left = this.size(p);
       if (left === 0) continue;
-      const providers = [...perps.backstops.values()].filter((b) => b.status === 'active' && b.capacity > 0 && b.account !== p.account).sort((x, y) => x.account - y.account);
+      const providers = all.filter((b) => b.capacity > 0 && b.account !== p.account);
       const total = providers.reduce((s, b) => s + b.capacity, 0);
       if (total === 0) continue;
       const lot = p.product.terms.lotSize;
@@ -309,6 +324,7 @@ export class Waterfall {
         take = this.feasible(b, p, take);
         if (take === 0) continue;
         this.transfer(seq, p, b.account, take);
+        this.changed.add(p.account);
         b.capacity = Math.max(0, b.capacity - notionalUp(take, p.bankruptcy, p.product.unit));
         left -= take;
         used = true;
@@ -322,7 +338,11 @@ export class Waterfall {
   private feasible(b: Backstop, p: Plan, want: number): number {
     const lot = p.product.terms.lotSize;
     const side = p.side === 1 ? 0 : 1; // it buys what a long sells
-    const ok = (q: number) => q === 0 || (notionalUp(q, p.bankruptcy, p.product.unit) <= b.capacity && this.perps.marginAfter(b.account, p.product.p.instrument, side, p.bankruptcy, q) >= 0);
+    // What its capacity allows first (cheap), then its margin.
+    want = Math.min(want, Math.floor(Math.floor((b.capacity * p.product.unit) / p.bankruptcy) / lot) * lot);
+    while (want > 0 && notionalUp(want, p.bankruptcy, p.product.unit) > b.capacity) want -= lot;
+    if (want <= 0) return 0;
+    const ok = (q: number) => q === 0 || this.perps.marginAfter(b.account, p.product.p.instrument, side, p.bankruptcy, q) >= 0;
     if (ok(want)) return want;
     let lo = 0;
     let hi = Math.floor(want / lot);
@@ -349,7 +369,8 @@ export class Waterfall {
     for (const p of plans) {
       if (this.size(p) === 0) continue;
       const key = `${p.product.p.instrument}|${p.side}`;
-      groups.set(key, [...(groups.get(key) ?? []), p]);
+      const group = groups.get(key);
+      if (group) group.push(p); else groups.set(key, [p]);
     }
     for (const group of groups.values()) {
       const product = group[0].product;

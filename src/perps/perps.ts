@@ -234,6 +234,11 @@ export class Perps {
 
   tickOf(instrument: number): number | undefined { return this.ticks.get(instrument); }
 
+  /** The best price resting on one side of a book (0 when that side is empty). */
+  bestPrice(instrument: number, side: number): number {
+    return this.core.depth(instrument, side, 1)[0]?.price ?? 0;
+  }
+
   /** The insurance fund's level (its available settlement balance). */
   fundLevel(): number {
     return this.ledger.balanceOf(this.residual * 4096 + this.settle).available;
@@ -747,22 +752,28 @@ export class Perps {
 
   /** Whether an account is below maintenance margin now; keeps atRisk. */
   check(id: number): void {
+    const q = this.quick(id);
+    if (q.mm > 0 && q.equity < q.mm) this.atRisk.add(id);
+    else this.atRisk.delete(id);
+  }
+
+  private readonly quickFigures = { equity: 0, mm: 0 };
+
+  /** Equity and maintenance margin (one reused object: read it at once); the common case — one position, no orders — without figures()'s generality. */
+  quick(id: number): { equity: number; mm: number } {
     const a = this.accounts.get(id);
-    let equity: number;
-    let mm: number;
+    const out = this.quickFigures;
     if (a !== undefined && a.orders.size === 0 && a.positions.size === 1) {
-      // The common case, without figures()'s generality: one position, no orders.
       const pos: Position = a.positions.values().next().value!;
       const product = this.products.get(pos.instrument)!;
-      equity = this.collateralValue(id) + valueAt(pos.size, product.mark, product.unit) - pos.cost - a.owed;
-      mm = maintenanceMargin(product.p.tiers, notionalUp(pos.size, product.mark, product.unit));
+      out.equity = this.collateralValue(id) + valueAt(pos.size, product.mark, product.unit) - pos.cost - a.owed;
+      out.mm = maintenanceMargin(product.p.tiers, notionalUp(pos.size, product.mark, product.unit));
     } else {
       const f = this.figures(id);
-      equity = f.equity;
-      mm = f.mm;
+      out.equity = f.equity;
+      out.mm = f.mm;
     }
-    if (mm > 0 && equity < mm) this.atRisk.add(id);
-    else this.atRisk.delete(id);
+    return out;
   }
 
   /** Accounts changed since the last index (their liquidation prices may have moved): checked now. */
@@ -774,28 +785,31 @@ export class Perps {
   /** Rebuilds every product's liquidation-price index from the accounts as they are. */
   reindex(): void {
     for (const product of this.products.values()) {
-      const lows: [number, number][] = [];
-      const highs: [number, number][] = [];
+      const n = product.holders.size;
+      const lowPrice = new Float64Array(n);
+      const lowId = new Int32Array(n);
+      const highPrice = new Float64Array(n);
+      const highId = new Int32Array(n);
+      let lows = 0;
+      let highs = 0;
       for (const id of product.holders) {
         if (this.multi.has(id)) continue;
         const v = this.positionLiquidation(id, product);
-        const pos = this.accounts.get(id)!.positions.get(product.p.instrument)!;
-        const tier = tierOf(product.p.tiers, notionalUp(pos.size, product.mark, product.unit));
+        const tier = tierOf(product.p.tiers, notionalUp(v.size, product.mark, product.unit));
         // Above the tier's largest notional, maintenance jumps to the next tier's rate.
-        const boundary = tier === undefined ? product.mark : Math.floor((tier.notionalMax * product.unit) / Math.abs(pos.size));
+        const boundary = tier === undefined ? product.mark : Math.floor((tier.notionalMax * product.unit) / Math.abs(v.size));
         if (v.size > 0) {
-          lows.push([v.price, id]);
-          highs.push([boundary, id]);
+          lowPrice[lows] = v.price;
+          lowId[lows++] = id;
+          highPrice[highs] = boundary;
+          highId[highs++] = id;
         } else {
-          highs.push([Math.min(v.price, boundary), id]);
+          highPrice[highs] = Math.min(v.price, boundary);
+          highId[highs++] = id;
         }
       }
-      lows.sort((x, y) => x[0] - y[0]);
-      highs.sort((x, y) => x[0] - y[0]);
-      product.lows = Float64Array.from(lows, (x) => x[0]);
-      product.lowAccounts = Int32Array.from(lows, (x) => x[1]);
-      product.highs = Float64Array.from(highs, (x) => x[0]);
-      product.highAccounts = Int32Array.from(highs, (x) => x[1]);
+      [product.lows, product.lowAccounts] = sortedBy(lowPrice.subarray(0, lows), lowId.subarray(0, lows));
+      [product.highs, product.highAccounts] = sortedBy(highPrice.subarray(0, highs), highId.subarray(0, highs));
     }
     this.dirty.clear();
   }
@@ -803,7 +817,7 @@ export class Perps {
   private positionLiquidation(id: number, product: Product): { size: number; price: number } {
     const a = this.accounts.get(id)!;
     const pos = a.positions.get(product.p.instrument)!;
-    const f = this.figures(id);
+    const f = this.quick(id);
     const notional = notionalUp(pos.size, product.mark, product.unit);
     const own = maintenanceMargin(product.p.tiers, notional);
     const tier = tierOf(product.p.tiers, notional) ?? product.p.tiers[product.p.tiers.length - 1];
@@ -865,7 +879,8 @@ export class Perps {
     for (let round = 0; round < 4 && this.atRisk.size > 0; round++) {
       const targets = [...this.atRisk].sort((x, y) => x - y);
       this.waterfall.run(targets, ops, seq, ts);
-      if (this.dirty.size > 0) this.checkDirty();
+      // Who the waterfall touched (counterparties, providers) is checked now; the index is rebuilt at the next reprice.
+      for (const id of this.dirty) this.check(id);
     }
     for (const r of this.waterfall.reports) this.reports.push(r);
     for (const n of this.waterfall.notices) this.notices.push(n);
@@ -1059,6 +1074,20 @@ export class Perps {
     this.reindex();
     for (const id of this.accounts.keys()) this.check(id);
   }
+}
+
+/** Prices ascending with their accounts (ties by account), as new arrays. */
+function sortedBy(prices: Float64Array, ids: Int32Array): [Float64Array, Int32Array] {
+  const order = new Uint32Array(prices.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((x, y) => prices[x] - prices[y] || ids[x] - ids[y]);
+  const p = new Float64Array(order.length);
+  const a = new Int32Array(order.length);
+  for (let i = 0; i < order.length; i++) {
+    p[i] = prices[order[i]];
+    a[i] = ids[order[i]];
+  }
+  return [p, a];
 }
 
 function lowerBound(xs: Float64Array, x: number): number {
