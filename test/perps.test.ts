@@ -294,13 +294,16 @@ describe('margin holes closed', () => {
 });
 
 describe('disclosure', () => {
-  it('[PERP-3] [PERP-10] the rulebook publishes how perpetuals work with every parameter in force; an operator\'s change is a new version', async () => {
+  it('[PERP-3] [PERP-9] [PERP-10] the rulebook publishes how perpetuals work, and the default-management rules, with every parameter in force; an operator\'s change is a new version', async () => {
     const node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-perps-rules-')), config: perpConfig() });
     try {
       const before = rulebook(node);
       const section = before.sections.find((x) => x.id === 'perpetuals')!;
       expect(section.rules.some((r) => r.startsWith('Mark (PERP-3): the median of (1) index × (1 + predicted funding rate'))).toBe(true);
       expect(section.parameters).toMatchObject({ products: [{ symbol: 'BASE-PERP', fundingIntervalMin: 60, minSources: 3 }], clearingAccount: 4 });
+      const defaults = before.sections.find((x) => x.id === 'perpetuals-default-management')!;
+      expect(defaults.rules[0]).toMatch(/^Trigger: an account whose equity/);
+      expect(defaults.parameters).toMatchObject({ products: [{ symbol: 'BASE-PERP', liquidationFeeBps: 50, liquidationImpactBps: 200 }], insuranceFund: { account: 3, floor: 0 } });
       const o = await node.submit({ type: 'admin', operator: 900, body: { action: 'perp.set', instrument: PERP, changes: { markBandBps: 1_500 } } });
       expect(o.ok).toBe(true);
       const after = rulebook(node);

@@ -6,6 +6,32 @@ import { SOURCE_SKEW_US } from './perps.js';
 
 export interface PerpsSection { id: string; title: string; rules: string[]; parameters: unknown }
 
+/** The default-management rules of perpetuals (PERP-6, 8, 9): triggers, parameters and order, as data. */
+export function defaultManagementSection(perps: Perps): PerpsSection {
+  return {
+    id: 'perpetuals-default-management', title: 'Perpetual contracts: default management',
+    rules: [
+      'Trigger: an account whose equity (collateral + unrealized PnL at mark − what it owes) falls below its maintenance margin is liquidated in the same batch that brought it there, in this order, each step a sequenced event with its prices and quantities:',
+      '0. Its open orders are cancelled; if that alone restores maintenance, it stops there.',
+      '1. The order book: an immediate-or-cancel order per position, never past its bankruptcy price (where the account\'s equity would be zero, shared among its positions by notional) nor further than liquidationImpactBps from the mark. What fills gain over bankruptcy pays the insurance fund up to liquidationFeeBps of their notional; the rest stays the account\'s.',
+      '2. Backstop liquidity providers (registered client accounts with committed capacity) take what is left at the bankruptcy price, pro rata by capacity, each only as far as its capacity and its own initial margin allow.',
+      '3. The insurance fund: the book again, past the bankruptcy price as far as the fund can pay the difference (and within the impact bound); the fund pays it.',
+      '4. Auto-deleveraging: what is still left closes against opposite positions at the bankruptcy price — ranked by profit (as a share of entry) × effective leverage (notional ÷ equity), in quintile buckets, the highest first, pro rata by size within a bucket — exactly the quantity left, never more.',
+      'The liquidated account\'s equity never goes below zero and it owes nothing for the positions closed (prices are rounded for it, and the fund covers any rounding remainder); the house account never takes the other side; nobody else\'s position is touched.',
+      'The insurance fund is a ledger account whose level is published in real time; at or below its floor it is depleted: every client with an open position is told on its session at once and a public notice warns that positions may be auto-deleveraged.',
+      'Every open position\'s ADL rank (quintile 1–5) is published to its owner in real time, and the distribution to all. Whenever a backstop, an insurance-fund depletion or auto-deleveraging occurs, a post-event report — trigger, prices and sources, positions affected without identities, quantities, fund levels before and after, the timeline — is produced in the same batch, stored, delivered to every client with an open position and published (well within the 24 hours the rule allows).',
+    ],
+    parameters: {
+      products: [...perps.products.values()].map((x) => ({ symbol: x.p.symbol, liquidationFeeBps: x.p.liquidationFeeBps ?? 50, liquidationImpactBps: x.p.liquidationImpactBps ?? 200 })),
+      // Live figures (the fund's level, capacity left) are published with the market data, not here.
+      insuranceFund: { account: perps.residual, floor: perps.waterfall.floor },
+      backstopProviders: [...perps.backstops.values()].filter((b) => b.status === 'active').length,
+      backstopAllocation: 'pro rata by committed capacity, in account order for the lots rounding leaves',
+      adlRanking: 'profit ÷ |entry cost| × |notional| ÷ equity; quintiles per product and side; 5 is deleveraged first',
+    },
+  };
+}
+
 export function perpsSection(perps: Perps): PerpsSection {
   return {
     id: 'perpetuals', title: 'Perpetual contracts',

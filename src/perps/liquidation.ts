@@ -99,7 +99,7 @@ export class Waterfall {
     } else this.fills.set(key, { qty, notional });
   }
 
-  constructor(private readonly perps: Perps, private readonly floor: number) {}
+  constructor(private readonly perps: Perps, readonly floor: number) {}
 
   fund(): number {
     return this.perps.fundLevel();

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { NodeRuntime } from '../pipeline/runtime.js';
 import { INELIGIBILITY_TEXT } from './registry.js';
-import { perpsSection } from '../perps/disclosure.js';
+import { defaultManagementSection, perpsSection } from '../perps/disclosure.js';
 
 /** The fixed rules the code enforces, read from here by the code and by the rulebook. */
 export const RULES = {
@@ -101,7 +101,7 @@ export function rulebook(node: NodeRuntime): Rulebook {
       },
     },
   ];
-  if (node.pipeline.perps.active) sections.push(perpsSection(node.pipeline.perps));
+  if (node.pipeline.perps.active) sections.push(perpsSection(node.pipeline.perps), defaultManagementSection(node.pipeline.perps));
   const version = createHash('sha256').update(JSON.stringify(sections)).digest('hex').slice(0, 12);
   return { version, asOfSequence: node.lastSequence, sections };
 }
