@@ -10,17 +10,19 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
-import { ALICE, CAROL, DAVE, HOUR, PERP, PerpHarness, SOURCES, T0, assessments, perpConfig } from './support/perps.js';
+import { ALICE, BOB, CAROL, DAVE, HOUR, INSURANCE, PERP, PerpHarness, SOURCES, T0, assessments, perpConfig } from './support/perps.js';
 
 const __dirname = dirname(fileURLToPath(import.meta.url));
 const CHILD = join(__dirname, '../dist/test/support/perp-child.js');
 
-interface State { funding: { ts: number; paid: number; received: number; residual: number }[]; balances: number[]; alice: { positions: { size: number; funding: number }[] } }
+interface State {
+  funding: { ts: number; paid: number; received: number; residual: number }[]; balances: number[]; alice: { positions: { size: number; funding: number }[] };
+  bob: { positions: unknown[]; equity: number; owed: number }; carol: { positions: { size: number }[] }; carolBalance: number; reports: string[][];
+}
 
-describe('perps across a crash', () => {
-  it('[PERP-1] [PERP-5] funding is applied exactly once across SIGKILLs: after it is durable, and while commands stream in', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'junction-perps-'));
-    const child = async (atMs: number) => {
+/** A perps node in a child process on a data folder, on the clock the test sets. */
+function processes(dataDir: string) {
+  const child = async (atMs: number) => {
       const p = spawn(process.execPath, [CHILD, dataDir, String(atMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
       const acks = new Map<number, (v: { ok: boolean; text?: string }) => void>();
       let ready: () => void;
@@ -45,12 +47,18 @@ describe('perps across a crash', () => {
         }),
       };
     };
-    const state = (atMs: number) => new Promise<State>((resolve) => {
-      const p = spawn(process.execPath, [CHILD, dataDir, String(atMs), '--state'], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      p.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!)));
-    });
+  const state = (atMs: number) => new Promise<State>((resolve) => {
+    const p = spawn(process.execPath, [CHILD, dataDir, String(atMs), '--state'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!)));
+  });
+  return { child, state };
+}
+
+describe('perps across a crash', () => {
+  it('[PERP-1] [PERP-5] funding is applied exactly once across SIGKILLs: after it is durable, and while commands stream in', async () => {
+    const { child, state } = processes(mkdtempSync(join(tmpdir(), 'junction-perps-')));
     const prices = (atUs: number): NodeCommand[] => SOURCES.map((source) => ({ type: 'price', source, underlying: 'BASE', price: 10_000, sourceTs: atUs }));
     const ms = (us: number) => us / 1000;
     // Positions: ALICE long 5, CAROL short 5, at 10,000.
@@ -92,6 +100,36 @@ describe('perps across a crash', () => {
     const next = await state(ms(t2));
     expect(next.funding.map((f) => f.ts)).toEqual([T0 + HOUR, T0 + 2 * HOUR]);
     expect(next.alice.positions[0].funding).toBe(-(next.funding[0].paid + next.funding[1].paid));
+  }, 60_000);
+
+  it('[PERP-6] a SIGKILL in the middle of a waterfall: recovery completes it exactly once', async () => {
+    const { child, state } = processes(mkdtempSync(join(tmpdir(), 'junction-waterfall-')));
+    const prices = (atUs: number, price: number): NodeCommand[] => SOURCES.map((source) => ({ type: 'price', source, underlying: 'BASE', price, sourceTs: atUs }));
+    const a = await child(T0 / 1000);
+    for (const c of [...assessments([2, 3, 5, 6]), ...prices(T0, 10_000),
+      { type: 'deposit', key: 'b', account: BOB, asset: 'QUOTE', amount: 10_000 }, { type: 'deposit', key: 'c', account: CAROL, asset: 'QUOTE', amount: 100_000 },
+      { type: 'deposit', key: 'i', account: INSURANCE, asset: 'QUOTE', amount: 1_000 },
+      { type: 'order', account: CAROL, instrument: PERP, side: 1, orderType: 0, tif: 0, price: 10_000, qty: 10 },
+      { type: 'order', account: BOB, instrument: PERP, side: 0, orderType: 0, tif: 0, price: 10_000, qty: 10 }] as NodeCommand[]) {
+      expect((await a.send(c)).ok, JSON.stringify(c)).toBe(true);
+    }
+    await a.kill();
+    // The crash: BOB falls below maintenance in the batch the node is killed in, durable or not.
+    const t1 = T0 + 5_000_000;
+    const b = await child(t1 / 1000);
+    for (const c of prices(t1, 9_400)) b.sendBlind(c);
+    await b.kill();
+    // Restarted: the prices again (the sources keep pushing). The waterfall runs if it had not.
+    const t2 = t1 + 1_000_000;
+    const c = await child(t2 / 1000);
+    for (const x of prices(t2, 9_400)) await c.send(x);
+    await c.kill();
+    const s = await state(t2 / 1000 + 1_000);
+    // Exactly once: BOB closed at bankruptcy (9,000) against CAROL by ADL, CAROL paid her 10,000 gain once.
+    expect(s.bob).toMatchObject({ positions: [], equity: 0, owed: 0 });
+    expect(s.carol.positions).toEqual([]);
+    expect(s.carolBalance).toBe(100_000 + 10_000);
+    expect(s.reports).toEqual([['adl']]);
   }, 60_000);
 
   it('[PERP-1] [PERP-5] a snapshot restores positions, reservations, prices, samples and funding: the restored node goes on exactly as the original', () => {

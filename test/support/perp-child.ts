@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline';
 import { NodeRuntime } from '../../src/pipeline/runtime.js';
 import type { NodeCommand } from '../../src/pipeline/commands.js';
-import { ALICE, CAROL, INSURANCE, PERP, perpConfig } from './perps.js';
+import { ALICE, BOB, CAROL, INSURANCE, PERP, perpConfig } from './perps.js';
 
 const [dataDir, clock, mode] = process.argv.slice(2);
 const runtime = await NodeRuntime.open({ dataDir, config: perpConfig(), clockMs: () => Number(clock) });
@@ -18,6 +18,10 @@ if (mode === '--state') {
     balances: [ALICE, CAROL, INSURANCE].map((a) => ledger.balance(a, usd).available),
     alice: perps.accountView(ALICE),
     market: perps.marketView(PERP),
+    bob: perps.accountView(BOB),
+    carol: perps.accountView(CAROL),
+    carolBalance: ledger.balance(CAROL, usd).available,
+    reports: perps.reports.map((r) => r.triggers),
   };
   process.stdout.write(JSON.stringify(state) + '\n', () => process.exit(0));
 } else {
