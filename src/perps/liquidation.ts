@@ -27,6 +27,8 @@ import type { Perps, Product } from './perps.js';
 export interface WaterfallOps {
   /** Queues the cancel of every open order of the account. */
   cancelAll(account: number): void;
+  /** How many open orders the account has (spot and perp). */
+  openOrders(account: number): number;
   /** Queues an IOC order for the account (it bypasses pre-trade checks: it only reduces). */
   ioc(account: number, instrument: number, side: number, limit: number, qty: number): void;
   /** Runs what is queued. */
@@ -155,15 +157,17 @@ export class Waterfall {
     const first = this.steps.length;
     this.changed.clear();
     // 0. Open orders go: what they held returns (a spot buy's hold is collateral again).
+    const cancelled: number[] = [];
     for (const t of targets) {
-      ops.cancelAll(t);
       this.step('cancel', t, 0, 0, 0, 0, 0);
+      if (ops.openOrders(t) === 0) continue;
+      ops.cancelAll(t);
+      cancelled.push(t);
     }
-    ops.flush();
-    const live = targets.filter((t) => {
-      perps.check(t);
-      return perps.atRisk.has(t);
-    });
+    if (cancelled.length > 0) ops.flush();
+    // Only an account that had orders can have been restored by their cancel.
+    for (const t of cancelled) perps.check(t);
+    const live = targets.filter((t) => perps.atRisk.has(t));
     if (live.length === 0) return true;
     const liquidating = new Set(live);
     const plans: Plan[] = [];
@@ -212,7 +216,7 @@ export class Waterfall {
     const deleveraged = this.adl(plans, liquidating, seq);
     // Anything left below zero (rounding) the fund covers, as far as it can.
     for (const t of live) this.cover(t, new Map(), seq, 'cover');
-    for (const t of live) perps.check(t);
+    // (Every account the waterfall touched is checked again by the caller.)
     // The fund's state, and a report when more than the book was needed.
     const fundAfter = this.fund();
     const wasDepleted = this.depleted;
@@ -250,6 +254,9 @@ export class Waterfall {
   private size(p: Plan): number {
     return Math.abs(this.perps.accounts.get(p.account)?.positions.get(p.product.p.instrument)?.size ?? 0);
   }
+
+  /** Backstop providers' margin surely spare in this stage (see feasible). */
+  private readonly spare = new Map<number, number>();
 
   /** Accounts a stage changed (fills, fees, transfers): their bankruptcy prices are worked out again. */
   private readonly changed = new Set<number>();
@@ -310,6 +317,7 @@ export class Waterfall {
     let used = false;
     const all = [...perps.backstops.values()].filter((b) => b.status === 'active').sort((x, y) => x.account - y.account);
     if (all.length === 0) return false;
+    this.spare.clear();
     for (const p of plans) {
       let left = this.size(p);
       if (left === 0) continue;
@@ -342,7 +350,21 @@ export class Waterfall {
     want = Math.min(want, Math.floor(Math.floor((b.capacity * p.product.unit) / p.bankruptcy) / lot) * lot);
     while (want > 0 && notionalUp(want, p.bankruptcy, p.product.unit) > b.capacity) want -= lot;
     if (want <= 0) return 0;
+    // A bound first: its margin were everything at the top tier's rate (a floor under the real one), less
+    // what each take could need at most (the top rate on the larger of the two prices, and any loss against the mark).
+    const product = p.product;
+    const top = product.p.tiers[product.p.tiers.length - 1].imBps;
+    const bound = (q: number) => mulDiv(notionalUp(q, Math.max(p.bankruptcy, product.mark), product.unit), top, BPS_ONE, true)
+      + Math.abs(notionalUp(q, p.bankruptcy, product.unit) - notionalUp(q, product.mark, product.unit));
+    let spare = this.spare.get(b.account);
+    if (spare === undefined) this.spare.set(b.account, (spare = this.perps.marginAtTopRate(b.account)));
+    const need = bound(want);
+    if (spare - need >= 0) {
+      this.spare.set(b.account, spare - need);
+      return want;
+    }
     const ok = (q: number) => q === 0 || this.perps.marginAfter(b.account, p.product.p.instrument, side, p.bankruptcy, q) >= 0;
+    this.spare.set(b.account, -Infinity); // from here on, exactly
     if (ok(want)) return want;
     let lo = 0;
     let hi = Math.floor(want / lot);

@@ -260,6 +260,26 @@ export class Perps {
     return after.equity - (after.im - after.openLoss + before.openLoss + own);
   }
 
+  /**
+   * What would be left of the account's margin were every product's initial margin taken at its top
+   * tier's rate: a floor under marginAfter that a further position only lowers by its own top-rate
+   * margin (a tier change can raise the whole position's rate, never past the top one).
+   */
+  marginAtTopRate(accountId: number): number {
+    const a = this.accounts.get(accountId);
+    const f = this.figures(accountId);
+    let im = f.openLoss;
+    for (const [id, product] of this.products) {
+      const pos = a?.positions.get(id);
+      const r = a?.orders.get(id);
+      const s = pos?.size ?? 0;
+      const worst = Math.max(Math.abs(s + (r?.buyQty ?? 0) + (r?.reduceBuy ?? 0)), Math.abs(s - (r?.sellQty ?? 0) - (r?.reduceSell ?? 0)));
+      if (worst === 0) continue;
+      im += mulDiv(notionalUp(worst, product.mark, product.unit), product.p.tiers[product.p.tiers.length - 1].imBps, BPS_ONE, true);
+    }
+    return f.equity - im;
+  }
+
   /** A position moves between two accounts at a price outside the book (backstop, auto-deleveraging). */
   transfer(seq: number, product: Product, buyer: number, seller: number, qty: number, notional: number): void {
     this.trade(seq, product, this.account(buyer), qty, notional);

@@ -137,6 +137,7 @@ export class Pipeline {
   /** What the liquidation waterfall asks of the pipeline: cancels, IOC orders, running them (reported under the batch's last command). */
   private readonly waterfallOps: WaterfallOps = {
     cancelAll: (account) => this.cancelAccount(account),
+    openOrders: (account) => this.openCounts.get(account) ?? 0,
     ioc: (account, instrument, side, limit, qty) => {
       if (this.core.pending === this.core.batchCommandsMax) this.flush();
       const terms = this.ledger.instruments.get(instrument)!;
