@@ -37,7 +37,7 @@ const root = join(here, '../..');
 
 const data = mkdtempSync(join(tmpdir(), 'junction-bench-e2e-'));
 const statsFile = join(data, 'stats.json');
-const node = spawn(process.execPath, [...(process.env.JUNCTION_NODE_ARGS ? process.env.JUNCTION_NODE_ARGS.split(' ') : []), join(root, 'dist/src/node.js'), '--data', data, '--port', '0', '--demo-keys', String(CLIENTS + 2), '--stats', statsFile],
+const node = spawn(process.execPath, [...(process.env.JUNCTION_NODE_ARGS ? process.env.JUNCTION_NODE_ARGS.split(' ') : []), join(root, 'dist/src/node.js'), '--data', data, '--port', '0', '--demo-keys', String(CLIENTS + 2), '--stats', statsFile, '--demo-sources', 'off'],
   { stdio: ['ignore', 'pipe', 'inherit'] });
 const ready = JSON.parse(await lineOf(node, (l) => l.includes('"ready"')));
 const keys = JSON.parse(readFileSync(ready.keys, 'utf8')) as { keyId: number; account: number; privateKeyPem: string }[];

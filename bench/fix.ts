@@ -37,7 +37,7 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const data = mkdtempSync(join(tmpdir(), 'junction-bench-fix-'));
 const statsFile = join(data, 'stats.json');
-const node = spawn(process.execPath, [...(process.env.JUNCTION_NODE_ARGS ? process.env.JUNCTION_NODE_ARGS.split(' ') : []), join(root, 'dist/src/node.js'), '--data', data, '--port', '0', '--fix-port', '0', '--stats', statsFile],
+const node = spawn(process.execPath, [...(process.env.JUNCTION_NODE_ARGS ? process.env.JUNCTION_NODE_ARGS.split(' ') : []), join(root, 'dist/src/node.js'), '--data', data, '--port', '0', '--fix-port', '0', '--stats', statsFile, '--demo-sources', 'off'],
   { stdio: ['ignore', 'pipe', 'inherit'] });
 const ready = JSON.parse(await lineOf(node, (l) => l.includes('"ready"')));
 const venue = (JSON.parse(readFileSync(ready.venues, 'utf8')) as { venue: string; senderCompId: string; targetCompId: string; privateKeyPem: string }[])

@@ -5,12 +5,13 @@
 // and quantities are decimals in the instrument's own units (--price 95000.5 --qty 0.01), converted
 // exactly and checked against the tick, lot and size limits before anything is sent; --raw takes
 // and prints the integer wire units instead. Operators keep the venue registry and venue clients'
-// custody (`junction venue`, `junction jurisdiction`) with an operator API key. Every refusal is
-// printed by name with a sentence.
+// custody (`junction venue`, `junction jurisdiction`) with an operator API key. `junction account`
+// shows an account's perpetual figures and `junction perps market` each perpetual's reference
+// prices and funding. Every refusal is printed by name with a sentence.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { JunctionClient, type LocalBook } from './client/client.js';
+import { JunctionClient, type LocalBook, type PerpAccountFigures } from './client/client.js';
 import { findInstrument, formatPrice, formatQty, fromUnits, type Instrument } from './client/units.js';
 import * as sbe from './protocol/codec.js';
 import { reasonName, reasonText } from './protocol/reasons.js';
@@ -19,7 +20,8 @@ import { decodePostings } from './ledger/postings.js';
 import { NodeRuntime, type NodeConfig } from './pipeline/runtime.js';
 import { LedgerStore } from './ledger/store.js';
 import { newApiKeyPair } from './gateway/ws/auth.js';
-import { KeyStore } from './gateway/ws/key-store.js';
+import { KeyStore, PERMISSIONS, type Permission } from './gateway/ws/key-store.js';
+import { stressCommand } from './perps/stress.js';
 
 const URL_DEFAULT = 'ws://127.0.0.1:8800/ws';
 const KEY_FILE_DEFAULT = join('.data', 'demo-keys.json');
@@ -51,11 +53,13 @@ trading (over the websocket protocol, with an API key):
   orders             my open orders
   reports tail       my execution reports as they come (fills of resting orders too)
   balances           my balances, available and held
+  account            my perpetual figures: equity, margins, positions with PnL and liquidation price
 
 public market data (no key needed):
   book watch         the order book of an instrument
   trades tail        the trades of an instrument
   instruments        what the node lists: symbols, assets, tick, lot, size limits
+  perps market       each perpetual's mark, index and its sources, funding, open interest
 
 operators (over the websocket protocol, with an operator API key):
   venue list         venues: standing, eligibility now, clients
@@ -73,7 +77,7 @@ operators (over the websocket protocol, with an operator API key):
 
 operators (reads the node's data folder; safe while it runs):
   ledger             an account's balances, holds and postings
-  keys               list, add and revoke API keys (trade, read, operator)
+  keys               list, add and revoke API keys (trade, read, operator, price-source)
 
 operators, with an operator key (also: junction venue, junction jurisdiction):
   settlement status  each venue's unsettled exposure against its limit, the reserve fund
@@ -86,8 +90,9 @@ asset (BTC), as decimals. The demo node (npm start) writes its keys to ${KEY_FIL
        junction order cancel --instrument SYM (--cl-ord-id N | --order-id N)
        junction order amend --instrument SYM --cl-ord-id N --price P --qty Q
        junction order mass-cancel [--instrument SYM] [--side buy|sell]
-A market order needs --price: its protection price, the worst it may trade at. Reports that follow
-at once (fills of an aggressive order) are printed too, for --wait ms (default 300).
+A market order needs --price: its protection price, the worst it may trade at. A perpetual's order
+may add --reduce-only: it may only shrink the position. Reports that follow at once (fills of an
+aggressive order) are printed too, for --wait ms (default 300).
 ${CONNECTION}`,
   orders: `usage: junction orders [options]
 The account's open orders: client order id (0 if entered by another key), order id, instrument,
@@ -100,6 +105,27 @@ ${CONNECTION}`,
   balances: `usage: junction balances [options]
 The account's balances per asset: available, and held by open orders.
 ${CONNECTION}`,
+  account: `usage: junction account [--wait MS] [options]
+The account's perpetual figures as the node sends them at logon: equity (collateral at par less
+haircut, plus unrealized PnL, less what it owes), initial and maintenance margin, what is available,
+the margin ratio (maintenance ÷ equity: 100% is the liquidation line), and each position: size,
+entry price, mark, notional, unrealized and realized PnL, funding, margins, liquidation price and
+auto-deleveraging rank (1 last to 5 first).
+Amounts in the settlement asset; --json prints one JSON line. Waits at most --wait ms (default
+5000) for the figures.
+${CONNECTION}`,
+  perps: `usage: junction perps market [--instrument SYM] [--url URL] [--json] [--raw]
+       junction perps stress --scenario FILE [--json]
+stress replays a scenario (each price source's prices over time, trades on the platform's own books,
+accounts with their positions) through the node's own index, mark and margin, in memory, and prints
+the paths and which accounts would be liquidated. scenarios/ ships three: manipulated-source.json,
+stale-source.json, thin-book-flash-crash.json.
+market: 
+Each perpetual's PerpMarket (or one's, with --instrument): mark and index, whether the index is
+degraded or the mark clamped by its circuit breaker, the mark's inputs (funding basis, moving
+basis, last trade), each index source's price, age and status (used, stale, outlier, none), the
+last and predicted funding rates per interval, the next funding time, and open interest. One JSON
+line per perpetual with --json.`,
   book: `usage: junction book watch --instrument SYM [--levels K] [--count N] [--url URL] [--json] [--raw]
 Prints the book after the snapshot and after every update, K levels a side (default 5), until
 Ctrl-C or N books.`,
@@ -165,13 +191,14 @@ recommendations (SL-7). Setting one re-evaluates every venue in it: a venue that
 is suspended.
 ${OPERATOR_CONNECTION}`,
   keys: `usage: junction keys list --data DIR [--json]
-       junction keys add --data DIR --key-id N --permission trade|read|operator [--account A] [--public-key BASE64] [--out FILE]
+       junction keys add --data DIR --key-id N --permission trade|read|operator|price-source [--account A] [--public-key BASE64] [--out FILE]
        junction keys revoke --data DIR --key-id N
 API keys of a node's data folder (safe while it runs). add makes a new Ed25519 pair unless
 --public-key is given, and prints the key (with its private key) as JSON, or writes it to FILE
 (mode 600) as a key file the other commands read with --key-file. A trade or read key acts for
---account; an operator key administers the node and never trades. revoke refuses the key's next
-logon.`,
+--account; an operator key administers the node and never trades; a price-source key sends signed
+index prices (PriceUpdate; a perpetual product lists it among its sources) and never trades.
+revoke refuses the key's next logon.`,
   ledger: `usage: junction ledger --data DIR --account N [--postings K] [--json]
 An account's balances (available and held), its open orders with what each holds, and its
 latest K postings (default 20), read from the node's LMDB data folder.`,
@@ -292,7 +319,7 @@ async function order(args: string[]): Promise<number> {
   const v = parse('order', rest, {
     instrument: { type: 'string' }, side: { type: 'string' }, price: { type: 'string' }, qty: { type: 'string' },
     type: { type: 'string', default: 'limit' }, tif: { type: 'string', default: 'gtc' }, 'cl-ord-id': { type: 'string' },
-    'order-id': { type: 'string' }, wait: { type: 'string', default: '300' },
+    'order-id': { type: 'string' }, wait: { type: 'string', default: '300' }, 'reduce-only': { type: 'boolean', default: false },
   });
   if (v.help) return help('order');
   if (!['place', 'cancel', 'amend', 'mass-cancel'].includes(action)) {
@@ -321,6 +348,7 @@ async function order(args: string[]): Promise<number> {
       await client.place({
         instrument: instrument!.instrument, side: s, timeInForce: ordType === sbe.OrdType.Market && tif === sbe.TimeInForce.GTC ? sbe.TimeInForce.IOC : tif,
         ordType, price, qty, ...(integer(v, 'cl-ord-id') !== undefined ? { clOrdId: integer(v, 'cl-ord-id') } : {}),
+        ...(v['reduce-only'] ? { reduceOnly: true } : {}),
       });
     } else if (action === 'cancel') {
       const clOrdId = integer(v, 'cl-ord-id');
@@ -452,6 +480,124 @@ async function instruments(args: string[]): Promise<number> {
         tick: v.raw ? i.tickSize : formatPrice(i, i.tickSize), lot: v.raw ? i.lotSize : formatQty(i, i.lotSize),
         minQty: v.raw ? i.minQty : formatQty(i, i.minQty), maxQty: v.raw ? i.maxQty : formatQty(i, i.maxQty),
       });
+    }
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+// ---- perpetual contracts -------------------------------------------------------------------------
+
+/** Basis points as a percentage ("1.25%"); exact to the basis point. */
+const percentOfBps = (bps: number) => `${fromUnits(bps, 2)}%`;
+/** A funding rate in 1e-8 per interval as a percentage ("0.0125%"). */
+const percentOfE8 = (e8: number) => `${fromUnits(e8, 6)}%`;
+
+/** The account's perpetual figures (`junction account`): what the node sends a session at logon. */
+async function account(args: string[]): Promise<number> {
+  const v = parse('account', args, { wait: { type: 'string', default: '5000' } });
+  if (v.help) return help('account');
+  const waitMs = integer(v, 'wait')!;
+  return withClient(v, async (client, u) => {
+    const ack = client.logonAck!;
+    if (ack.account === 0) throw new Error(`key ${client.keyId} acts for no account (an operator or price-source key): give a trade or read key (--key-id)`);
+    const figures = client.perpAccount ?? await new Promise<PerpAccountFigures | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), waitMs);
+      client.once('perpAccount', (account, positions) => {
+        clearTimeout(timer);
+        resolve({ account, positions });
+      });
+    });
+    if (!figures) throw new Error(`no perpetual figures for account ${ack.account} within ${waitMs} ms: does the node list perpetual contracts?`);
+    const a = figures.account;
+    const money = (x: number) => (v.raw ? x : fromUnits(x, a.scale));
+    const positions = figures.positions.filter((p) => p.size !== 0).map((p) => ({
+      instrument: u.symbol(p.instrument), size: u.qty(p.instrument, p.size), entryPrice: u.price(p.instrument, p.entryPrice),
+      mark: u.price(p.instrument, p.mark), notional: money(p.notional), unrealizedPnl: money(p.unrealizedPnl), realizedPnl: money(p.realizedPnl),
+      funding: money(p.funding), initialMargin: money(p.initialMargin), maintenanceMargin: money(p.maintenanceMargin),
+      liquidationPrice: p.liquidationPrice === 0 ? null : u.price(p.instrument, p.liquidationPrice), adlRank: p.adlRank,
+    }));
+    const summary = {
+      account: a.account, asOf: new Date(Number(a.asOfNs / 1_000_000n)).toISOString(), asset: a.asset, equity: money(a.equity), collateral: money(a.collateral),
+      unrealizedPnl: money(a.unrealizedPnl), owed: money(a.owed), initialMargin: money(a.initialMargin), maintenanceMargin: money(a.maintenanceMargin),
+      available: money(a.available), marginRatioBps: a.marginRatioBps,
+    };
+    if (v.json) {
+      console.log(JSON.stringify({ ...summary, positions }));
+      return 0;
+    }
+    const ratio = a.marginRatioBps === Number.MAX_SAFE_INTEGER ? 'equity not positive' : percentOfBps(a.marginRatioBps);
+    console.log(`account ${a.account}, perpetuals, as of ${summary.asOf} (amounts in ${a.asset})`);
+    printRows(v, [{
+      equity: summary.equity, collateral: summary.collateral, unrealizedPnl: summary.unrealizedPnl, owed: summary.owed,
+      initialMargin: summary.initialMargin, maintenanceMargin: summary.maintenanceMargin, available: summary.available, marginRatio: ratio,
+    }], (x) => x, '');
+    console.log('');
+    printRows(v, positions, (p) => ({
+      instrument: p.instrument, size: p.size, entry: p.entryPrice, mark: p.mark, unrealizedPnl: p.unrealizedPnl, realizedPnl: p.realizedPnl,
+      funding: p.funding, initialMargin: p.initialMargin, maintenance: p.maintenanceMargin, liquidation: p.liquidationPrice ?? 'none', adlRank: p.adlRank,
+    }), 'no open positions');
+    return 0;
+  });
+}
+
+const SOURCE_STATUS = ['used', 'stale', 'outlier', 'none'];
+
+/** `junction perps ACTION`: market (each perpetual's PerpMarket). */
+async function perps(args: string[]): Promise<number> {
+  const [action, rest] = actionOf(args);
+  switch (action) {
+    case 'market':
+      return perpsMarket(rest);
+    case 'stress': {
+      const v = parse('perps', rest, { scenario: { type: 'string' } });
+      if (v.help) return help('perps');
+      const file = str(v, 'scenario');
+      if (!file) throw new UsageError('perps stress needs --scenario FILE (scenarios/ has three)');
+      console.log(stressCommand(file, v.json === true));
+      return 0;
+    }
+    default: {
+      const v = parse('perps', rest);
+      if (v.help) return help('perps');
+      throw new UsageError(action ? `unknown perps action ${action}: market, stress` : 'which perps action? market, stress');
+    }
+  }
+}
+
+async function perpsMarket(args: string[]): Promise<number> {
+  const v = parse('perps', args, { instrument: { type: 'string' } });
+  if (v.help) return help('perps');
+  // Public market data: no key needed.
+  const client = await JunctionClient.subscribeOnly(str(v, 'url')!);
+  try {
+    const u = new Units(client.instruments, Boolean(v.raw));
+    const name = str(v, 'instrument');
+    const wanted = name === undefined ? 0 : findInstrument(client.instruments, name).instrument;
+    const markets: sbe.PerpMarket[] = [];
+    client.on('perpMarket', (m) => markets.push(m));
+    await client.subscribePerp(wanted);
+    for (const m of markets) {
+      const i = m.instrument;
+      const line = {
+        instrument: u.symbol(i), asOf: new Date(Number(m.asOfNs / 1_000_000n)).toISOString(), mark: u.price(i, m.mark), index: u.price(i, m.index),
+        degraded: m.degraded === sbe.BooleanType.True, clamped: m.clamped === sbe.BooleanType.True, markBand: [u.price(i, m.markBandLow), u.price(i, m.markBandHigh)],
+        inputs: { fundingBasis: u.price(i, m.fundingBasis), movingBasis: u.price(i, m.movingBasis), lastTrade: u.price(i, m.lastTrade) },
+        sources: m.sources.map((x) => ({ source: x.source, price: u.price(i, x.price), ageMs: x.ageMs, status: SOURCE_STATUS[x.status] })),
+        lastFundingRateE8: m.lastFundingRateE8, predictedFundingRateE8: m.predictedFundingRateE8,
+        nextFunding: m.nextFundingNs === 0n ? null : new Date(Number(m.nextFundingNs / 1_000_000n)).toISOString(), fundingIntervalMin: m.fundingIntervalMin,
+        openInterest: u.qty(i, m.openInterest),
+      };
+      if (v.json) {
+        console.log(JSON.stringify(line));
+        continue;
+      }
+      console.log(`${line.instrument}: mark ${line.mark}${line.clamped ? ' (clamped to its band)' : ''}, index ${line.index}${line.degraded ? ' (DEGRADED: too few usable sources)' : ''}, as of ${line.asOf}`);
+      console.log(`  mark inputs: funding basis ${line.inputs.fundingBasis}, moving basis ${line.inputs.movingBasis}, last trade ${line.inputs.lastTrade}; band ${line.markBand[0]} .. ${line.markBand[1]}`);
+      console.log(`  funding every ${m.fundingIntervalMin} min: last ${percentOfE8(m.lastFundingRateE8)}, predicted ${percentOfE8(m.predictedFundingRateE8)}, next ${line.nextFunding ?? '-'}; open interest ${line.openInterest}`);
+      printRows(v, line.sources, (x) => ({ source: x.source, price: x.status === 'none' ? null : x.price, ageMs: x.status === 'none' ? null : x.ageMs, status: x.status }), '  (no sources)');
+      console.log('');
     }
     return 0;
   } finally {
@@ -893,14 +1039,15 @@ async function keys(args: string[]): Promise<number> {
       return 0;
     }
     if (sub !== 'add') throw new UsageError(`unknown keys command ${sub}: list, add or revoke`);
-    const permission = values.permission;
-    if (permission !== 'trade' && permission !== 'read' && permission !== 'operator') throw new UsageError('--permission must be trade, read or operator');
+    const permission = values.permission as Permission;
+    if (!PERMISSIONS.includes(permission)) throw new UsageError(`--permission must be ${PERMISSIONS.slice(0, -1).join(', ')} or ${PERMISSIONS.at(-1)}`);
     if (keyStore.apiKey(keyId)) {
       console.error(`junction keys: key ${keyId} exists (revoke it first to replace it)`);
       return 1;
     }
+    // Operator and price-source keys act for no account.
     let account = 0;
-    if (permission !== 'operator') {
+    if (permission === 'trade' || permission === 'read') {
       account = Number(values.account);
       const known = store.config()?.accounts.find((a) => a.id === account);
       if (!known) throw new UsageError(`--account must be one of the node's accounts (${store.config()?.accounts.map((a) => a.id).join(', ')})`);
@@ -931,7 +1078,7 @@ async function keys(args: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  order, orders, balances, reports, instruments, ledger, venue, jurisdiction, keys, settlement, compensation, rulebook: rulebookCommand,
+  order, orders, balances, account, perps, reports, instruments, ledger, venue, jurisdiction, keys, settlement, compensation, rulebook: rulebookCommand,
   book: (args) => watchMarket('book', args),
   trades: (args) => watchMarket('trades', args),
 };

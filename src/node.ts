@@ -1,17 +1,23 @@
 // Junction's composition root: builds the node from its parts and runs it until told to stop.
 // `npm start -- --data DIR --port N` opens (or creates, with the demo configuration, funded demo
 // accounts and their API keys in DIR/demo-keys.json) the node in DIR, recovering its state from
-// LMDB, and serves the market-maker protocol on ws://127.0.0.1:N/ws until SIGINT or SIGTERM.
+// LMDB, and serves the market-maker protocol on ws://127.0.0.1:N/ws until SIGINT or SIGTERM. With
+// the demo's perpetuals, three simulated price sources log on and price their indexes every second
+// (--demo-sources off runs none), and at first start the professional client opens a position.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AdminAction } from './venues/admin.js';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
-import { DEMO_CONFIG, DEMO_FUNDING, DEMO_JURISDICTIONS, DEMO_VENUE_FUNDING, DEMO_VENUES } from './demo.js';
+import {
+  DEMO_CONFIG, DEMO_FUNDING, DEMO_JURISDICTIONS, DEMO_PERP_MAKER, DEMO_POSITIONS, DEMO_PRICE_SOURCES, DEMO_PRO_CLIENT, DEMO_VENUE_FUNDING, DEMO_VENUES,
+  demoAssessments,
+} from './demo.js';
+import { DemoSources, type SourceKey } from './demo-sources.js';
 import { FIX_PORT_DEFAULT, FixGateway } from './gateway/fix/gateway.js';
 import { newApiKeyPair } from './gateway/ws/auth.js';
-import { KeyStore } from './gateway/ws/key-store.js';
+import { KeyStore, type Permission } from './gateway/ws/key-store.js';
 import { GatewayServer } from './gateway/ws/server.js';
 import { NodeRuntime } from './pipeline/runtime.js';
 
@@ -19,27 +25,84 @@ export const DATA_DIR_DEFAULT = '.data';
 export const PORT_DEFAULT = 8800;
 /** The demo operator key's id in DIR/demo-keys.json. */
 export const OPERATOR_KEY_ID = 100;
+/** The demo keys of the perpetuals' professional client (account 12) and market maker (account 13). */
+export const PRO_CLIENT_KEY_ID = 112;
+export const PERP_MAKER_KEY_ID = 113;
+
+interface DemoKey { keyId: number; account: number; privateKeyPem: string; permission?: Permission }
+
 /**
  * Creates the demo API keys once, writing the private halves to DIR/demo-keys.json: key 1 trades
  * for the market maker (account 10), key 2 for the client (account 11), keys 3.. for the market
- * maker again (load generators want one key per connection), and key 100 is the operator's.
+ * maker again (load generators want one key per connection), keys 112 and 113 for the perpetuals'
+ * professional client (12) and market maker (13), key 100 is the operator's, and keys 201-203 are
+ * the demo price sources'.
  */
 async function demoKeys(runtime: NodeRuntime, dataDir: string, count: number): Promise<void> {
   const file = join(dataDir, 'demo-keys.json');
   if (existsSync(file)) return;
-  const keys = [];
+  if (count >= OPERATOR_KEY_ID) throw new Error(`--demo-keys ${count}: at most ${OPERATOR_KEY_ID - 1} (keys from ${OPERATOR_KEY_ID} on are the operator's, the perpetuals' accounts' and the price sources')`);
+  const keys: DemoKey[] = [];
   const store = new KeyStore(runtime.store);
-  for (let keyId = 1; keyId <= count; keyId++) {
-    const account = keyId === 2 ? 11 : 10;
+  const add = async (keyId: number, account: number, permission: Permission) => {
     const pair = newApiKeyPair();
-    await store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission: 'trade' });
-    keys.push({ keyId, account, privateKeyPem: pair.privateKeyPem });
+    await store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
+    keys.push({ keyId, account, privateKeyPem: pair.privateKeyPem, ...(permission !== 'trade' ? { permission } : {}) });
+  };
+  for (let keyId = 1; keyId <= count; keyId++) await add(keyId, keyId === 2 ? 11 : 10, 'trade');
+  const perps = runtime.pipeline.perps.active;
+  if (perps) {
+    await add(PRO_CLIENT_KEY_ID, DEMO_PRO_CLIENT, 'trade');
+    await add(PERP_MAKER_KEY_ID, DEMO_PERP_MAKER, 'trade');
   }
-  // The operator's key (venue registry, custody attestations): it cannot trade.
-  const operator = newApiKeyPair();
-  await store.putApiKey({ keyId: OPERATOR_KEY_ID, account: 0, publicKey: operator.publicKey, permission: 'operator' });
-  keys.push({ keyId: OPERATOR_KEY_ID, account: 0, privateKeyPem: operator.privateKeyPem, permission: 'operator' });
+  // The operator's key (venue registry, custody attestations, perpetuals' settings): it cannot trade.
+  await add(OPERATOR_KEY_ID, 0, 'operator');
+  // The price sources' keys: they send signed index prices and cannot trade either.
+  if (perps) for (const source of DEMO_PRICE_SOURCES) await add(source.keyId, 0, 'price-source');
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+}
+
+/** YYYY-MM-DD of a time (UTC). */
+const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * The perpetuals' demo: the price sources (their keys from DIR/demo-keys.json) start from each
+ * index as the node last had it; at first start (`fresh`), once both indexes stand, the
+ * professional client opens its demo position against the market maker. Resolves with the sources
+ * (none for a node without perpetuals, or an older demo folder whose key file has no source keys).
+ */
+async function demoPerps(runtime: NodeRuntime, dataDir: string, url: string, fresh: boolean, ca?: Buffer): Promise<DemoSources | undefined> {
+  const perps = runtime.pipeline.perps;
+  if (!perps.active) return undefined;
+  const keys = (JSON.parse(readFileSync(join(dataDir, 'demo-keys.json'), 'utf8')) as DemoKey[]).filter((k) => k.permission === 'price-source');
+  if (keys.length === 0) return undefined;
+  const starts = new Map<string, number>();
+  for (const id of perps.products.keys()) {
+    const m = perps.marketView(id);
+    if (!starts.has(m.underlying)) starts.set(m.underlying, m.index > 0 ? m.index : m.mark);
+  }
+  const sources = await DemoSources.start(url, keys as SourceKey[], starts, ca);
+  if (fresh) void demoPositions(runtime).catch((e: Error) => console.error(JSON.stringify({ event: 'demo', error: e.message })));
+  return sources;
+}
+
+async function demoPositions(runtime: NodeRuntime): Promise<void> {
+  const perps = runtime.pipeline.perps;
+  // A position opens only on a sound index: wait for the sources' first prices.
+  const waitMs = 20_000;
+  for (let waited = 0; DEMO_POSITIONS.some((p) => perps.marketView(p.instrument).degraded); waited += 100) {
+    if (waited >= waitMs) throw new Error(`demo position: the indexes had fewer usable price sources than they need after ${waitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const p of DEMO_POSITIONS) {
+    const tick = runtime.config.instruments.find((l) => l.spec.id === p.instrument)!.spec.tickSize;
+    const price = Math.round(perps.marketView(p.instrument).mark / tick) * tick;
+    const order = (account: number, side: number, tif: number) => ({ type: 'order' as const, account, instrument: p.instrument, side, orderType: 0, tif, price, qty: p.qty });
+    for (const [account, side, tif] of [[DEMO_PERP_MAKER, 1 - p.clientSide, 0], [DEMO_PRO_CLIENT, p.clientSide, 1]]) {
+      const o = await runtime.submit(order(account, side, tif));
+      if (!o.ok) throw new Error(`demo position: account ${account}'s order on ${p.instrument} refused: ${o.reasonName}: ${o.text ?? ''}`);
+    }
+  }
 }
 
 /**
@@ -80,13 +143,27 @@ async function demoVenues(runtime: NodeRuntime, dataDir: string, fixPort: number
   return file;
 }
 
-export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (commands: number, micros: number) => void): Promise<NodeRuntime> {
+/**
+ * Opens the node in `dataDir`; on a new folder (`fresh`) funds the demo accounts and has the demo
+ * operator record the suitability assessments the perpetuals need (a year from today).
+ */
+export async function startNode(dataDir: string, demoKeyCount = 2, onCommit?: (commands: number, micros: number) => void): Promise<{ runtime: NodeRuntime; fresh: boolean }> {
   const runtime = await NodeRuntime.open({ dataDir, config: DEMO_CONFIG, onCommit });
-  if (runtime.lastSequence === 0) {
+  const fresh = runtime.lastSequence === 0;
+  if (fresh) {
     await Promise.all(DEMO_FUNDING.map((f) => runtime.submit({ type: 'deposit', key: `demo-${f.account}-${f.asset}`, ...f })));
+    if (runtime.pipeline.perps.active) {
+      const now = Date.now();
+      const expires = new Date(now);
+      expires.setUTCFullYear(expires.getUTCFullYear() + 1);
+      for (const body of demoAssessments(dayOf(now), dayOf(expires.getTime()))) {
+        const o = await runtime.submit({ type: 'admin', operator: OPERATOR_KEY_ID, body });
+        if (!o.ok) throw new Error(`demo assessment of participant ${body.participant} refused: ${o.reasonName}: ${o.text}`);
+      }
+    }
   }
   await demoKeys(runtime, dataDir, demoKeyCount);
-  return runtime;
+  return { runtime, fresh };
 }
 
 const COMMIT_SAMPLES_MAX = 1_000_000;
@@ -220,6 +297,8 @@ async function main(): Promise<void> {
       'tls-cert': { type: 'string' },
       /** The certificate's private key (PEM). */
       'tls-key': { type: 'string' },
+      /** on: the simulated price sources run (the demo's perpetuals); off: none does (a quiet node). */
+      'demo-sources': { type: 'string', default: 'on' },
     },
   });
   const dataDir = values.data!;
@@ -237,6 +316,10 @@ async function main(): Promise<void> {
     console.error('--tls-cert and --tls-key go together');
     process.exit(2);
   }
+  if (values['demo-sources'] !== 'on' && values['demo-sources'] !== 'off') {
+    console.error(`--demo-sources must be on or off, got ${values['demo-sources']}`);
+    process.exit(2);
+  }
   const tls = values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : undefined;
   for (const file of tls ? [tls.certFile, tls.keyFile] : []) {
     if (!existsSync(file)) {
@@ -250,15 +333,16 @@ async function main(): Promise<void> {
   let listening: number;
   let fixPort: number;
   let venuesFile: string;
+  let fresh: boolean;
   try {
-    runtime = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
+    ({ runtime, fresh } = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
       commitWeights.push(micros, n);
       committedCommands += n;
       if (!cpuAtFirstCommit) {
         cpuAtFirstCommit = process.cpuUsage();
         commandsAtFirstCommit = committedCommands;
       }
-    } : undefined);
+    } : undefined));
     gateway = new GatewayServer(runtime, {
       tls,
       ...(values.stats ? {
@@ -286,8 +370,10 @@ async function main(): Promise<void> {
     },
   });
   const keepAlive = setInterval(() => {}, 1 << 30);
+  let sources: DemoSources | undefined;
   const stop = async (signal: string) => {
     clearInterval(keepAlive);
+    sources?.stop();
     gateway.close();
     await fix.close();
     await runtime.close();
@@ -342,6 +428,15 @@ async function main(): Promise<void> {
     lastSequence: runtime.lastSequence,
     openOrders: runtime.pipeline.orders.size,
   }));
+  // After the ready line (whose sequence is then what recovery and the set-up left): the sources
+  // log on over the websocket like any outside source.
+  if (values['demo-sources'] === 'on') {
+    try {
+      sources = await demoPerps(runtime, dataDir, gateway.url(listening), fresh, tls ? readFileSync(tls.certFile) : undefined);
+    } catch (e) {
+      console.error(JSON.stringify({ event: 'demo-sources', error: (e as Error).message }));
+    }
+  }
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) void main();

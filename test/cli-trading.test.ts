@@ -115,7 +115,7 @@ describe('junction order, book and trades', () => {
     const badSide = await run([...order.slice(0, -1), 'up', '--price', '1', '--qty', '1']);
     expect([badSide.code, badSide.stderr.split('\n')[0]]).toEqual([2, 'junction order: --side must be buy or sell, got up']);
     const unknown = await run(['book', 'watch', '--url', url, '--instrument', 'DOGE-USD']);
-    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'junction book: no instrument DOGE-USD; the node lists BTC-USD (1), ETH-USD (2)']);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'junction book: no instrument DOGE-USD; the node lists BTC-USD (1), ETH-USD (2), BTC-PERP (3), ETH-PERP (4)']);
     const port = new URL(url).port;
     const nowhere = await run(['trades', 'tail', '--url', 'ws://127.0.0.1:1/ws', '--instrument', '1']);
     expect(nowhere.stderr.trim()).toBe('junction trades: no node answers at ws://127.0.0.1:1/ws (connection refused): is it running, and on this port?');

@@ -15,7 +15,8 @@ const NODE = join(__dirname, '../dist/src/node.js');
 interface Ready { url: string; lastSequence: number }
 
 async function start(data: string, port = 0): Promise<{ child: ChildProcessWithoutNullStreams; ready: Ready }> {
-  const child = spawn(process.execPath, [NODE, '--data', data, '--port', String(port), '--fix-port', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Without the demo's simulated price sources: nothing is sequenced after the ready line.
+  const child = spawn(process.execPath, [NODE, '--data', data, '--port', String(port), '--fix-port', '0', '--demo-sources', 'off'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const ready = await new Promise<Ready>((resolve, reject) => {
     let out = '';
     let err = '';

@@ -50,7 +50,7 @@ function seeds(): Uint8Array[] {
     return b;
   };
   return [
-    make(8 + 32, (v) => sbe.encodeNewOrder(v, 0, order)),
+    make(8 + sbe.NEWORDER_BLOCK_LENGTH, (v) => sbe.encodeNewOrder(v, 0, order)),
     make(8 + 4 + 64, (v) => sbe.encodeBatchNewOrders(v, 0, { orders: [order, { ...order, side: 1, clOrdId: 2 }] })),
     make(8 + 28, (v) => sbe.encodeCancelOrder(v, 0, { clOrdId: 3, origClOrdId: 1, instrument: 1, orderId: 0 })),
     make(8 + 36, (v) => sbe.encodeAmendOrder(v, 0, { clOrdId: 4, origClOrdId: 1, instrument: 1, price: 990, qty: 2 })),
@@ -146,7 +146,7 @@ describe('gateway under fuzzing', () => {
     const received: sbe.Decoded[] = [];
     ws.on('message', (d: Buffer) => received.push(...sbe.decodeMessages(new Uint8Array(d))));
     ws.send(logonFrame(5, 999_999_999));
-    const orderFrame = new Uint8Array(8 + 32);
+    const orderFrame = new Uint8Array(8 + sbe.NEWORDER_BLOCK_LENGTH);
     sbe.encodeNewOrder(new DataView(orderFrame.buffer), 0, { clOrdId: 987_654_321, instrument: 9, side: 1, ordType: 0, timeInForce: 0, stpMode: 255, price: 1_200, qty: 1 });
     ws.send(orderFrame);
     for (let i = 0; i < 500 && !received.some((d) => d.type === 'ExecutionReport' && d.message.clOrdId === 987_654_321); i++) {

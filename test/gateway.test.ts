@@ -508,7 +508,7 @@ describe('gateway sessions, second node', () => {
 
   it('[OPS-1] a frame may carry several messages back to back; one that does not decode drops the whole frame', async () => {
     const c = await Client.loggedOn(OTHER, second.url);
-    const frame = new Uint8Array(2 * (8 + 32));
+    const frame = new Uint8Array(2 * (8 + sbe.NEWORDER_BLOCK_LENGTH));
     const v = new DataView(frame.buffer);
     const first = sbe.encodeNewOrder(v, 0, order(60, 0, 1_200, 1));
     sbe.encodeNewOrder(v, first, order(61, 0, 1_201, 1));

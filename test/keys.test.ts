@@ -56,7 +56,7 @@ describe('junction keys', () => {
     expect(nowhere.status).toBe(2);
     expect(nowhere.stderr).toMatch(/^junction keys: --account must be one of the node's accounts \(1, 2, 20, 21, 22, 23\)/);
     const bad = junction('add', '--key-id', '9', '--account', String(BUYER), '--permission', 'admin');
-    expect([bad.status, bad.stderr.split('\n')[0]]).toEqual([2, 'junction keys: --permission must be trade, read or operator']);
+    expect([bad.status, bad.stderr.split('\n')[0]]).toEqual([2, 'junction keys: --permission must be trade, read, operator or price-source']);
     expect(junction('revoke', '--key-id', '42').stderr).toBe('junction keys: no key 42\n');
   });
 });

@@ -29,21 +29,23 @@ function run(args: string[]): { lines: string[]; stderr: () => string; ready: Pr
 describe('node start-up', () => {
   it('[CORE-5] [OPS-2] starts on a new data folder with the demo configuration, stops on SIGTERM, restarts where it stopped', async () => {
     const data = mkdtempSync(join(tmpdir(), 'junction-node-'));
-    const first = run(['--data', data, '--port', '0', '--fix-port', '0']);
+    // Without the simulated price sources, nothing is sequenced after the set-up (they are tested in perps-gateway.test.ts).
+    const first = run(['--data', data, '--port', '0', '--fix-port', '0', '--demo-sources', 'off']);
     await first.ready;
     first.kill('SIGTERM');
     expect(await first.exit).toBe(0);
     const ready = JSON.parse(first.lines[0]);
-    expect(ready).toMatchObject({ event: 'ready', data, keys: join(data, 'demo-keys.json'), instruments: ['BTC-USD', 'ETH-USD'], lastSequence: 19, openOrders: 0 });
+    // 10 deposits, 2 suitability assessments, 13 venue set-up commands.
+    expect(ready).toMatchObject({ event: 'ready', data, keys: join(data, 'demo-keys.json'), instruments: ['BTC-USD', 'ETH-USD', 'BTC-PERP', 'ETH-PERP'], lastSequence: 25, openOrders: 0 });
     expect(ready.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
     const demoKeys = JSON.parse(readFileSync(join(data, 'demo-keys.json'), 'utf8'));
-    expect(demoKeys.map((k: { keyId: number; account: number }) => [k.keyId, k.account])).toEqual([[1, 10], [2, 11], [100, 0]]);
-    expect(JSON.parse(first.lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', lastSequence: 19 });
-    const second = run(['--data', data, '--port', '0', '--fix-port', '0']);
+    expect(demoKeys.map((k: { keyId: number; account: number }) => [k.keyId, k.account])).toEqual([[1, 10], [2, 11], [112, 12], [113, 13], [100, 0], [201, 0], [202, 0], [203, 0]]);
+    expect(JSON.parse(first.lines[1])).toEqual({ event: 'stopped', signal: 'SIGTERM', lastSequence: 25 });
+    const second = run(['--data', data, '--port', '0', '--fix-port', '0', '--demo-sources', 'off']);
     await second.ready;
     second.kill('SIGINT');
     expect(await second.exit).toBe(0);
-    expect(JSON.parse(second.lines[0])).toMatchObject({ event: 'ready', lastSequence: 19 });
+    expect(JSON.parse(second.lines[0])).toMatchObject({ event: 'ready', lastSequence: 25 });
   });
 
   it('[OPS-2] refuses a data folder it cannot use, with a clear message', async () => {

@@ -2,8 +2,12 @@
 // mark and margin; a control scenario shows the same accounts are liquidated by a real move.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checkScenario, runStress, stressCommand, type Scenario, type StressResult } from '../src/perps/stress.js';
 
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '../dist/src/cli.js');
 const load = (name: string): Scenario => checkScenario(JSON.parse(readFileSync(`scenarios/${name}.json`, 'utf8')));
 const status = (r: StressResult, t: number, source: string) => r.steps.find((x) => x.t === t)!.sources.find((c) => c.source === source)!.status;
 
@@ -53,6 +57,16 @@ describe('perps stress scenarios', () => {
     expect([at30.index, at30.clamped]).toEqual([76_000, true]);
     // The mark fell no more than 10% in its first window.
     expect(at30.mark).toBeGreaterThanOrEqual(95_000 * 0.9 - 1);
+  });
+
+  it('[PERP-3] junction perps stress --scenario FILE --json prints what the replay gives', () => {
+    const out = execFileSync(process.execPath, [CLI, 'perps', 'stress', '--scenario', 'scenarios/thin-book-flash-crash.json', '--json'], { encoding: 'utf8' });
+    const r: StressResult = JSON.parse(out);
+    expect(r).toEqual(runStress(load('thin-book-flash-crash')));
+    expect(r.liquidated).toEqual([]);
+    const text = execFileSync(process.execPath, [CLI, 'perps', 'stress', '--scenario', 'scenarios/stale-source.json'], { encoding: 'utf8' });
+    expect(text).toContain('index degraded for 40 of 90 steps');
+    expect(text).toContain('would be liquidated: nobody');
   });
 
   it('[PERP-3] a malformed scenario is refused with what is wrong', () => {

@@ -46,7 +46,7 @@ const NEW_ORDER: codec.NewOrder = {
 
 describe('SBE codec', () => {
   it('[OPS-1] every message of the schema round-trips through its encoder and decodeFrame', () => {
-    expect(schema.messages.length).toBe(30);
+    expect(schema.messages.length).toBe(35);
     for (const m of schema.messages) {
       const message: Record<string, unknown> = sample(m.fields, 0);
       m.groups.forEach((g, gi) => (message[g.name] = [sample(g.fields, gi + 1), sample(g.fields, gi + 2)]));
@@ -62,9 +62,10 @@ describe('SBE codec', () => {
 
   it('[OPS-1] lays out the header and block as the schema says (little-endian, fixed offsets)', () => {
     const frame = encode('NewOrder', NEW_ORDER);
-    expect(frame.byteLength).toBe(8 + 32);
+    // Version 2 added reduceOnly at the end of NewOrder's block.
+    expect(frame.byteLength).toBe(8 + 33);
     const v = new DataView(frame.buffer);
-    expect([v.getUint16(0, true), v.getUint16(2, true), v.getUint16(4, true), v.getUint16(6, true)]).toEqual([32, 10, 7001, 1]);
+    expect([v.getUint16(0, true), v.getUint16(2, true), v.getUint16(4, true), v.getUint16(6, true)]).toEqual([33, 10, 7001, 2]);
     expect(v.getBigUint64(8, true)).toBe(7n);
     expect(v.getUint8(8 + 12)).toBe(1);
     expect(v.getBigInt64(8 + 16, true)).toBe(95_000_000_000n);
@@ -75,7 +76,7 @@ describe('SBE codec', () => {
     const cases: [Uint8Array, string, RegExp][] = [
       [good.slice(0, 5), 'messageHeader', /shorter than the 8-byte header/],
       [withU16(good, 4, 9999), 'schemaId', /9999 is not 7001/],
-      [withU16(good, 6, 2), 'version', /newer/],
+      [withU16(good, 6, 3), 'version', /3 is newer than 2/],
       [withU16(good, 2, 999), 'templateId', /999 is not a message/],
       [withU16(good, 0, 16), 'blockLength', /shorter than NewOrder's 32/],
       [good.slice(0, 30), 'qty', /frame ends inside the message block/],
@@ -143,6 +144,33 @@ describe('SBE codec', () => {
     expect(() => encode('NewOrder', { ...NEW_ORDER, price: 2 ** 60 })).toThrow('price: 1152921504606847000 is not a safe integer');
     expect(() => encode('Logout', { reason: 1, text: 'x'.repeat(65) })).toThrow('text: longer than 64 characters');
     expect(() => encode('NewOrder', { ...NEW_ORDER, clOrdId: -1 })).toThrow('clOrdId: -1 is not a non-negative safe integer');
+  });
+
+  it('[OPS-1] versions: a block of an older version decodes, its later fields read as 0; each message says the version its layout dates from', () => {
+    // A version-1 NewOrder: 32 bytes of block under a version-1 header, as a client built on version 1 sends it.
+    const old = encode('NewOrder', NEW_ORDER).slice(0, 8 + 32);
+    new DataView(old.buffer).setUint16(0, 32, true);
+    new DataView(old.buffer).setUint16(6, 1, true);
+    expect(codec.decodeFrame(old).message).toEqual({ ...NEW_ORDER, reduceOnly: codec.BooleanType.False });
+    const m = { ...NEW_ORDER, price: 0, qty: 0 } as codec.NewOrder;
+    expect(codec.readNewOrder(new DataView(old.buffer), 8, 32, old.byteLength, m)).toEqual({ ...NEW_ORDER, reduceOnly: codec.BooleanType.False });
+    // Shorter than version 1's block is still refused.
+    expect(() => codec.decodeFrame(withU16(old, 0, 31))).toThrow("blockLength: 31 is shorter than NewOrder's 32");
+    // Messages unchanged since version 1 say 1 (a version-1 decoder reads them); new or changed ones say 2.
+    const versionOf = (name: string, m: object) => new DataView(encode(name, m).buffer).getUint16(6, true);
+    expect(versionOf('ExecutionReport', sample(schema.messages.find((x) => x.name === 'ExecutionReport')!.fields, 0))).toBe(1);
+    expect(versionOf('NewOrder', NEW_ORDER)).toBe(2);
+    expect(versionOf('Heartbeat', { testReqId: 1 })).toBe(1);
+    for (const name of ['PriceUpdate', 'PriceUpdateAck', 'PerpAccountUpdate', 'PerpPositionUpdate', 'PerpMarket']) {
+      expect(schema.messages.find((x) => x.name === name)!.version, name).toBe(2);
+    }
+    // A field added later that is not at the end of its block is refused by the generator.
+    expect(() => parseSchema(XML.replace('<field name="price" id="7" type="int64"/>\n    <field name="qty" id="8" type="int64"/>\n    <field name="reduceOnly"',
+      '<field name="price" id="7" type="int64" sinceVersion="2"/>\n    <field name="qty" id="8" type="int64"/>\n    <field name="reduceOnly"')))
+      .toThrow('NewOrder.qty: a field of version 0 after one of version 2: later fields go at the end of the block');
+    // A group's entries keep their size: 2,000 orders of 32 bytes fill a 64 KiB frame.
+    expect(() => parseSchema(XML.replace('<field name="qty" id="8" type="int64"/>\n    </group>', '<field name="qty" id="8" type="int64"/>\n      <field name="extra" id="9" type="uint8" sinceVersion="2"/>\n    </group>')))
+      .toThrow("BatchNewOrders.orders: a group's entries cannot gain a field (each would grow, and a frame hold fewer)");
   });
 
   it('[OPS-1] the committed codec is what the generator makes from the schema', () => {

@@ -1,10 +1,11 @@
 // The TypeScript client of the market-maker protocol: connect and log on, enter orders, cancel,
-// amend, subscribe to books and trades, replay reports. It reconnects after a drop, logs on again,
-// replays any reports it missed, and re-subscribes; a book subscription keeps a local book and
-// re-snapshots when it sees a gap in bookSeq.
+// amend, subscribe to books, trades and perpetuals' reference prices, replay reports; an account's
+// own perpetual figures as they change; a price source's signed index prices. It reconnects after a
+// drop, logs on again, replays any reports it missed, and re-subscribes; a book subscription keeps
+// a local book and re-snapshots when it sees a gap in bookSeq.
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { signLogon } from '../gateway/ws/auth.js';
+import { signLogon, signPrice } from '../gateway/ws/auth.js';
 import * as sbe from '../protocol/codec.js';
 import { describeReason } from '../protocol/reasons.js';
 import { findInstrument, priceUnits, qtyUnits, type Instrument } from './units.js';
@@ -39,7 +40,20 @@ export interface OrderRequest {
   timeInForce?: sbe.TimeInForce;
   stpMode?: sbe.StpMode;
   clOrdId?: number;
+  /** A perpetual's order that may only shrink the position (trimmed to it; cancelled when it no longer can). */
+  reduceOnly?: boolean;
 }
+
+/**
+ * A price source's index price (a key with the price-source permission). price: settlement-asset
+ * units per whole unit of the underlying (USD scale 6: 95000.5 USD is 95_000_500_000). sourceTsUs:
+ * the source's own time of the price, µs since the epoch (default now, and always after the last
+ * one this client sent: the node takes only newer prices from a source).
+ */
+export interface PriceRequest { underlying: string; price: number; sourceTsUs?: number }
+
+/** An account's perpetual figures and every position it holds, as of one durable batch. */
+export interface PerpAccountFigures { account: sbe.PerpAccountUpdate; positions: sbe.PerpPositionUpdate[] }
 
 /**
  * The answer to an admin() request. ok: body is the listing or, for an action, {seq}. Refused:
@@ -68,6 +82,15 @@ export interface JunctionClientEvents extends MessageEvents {
   /** The local book of a subscribed instrument after each snapshot or update. */
   book: [LocalBook];
   trade: [sbe.Trade];
+  /**
+   * The account's perpetual figures (at logon, then after each durable batch that changed them),
+   * with every position it holds and, at size 0, those it closed since: emitted once all are in.
+   */
+  perpAccount: [sbe.PerpAccountUpdate, sbe.PerpPositionUpdate[]];
+  /** One position of the account (each also comes with its perpAccount). */
+  perpPosition: [sbe.PerpPositionUpdate];
+  /** A subscribed perpetual's mark, index, sources and funding (on subscription, then on each change). */
+  perpMarket: [sbe.PerpMarket];
   /** A gap in a book's bookSeq (the client re-snapshots): instrument, last bookSeq, bookSeq seen. */
   gap: [number, number, number];
   sessionReject: [sbe.SessionReject];
@@ -115,6 +138,11 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   private readonly openOrderRequests = new Map<number, { orders: sbe.OpenOrdersOrdersEntry[]; resolve: (orders: sbe.OpenOrdersOrdersEntry[]) => void }>();
   private readonly balanceRequests = new Map<number, (balances: sbe.BalancesBalancesEntry[]) => void>();
   private readonly adminRequests = new Map<number, (answer: AdminAnswer) => void>();
+  private readonly priceRequests = new Map<number, (ack: sbe.PriceUpdateAck) => void>();
+  /** The last sourceTsUs this client sent (each must be later). */
+  private lastSourceTsUs = 0;
+  /** A PerpAccountUpdate whose positions are still arriving. */
+  private perpAssembling: PerpAccountFigures | undefined;
   /** Subscriptions waiting for their first answer (snapshot or SubscribeAck), in the order sent. */
   private readonly subscribing: { instrument: number; done: (e?: Error) => void }[] = [];
   /** Where the last ReplayRequest started (its page runs REPLAY_PAGE messages on). */
@@ -131,7 +159,18 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   private readonly refusals = new Map<number, (r: sbe.SessionReject) => void>();
   private readonly books = new Map<number, { levels: [Map<number, BookLevel>, Map<number, BookLevel>]; bookSeq: number; live: boolean }>();
   private readonly tradeSubscriptions = new Set<number>();
+  /** Perp subscriptions (0: every perpetual). */
+  private readonly perpSubscriptions = new Set<number>();
   logonAck: sbe.LogonAck | undefined;
+  /**
+   * The account's perpetual figures as last received (a logged-on trade or read key on a node with
+   * perpetuals). Those sent at logon come with the LogonAck when the node is idle (else with its
+   * next durable batch): then they are here once connect() resolves, before a 'perpAccount'
+   * listener added then hears of any.
+   */
+  perpAccount: PerpAccountFigures | undefined;
+  /** Each subscribed perpetual's PerpMarket as last received. */
+  readonly perpMarkets = new Map<number, sbe.PerpMarket>();
   instruments: sbe.InstrumentListInstrumentsEntry[] = [];
 
   private constructor(private readonly options: ClientOptions) {
@@ -183,6 +222,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
             this.fillGap();
             for (const instrument of this.books.keys()) this.requestBook(instrument);
             for (const instrument of this.tradeSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
+            for (const instrument of this.perpSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Perp }));
             resolve();
           }
           this.onMessage(decoded);
@@ -212,7 +252,14 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
       keyId: this.options.keyId, timestampNs, nonce, heartbeatMs: this.options.heartbeatMs ?? 0,
       cancelOnDisconnect: this.options.cancelOnDisconnect ? 1 : 0,
       signature: signLogon(this.options.privateKeyPem, this.options.keyId, timestampNs, nonce),
+      // It decodes every message of this schema: the node may send it all of them.
+      schemaVersion: sbe.SCHEMA_VERSION,
     }));
+  }
+
+  /** The API key this client logs on with. */
+  get keyId(): number {
+    return this.options.keyId;
   }
 
   /** Logged on, over an open connection: requests can be sent. */
@@ -269,6 +316,26 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
       case 'Trade':
         this.emit('trade', d.message);
         return;
+      case 'PerpMarket':
+        this.perpMarkets.set(d.message.instrument, d.message);
+        this.emit('perpMarket', d.message);
+        return;
+      case 'PerpAccountUpdate':
+        this.perpAssembling = { account: d.message, positions: [] };
+        if (d.message.positions === 0) this.perpAccountComplete();
+        return;
+      case 'PerpPositionUpdate': {
+        this.emit('perpPosition', d.message);
+        const figures = this.perpAssembling;
+        if (!figures || figures.account.account !== d.message.account) return;
+        figures.positions.push(d.message);
+        if (figures.positions.length === figures.account.positions) this.perpAccountComplete();
+        return;
+      }
+      case 'PriceUpdateAck':
+        this.priceRequests.get(d.message.reqId)?.(d.message);
+        this.priceRequests.delete(d.message.reqId);
+        return;
       case 'SessionReject':
         if (d.message.refClOrdId !== 0) this.refusals.get(d.message.refClOrdId)?.(d.message);
         if (d.message.refTemplateId === sbe.TemplateId.ReplayRequest) this.replayRefused(d.message);
@@ -300,6 +367,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
       this.send((v) => sbe.encodeNewOrder(v, 0, {
         clOrdId, instrument, side: o.side, ordType: o.ordType ?? sbe.OrdType.Limit,
         timeInForce: o.timeInForce ?? sbe.TimeInForce.GTC, stpMode: o.stpMode ?? sbe.StpMode.None, price, qty,
+        reduceOnly: o.reduceOnly ? sbe.BooleanType.True : sbe.BooleanType.False,
       }));
       return result;
     });
@@ -475,6 +543,34 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
     });
   }
 
+  /**
+   * A price source's index price (a price-source key only), signed with this client's key. Resolves
+   * with the PriceUpdateAck once durable, accepted or refused with the node's reason and text (a
+   * key that is not a source of the index, a stale price); fails with a SessionRejectError if the
+   * gateway refuses the message itself (not a price-source key, a bad signature, the rate limit).
+   */
+  submitPrice(p: PriceRequest): Promise<sbe.PriceUpdateAck> {
+    if (!this.connected) return notConnected();
+    return this.checked(() => {
+      const sourceTsUs = p.sourceTsUs ?? Math.max(Date.now() * 1000, this.lastSourceTsUs + 1);
+      const signature = signPrice(this.options.privateKeyPem, this.options.keyId, p.underlying, p.price, sourceTsUs);
+      this.lastSourceTsUs = Math.max(this.lastSourceTsUs, sourceTsUs);
+      const reqId = this.nextClOrdId++;
+      return this.request<sbe.PriceUpdateAck>((resolve) => {
+        this.priceRequests.set(reqId, resolve);
+        this.send((v) => sbe.encodePriceUpdate(v, 0, { reqId, underlying: p.underlying, price: p.price, sourceTsUs, signature }));
+      }, () => this.priceRequests.delete(reqId), reqId);
+    });
+  }
+
+  /** The account's perpetual figures are all in (the update and each of its positions). */
+  private perpAccountComplete(): void {
+    const figures = this.perpAssembling!;
+    this.perpAssembling = undefined;
+    this.perpAccount = figures;
+    this.emit('perpAccount', figures.account, figures.positions);
+  }
+
   /** A request answered outside the stream: fails if the connection drops (or is refused) first. */
   private request<T>(start: (resolve: (value: T) => void) => void, forget: () => void, refusableAs = 0): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -577,15 +673,31 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
     });
   }
 
+  /**
+   * Emits 'perpMarket' for a perpetual (id or symbol; 0: every perpetual) now and whenever its mark,
+   * index or funding changes; resolves once subscribed (its PerpMarkets, then a SubscribeAck), or
+   * fails with the node's reason (not a perpetual, a node without them).
+   */
+  subscribePerp(name: number | string = 0): Promise<void> {
+    return this.checked(() => {
+      const instrument = name === 0 ? 0 : this.instrumentId(name);
+      this.perpSubscriptions.add(instrument);
+      return this.awaitSubscription(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Perp })), () => this.perpSubscriptions.delete(instrument));
+    });
+  }
+
   /** Sends a subscription and waits for its first answer (a snapshot or SubscribeAck) or its refusal. */
-  private awaitSubscription(instrument: number, send: () => void): Promise<void> {
+  private awaitSubscription(instrument: number, send: () => void, forget?: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.subscribing.push({
         instrument,
         done: (e) => {
           if (!e) return resolve();
-          this.books.delete(instrument);
-          this.tradeSubscriptions.delete(instrument);
+          if (forget) forget();
+          else {
+            this.books.delete(instrument);
+            this.tradeSubscriptions.delete(instrument);
+          }
           reject(e);
         },
       });

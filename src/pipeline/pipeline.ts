@@ -17,6 +17,13 @@ import { LIQUIDATION_ID_BASE, Perps, type PerpsState, type PriceCommand } from '
 import type { WaterfallOps } from '../perps/liquidation.js';
 import { isPerpAction, type PerpsConfig } from '../perps/config.js';
 import type { AdminAction } from '../venues/admin.js';
+import { Afmm, isAfmmAction, type AfmmState } from '../afmm/afmm.js';
+
+/**
+ * The self-trade prevention group the house's accounts and every affiliated market maker's share
+ * (AFMM-5): their orders never match each other — the core prevents it as it prevents a self-trade.
+ */
+export const BARRED_STP_GROUP = 0x7ffffffe;
 import {
   Outcome,
   type AdminCommand, type AmendCommand, type CancelCommand, type DepositCommand, type MassCancelCommand, type OrderCommand, type SequencedCommand,
@@ -49,6 +56,8 @@ export interface PipelineState {
   venues?: VenuesState;
   /** Absent in snapshots written before perpetuals existed. */
   perps?: PerpsState;
+  /** Absent in snapshots written before affiliated market makers existed. */
+  afmm?: AfmmState;
 }
 
 /** Order objects kept for reuse at most. */
@@ -123,6 +132,8 @@ export class Pipeline {
 
   /** Perpetual contracts: positions, margin, index and mark, funding (PERP-1..5, 7, 10, 11). */
   readonly perps: Perps;
+  /** Affiliated market makers: who, their disclosed preferences, the audit of every change (AFMM-1..5). */
+  readonly afmm: Afmm;
 
   constructor(readonly ledger: Ledger, readonly core: MatchingCore, specs: readonly InstrumentSpec[] = [], perps?: PerpsConfig) {
     this.risk = new PreTradeRisk(ledger, specs);
@@ -131,6 +142,7 @@ export class Pipeline {
     this.feesAccount = fees[0].id;
     this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), new Map(specs.map((spec) => [spec.id, spec.refPrice])));
     this.perps = new Perps(ledger, core, perps, this.orders);
+    this.afmm = new Afmm(ledger);
     this.perps.setInitialMarks(new Map(specs.map((spec) => [spec.id, spec.refPrice])), new Map(specs.map((spec) => [spec.id, spec.tickSize])));
   }
 
@@ -340,6 +352,14 @@ export class Pipeline {
 
   private admin(c: AdminCommand, outcome: Outcome): void {
     if (!Number.isSafeInteger(c.operator) || c.operator < 0) return this.reject(outcome, NodeReject.InvalidAdminCommand);
+    const afmm = typeof c.body === 'object' && c.body !== null && isAfmmAction(c.body);
+    if (afmm) {
+      if (c.byVenue !== undefined) return void this.refused([NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`], outcome);
+      const r = this.afmm.apply(c.body, c.operator, this.seq, this.ts);
+      if (Array.isArray(r)) this.refused(r, outcome);
+      else if (r) outcome.text = `change ${r.change} proposed: it takes effect when another operator approves it (afmm.approve)`;
+      return;
+    }
     const perp = typeof c.body === 'object' && c.body !== null && isPerpAction(c.body);
     if (perp && c.byVenue !== undefined) {
       this.reject(outcome, NodeReject.InvalidAdminCommand);
@@ -435,9 +455,11 @@ export class Pipeline {
     this.touch(order, 0);
     this.open(order, rests);
     outcome.orderId = order.id;
-    const stp = c.stpMode !== undefined;
+    // The house and affiliated market makers share one group: the core never matches them (AFMM-5).
+    const barred = this.afmm.barred(c.account);
+    const stp = c.stpMode !== undefined || barred;
     this.core.newOrder(c.instrument, order.id, c.account, c.side, c.orderType, c.tif, c.price, qty,
-      stp ? account.participant : 0, stp ? c.stpMode! : 0);
+      barred ? BARRED_STP_GROUP : stp ? account.participant : 0, stp ? c.stpMode ?? 0 : 0);
     this.queued(outcome, order, NEW_ORDER);
     this.taking(c.instrument, c.side, c.price);
   }
@@ -662,7 +684,7 @@ export class Pipeline {
     this.perps.fill(this.seq, buyer.account, seller.account, taker.instrument, events.price(i), events.qty(i), notional);
     if (taker.id > LIQUIDATION_ID_BASE) this.perps.waterfall.filled(taker.account, taker.instrument, events.qty(i), notional);
     for (const [o, isTaker] of [[taker, true], [maker, false]] as const) {
-      const tier = this.ledger.fees.tier(this.ledger.accounts.get(o.account)!.feeTier);
+      const tier = this.ledger.fees.tier(this.afmm.feeTier(o.account) ?? this.ledger.accounts.get(o.account)!.feeTier);
       const fee = feeOf(notional, isTaker ? tier.takerBps : tier.makerBps);
       if (fee !== 0) this.perps.fee(this.seq, o.account, fee);
     }
@@ -674,7 +696,8 @@ export class Pipeline {
 
   private charge(o: OpenOrder, terms: InstrumentTerms, notional: number, taker: boolean): void {
     const account: Account = this.ledger.accounts.get(o.account)!;
-    const tier = this.ledger.fees.tier(account.feeTier);
+    // An AFMM's fee preference, when configured and disclosed (AFMM-4); holds stay by the account's own tier.
+    const tier = this.ledger.fees.tier(this.afmm.feeTier(o.account) ?? account.feeTier);
     const fee = feeOf(notional, taker ? tier.takerBps : tier.makerBps);
     if (fee > 0) {
       // A buyer pays from its hold, a seller from the proceeds it just received.
@@ -724,6 +747,7 @@ export class Pipeline {
       keys: [...this.keys],
       venues: this.venues.state(),
       ...(this.perps.active ? { perps: this.perps.state() } : {}),
+      afmm: this.afmm.state(),
     };
   }
 
@@ -739,6 +763,7 @@ export class Pipeline {
     for (const [k, v] of state.keys) this.keys.set(k, v);
     this.venues.restoreState(state.venues);
     if (this.perps.active) this.perps.restoreState(state.perps, this.orders.values());
+    this.afmm.restoreState(state.afmm);
     this.heldByKey.clear();
     for (const [key, held] of this.heldByOrders()) this.heldByKey.set(key, held);
   }

@@ -6,7 +6,7 @@
 /* eslint-disable */
 
 export const SCHEMA_ID = 7001;
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 export const HEADER_BYTES = 8;
 export const GROUP_HEADER_BYTES = 4;
 /** Entries a repeating group may carry in one message. */
@@ -118,11 +118,12 @@ function checkEnum(values: ReadonlySet<number>, raw: number, field: string, type
   return raw;
 }
 
-function writeHeader(v: DataView, at: number, blockLength: number, templateId: number): void {
+/** The header; `version` is the one the message's layout dates from (an older decoder reads it if it knows it). */
+function writeHeader(v: DataView, at: number, blockLength: number, templateId: number, version: number): void {
   v.setUint16(at, blockLength, true);
   v.setUint16(at + 2, templateId, true);
   v.setUint16(at + 4, SCHEMA_ID, true);
-  v.setUint16(at + 6, SCHEMA_VERSION, true);
+  v.setUint16(at + 6, version, true);
 }
 
 export const Side = { Buy: 0, Sell: 1 } as const;
@@ -153,16 +154,20 @@ export const BooleanType = { False: 0, True: 1 } as const;
 export type BooleanType = (typeof BooleanType)[keyof typeof BooleanType];
 const BooleanType_VALUES: ReadonlySet<number> = new Set([0, 1]);
 
-export const Channel = { Book: 0, Trades: 1 } as const;
+export const Channel = { Book: 0, Trades: 1, Perp: 2 } as const;
 export type Channel = (typeof Channel)[keyof typeof Channel];
-const Channel_VALUES: ReadonlySet<number> = new Set([0, 1]);
+const Channel_VALUES: ReadonlySet<number> = new Set([0, 1, 2]);
 
-export const RejectReason = { None: 0, UnknownCommand: 1, CoreUnknownInstrument: 2, InvalidSide: 3, InvalidOrderType: 4, InvalidTimeInForce: 5, InvalidStpMode: 6, InvalidOrderId: 7, DuplicateOrderId: 8, InvalidQuantity: 9, QuantityOffLot: 10, QuantityBelowMin: 11, QuantityAboveMax: 12, InvalidPrice: 13, PriceOffTick: 14, PriceOutOfBand: 15, PostOnlyWouldTake: 16, UnknownOrder: 17, OrderPoolFull: 18, InvalidScope: 19, UnknownAccount: 100, AccountCannotTrade: 101, UnknownInstrument: 102, InstrumentNotEnabled: 103, CustodyNotEligible: 104, InsufficientFunds: 105, OpenOrdersLimit: 106, NotionalLimit: 107, NotionalTooLarge: 108, ProtectionPriceRequired: 109, UnknownAsset: 110, InvalidAmount: 111, RetiredUnknownOrder: 112, InvalidCommand: 113, NodeInvalidPrice: 114, NodeInvalidQuantity: 115, VenueNotEligible: 116, InvalidAdminCommand: 117, UnknownVenue: 118, UnknownVenueClient: 119, OrderChanged: 120, UnsettledLimit: 121, ReserveShort: 122, InsufficientMargin: 123, NotProfessionalInvestor: 124, IndexDegraded: 125, ReduceOnly: 126, PositionLimit: 127, UnknownPriceSource: 128, StalePrice: 129, NotLoggedOn: 201, AlreadyLoggedOn: 202, ReadOnlyKey: 203, DuplicateClOrdId: 204, UnknownClOrdId: 205, Unsupported: 206, RateLimited: 207, HeartbeatTimeout: 211, Busy: 212, BeyondStream: 213, EmptyBatch: 214, BatchTooLarge: 215, InvalidClOrdId: 216, OperatorOnly: 217, OperatorKey: 218, UnknownKey: 220, BadSignature: 221, StaleLogon: 222, NonceReused: 223 } as const;
+export const SourceStatus = { Used: 0, Stale: 1, Outlier: 2, None: 3 } as const;
+export type SourceStatus = (typeof SourceStatus)[keyof typeof SourceStatus];
+const SourceStatus_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3]);
+
+export const RejectReason = { None: 0, UnknownCommand: 1, CoreUnknownInstrument: 2, InvalidSide: 3, InvalidOrderType: 4, InvalidTimeInForce: 5, InvalidStpMode: 6, InvalidOrderId: 7, DuplicateOrderId: 8, InvalidQuantity: 9, QuantityOffLot: 10, QuantityBelowMin: 11, QuantityAboveMax: 12, InvalidPrice: 13, PriceOffTick: 14, PriceOutOfBand: 15, PostOnlyWouldTake: 16, UnknownOrder: 17, OrderPoolFull: 18, InvalidScope: 19, UnknownAccount: 100, AccountCannotTrade: 101, UnknownInstrument: 102, InstrumentNotEnabled: 103, CustodyNotEligible: 104, InsufficientFunds: 105, OpenOrdersLimit: 106, NotionalLimit: 107, NotionalTooLarge: 108, ProtectionPriceRequired: 109, UnknownAsset: 110, InvalidAmount: 111, RetiredUnknownOrder: 112, InvalidCommand: 113, NodeInvalidPrice: 114, NodeInvalidQuantity: 115, VenueNotEligible: 116, InvalidAdminCommand: 117, UnknownVenue: 118, UnknownVenueClient: 119, OrderChanged: 120, UnsettledLimit: 121, ReserveShort: 122, InsufficientMargin: 123, NotProfessionalInvestor: 124, IndexDegraded: 125, ReduceOnly: 126, PositionLimit: 127, UnknownPriceSource: 128, StalePrice: 129, NotLoggedOn: 201, AlreadyLoggedOn: 202, ReadOnlyKey: 203, DuplicateClOrdId: 204, UnknownClOrdId: 205, Unsupported: 206, RateLimited: 207, HeartbeatTimeout: 211, Busy: 212, BeyondStream: 213, EmptyBatch: 214, BatchTooLarge: 215, InvalidClOrdId: 216, OperatorOnly: 217, OperatorKey: 218, UnknownKey: 220, BadSignature: 221, StaleLogon: 222, NonceReused: 223, NotPriceSource: 224, PriceSourceKey: 225 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
-const RejectReason_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 201, 202, 203, 204, 205, 206, 207, 211, 212, 213, 214, 215, 216, 217, 218, 220, 221, 222, 223]);
+const RejectReason_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 201, 202, 203, 204, 205, 206, 207, 211, 212, 213, 214, 215, 216, 217, 218, 220, 221, 222, 223, 224, 225]);
 
 /** Why a command or message was refused: 1-99 the matching core, 100-199 the node's pre-trade and ledger checks, 200-299 the session. Append, never renumber */
-export const RejectReasonNames: Readonly<Record<number, string>> = { 0: 'None', 1: 'UnknownCommand', 2: 'CoreUnknownInstrument', 3: 'InvalidSide', 4: 'InvalidOrderType', 5: 'InvalidTimeInForce', 6: 'InvalidStpMode', 7: 'InvalidOrderId', 8: 'DuplicateOrderId', 9: 'InvalidQuantity', 10: 'QuantityOffLot', 11: 'QuantityBelowMin', 12: 'QuantityAboveMax', 13: 'InvalidPrice', 14: 'PriceOffTick', 15: 'PriceOutOfBand', 16: 'PostOnlyWouldTake', 17: 'UnknownOrder', 18: 'OrderPoolFull', 19: 'InvalidScope', 100: 'UnknownAccount', 101: 'AccountCannotTrade', 102: 'UnknownInstrument', 103: 'InstrumentNotEnabled', 104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit', 108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount', 112: 'RetiredUnknownOrder', 113: 'InvalidCommand', 114: 'NodeInvalidPrice', 115: 'NodeInvalidQuantity', 116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient', 120: 'OrderChanged', 121: 'UnsettledLimit', 122: 'ReserveShort', 123: 'InsufficientMargin', 124: 'NotProfessionalInvestor', 125: 'IndexDegraded', 126: 'ReduceOnly', 127: 'PositionLimit', 128: 'UnknownPriceSource', 129: 'StalePrice', 201: 'NotLoggedOn', 202: 'AlreadyLoggedOn', 203: 'ReadOnlyKey', 204: 'DuplicateClOrdId', 205: 'UnknownClOrdId', 206: 'Unsupported', 207: 'RateLimited', 211: 'HeartbeatTimeout', 212: 'Busy', 213: 'BeyondStream', 214: 'EmptyBatch', 215: 'BatchTooLarge', 216: 'InvalidClOrdId', 217: 'OperatorOnly', 218: 'OperatorKey', 220: 'UnknownKey', 221: 'BadSignature', 222: 'StaleLogon', 223: 'NonceReused' };
+export const RejectReasonNames: Readonly<Record<number, string>> = { 0: 'None', 1: 'UnknownCommand', 2: 'CoreUnknownInstrument', 3: 'InvalidSide', 4: 'InvalidOrderType', 5: 'InvalidTimeInForce', 6: 'InvalidStpMode', 7: 'InvalidOrderId', 8: 'DuplicateOrderId', 9: 'InvalidQuantity', 10: 'QuantityOffLot', 11: 'QuantityBelowMin', 12: 'QuantityAboveMax', 13: 'InvalidPrice', 14: 'PriceOffTick', 15: 'PriceOutOfBand', 16: 'PostOnlyWouldTake', 17: 'UnknownOrder', 18: 'OrderPoolFull', 19: 'InvalidScope', 100: 'UnknownAccount', 101: 'AccountCannotTrade', 102: 'UnknownInstrument', 103: 'InstrumentNotEnabled', 104: 'CustodyNotEligible', 105: 'InsufficientFunds', 106: 'OpenOrdersLimit', 107: 'NotionalLimit', 108: 'NotionalTooLarge', 109: 'ProtectionPriceRequired', 110: 'UnknownAsset', 111: 'InvalidAmount', 112: 'RetiredUnknownOrder', 113: 'InvalidCommand', 114: 'NodeInvalidPrice', 115: 'NodeInvalidQuantity', 116: 'VenueNotEligible', 117: 'InvalidAdminCommand', 118: 'UnknownVenue', 119: 'UnknownVenueClient', 120: 'OrderChanged', 121: 'UnsettledLimit', 122: 'ReserveShort', 123: 'InsufficientMargin', 124: 'NotProfessionalInvestor', 125: 'IndexDegraded', 126: 'ReduceOnly', 127: 'PositionLimit', 128: 'UnknownPriceSource', 129: 'StalePrice', 201: 'NotLoggedOn', 202: 'AlreadyLoggedOn', 203: 'ReadOnlyKey', 204: 'DuplicateClOrdId', 205: 'UnknownClOrdId', 206: 'Unsupported', 207: 'RateLimited', 211: 'HeartbeatTimeout', 212: 'Busy', 213: 'BeyondStream', 214: 'EmptyBatch', 215: 'BatchTooLarge', 216: 'InvalidClOrdId', 217: 'OperatorOnly', 218: 'OperatorKey', 220: 'UnknownKey', 221: 'BadSignature', 222: 'StaleLogon', 223: 'NonceReused', 224: 'NotPriceSource', 225: 'PriceSourceKey' };
 export const RejectReasonText: Readonly<Record<number, string>> = {
   0: "not refused",
   1: "the matching core does not know this command",
@@ -230,9 +235,11 @@ export const RejectReasonText: Readonly<Record<number, string>> = {
   217: "only an operator API key may send this",
   218: "an operator API key administers the node but may not trade",
   220: "no such API key",
-  221: "the logon signature does not verify",
+  221: "the signature (of a logon, or of a price update) does not verify with the API key",
   222: "the logon timestamp is too far from the node's clock",
   223: "this logon nonce was used already",
+  224: "only an API key with the price-source permission may send price updates",
+  225: "a price-source API key sends index prices but may not trade",
 };
 
 export const CancelReason = { None: 0, User: 301, Mass: 302, Unfilled: 303, FokUnfillable: 304, SelfTrade: 305 } as const;
@@ -250,7 +257,7 @@ export const CancelReasonText: Readonly<Record<number, string>> = {
   305: "self-trade prevention",
 };
 
-export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, DeadMansSwitchAck: 9, ReplayComplete: 15, OpenOrdersRequest: 16, BalancesRequest: 17, AdminRequest: 18, AdminResponse: 25, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, MassCancelReport: 22, OpenOrders: 23, Balances: 24, Subscribe: 30, SubscribeAck: 35, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34 } as const;
+export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, DeadMansSwitchAck: 9, ReplayComplete: 15, OpenOrdersRequest: 16, BalancesRequest: 17, AdminRequest: 18, AdminResponse: 25, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, MassCancelReport: 22, OpenOrders: 23, Balances: 24, PriceUpdate: 40, PriceUpdateAck: 41, PerpAccountUpdate: 26, PerpPositionUpdate: 27, Subscribe: 30, SubscribeAck: 35, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34, PerpMarket: 36 } as const;
 
 /** First message of a session: signs timestampNs and nonce with the API key */
 export interface Logon {
@@ -260,18 +267,19 @@ export interface Logon {
   heartbeatMs: number;
   cancelOnDisconnect: BooleanType;
   signature: Uint8Array;
+  schemaVersion?: number;
 }
 
-export const LOGON_BLOCK_LENGTH = 93;
+export const LOGON_BLOCK_LENGTH = 95;
 /** Where each field of Logon's block starts, after the 8-byte header (for readers that skip decoding). */
-export const LOGON_OFFSETS = { keyId: 0, timestampNs: 8, nonce: 16, heartbeatMs: 24, cancelOnDisconnect: 28, signature: 29 } as const;
+export const LOGON_OFFSETS = { keyId: 0, timestampNs: 8, nonce: 16, heartbeatMs: 24, cancelOnDisconnect: 28, signature: 29, schemaVersion: 93 } as const;
 
 export function sizeOfLogon(_m: Logon): number {
-  return HEADER_BYTES + 93;
+  return HEADER_BYTES + 95;
 }
 
 export function encodeLogon(v: DataView, at: number, m: Logon): number {
-  writeHeader(v, at, 93, 1);
+  writeHeader(v, at, 95, 1, 2);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.keyId, 'keyId');
   v.setBigUint64(b + 8, m.timestampNs, true);
@@ -279,7 +287,8 @@ export function encodeLogon(v: DataView, at: number, m: Logon): number {
   v.setUint32(b + 24, m.heartbeatMs, true);
   v.setUint8(b + 28, m.cancelOnDisconnect);
   setBytes(v, b + 29, 64, m.signature, 'signature');
-  let p = b + 93;
+  v.setUint16(b + 93, (m.schemaVersion ?? 0), true);
+  let p = b + 95;
   return p - at;
 }
 
@@ -293,6 +302,7 @@ function decodeLogon(v: DataView, b: number, blockLength: number, end: number): 
     heartbeatMs: v.getUint32(b + 24, true),
     cancelOnDisconnect: checkEnum(BooleanType_VALUES, v.getUint8(b + 28), 'cancelOnDisconnect', 'BooleanType') as BooleanType,
     signature: getBytes(v, b + 29, 64),
+    schemaVersion: blockLength >= 95 ? v.getUint16(b + 93, true) : 0,
   } as Logon;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of Logon`);
@@ -309,6 +319,7 @@ export function readLogon(v: DataView, b: number, blockLength: number, end: numb
   m.heartbeatMs = v.getUint32(b + 24, true);
   m.cancelOnDisconnect = checkEnum(BooleanType_VALUES, v.getUint8(b + 28), 'cancelOnDisconnect', 'BooleanType') as BooleanType;
   m.signature = getBytes(v, b + 29, 64);
+  m.schemaVersion = blockLength >= 95 ? v.getUint16(b + 93, true) : 0;
   return m;
 }
 
@@ -330,7 +341,7 @@ export function sizeOfLogonAck(_m: LogonAck): number {
 }
 
 export function encodeLogonAck(v: DataView, at: number, m: LogonAck): number {
-  writeHeader(v, at, 29, 2);
+  writeHeader(v, at, 29, 2, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.sessionId, 'sessionId');
   v.setUint32(b + 8, m.account, true);
@@ -386,7 +397,7 @@ export function sizeOfLogout(_m: Logout): number {
 }
 
 export function encodeLogout(v: DataView, at: number, m: Logout): number {
-  writeHeader(v, at, 66, 3);
+  writeHeader(v, at, 66, 3, 1);
   const b = at + HEADER_BYTES;
   v.setUint16(b + 0, m.reason, true);
   setChars(v, b + 2, 64, m.text, 'text');
@@ -428,7 +439,7 @@ export function sizeOfHeartbeat(_m: Heartbeat): number {
 }
 
 export function encodeHeartbeat(v: DataView, at: number, m: Heartbeat): number {
-  writeHeader(v, at, 8, 4);
+  writeHeader(v, at, 8, 4, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.testReqId, 'testReqId');
   let p = b + 8;
@@ -467,7 +478,7 @@ export function sizeOfTestRequest(_m: TestRequest): number {
 }
 
 export function encodeTestRequest(v: DataView, at: number, m: TestRequest): number {
-  writeHeader(v, at, 8, 5);
+  writeHeader(v, at, 8, 5, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.testReqId, 'testReqId');
   let p = b + 8;
@@ -511,7 +522,7 @@ export function sizeOfSessionReject(_m: SessionReject): number {
 }
 
 export function encodeSessionReject(v: DataView, at: number, m: SessionReject): number {
-  writeHeader(v, at, 108, 6);
+  writeHeader(v, at, 108, 6, 1);
   const b = at + HEADER_BYTES;
   v.setUint16(b + 0, m.refTemplateId, true);
   v.setUint16(b + 2, m.reason, true);
@@ -563,7 +574,7 @@ export function sizeOfReplayRequest(_m: ReplayRequest): number {
 }
 
 export function encodeReplayRequest(v: DataView, at: number, m: ReplayRequest): number {
-  writeHeader(v, at, 8, 7);
+  writeHeader(v, at, 8, 7, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.fromOutSeq, 'fromOutSeq');
   let p = b + 8;
@@ -603,7 +614,7 @@ export function sizeOfDeadMansSwitch(_m: DeadMansSwitch): number {
 }
 
 export function encodeDeadMansSwitch(v: DataView, at: number, m: DeadMansSwitch): number {
-  writeHeader(v, at, 4, 8);
+  writeHeader(v, at, 4, 8, 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.timeoutMs, true);
   let p = b + 4;
@@ -644,7 +655,7 @@ export function sizeOfDeadMansSwitchAck(_m: DeadMansSwitchAck): number {
 }
 
 export function encodeDeadMansSwitchAck(v: DataView, at: number, m: DeadMansSwitchAck): number {
-  writeHeader(v, at, 12, 9);
+  writeHeader(v, at, 12, 9, 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.timeoutMs, true);
   v.setBigUint64(b + 4, m.deadlineNs, true);
@@ -689,7 +700,7 @@ export function sizeOfReplayComplete(_m: ReplayComplete): number {
 }
 
 export function encodeReplayComplete(v: DataView, at: number, m: ReplayComplete): number {
-  writeHeader(v, at, 24, 15);
+  writeHeader(v, at, 24, 15, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.fromOutSeq, 'fromOutSeq');
   setU64(v, b + 8, m.lastSentOutSeq, 'lastSentOutSeq');
@@ -735,7 +746,7 @@ export function sizeOfOpenOrdersRequest(_m: OpenOrdersRequest): number {
 }
 
 export function encodeOpenOrdersRequest(v: DataView, at: number, m: OpenOrdersRequest): number {
-  writeHeader(v, at, 8, 16);
+  writeHeader(v, at, 8, 16, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.reqId, 'reqId');
   let p = b + 8;
@@ -775,7 +786,7 @@ export function sizeOfBalancesRequest(_m: BalancesRequest): number {
 }
 
 export function encodeBalancesRequest(v: DataView, at: number, m: BalancesRequest): number {
-  writeHeader(v, at, 8, 17);
+  writeHeader(v, at, 8, 17, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.reqId, 'reqId');
   let p = b + 8;
@@ -816,7 +827,7 @@ export function sizeOfAdminRequest(m: AdminRequest): number {
 }
 
 export function encodeAdminRequest(v: DataView, at: number, m: AdminRequest): number {
-  writeHeader(v, at, 8, 18);
+  writeHeader(v, at, 8, 18, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.reqId, 'reqId');
   let p = b + 8;
@@ -861,7 +872,7 @@ export function sizeOfAdminResponse(m: AdminResponse): number {
 }
 
 export function encodeAdminResponse(v: DataView, at: number, m: AdminResponse): number {
-  writeHeader(v, at, 11, 25);
+  writeHeader(v, at, 11, 25, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.reqId, 'reqId');
   v.setUint8(b + 8, m.ok);
@@ -902,18 +913,19 @@ export interface NewOrder {
   stpMode: StpMode;
   price: number;
   qty: number;
+  reduceOnly?: BooleanType;
 }
 
-export const NEWORDER_BLOCK_LENGTH = 32;
+export const NEWORDER_BLOCK_LENGTH = 33;
 /** Where each field of NewOrder's block starts, after the 8-byte header (for readers that skip decoding). */
-export const NEWORDER_OFFSETS = { clOrdId: 0, instrument: 8, side: 12, ordType: 13, timeInForce: 14, stpMode: 15, price: 16, qty: 24 } as const;
+export const NEWORDER_OFFSETS = { clOrdId: 0, instrument: 8, side: 12, ordType: 13, timeInForce: 14, stpMode: 15, price: 16, qty: 24, reduceOnly: 32 } as const;
 
 export function sizeOfNewOrder(_m: NewOrder): number {
-  return HEADER_BYTES + 32;
+  return HEADER_BYTES + 33;
 }
 
 export function encodeNewOrder(v: DataView, at: number, m: NewOrder): number {
-  writeHeader(v, at, 32, 10);
+  writeHeader(v, at, 33, 10, 2);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.clOrdId, 'clOrdId');
   v.setUint32(b + 8, m.instrument, true);
@@ -923,7 +935,8 @@ export function encodeNewOrder(v: DataView, at: number, m: NewOrder): number {
   v.setUint8(b + 15, m.stpMode);
   setI64(v, b + 16, m.price, 'price');
   setI64(v, b + 24, m.qty, 'qty');
-  let p = b + 32;
+  v.setUint8(b + 32, (m.reduceOnly ?? 0));
+  let p = b + 33;
   return p - at;
 }
 
@@ -939,6 +952,7 @@ function decodeNewOrder(v: DataView, b: number, blockLength: number, end: number
     stpMode: checkEnum(StpMode_VALUES, v.getUint8(b + 15), 'stpMode', 'StpMode') as StpMode,
     price: getI64(v, b + 16, 'price'),
     qty: getI64(v, b + 24, 'qty'),
+    reduceOnly: blockLength >= 33 ? checkEnum(BooleanType_VALUES, v.getUint8(b + 32), 'reduceOnly', 'BooleanType') as BooleanType : 0 as BooleanType,
   } as NewOrder;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of NewOrder`);
@@ -957,6 +971,7 @@ export function readNewOrder(v: DataView, b: number, blockLength: number, end: n
   m.stpMode = checkEnum(StpMode_VALUES, v.getUint8(b + 15), 'stpMode', 'StpMode') as StpMode;
   m.price = getI64(v, b + 16, 'price');
   m.qty = getI64(v, b + 24, 'qty');
+  m.reduceOnly = blockLength >= 33 ? checkEnum(BooleanType_VALUES, v.getUint8(b + 32), 'reduceOnly', 'BooleanType') as BooleanType : 0 as BooleanType;
   return m;
 }
 
@@ -971,7 +986,7 @@ export interface BatchNewOrdersOrdersEntry {
   qty: number;
 }
 
-/** 1 to 2,000 orders (what a 64 KiB frame holds), each answered like a NewOrder */
+/** 1 to 2,000 orders (what a 64 KiB frame holds), each answered like a NewOrder. None is reduce-only (a reduce-only order is a NewOrder of its own): its entries keep their 32 bytes, so 2,000 still fit a frame */
 export interface BatchNewOrders {
   orders: BatchNewOrdersOrdersEntry[];
 }
@@ -985,7 +1000,7 @@ export function sizeOfBatchNewOrders(m: BatchNewOrders): number {
 }
 
 export function encodeBatchNewOrders(v: DataView, at: number, m: BatchNewOrders): number {
-  writeHeader(v, at, 0, 11);
+  writeHeader(v, at, 0, 11, 1);
   const b = at + HEADER_BYTES;
   let p = b + 0;
   if (m.orders.length > GROUP_ENTRIES_MAX) throw new EncodeError('orders: more than ' + GROUP_ENTRIES_MAX + ' entries');
@@ -1085,7 +1100,7 @@ export function sizeOfCancelOrder(_m: CancelOrder): number {
 }
 
 export function encodeCancelOrder(v: DataView, at: number, m: CancelOrder): number {
-  writeHeader(v, at, 28, 12);
+  writeHeader(v, at, 28, 12, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.clOrdId, 'clOrdId');
   setU64(v, b + 8, m.origClOrdId, 'origClOrdId');
@@ -1137,7 +1152,7 @@ export function sizeOfAmendOrder(_m: AmendOrder): number {
 }
 
 export function encodeAmendOrder(v: DataView, at: number, m: AmendOrder): number {
-  writeHeader(v, at, 36, 13);
+  writeHeader(v, at, 36, 13, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.clOrdId, 'clOrdId');
   setU64(v, b + 8, m.origClOrdId, 'origClOrdId');
@@ -1191,7 +1206,7 @@ export function sizeOfMassCancel(_m: MassCancel): number {
 }
 
 export function encodeMassCancel(v: DataView, at: number, m: MassCancel): number {
-  writeHeader(v, at, 13, 14);
+  writeHeader(v, at, 13, 14, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.clOrdId, 'clOrdId');
   v.setUint32(b + 8, m.instrument, true);
@@ -1252,7 +1267,7 @@ export function sizeOfExecutionReport(_m: ExecutionReport): number {
 }
 
 export function encodeExecutionReport(v: DataView, at: number, m: ExecutionReport): number {
-  writeHeader(v, at, 99, 20);
+  writeHeader(v, at, 99, 20, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.outSeq, 'outSeq');
   setU64(v, b + 8, m.clOrdId, 'clOrdId');
@@ -1342,7 +1357,7 @@ export function sizeOfCancelReject(_m: CancelReject): number {
 }
 
 export function encodeCancelReject(v: DataView, at: number, m: CancelReject): number {
-  writeHeader(v, at, 26, 21);
+  writeHeader(v, at, 26, 21, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.outSeq, 'outSeq');
   setU64(v, b + 8, m.clOrdId, 'clOrdId');
@@ -1396,7 +1411,7 @@ export function sizeOfMassCancelReport(_m: MassCancelReport): number {
 }
 
 export function encodeMassCancelReport(v: DataView, at: number, m: MassCancelReport): number {
-  writeHeader(v, at, 27, 22);
+  writeHeader(v, at, 27, 22, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.outSeq, 'outSeq');
   setU64(v, b + 8, m.clOrdId, 'clOrdId');
@@ -1463,7 +1478,7 @@ export function sizeOfOpenOrders(m: OpenOrders): number {
 }
 
 export function encodeOpenOrders(v: DataView, at: number, m: OpenOrders): number {
-  writeHeader(v, at, 12, 23);
+  writeHeader(v, at, 12, 23, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.reqId, 'reqId');
   v.setUint16(b + 8, m.part, true);
@@ -1568,7 +1583,7 @@ export function sizeOfBalances(m: Balances): number {
 }
 
 export function encodeBalances(v: DataView, at: number, m: Balances): number {
-  writeHeader(v, at, 8, 24);
+  writeHeader(v, at, 8, 24, 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.reqId, 'reqId');
   let p = b + 8;
@@ -1641,7 +1656,291 @@ export function balancesBalances(v: DataView, b: number, blockLength: number, en
   return [p, entryLength, count];
 }
 
-/** Book: answered by a BookSnapshot, then BookUpdates. Trades: answered by a SubscribeAck, then Trades. Instrument 0: answered by the InstrumentList */
+/** An index price from a price-source API key (only such a key may send it), signed with the key: Ed25519 over the 57 bytes 'junction/price/v1' (ASCII) then keyId (u64), underlying (16 bytes, NUL-padded), price (i64) and sourceTsUs (i64), little-endian. Answered by a PriceUpdateAck once durable, or refused by a SessionReject whose refClOrdId is the reqId (NotPriceSource, BadSignature, RateLimited, Busy) */
+export interface PriceUpdate {
+  reqId: number;
+  underlying: string;
+  price: number;
+  sourceTsUs: number;
+  signature: Uint8Array;
+}
+
+export const PRICEUPDATE_BLOCK_LENGTH = 104;
+/** Where each field of PriceUpdate's block starts, after the 8-byte header (for readers that skip decoding). */
+export const PRICEUPDATE_OFFSETS = { reqId: 0, underlying: 8, price: 24, sourceTsUs: 32, signature: 40 } as const;
+
+export function sizeOfPriceUpdate(_m: PriceUpdate): number {
+  return HEADER_BYTES + 104;
+}
+
+export function encodePriceUpdate(v: DataView, at: number, m: PriceUpdate): number {
+  writeHeader(v, at, 104, 40, 2);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  setChars(v, b + 8, 16, m.underlying, 'underlying');
+  setI64(v, b + 24, m.price, 'price');
+  setI64(v, b + 32, m.sourceTsUs, 'sourceTsUs');
+  setBytes(v, b + 40, 64, m.signature, 'signature');
+  let p = b + 104;
+  return p - at;
+}
+
+function decodePriceUpdate(v: DataView, b: number, blockLength: number, end: number): PriceUpdate {
+  if (blockLength < 104) throw new DecodeError('blockLength', `${blockLength} is shorter than PriceUpdate's 104`);
+  if (b + blockLength > end) throw new DecodeError('signature', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+    underlying: getChars(v, b + 8, 16),
+    price: getI64(v, b + 24, 'price'),
+    sourceTsUs: getI64(v, b + 32, 'sourceTsUs'),
+    signature: getBytes(v, b + 40, 64),
+  } as PriceUpdate;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of PriceUpdate`);
+  return m;
+}
+
+/** Reads a PriceUpdate whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readPriceUpdate(v: DataView, b: number, blockLength: number, end: number, m: PriceUpdate): PriceUpdate {
+  if (blockLength < 104) throw new DecodeError('blockLength', `${blockLength} is shorter than PriceUpdate's 104`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.reqId = getU64(v, b + 0, 'reqId');
+  m.underlying = getChars(v, b + 8, 16);
+  m.price = getI64(v, b + 24, 'price');
+  m.sourceTsUs = getI64(v, b + 32, 'sourceTsUs');
+  m.signature = getBytes(v, b + 40, 64);
+  return m;
+}
+
+/** Answers a PriceUpdate once durable: accepted at node sequence seq, or refused with the node's reason and text (UnknownPriceSource, StalePrice, NodeInvalidPrice) */
+export interface PriceUpdateAck {
+  reqId: number;
+  seq: number;
+  ok: BooleanType;
+  reason: RejectReason;
+  text: string;
+}
+
+export const PRICEUPDATEACK_BLOCK_LENGTH = 19;
+/** Where each field of PriceUpdateAck's block starts, after the 8-byte header (for readers that skip decoding). */
+export const PRICEUPDATEACK_OFFSETS = { reqId: 0, seq: 8, ok: 16, reason: 17 } as const;
+
+export function sizeOfPriceUpdateAck(m: PriceUpdateAck): number {
+  return HEADER_BYTES + 19 + 4 + utf8Length(m.text);
+}
+
+export function encodePriceUpdateAck(v: DataView, at: number, m: PriceUpdateAck): number {
+  writeHeader(v, at, 19, 41, 2);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.reqId, 'reqId');
+  setU64(v, b + 8, m.seq, 'seq');
+  v.setUint8(b + 16, m.ok);
+  v.setUint16(b + 17, m.reason, true);
+  let p = b + 19;
+  p = setVarString(v, p, m.text, 'text');
+  return p - at;
+}
+
+function decodePriceUpdateAck(v: DataView, b: number, blockLength: number, end: number): PriceUpdateAck {
+  if (blockLength < 19) throw new DecodeError('blockLength', `${blockLength} is shorter than PriceUpdateAck's 19`);
+  if (b + blockLength > end) throw new DecodeError('reason', 'frame ends inside the message block');
+  const m = {
+    reqId: getU64(v, b + 0, 'reqId'),
+    seq: getU64(v, b + 8, 'seq'),
+    ok: checkEnum(BooleanType_VALUES, v.getUint8(b + 16), 'ok', 'BooleanType') as BooleanType,
+    reason: checkEnum(RejectReason_VALUES, v.getUint16(b + 17, true), 'reason', 'RejectReason') as RejectReason,
+    text: '',
+  } as PriceUpdateAck;
+  let p = b + blockLength;
+  if (p + 4 > end) throw new DecodeError('text', 'frame ends before its length');
+  {
+    const length = v.getUint32(p, true);
+    p += 4;
+    if (p + length > end) throw new DecodeError('text', `frame ends inside its ${length} bytes`);
+    m.text = getVarString(v, p, length, 'text');
+    p += length;
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of PriceUpdateAck`);
+  return m;
+}
+
+/** The account's perpetual figures, only ever to its own sessions: at logon, then after each durable batch that changed them (its positions, orders, collateral or funding, or the mark of a product it holds), at most one per batch. Amounts in the settlement asset's units. The positions PerpPositionUpdates that follow at once are every position the account holds, and any it closed since the last update (size 0) */
+export interface PerpAccountUpdate {
+  account: number;
+  asOfNs: bigint;
+  asset: string;
+  scale: number;
+  positions: number;
+  equity: number;
+  collateral: number;
+  unrealizedPnl: number;
+  owed: number;
+  initialMargin: number;
+  maintenanceMargin: number;
+  available: number;
+  marginRatioBps: number;
+}
+
+export const PERPACCOUNTUPDATE_BLOCK_LENGTH = 95;
+/** Where each field of PerpAccountUpdate's block starts, after the 8-byte header (for readers that skip decoding). */
+export const PERPACCOUNTUPDATE_OFFSETS = { account: 0, asOfNs: 4, asset: 12, scale: 28, positions: 29, equity: 31, collateral: 39, unrealizedPnl: 47, owed: 55, initialMargin: 63, maintenanceMargin: 71, available: 79, marginRatioBps: 87 } as const;
+
+export function sizeOfPerpAccountUpdate(_m: PerpAccountUpdate): number {
+  return HEADER_BYTES + 95;
+}
+
+export function encodePerpAccountUpdate(v: DataView, at: number, m: PerpAccountUpdate): number {
+  writeHeader(v, at, 95, 26, 2);
+  const b = at + HEADER_BYTES;
+  v.setUint32(b + 0, m.account, true);
+  v.setBigUint64(b + 4, m.asOfNs, true);
+  setChars(v, b + 12, 16, m.asset, 'asset');
+  v.setUint8(b + 28, m.scale);
+  v.setUint16(b + 29, m.positions, true);
+  setI64(v, b + 31, m.equity, 'equity');
+  setI64(v, b + 39, m.collateral, 'collateral');
+  setI64(v, b + 47, m.unrealizedPnl, 'unrealizedPnl');
+  setI64(v, b + 55, m.owed, 'owed');
+  setI64(v, b + 63, m.initialMargin, 'initialMargin');
+  setI64(v, b + 71, m.maintenanceMargin, 'maintenanceMargin');
+  setI64(v, b + 79, m.available, 'available');
+  setI64(v, b + 87, m.marginRatioBps, 'marginRatioBps');
+  let p = b + 95;
+  return p - at;
+}
+
+function decodePerpAccountUpdate(v: DataView, b: number, blockLength: number, end: number): PerpAccountUpdate {
+  if (blockLength < 95) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpAccountUpdate's 95`);
+  if (b + blockLength > end) throw new DecodeError('marginRatioBps', 'frame ends inside the message block');
+  const m = {
+    account: v.getUint32(b + 0, true),
+    asOfNs: v.getBigUint64(b + 4, true),
+    asset: getChars(v, b + 12, 16),
+    scale: v.getUint8(b + 28),
+    positions: v.getUint16(b + 29, true),
+    equity: getI64(v, b + 31, 'equity'),
+    collateral: getI64(v, b + 39, 'collateral'),
+    unrealizedPnl: getI64(v, b + 47, 'unrealizedPnl'),
+    owed: getI64(v, b + 55, 'owed'),
+    initialMargin: getI64(v, b + 63, 'initialMargin'),
+    maintenanceMargin: getI64(v, b + 71, 'maintenanceMargin'),
+    available: getI64(v, b + 79, 'available'),
+    marginRatioBps: getI64(v, b + 87, 'marginRatioBps'),
+  } as PerpAccountUpdate;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of PerpAccountUpdate`);
+  return m;
+}
+
+/** Reads a PerpAccountUpdate whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readPerpAccountUpdate(v: DataView, b: number, blockLength: number, end: number, m: PerpAccountUpdate): PerpAccountUpdate {
+  if (blockLength < 95) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpAccountUpdate's 95`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.account = v.getUint32(b + 0, true);
+  m.asOfNs = v.getBigUint64(b + 4, true);
+  m.asset = getChars(v, b + 12, 16);
+  m.scale = v.getUint8(b + 28);
+  m.positions = v.getUint16(b + 29, true);
+  m.equity = getI64(v, b + 31, 'equity');
+  m.collateral = getI64(v, b + 39, 'collateral');
+  m.unrealizedPnl = getI64(v, b + 47, 'unrealizedPnl');
+  m.owed = getI64(v, b + 55, 'owed');
+  m.initialMargin = getI64(v, b + 63, 'initialMargin');
+  m.maintenanceMargin = getI64(v, b + 71, 'maintenanceMargin');
+  m.available = getI64(v, b + 79, 'available');
+  m.marginRatioBps = getI64(v, b + 87, 'marginRatioBps');
+  return m;
+}
+
+/** One position of the account, after its PerpAccountUpdate. Prices in settlement units per whole base, amounts in settlement units */
+export interface PerpPositionUpdate {
+  account: number;
+  instrument: number;
+  size: number;
+  entryPrice: number;
+  mark: number;
+  notional: number;
+  unrealizedPnl: number;
+  realizedPnl: number;
+  funding: number;
+  initialMargin: number;
+  maintenanceMargin: number;
+  liquidationPrice: number;
+  adlRank: number;
+}
+
+export const PERPPOSITIONUPDATE_BLOCK_LENGTH = 89;
+/** Where each field of PerpPositionUpdate's block starts, after the 8-byte header (for readers that skip decoding). */
+export const PERPPOSITIONUPDATE_OFFSETS = { account: 0, instrument: 4, size: 8, entryPrice: 16, mark: 24, notional: 32, unrealizedPnl: 40, realizedPnl: 48, funding: 56, initialMargin: 64, maintenanceMargin: 72, liquidationPrice: 80, adlRank: 88 } as const;
+
+export function sizeOfPerpPositionUpdate(_m: PerpPositionUpdate): number {
+  return HEADER_BYTES + 89;
+}
+
+export function encodePerpPositionUpdate(v: DataView, at: number, m: PerpPositionUpdate): number {
+  writeHeader(v, at, 89, 27, 2);
+  const b = at + HEADER_BYTES;
+  v.setUint32(b + 0, m.account, true);
+  v.setUint32(b + 4, m.instrument, true);
+  setI64(v, b + 8, m.size, 'size');
+  setI64(v, b + 16, m.entryPrice, 'entryPrice');
+  setI64(v, b + 24, m.mark, 'mark');
+  setI64(v, b + 32, m.notional, 'notional');
+  setI64(v, b + 40, m.unrealizedPnl, 'unrealizedPnl');
+  setI64(v, b + 48, m.realizedPnl, 'realizedPnl');
+  setI64(v, b + 56, m.funding, 'funding');
+  setI64(v, b + 64, m.initialMargin, 'initialMargin');
+  setI64(v, b + 72, m.maintenanceMargin, 'maintenanceMargin');
+  setI64(v, b + 80, m.liquidationPrice, 'liquidationPrice');
+  v.setUint8(b + 88, m.adlRank);
+  let p = b + 89;
+  return p - at;
+}
+
+function decodePerpPositionUpdate(v: DataView, b: number, blockLength: number, end: number): PerpPositionUpdate {
+  if (blockLength < 89) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpPositionUpdate's 89`);
+  if (b + blockLength > end) throw new DecodeError('adlRank', 'frame ends inside the message block');
+  const m = {
+    account: v.getUint32(b + 0, true),
+    instrument: v.getUint32(b + 4, true),
+    size: getI64(v, b + 8, 'size'),
+    entryPrice: getI64(v, b + 16, 'entryPrice'),
+    mark: getI64(v, b + 24, 'mark'),
+    notional: getI64(v, b + 32, 'notional'),
+    unrealizedPnl: getI64(v, b + 40, 'unrealizedPnl'),
+    realizedPnl: getI64(v, b + 48, 'realizedPnl'),
+    funding: getI64(v, b + 56, 'funding'),
+    initialMargin: getI64(v, b + 64, 'initialMargin'),
+    maintenanceMargin: getI64(v, b + 72, 'maintenanceMargin'),
+    liquidationPrice: getI64(v, b + 80, 'liquidationPrice'),
+    adlRank: v.getUint8(b + 88),
+  } as PerpPositionUpdate;
+  let p = b + blockLength;
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of PerpPositionUpdate`);
+  return m;
+}
+
+/** Reads a PerpPositionUpdate whose block starts at b into `m` (checked as decodeMessages checks it). */
+export function readPerpPositionUpdate(v: DataView, b: number, blockLength: number, end: number, m: PerpPositionUpdate): PerpPositionUpdate {
+  if (blockLength < 89) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpPositionUpdate's 89`);
+  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
+  m.account = v.getUint32(b + 0, true);
+  m.instrument = v.getUint32(b + 4, true);
+  m.size = getI64(v, b + 8, 'size');
+  m.entryPrice = getI64(v, b + 16, 'entryPrice');
+  m.mark = getI64(v, b + 24, 'mark');
+  m.notional = getI64(v, b + 32, 'notional');
+  m.unrealizedPnl = getI64(v, b + 40, 'unrealizedPnl');
+  m.realizedPnl = getI64(v, b + 48, 'realizedPnl');
+  m.funding = getI64(v, b + 56, 'funding');
+  m.initialMargin = getI64(v, b + 64, 'initialMargin');
+  m.maintenanceMargin = getI64(v, b + 72, 'maintenanceMargin');
+  m.liquidationPrice = getI64(v, b + 80, 'liquidationPrice');
+  m.adlRank = v.getUint8(b + 88);
+  return m;
+}
+
+/** Book: answered by a BookSnapshot, then BookUpdates. Trades: answered by a SubscribeAck, then Trades. Perp (a perpetual's instrument, or 0 for every perpetual): answered by a PerpMarket for each, then a SubscribeAck, then a PerpMarket whenever its mark, index or funding changes. Instrument 0 on Book or Trades: answered by the InstrumentList */
 export interface Subscribe {
   instrument: number;
   channel: Channel;
@@ -1656,7 +1955,7 @@ export function sizeOfSubscribe(_m: Subscribe): number {
 }
 
 export function encodeSubscribe(v: DataView, at: number, m: Subscribe): number {
-  writeHeader(v, at, 5, 30);
+  writeHeader(v, at, 5, 30, 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   v.setUint8(b + 4, m.channel);
@@ -1699,7 +1998,7 @@ export function sizeOfSubscribeAck(_m: SubscribeAck): number {
 }
 
 export function encodeSubscribeAck(v: DataView, at: number, m: SubscribeAck): number {
-  writeHeader(v, at, 5, 35);
+  writeHeader(v, at, 5, 35, 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   v.setUint8(b + 4, m.channel);
@@ -1753,7 +2052,7 @@ export function sizeOfBookSnapshot(m: BookSnapshot): number {
 }
 
 export function encodeBookSnapshot(v: DataView, at: number, m: BookSnapshot): number {
-  writeHeader(v, at, 16, 31);
+  writeHeader(v, at, 16, 31, 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   setU64(v, b + 4, m.bookSeq, 'bookSeq');
@@ -1855,7 +2154,7 @@ export function sizeOfBookUpdate(m: BookUpdate): number {
 }
 
 export function encodeBookUpdate(v: DataView, at: number, m: BookUpdate): number {
-  writeHeader(v, at, 12, 32);
+  writeHeader(v, at, 12, 32, 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   setU64(v, b + 4, m.bookSeq, 'bookSeq');
@@ -1948,7 +2247,7 @@ export function sizeOfTrade(_m: Trade): number {
 }
 
 export function encodeTrade(v: DataView, at: number, m: Trade): number {
-  writeHeader(v, at, 37, 33);
+  writeHeader(v, at, 37, 33, 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   setU64(v, b + 4, m.tradeId, 'tradeId');
@@ -2015,7 +2314,7 @@ export function sizeOfInstrumentList(m: InstrumentList): number {
 }
 
 export function encodeInstrumentList(v: DataView, at: number, m: InstrumentList): number {
-  writeHeader(v, at, 0, 34);
+  writeHeader(v, at, 0, 34, 1);
   const b = at + HEADER_BYTES;
   let p = b + 0;
   if (m.instruments.length > GROUP_ENTRIES_MAX) throw new EncodeError('instruments: more than ' + GROUP_ENTRIES_MAX + ' entries');
@@ -2104,6 +2403,146 @@ export function instrumentListInstruments(v: DataView, b: number, blockLength: n
   return [p, entryLength, count];
 }
 
+export interface PerpMarketSourcesEntry {
+  source: string;
+  price: number;
+  ageMs: number;
+  status: SourceStatus;
+}
+
+/** A perpetual's reference prices and funding (PERP-3, PERP-10, PERP-11), from durable batches: on subscription (channel Perp), then whenever its mark, index or funding changes. Prices in settlement units per whole base; rates in 1e-8 per funding interval */
+export interface PerpMarket {
+  instrument: number;
+  asOfNs: bigint;
+  mark: number;
+  index: number;
+  degraded: BooleanType;
+  clamped: BooleanType;
+  markBandLow: number;
+  markBandHigh: number;
+  lastFundingRateE8: number;
+  predictedFundingRateE8: number;
+  nextFundingNs: bigint;
+  fundingIntervalMin: number;
+  openInterest: number;
+  fundingBasis: number;
+  movingBasis: number;
+  lastTrade: number;
+  sources: PerpMarketSourcesEntry[];
+}
+
+export const PERPMARKET_BLOCK_LENGTH = 106;
+/** Where each field of PerpMarket's block starts, after the 8-byte header (for readers that skip decoding). */
+export const PERPMARKET_OFFSETS = { instrument: 0, asOfNs: 4, mark: 12, index: 20, degraded: 28, clamped: 29, markBandLow: 30, markBandHigh: 38, lastFundingRateE8: 46, predictedFundingRateE8: 54, nextFundingNs: 62, fundingIntervalMin: 70, openInterest: 74, fundingBasis: 82, movingBasis: 90, lastTrade: 98 } as const;
+
+export function sizeOfPerpMarket(m: PerpMarket): number {
+  return HEADER_BYTES + 106 + GROUP_HEADER_BYTES + m.sources.length * 49;
+}
+
+export function encodePerpMarket(v: DataView, at: number, m: PerpMarket): number {
+  writeHeader(v, at, 106, 36, 2);
+  const b = at + HEADER_BYTES;
+  v.setUint32(b + 0, m.instrument, true);
+  v.setBigUint64(b + 4, m.asOfNs, true);
+  setI64(v, b + 12, m.mark, 'mark');
+  setI64(v, b + 20, m.index, 'index');
+  v.setUint8(b + 28, m.degraded);
+  v.setUint8(b + 29, m.clamped);
+  setI64(v, b + 30, m.markBandLow, 'markBandLow');
+  setI64(v, b + 38, m.markBandHigh, 'markBandHigh');
+  setI64(v, b + 46, m.lastFundingRateE8, 'lastFundingRateE8');
+  setI64(v, b + 54, m.predictedFundingRateE8, 'predictedFundingRateE8');
+  v.setBigUint64(b + 62, m.nextFundingNs, true);
+  v.setUint32(b + 70, m.fundingIntervalMin, true);
+  setI64(v, b + 74, m.openInterest, 'openInterest');
+  setI64(v, b + 82, m.fundingBasis, 'fundingBasis');
+  setI64(v, b + 90, m.movingBasis, 'movingBasis');
+  setI64(v, b + 98, m.lastTrade, 'lastTrade');
+  let p = b + 106;
+  if (m.sources.length > GROUP_ENTRIES_MAX) throw new EncodeError('sources: more than ' + GROUP_ENTRIES_MAX + ' entries');
+  v.setUint16(p, 49, true);
+  v.setUint16(p + 2, m.sources.length, true);
+  p += GROUP_HEADER_BYTES;
+  for (const e of m.sources) {
+    setChars(v, p + 0, 32, e.source, 'source');
+    setI64(v, p + 32, e.price, 'price');
+    setI64(v, p + 40, e.ageMs, 'ageMs');
+    v.setUint8(p + 48, e.status);
+    p += 49;
+  }
+  return p - at;
+}
+
+function decodePerpMarket(v: DataView, b: number, blockLength: number, end: number): PerpMarket {
+  if (blockLength < 106) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpMarket's 106`);
+  if (b + blockLength > end) throw new DecodeError('lastTrade', 'frame ends inside the message block');
+  const m = {
+    instrument: v.getUint32(b + 0, true),
+    asOfNs: v.getBigUint64(b + 4, true),
+    mark: getI64(v, b + 12, 'mark'),
+    index: getI64(v, b + 20, 'index'),
+    degraded: checkEnum(BooleanType_VALUES, v.getUint8(b + 28), 'degraded', 'BooleanType') as BooleanType,
+    clamped: checkEnum(BooleanType_VALUES, v.getUint8(b + 29), 'clamped', 'BooleanType') as BooleanType,
+    markBandLow: getI64(v, b + 30, 'markBandLow'),
+    markBandHigh: getI64(v, b + 38, 'markBandHigh'),
+    lastFundingRateE8: getI64(v, b + 46, 'lastFundingRateE8'),
+    predictedFundingRateE8: getI64(v, b + 54, 'predictedFundingRateE8'),
+    nextFundingNs: v.getBigUint64(b + 62, true),
+    fundingIntervalMin: v.getUint32(b + 70, true),
+    openInterest: getI64(v, b + 74, 'openInterest'),
+    fundingBasis: getI64(v, b + 82, 'fundingBasis'),
+    movingBasis: getI64(v, b + 90, 'movingBasis'),
+    lastTrade: getI64(v, b + 98, 'lastTrade'),
+    sources: [] as PerpMarket['sources'],
+  } as PerpMarket;
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('sources', 'frame ends before the group header');
+  {
+    const entryLength = v.getUint16(p, true);
+    const count = v.getUint16(p + 2, true);
+    if (entryLength < 49) throw new DecodeError('sources.blockLength', `${entryLength} is shorter than 49`);
+    if (count > GROUP_ENTRIES_MAX) throw new DecodeError('sources.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+    p += GROUP_HEADER_BYTES;
+    if (p + count * entryLength > end) throw new DecodeError('sources', `frame ends inside entry ${Math.floor((end - p) / entryLength)} of ${count}`);
+    for (let i = 0; i < count; i++, p += entryLength) {
+      m.sources.push({
+        source: getChars(v, p + 0, 32),
+        price: getI64(v, p + 32, 'sources.price'),
+        ageMs: getI64(v, p + 40, 'sources.ageMs'),
+        status: checkEnum(SourceStatus_VALUES, v.getUint8(p + 48), 'sources.status', 'SourceStatus') as SourceStatus,
+      });
+    }
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of PerpMarket`);
+  return m;
+}
+
+/** Reads the PerpMarket sources entry at p into `e` (checked as decodeMessages checks it). */
+export function readPerpMarketSourcesEntry(v: DataView, p: number, e: PerpMarketSourcesEntry): PerpMarketSourcesEntry {
+  e.source = getChars(v, p + 0, 32);
+  e.price = getI64(v, p + 32, 'sources.price');
+  e.ageMs = getI64(v, p + 40, 'sources.ageMs');
+  e.status = checkEnum(SourceStatus_VALUES, v.getUint8(p + 48), 'sources.status', 'SourceStatus') as SourceStatus;
+  return e;
+}
+
+/**
+ * Where the PerpMarket sources entries lie, for a message whose block starts at b: [first entry, entry length,
+ * count], checked as decodeMessages checks them (the group must end where the message does).
+ */
+export function perpMarketSources(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
+  if (blockLength < 106) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpMarket's 106`);
+  let p = b + blockLength;
+  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('sources', 'frame ends before the group header');
+  const entryLength = v.getUint16(p, true);
+  const count = v.getUint16(p + 2, true);
+  if (entryLength < 49) throw new DecodeError('sources.blockLength', `${entryLength} is shorter than 49`);
+  if (count > GROUP_ENTRIES_MAX) throw new DecodeError('sources.numInGroup', `${count} is over ${GROUP_ENTRIES_MAX}`);
+  p += GROUP_HEADER_BYTES;
+  if (p + count * entryLength !== end) throw new DecodeError('sources', `${count} entries of ${entryLength} bytes do not end where the message does`);
+  return [p, entryLength, count];
+}
+
 export type Decoded =
   | { type: 'Logon'; templateId: 1; message: Logon }
   | { type: 'LogonAck'; templateId: 2; message: LogonAck }
@@ -2129,15 +2568,20 @@ export type Decoded =
   | { type: 'MassCancelReport'; templateId: 22; message: MassCancelReport }
   | { type: 'OpenOrders'; templateId: 23; message: OpenOrders }
   | { type: 'Balances'; templateId: 24; message: Balances }
+  | { type: 'PriceUpdate'; templateId: 40; message: PriceUpdate }
+  | { type: 'PriceUpdateAck'; templateId: 41; message: PriceUpdateAck }
+  | { type: 'PerpAccountUpdate'; templateId: 26; message: PerpAccountUpdate }
+  | { type: 'PerpPositionUpdate'; templateId: 27; message: PerpPositionUpdate }
   | { type: 'Subscribe'; templateId: 30; message: Subscribe }
   | { type: 'SubscribeAck'; templateId: 35; message: SubscribeAck }
   | { type: 'BookSnapshot'; templateId: 31; message: BookSnapshot }
   | { type: 'BookUpdate'; templateId: 32; message: BookUpdate }
   | { type: 'Trade'; templateId: 33; message: Trade }
-  | { type: 'InstrumentList'; templateId: 34; message: InstrumentList };
+  | { type: 'InstrumentList'; templateId: 34; message: InstrumentList }
+  | { type: 'PerpMarket'; templateId: 36; message: PerpMarket };
 
 /** How many repeating groups, then varData fields, follow each message's block, by templateId. */
-const PARTS_OF: ReadonlyMap<number, readonly [groups: number, varData: number]> = new Map([[1, [0, 0]], [2, [0, 0]], [3, [0, 0]], [4, [0, 0]], [5, [0, 0]], [6, [0, 0]], [7, [0, 0]], [8, [0, 0]], [9, [0, 0]], [15, [0, 0]], [16, [0, 0]], [17, [0, 0]], [18, [0, 1]], [25, [0, 1]], [10, [0, 0]], [11, [1, 0]], [12, [0, 0]], [13, [0, 0]], [14, [0, 0]], [20, [0, 0]], [21, [0, 0]], [22, [0, 0]], [23, [1, 0]], [24, [1, 0]], [30, [0, 0]], [35, [0, 0]], [31, [1, 0]], [32, [1, 0]], [33, [0, 0]], [34, [1, 0]]]);
+const PARTS_OF: ReadonlyMap<number, readonly [groups: number, varData: number]> = new Map([[1, [0, 0]], [2, [0, 0]], [3, [0, 0]], [4, [0, 0]], [5, [0, 0]], [6, [0, 0]], [7, [0, 0]], [8, [0, 0]], [9, [0, 0]], [15, [0, 0]], [16, [0, 0]], [17, [0, 0]], [18, [0, 1]], [25, [0, 1]], [10, [0, 0]], [11, [1, 0]], [12, [0, 0]], [13, [0, 0]], [14, [0, 0]], [20, [0, 0]], [21, [0, 0]], [22, [0, 0]], [23, [1, 0]], [24, [1, 0]], [40, [0, 0]], [41, [0, 1]], [26, [0, 0]], [27, [0, 0]], [30, [0, 0]], [35, [0, 0]], [31, [1, 0]], [32, [1, 0]], [33, [0, 0]], [34, [1, 0]], [36, [1, 0]]]);
 
 /**
  * Checks the header of the message at `at` and returns where the message ends (its block, group
@@ -2187,12 +2631,17 @@ function decodeAt(v: DataView, at: number, end: number): Decoded {
     case 22: return { type: 'MassCancelReport', templateId: 22, message: decodeMassCancelReport(v, b, blockLength, end) };
     case 23: return { type: 'OpenOrders', templateId: 23, message: decodeOpenOrders(v, b, blockLength, end) };
     case 24: return { type: 'Balances', templateId: 24, message: decodeBalances(v, b, blockLength, end) };
+    case 40: return { type: 'PriceUpdate', templateId: 40, message: decodePriceUpdate(v, b, blockLength, end) };
+    case 41: return { type: 'PriceUpdateAck', templateId: 41, message: decodePriceUpdateAck(v, b, blockLength, end) };
+    case 26: return { type: 'PerpAccountUpdate', templateId: 26, message: decodePerpAccountUpdate(v, b, blockLength, end) };
+    case 27: return { type: 'PerpPositionUpdate', templateId: 27, message: decodePerpPositionUpdate(v, b, blockLength, end) };
     case 30: return { type: 'Subscribe', templateId: 30, message: decodeSubscribe(v, b, blockLength, end) };
     case 35: return { type: 'SubscribeAck', templateId: 35, message: decodeSubscribeAck(v, b, blockLength, end) };
     case 31: return { type: 'BookSnapshot', templateId: 31, message: decodeBookSnapshot(v, b, blockLength, end) };
     case 32: return { type: 'BookUpdate', templateId: 32, message: decodeBookUpdate(v, b, blockLength, end) };
     case 33: return { type: 'Trade', templateId: 33, message: decodeTrade(v, b, blockLength, end) };
     case 34: return { type: 'InstrumentList', templateId: 34, message: decodeInstrumentList(v, b, blockLength, end) };
+    case 36: return { type: 'PerpMarket', templateId: 36, message: decodePerpMarket(v, b, blockLength, end) };
     default: throw new DecodeError('templateId', 'not a message of this schema');
   }
 }

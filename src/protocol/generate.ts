@@ -4,6 +4,11 @@
 // Supports what the schema uses: fixed-size primitive fields, fixed-length char and uint8 arrays,
 // enums, repeating groups of fixed-size fields, laid out in order with no gaps, and variable-length
 // UTF-8 text after the groups (a varData composite with a uint32 length) (SBE 1.0).
+// Versions (sinceVersion): a field added later must end its message's block, so an older encoder's
+// block is a prefix of today's (a group's entries keep their size: a frame holds as many as ever). The decoder reads such a field only when the block holds
+// it (its value is 0 otherwise, which must be valid for its type); the encoder may leave it out.
+// Each message's header carries the version its layout dates from, not the schema's, so a decoder
+// of an older version still reads every message whose layout it knows.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,11 +19,16 @@ const SIZE: Record<Primitive, number> = { char: 1, int8: 1, uint8: 1, int16: 2, 
 
 interface Enum { name: string; encoding: Primitive; values: [string, number][]; descriptions: Map<number, string>; description?: string }
 interface FieldType { kind: 'primitive' | 'chars' | 'bytes' | 'enum' | 'timestamp'; primitive: Primitive; length: number; enumName?: string }
-interface Field { name: string; type: FieldType; offset: number; size: number }
+/** optional: added after its message (sinceVersion), so an older block may end before it. */
+interface Field { name: string; type: FieldType; offset: number; size: number; since: number; optional: boolean }
 interface Group { name: string; fields: Field[]; blockLength: number }
 /** Variable-length UTF-8 text (SBE varData): a uint32 length in bytes, then the bytes. */
 interface VarData { name: string }
-interface Message { name: string; id: number; fields: Field[]; blockLength: number; groups: Group[]; data: VarData[]; description?: string }
+interface Message {
+  name: string; id: number; fields: Field[]; blockLength: number; minBlockLength: number; groups: Group[]; data: VarData[]; description?: string;
+  /** The version its layout dates from, written in its header. */
+  version: number;
+}
 
 const list = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
@@ -58,27 +68,53 @@ export function parseSchema(xml: string): { id: number; version: number; enums: 
     if (name in SIZE) return { kind: 'primitive', primitive: name as Primitive, length: 1 };
     throw new Error(`unknown type ${name}`);
   };
-  const layout = (fields: Record<string, string>[]): { fields: Field[]; blockLength: number } => {
+  const schemaVersion = Number(schema.version);
+  const sinceOf = (x: Record<string, unknown>, where: string): number => {
+    const since = Number(x.sinceVersion ?? 0);
+    if (!Number.isInteger(since) || since < 0 || since > schemaVersion) throw new Error(`${where}: sinceVersion ${x.sinceVersion} is not a version up to ${schemaVersion}`);
+    return since;
+  };
+  /** A block's fields in order; those newer than the message (`owner`) must come last, oldest first. */
+  const layout = (fields: Record<string, string>[], owner: number, where: string): { fields: Field[]; blockLength: number; minBlockLength: number } => {
     let offset = 0;
+    let minBlockLength: number | undefined;
+    let since = 0;
     const out = fields.map((f) => {
       const type = typeOf(f.type);
       const size = SIZE[type.primitive] * type.length;
-      const field = { name: f.name, type, offset, size };
+      const fieldSince = sinceOf(f, `${where}.${f.name}`);
+      const optional = fieldSince > owner;
+      if (fieldSince < since) throw new Error(`${where}.${f.name}: a field of version ${fieldSince} after one of version ${since}: later fields go at the end of the block`);
+      since = fieldSince;
+      if (optional) {
+        minBlockLength ??= offset;
+        if (type.kind === 'chars' || type.kind === 'bytes') throw new Error(`${where}.${f.name}: a field added in a later version must be a number or an enum`);
+        const e = enums.find((x) => x.name === type.enumName);
+        if (e && !e.values.some(([, v]) => v === 0)) throw new Error(`${where}.${f.name}: ${e.name} has no value 0, which an older block's missing field reads as`);
+      }
+      const field = { name: f.name, type, offset, size, since: fieldSince, optional };
       offset += size;
       return field;
     });
-    return { fields: out, blockLength: offset };
+    return { fields: out, blockLength: offset, minBlockLength: minBlockLength ?? offset };
   };
   const messages = list<Record<string, unknown>>(schema['sbe:message']).map((m) => {
-    const root = layout(list(m.field as never));
-    const groups = list<Record<string, unknown>>(m.group as never).map((g) => ({ name: g.name as string, ...layout(list(g.field as never)) }));
+    const since = sinceOf(m, m.name as string);
+    const root = layout(list(m.field as never), since, m.name as string);
+    const groups = list<Record<string, unknown>>(m.group as never).map((g) => {
+      const { fields, blockLength, minBlockLength } = layout(list(g.field as never), since, `${m.name}.${g.name}`);
+      if (minBlockLength !== blockLength) throw new Error(`${m.name}.${g.name}: a group's entries cannot gain a field (each would grow, and a frame hold fewer)`);
+      return { name: g.name as string, fields, blockLength };
+    });
     const data = list<Record<string, string>>(m.data as never).map((d) => {
       if (!varData.has(d.type)) throw new Error(`${m.name}.${d.name}: ${d.type} is not a varData composite`);
       return { name: d.name };
     });
-    return { name: m.name as string, id: Number(m.id), ...root, groups, data, description: m.description as string | undefined };
+    // Version 1 is the first: a message unchanged since then says 1.
+    const version = Math.max(1, since, ...root.fields.map((f) => f.since), ...groups.flatMap((g) => g.fields.map((f) => f.since)));
+    return { name: m.name as string, id: Number(m.id), ...root, groups, data, description: m.description as string | undefined, version };
   });
-  return { id: Number(schema.id), version: Number(schema.version), enums, messages };
+  return { id: Number(schema.id), version: schemaVersion, enums, messages };
 }
 
 function tsType(t: FieldType): string {
@@ -98,7 +134,8 @@ const GETTER: Record<Primitive, string> = {
 
 function encodeField(f: Field, base: string, src: string): string {
   const at = `${base} + ${f.offset}`;
-  const value = `${src}.${f.name}`;
+  // A field of a later version may be left out: written as 0 (what an older block reads as).
+  const value = f.optional ? `(${src}.${f.name} ?? ${f.type.kind === 'timestamp' ? '0n' : '0'})` : `${src}.${f.name}`;
   switch (f.type.kind) {
     case 'chars': return `setChars(v, ${at}, ${f.type.length}, ${value}, '${f.name}');`;
     case 'bytes': return `setBytes(v, ${at}, ${f.type.length}, ${value}, '${f.name}');`;
@@ -108,6 +145,13 @@ function encodeField(f: Field, base: string, src: string): string {
       if (f.type.primitive === 'uint64') return `setU64(v, ${at}, ${value}, '${f.name}');`;
       return `v.${SETTER[f.type.primitive]}(${at}, ${value}${SIZE[f.type.primitive] > 1 ? ', true' : ''});`;
   }
+}
+
+/** A field read from a block of `length` bytes: one of a later version only if the block holds it. */
+function decodeOptional(f: Field, base: string, path: string, length: string): string {
+  if (!f.optional) return decodeField(f, base, path);
+  const zero = f.type.kind === 'timestamp' ? '0n' : f.type.kind === 'enum' ? `0 as ${f.type.enumName}` : '0';
+  return `${length} >= ${f.offset + f.size} ? ${decodeField(f, base, path)} : ${zero}`;
 }
 
 function decodeField(f: Field, base: string, path: string): string {
@@ -251,11 +295,12 @@ function checkEnum(values: ReadonlySet<number>, raw: number, field: string, type
   return raw;
 }
 
-function writeHeader(v: DataView, at: number, blockLength: number, templateId: number): void {
+/** The header; \`version\` is the one the message's layout dates from (an older decoder reads it if it knows it). */
+function writeHeader(v: DataView, at: number, blockLength: number, templateId: number, version: number): void {
   v.setUint16(at, blockLength, true);
   v.setUint16(at + 2, templateId, true);
   v.setUint16(at + 4, SCHEMA_ID, true);
-  v.setUint16(at + 6, SCHEMA_VERSION, true);
+  v.setUint16(at + 6, version, true);
 }
 `);
   for (const e of s.enums) {
@@ -277,7 +322,7 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     });
     if (m.description) out.push(`/** ${m.description} */`);
     out.push(`export interface ${m.name} {\n${[
-      ...m.fields.map((f) => `  ${f.name}: ${tsType(f.type)};`), ...m.groups.map((g, gi) => `  ${g.name}: ${groupEntryTypes[gi]}[];`),
+      ...m.fields.map((f) => `  ${f.name}${f.optional ? '?' : ''}: ${tsType(f.type)};`), ...m.groups.map((g, gi) => `  ${g.name}: ${groupEntryTypes[gi]}[];`),
       ...m.data.map((d) => `  ${d.name}: string;`),
     ].join('\n')}\n}\n`);
     out.push(`export const ${m.name.toUpperCase()}_BLOCK_LENGTH = ${m.blockLength};`);
@@ -290,7 +335,7 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     // encoder
     const enc: string[] = [];
     enc.push(`export function encode${m.name}(v: DataView, at: number, m: ${m.name}): number {`);
-    enc.push(`  writeHeader(v, at, ${m.blockLength}, ${m.id});`);
+    enc.push(`  writeHeader(v, at, ${m.blockLength}, ${m.id}, ${m.version});`);
     enc.push(`  const b = at + HEADER_BYTES;`);
     for (const f of m.fields) enc.push(`  ${encodeField(f, 'b', 'm')}`);
     enc.push(`  let p = b + ${m.blockLength};`);
@@ -311,10 +356,12 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     // decoder (after the header is checked by decodeFrame)
     const dec: string[] = [];
     dec.push(`function decode${m.name}(v: DataView, b: number, blockLength: number, end: number): ${m.name} {`);
-    dec.push(`  if (blockLength < ${m.blockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.blockLength}\`);`);
-    dec.push(`  if (b + blockLength > end) throw new DecodeError('${m.fields.length ? m.fields[m.fields.length - 1].name : 'block'}', 'frame ends inside the message block');`);
+    dec.push(`  if (blockLength < ${m.minBlockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.minBlockLength}\`);`);
+    // Named by the last field every version's block holds.
+    const required = m.fields.filter((f) => !f.optional);
+    dec.push(`  if (b + blockLength > end) throw new DecodeError('${required.length ? required[required.length - 1].name : 'block'}', 'frame ends inside the message block');`);
     dec.push(`  const m = {`);
-    for (const f of m.fields) dec.push(`    ${f.name}: ${decodeField(f, 'b', '')},`);
+    for (const f of m.fields) dec.push(`    ${f.name}: ${decodeOptional(f, 'b', '', 'blockLength')},`);
     for (const g of m.groups) dec.push(`    ${g.name}: [] as ${m.name}['${g.name}'],`);
     for (const d of m.data) dec.push(`    ${d.name}: '',`);
     dec.push(`  } as ${m.name};`);
@@ -355,9 +402,9 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
       const rd: string[] = [];
       rd.push(`/** Reads a ${m.name} whose block starts at b into \`m\` (checked as decodeMessages checks it). */`);
       rd.push(`export function read${m.name}(v: DataView, b: number, blockLength: number, end: number, m: ${m.name}): ${m.name} {`);
-      rd.push(`  if (blockLength < ${m.blockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.blockLength}\`);`);
+      rd.push(`  if (blockLength < ${m.minBlockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.minBlockLength}\`);`);
       rd.push(`  if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');`);
-      for (const f of m.fields) rd.push(`  m.${f.name} = ${decodeField(f, 'b', '')};`);
+      for (const f of m.fields) rd.push(`  m.${f.name} = ${decodeOptional(f, 'b', '', 'blockLength')};`);
       rd.push(`  return m;`);
       rd.push(`}\n`);
       out.push(rd.join('\n'));
@@ -376,7 +423,7 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
         rd.push(` * count], checked as decodeMessages checks them (the group must end where the message does).`);
         rd.push(` */`);
         rd.push(`export function ${m.name[0].toLowerCase()}${m.name.slice(1)}${g.name[0].toUpperCase()}${g.name.slice(1)}(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {`);
-        rd.push(`  if (blockLength < ${m.blockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.blockLength}\`);`);
+        rd.push(`  if (blockLength < ${m.minBlockLength}) throw new DecodeError('blockLength', \`\${blockLength} is shorter than ${m.name}'s ${m.minBlockLength}\`);`);
         rd.push(`  let p = b + blockLength;`);
         rd.push(`  if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('${g.name}', 'frame ends before the group header');`);
         rd.push(`  const entryLength = v.getUint16(p, true);`);

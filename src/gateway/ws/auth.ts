@@ -37,6 +37,38 @@ export function signLogon(privateKeyPem: string, keyId: number, timestampNs: big
   return new Uint8Array(sign(null, logonPayload(keyId, timestampNs, nonce), privateKeyPem));
 }
 
+/** What a price source's signature starts with: it can never pass for a logon's, or anything else's. */
+const PRICE_DOMAIN = 'junction/price/v1';
+/** The underlying's bytes in the signed form: the wire's Symbol, NUL-padded. */
+const UNDERLYING_BYTES = 16;
+export const PRICE_PAYLOAD_BYTES = PRICE_DOMAIN.length + 8 + UNDERLYING_BYTES + 8 + 8;
+
+/**
+ * The 57 bytes a price source signs (PERP-3): "junction/price/v1", then keyId (u64), underlying (16
+ * bytes, NUL-padded), price (i64), sourceTsUs (i64), little-endian, as the PriceUpdate carries them.
+ * The key's id is in it, so one source's signed price cannot be passed off as another's.
+ */
+export function pricePayload(keyId: number, underlying: string, price: number, sourceTsUs: number): Buffer {
+  if (underlying.length > UNDERLYING_BYTES || !/^[\x00-\x7f]*$/.test(underlying)) throw new Error(`underlying ${JSON.stringify(underlying)}: at most ${UNDERLYING_BYTES} ASCII characters`);
+  const b = Buffer.alloc(PRICE_PAYLOAD_BYTES);
+  let at = b.write(PRICE_DOMAIN, 0, 'ascii');
+  b.writeBigUInt64LE(BigInt(keyId), at);
+  b.write(underlying, (at += 8), UNDERLYING_BYTES, 'ascii');
+  b.writeBigInt64LE(BigInt(price), (at += UNDERLYING_BYTES));
+  b.writeBigInt64LE(BigInt(sourceTsUs), at + 8);
+  return b;
+}
+
+export function signPrice(privateKeyPem: string, keyId: number, underlying: string, price: number, sourceTsUs: number): Uint8Array {
+  return new Uint8Array(sign(null, pricePayload(keyId, underlying, price, sourceTsUs), privateKeyPem));
+}
+
+export function verifyPrice(publicKey: KeyObject, keyId: number, underlying: string, price: number, sourceTsUs: number, signature: Uint8Array): boolean {
+  // What the wire's Symbol decoded to may hold bytes past ASCII: no signer made that, so it fails.
+  if (!/^[\x00-\x7f]*$/.test(underlying)) return false;
+  return verify(null, pricePayload(keyId, underlying, price, sourceTsUs), publicKey, signature);
+}
+
 /** Why a logon is refused: the session range of the registry (sbe.RejectReason). */
 export type LogonRefusal = 220 | 221 | 222 | 223;
 export const LOGON_REFUSAL_TEXT: Readonly<Record<LogonRefusal, string>> = {

@@ -1,4 +1,5 @@
 // What the gateway keeps per connection, per session and per API key.
+import type { KeyObject } from 'node:crypto';
 import type uWS from 'uWebSockets.js';
 import type * as sbe from '../../protocol/codec.js';
 import type { Permission } from './key-store.js';
@@ -29,6 +30,10 @@ export interface Session {
   permission: Permission;
   /** permission is 'trade' (what the order path checks). */
   trade: boolean;
+  /** The newest schema version the client decodes (its Logon says; 1 if it does not): nothing later is sent it unasked. */
+  schemaVersion: number;
+  /** A price source's public key, which every PriceUpdate's signature must verify with. */
+  publicKey?: KeyObject;
   cancelOnDisconnect: boolean;
   heartbeatMs: number;
   lastInMs: number;

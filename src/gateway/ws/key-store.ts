@@ -4,10 +4,12 @@ import type { Database } from 'lmdb';
 import type { LedgerStore } from '../../ledger/store.js';
 
 /**
- * What an API key may do: trade for its account; only read it; or administer the node (the venue
- * registry, venue clients' custody: AdminRequest), never trading.
+ * What an API key may do: trade for its account; only read it; administer the node (the venue
+ * registry, venue clients' custody, perps' settings: AdminRequest); or send signed index prices as
+ * a price source (PriceUpdate). Operator and price-source keys never trade.
  */
-export type Permission = 'trade' | 'read' | 'operator';
+export type Permission = 'trade' | 'read' | 'operator' | 'price-source';
+export const PERMISSIONS: readonly Permission[] = ['trade', 'read', 'operator', 'price-source'];
 
 /** An API key: its Ed25519 public key (32 raw bytes), the account it acts for, what it may do. */
 export interface ApiKeyRecord {

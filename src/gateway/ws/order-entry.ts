@@ -73,6 +73,10 @@ export class OrderEntry {
     command.account = session.account; command.instrument = o.instrument; command.side = o.side; command.orderType = o.ordType;
     command.tif = o.timeInForce; command.price = o.price; command.qty = o.qty;
     command.stpMode = o.stpMode === sbe.StpMode.None ? undefined : o.stpMode;
+    // Only a NewOrder may be reduce-only (a batch's entries have no such field: the object read
+    // into may still hold an earlier NewOrder's), and only on a perpetual (the node refuses it on
+    // spot, by name).
+    command.reduceOnly = templateId === sbe.TemplateId.NewOrder && o.reduceOnly === sbe.BooleanType.True ? true : undefined;
     const origin = command.origin;
     origin.gateway = this.gateway; origin.keyId = keyId; origin.clOrdId = o.clOrdId; origin.origClOrdId = undefined;
     origin.arrivedMs = this.stampArrival ? this.clock.arrivedMs : undefined;

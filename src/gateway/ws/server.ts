@@ -4,7 +4,9 @@
 //   connections.ts  connection bounds (total, unattached, public; per source address)
 //   sessions.ts     logon, heartbeats, the dead-man's switch, rate limits, replay, open orders, balances
 //   order-entry.ts  new orders, cancels, amends, mass cancels: commands enqueued with their origin
-//   market-data.ts  public books and trades from durable batches
+//   market-data.ts  public books, trades and perpetuals' reference prices from durable batches
+//   perp-accounts.ts each account's own perpetual figures, to its sessions, from durable batches
+//   price-sources.ts price-source keys' signed index prices
 //   admin.ts        operator keys' requests: venue registry queries and commands
 //   outbox.ts       what goes out: one frame per connection per turn, topics, slow consumers
 // The report streams (src/reports/) build every key's execution reports from the applied batches
@@ -28,6 +30,8 @@ import {
 import { MarketData } from './market-data.js';
 import { OrderEntry } from './order-entry.js';
 import { Outbox } from './outbox.js';
+import { PerpAccounts } from './perp-accounts.js';
+import { PriceSources } from './price-sources.js';
 import { Sessions } from './sessions.js';
 
 export * from './limits.js';
@@ -92,7 +96,7 @@ export class GatewayServer {
   };
   private readonly clock: FrameClock = { nowMs: 0, arrivedMs: 0 };
   /** The order being entered on the fast path, reused (order-entry reads it and keeps nothing of it). */
-  private readonly order: sbe.NewOrder = { clOrdId: 0, instrument: 0, side: 0, ordType: 0, timeInForce: 0, stpMode: 0, price: 0, qty: 0 };
+  private readonly order: sbe.NewOrder = { clOrdId: 0, instrument: 0, side: 0, ordType: 0, timeInForce: 0, stpMode: 0, price: 0, qty: 0, reduceOnly: 0 };
   private readonly streams: ReportStreams;
   private readonly outbox: Outbox;
   private readonly bounds: ConnectionBounds;
@@ -100,6 +104,8 @@ export class GatewayServer {
   private readonly orderEntry: OrderEntry;
   private readonly marketData: MarketData;
   private readonly admin: AdminRequests;
+  private readonly perpAccounts: PerpAccounts;
+  private readonly priceSources: PriceSources;
   private readonly scheme: 'ws' | 'wss';
   private readonly timer: NodeJS.Timeout;
   private readonly onOrderLatency: GatewayOptions['onOrderLatency'];
@@ -126,14 +132,16 @@ export class GatewayServer {
       publicPerAddressMax: options.publicPerAddressMax ?? PUBLIC_PER_ADDRESS_MAX,
     }, this.outbox, this.stats);
     this.marketData = new MarketData(node, this.outbox, this.bounds);
+    this.perpAccounts = new PerpAccounts(node, this.outbox);
     this.streams = ReportStreams.acquire(node, options.clOrdIdsRetained);
     this.detach.push(() => this.streams.release());
     try {
       this.sessions = new Sessions(node, new KeyStore(node.store), this.streams, this.outbox, this.bounds, limits, this.clock, this.stats,
-        (ws, held) => this.handle(ws, held), (v) => this.marketData.encodeInstruments(v));
+        (ws, held) => this.handle(ws, held), (v) => this.marketData.encodeInstruments(v), this.perpAccounts);
       this.orderEntry = new OrderEntry(this.id, node, this.streams, this.sessions, this.outbox, this.clock,
         options.intakeQueuedMax ?? INTAKE_QUEUED_MAX, this.onOrderLatency !== undefined);
       this.admin = new AdminRequests(node, this.sessions, this.outbox);
+      this.priceSources = new PriceSources(node, this.sessions, this.outbox);
       this.outbox.beforeFlush = () => this.marketData.publishBook();
       if (this.onOrderLatency) this.outbox.afterFlush = () => this.timeAcked();
       const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
@@ -157,7 +165,7 @@ export class GatewayServer {
       // built from durable batches only.
       this.detach.push(this.streams.onRelease(this.sessions.release));
       this.detach.push(node.attach({
-        applied: (b) => this.orderEntry.applied(b),
+        applied: (b) => this.applied(b),
         durable: (b) => this.durable(b),
         failed: (error) => this.sessions.fail(error),
       }));
@@ -204,8 +212,22 @@ export class GatewayServer {
     for (const undo of this.detach.splice(0)) undo();
   }
 
+  private applied(b: AppliedBatch): void {
+    this.orderEntry.applied(b);
+    // What the perps changed, taken now and sent once durable. A fault of ours there must not
+    // stop the node (a throw here would fail the batch): it is said, and those updates are lost.
+    try {
+      this.marketData.applied(b);
+      this.perpAccounts.applied(b);
+    } catch (e) {
+      this.stats.internalErrors++;
+      console.error('junction gateway: internal error deriving perpetuals\' updates:', e);
+    }
+  }
+
   private durable(b: AppliedBatch): void {
     this.marketData.durable(b);
+    this.perpAccounts.durable(b);
     if (!this.onOrderLatency) return;
     for (const { command } of b.commands) {
       if (command.type === 'order' && command.origin?.gateway === this.id) this.acked.push(command.origin.arrivedMs!);
@@ -380,6 +402,8 @@ export class GatewayServer {
         return this.orderEntry.massCancel(session, decoded.message);
       case 'AdminRequest':
         return this.admin.request(session, decoded.message);
+      case 'PriceUpdate':
+        return this.priceSources.update(session, decoded.message);
       default:
         return this.outbox.reject(ws, decoded.templateId, Reason.Unsupported, 'templateId', `${decoded.type} is not accepted from clients`);
     }

@@ -1,14 +1,15 @@
 // Sessions: Ed25519 logon (its nonce made durable before it completes), one session per API key,
 // heartbeats, the dead-man's switch (the key's, firing also when its connection has died),
 // cancel-on-disconnect, rate limits, and the session's requests: replay of its report stream,
-// open orders, balances. A key's reports reach its session here once their batch is durable.
+// open orders, balances. A key's reports reach its session here once their batch is durable; an
+// account's perpetual figures follow its sessions (perp-accounts.ts), told of each logon and close.
 import * as sbe from '../../protocol/codec.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import type { ReportStreams } from '../../reports/report-streams.js';
 import { LOGON_REFUSAL_TEXT, LOGON_SKEW_MS, NonceWindow, publicKeyFromRaw, verifyLogon, type LogonRefusal } from './auth.js';
 import type { FrameClock, GatewayStats, KeyState, Session, Ws } from './connection.js';
 import type { ConnectionBounds } from './connections.js';
-import type { KeyStore, Permission } from './key-store.js';
+import type { ApiKeyRecord, KeyStore } from './key-store.js';
 import { HEARTBEAT_MS_DEFAULT, HEARTBEAT_MS_MIN, NONCE_PRUNE_MS, REPLAY_MESSAGES_MAX, TokenBucket, type RateLimits } from './limits.js';
 import type { Outbox } from './outbox.js';
 
@@ -36,6 +37,8 @@ export class Sessions {
     private readonly handleHeld: (ws: Ws, messages: readonly sbe.Decoded[]) => void,
     /** The InstrumentList that follows a LogonAck. */
     private readonly encodeInstruments: (v: DataView) => number,
+    /** Told of each session that logs on (after its InstrumentList) and of each that ends. */
+    private readonly watchers: { joined(session: Session): void; left(session: Session): void },
   ) {
     this.nonces.load(keyStore.logonNoncesSince(Date.now() - 2 * LOGON_SKEW_MS));
   }
@@ -71,7 +74,7 @@ export class Sessions {
       if (!conn.open) return;
       this.clock.nowMs = Date.now();
       try {
-        this.complete(ws, m, key.account, key.permission, this.clock.nowMs);
+        this.complete(ws, m, key, this.clock.nowMs);
       } catch (e) {
         this.stats.internalErrors++;
         console.error('junction gateway: internal error completing a logon:', e);
@@ -85,16 +88,18 @@ export class Sessions {
     });
   }
 
-  private complete(ws: Ws, m: sbe.Logon, account: number, permission: Permission, nowMs: number): void {
+  private complete(ws: Ws, m: sbe.Logon, record: ApiKeyRecord, nowMs: number): void {
+    const { account, permission } = record;
     const conn = ws.getUserData();
     const key = this.keyOf(m.keyId);
     // One connection per key: a newer logon takes the key over.
     if (key.session) this.outbox.end(key.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const session: Session = {
-      id: this.nextSessionId++, key, account, permission, trade: permission === 'trade',
+      id: this.nextSessionId++, key, account, permission, trade: permission === 'trade', schemaVersion: Math.max(1, m.schemaVersion ?? 0),
       cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs,
       bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
+      ...(permission === 'price-source' ? { publicKey: publicKeyFromRaw(record.publicKey) } : {}),
     };
     key.session = session;
     conn.session = session;
@@ -107,11 +112,13 @@ export class Sessions {
       readOnly: session.trade ? sbe.BooleanType.False : sbe.BooleanType.True,
     }));
     this.outbox.sendTo(session, this.encodeInstruments);
+    this.watchers.joined(session);
   }
 
   /** A session's connection closed: cancel-on-disconnect, if chosen. */
   closed(session: Session): void {
     this.all.delete(session);
+    this.watchers.left(session);
     if (session.key.session === session) session.key.session = undefined;
     if (session.cancelOnDisconnect) this.cancelAccountOrders(session.account);
   }
@@ -129,10 +136,13 @@ export class Sessions {
     this.node.enqueue({ type: 'massCancel', account }, undefined, undefined, true);
   }
 
-  /** Refuses a trading request from a key that may not trade, naming why (a read-only or an operator key). */
+  /** Refuses a trading request from a key that may not trade, naming why (a read-only, operator or price-source key). */
   refuseTrading(session: Session, templateId: number, clOrdId = 0): void {
     if (session.permission === 'operator') {
       return this.outbox.reject(session.ws, templateId, Reason.OperatorKey, 'templateId', 'an operator API key may not trade', clOrdId);
+    }
+    if (session.permission === 'price-source') {
+      return this.outbox.reject(session.ws, templateId, Reason.PriceSourceKey, 'templateId', 'a price-source API key may not trade', clOrdId);
     }
     this.outbox.reject(session.ws, templateId, Reason.ReadOnlyKey, 'templateId', 'this API key may not trade', clOrdId);
   }
