@@ -138,12 +138,15 @@ export interface PerpsState {
   backstops?: Backstop[];
   reports?: PostEventReport[];
   notices?: Notice[];
+  fundHistory?: { ts: number; level: number }[];
   depleted?: boolean;
   liquidationOrders?: number;
 }
 
 /** Liquidation orders' ids start here, far above any sequence number (an order's id is its sequence number). */
 export const LIQUIDATION_ID_BASE = 2 ** 52;
+/** Points of the insurance fund's history kept. */
+export const FUND_HISTORY_MAX = 2_000;
 
 const EMPTY_FLOAT = new Float64Array(0);
 const EMPTY_INT = new Int32Array(0);
@@ -187,6 +190,8 @@ export class Perps {
   readonly waterfall: Waterfall;
   readonly reports: PostEventReport[] = [];
   readonly notices: Notice[] = [];
+  /** The insurance fund's level over time (PERP-8): a point whenever a batch leaves it changed, the last FUND_HISTORY_MAX. */
+  readonly fundHistory: { ts: number; level: number }[] = [];
   /** Liquidation orders placed so far (their ids follow LIQUIDATION_ID_BASE). */
   private liquidationOrders = 0;
   /** The sequencer time of the batch being applied (µs). */
@@ -732,6 +737,11 @@ export class Perps {
   /** After a batch: index and mark of every product at `ts`, and re-margin where the mark moved. */
   reprice(ts: number): void {
     this.now = ts;
+    const level = this.fundLevel();
+    if (this.fundHistory.length === 0 || this.fundHistory[this.fundHistory.length - 1].level !== level) {
+      this.fundHistory.push({ ts, level });
+      if (this.fundHistory.length > FUND_HISTORY_MAX) this.fundHistory.shift();
+    }
     for (const product of this.products.values()) {
       const r = computeIndex(product.p, product.prices, ts, product.index);
       product.index = r.index;
@@ -1048,6 +1058,7 @@ export class Perps {
       backstops: [...this.backstops.values()].map((b) => ({ ...b })),
       reports: [...this.reports],
       notices: [...this.notices],
+      fundHistory: this.fundHistory.map((x) => ({ ...x })),
       depleted: this.waterfall.depleted,
       liquidationOrders: this.liquidationOrders,
     };
@@ -1088,6 +1099,7 @@ export class Perps {
     for (const b of state.backstops ?? []) this.backstops.set(b.account, { ...b });
     this.reports.splice(0, this.reports.length, ...(state.reports ?? []));
     this.notices.splice(0, this.notices.length, ...(state.notices ?? []));
+    this.fundHistory.splice(0, this.fundHistory.length, ...(state.fundHistory ?? []).map((x) => ({ ...x })));
     this.waterfall.depleted = state.depleted ?? false;
     this.liquidationOrders = state.liquidationOrders ?? 0;
     for (const o of openOrders) if (this.products.has(o.instrument)) { o.rq = 0; o.rl = o.limit; this.reserve(o, true); }
