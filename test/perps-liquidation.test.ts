@@ -41,6 +41,8 @@ describe('the liquidation waterfall', () => {
     expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], equity: 3_000 - 465, owed: 0 });
     expect(h.balance(INSURANCE)).toBe(1_000 + 465);
     expect(h.perps.reports).toEqual([]); // the book was enough: no post-event report
+    // Every step is kept with its batch's sequence and time.
+    expect(h.perps.liquidationLog.map((x) => [x.stage, x.seq, x.ts])).toEqual(steps.map((x) => [x.stage, h.seq, h.ts]));
     h.pipeline.checkInvariants(SPECS);
   });
 

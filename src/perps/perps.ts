@@ -23,7 +23,7 @@ import {
   BPS_ONE, RATE_ONE, changedProduct, checkPerpAction,
   type Assessment, type Backstop, type CollateralEntry, type PerpAction, type PerpProduct, type PerpsConfig,
 } from './config.js';
-import { REPORTS_KEPT, Waterfall, adlRanking, type Notice, type PostEventReport } from './liquidation.js';
+import { REPORTS_KEPT, Waterfall, adlRanking, type Notice, type PostEventReport, type WaterfallStep } from './liquidation.js';
 import {
   computeIndex, fundingBasis, fundingRateE8, impactPrice, markBounds, premiumE8, rawMark,
   type Contribution, type MarkInputs, type SourcePrice,
@@ -139,6 +139,7 @@ export interface PerpsState {
   reports?: PostEventReport[];
   notices?: Notice[];
   fundHistory?: { ts: number; level: number }[];
+  liquidationLog?: (WaterfallStep & { seq: number; ts: number })[];
   depleted?: boolean;
   liquidationOrders?: number;
 }
@@ -147,6 +148,8 @@ export interface PerpsState {
 export const LIQUIDATION_ID_BASE = 2 ** 52;
 /** Points of the insurance fund's history kept. */
 export const FUND_HISTORY_MAX = 2_000;
+/** Waterfall steps kept in the log. */
+export const LIQUIDATION_LOG_MAX = 10_000;
 
 const EMPTY_FLOAT = new Float64Array(0);
 const EMPTY_INT = new Int32Array(0);
@@ -190,6 +193,8 @@ export class Perps {
   readonly waterfall: Waterfall;
   readonly reports: PostEventReport[] = [];
   readonly notices: Notice[] = [];
+  /** Every waterfall step with the batch's sequence and time (PERP-6), the last LIQUIDATION_LOG_MAX. */
+  readonly liquidationLog: (WaterfallStep & { seq: number; ts: number })[] = [];
   /** The insurance fund's level over time (PERP-8): a point whenever a batch leaves it changed, the last FUND_HISTORY_MAX. */
   readonly fundHistory: { ts: number; level: number }[] = [];
   /** Liquidation orders placed so far (their ids follow LIQUIDATION_ID_BASE). */
@@ -912,6 +917,8 @@ export class Perps {
       // Who the waterfall touched (counterparties, providers) is checked now; the index is rebuilt at the next reprice.
       for (const id of this.dirty) this.check(id);
     }
+    for (const step of this.waterfall.steps) this.liquidationLog.push({ ...step, seq, ts });
+    if (this.liquidationLog.length > LIQUIDATION_LOG_MAX) this.liquidationLog.splice(0, this.liquidationLog.length - LIQUIDATION_LOG_MAX);
     for (const r of this.waterfall.reports) this.reports.push(r);
     for (const n of this.waterfall.notices) this.notices.push(n);
     if (this.reports.length > REPORTS_KEPT) this.reports.splice(0, this.reports.length - REPORTS_KEPT);
@@ -1059,6 +1066,7 @@ export class Perps {
       reports: [...this.reports],
       notices: [...this.notices],
       fundHistory: this.fundHistory.map((x) => ({ ...x })),
+      liquidationLog: this.liquidationLog.map((x) => ({ ...x })),
       depleted: this.waterfall.depleted,
       liquidationOrders: this.liquidationOrders,
     };
@@ -1100,6 +1108,7 @@ export class Perps {
     this.reports.splice(0, this.reports.length, ...(state.reports ?? []));
     this.notices.splice(0, this.notices.length, ...(state.notices ?? []));
     this.fundHistory.splice(0, this.fundHistory.length, ...(state.fundHistory ?? []).map((x) => ({ ...x })));
+    this.liquidationLog.splice(0, this.liquidationLog.length, ...(state.liquidationLog ?? []).map((x) => ({ ...x })));
     this.waterfall.depleted = state.depleted ?? false;
     this.liquidationOrders = state.liquidationOrders ?? 0;
     for (const o of openOrders) if (this.products.has(o.instrument)) { o.rq = 0; o.rl = o.limit; this.reserve(o, true); }
