@@ -5,7 +5,8 @@
 // whose liquidation price lies between the old and the new mark (an index ordered by liquidation
 // price), those changed since it was built, those on several products and those already at risk.
 // Prints one JSON line: {"positions","mark_updates_per_s","remargin_p50_us","remargin_p99_us",
-// "update_p99_us","checked_max"} (update: the whole batch, index and mark included).
+// "update_p99_us","checked_max","liquidated"} (update: the whole batch — index, mark, and the
+// liquidation waterfalls the walk sets off for accounts it takes below maintenance margin).
 import { parseArgs } from 'node:util';
 import { AccountKind, PLATFORM_CUSTODY } from '../src/ledger/model.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
@@ -73,6 +74,7 @@ process.stderr.write(`${positions} positions opened in ${Math.round(performance.
 const remargin: number[] = [];
 const update: number[] = [];
 let checkedMax = 0;
+const liquidated = new Set<number>();
 const started = performance.now();
 for (let u = 0; u < UPDATES; u++) {
   ts += 1_000_000;
@@ -83,12 +85,13 @@ for (let u = 0; u < UPDATES; u++) {
   update.push((performance.now() - t0) * 1000);
   remargin.push(pipeline.perps.remarginUs);
   checkedMax = Math.max(checkedMax, pipeline.perps.remarginChecked);
+  for (const step of pipeline.perps.waterfall.steps) if (step.stage === 'cancel') liquidated.add(step.account);
 }
 const elapsed = (performance.now() - started) / 1000;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-process.stderr.write(`at risk after the walk: ${pipeline.perps.atRisk.size}\n`);
+process.stderr.write(`at risk after the walk: ${pipeline.perps.atRisk.size}; liquidated on the way: ${liquidated.size}\n`);
 console.log(JSON.stringify({
   positions, mark_updates_per_s: Math.round(UPDATES / elapsed),
   remargin_p50_us: Math.round(pct(remargin, 0.5)), remargin_p99_us: Math.round(pct(remargin, 0.99)),
-  update_p99_us: Math.round(pct(update, 0.99)), checked_max: checkedMax,
+  update_p99_us: Math.round(pct(update, 0.99)), checked_max: checkedMax, liquidated: liquidated.size,
 }));

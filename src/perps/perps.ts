@@ -40,8 +40,8 @@ export const SOURCE_SKEW_US = 30_000_000;
 const MINUTE_US = 60_000_000;
 /** Funding payments kept per product (the public history). */
 export const FUNDING_HISTORY_MAX = 1_000;
-/** Accounts changed since the liquidation-price index was built, past which it is rebuilt. */
-const REINDEX_AFTER = 512;
+/** The re-margin index's bucket width, in bps of the product's reference price. */
+const BUCKET_BPS = 5;
 
 export interface Position {
   instrument: number;
@@ -95,15 +95,16 @@ export interface Product {
   holders: Set<number>;
   history: FundingRecord[];
   /**
-   * The re-margin index, as last built: for each single-product holder the interval of marks within
-   * which it cannot cross maintenance margin — below `lows` (its liquidation price for a long, at
-   * its tier, lower tiers being safer) or above `highs` (a short's liquidation price, or the next
-   * tier's boundary, where maintenance jumps) it may — each ascending with its accounts.
+   * The re-margin index: each single-product holder under the interval of marks within which it
+   * cannot cross maintenance margin — below its `low` end (a long's liquidation price, at its tier,
+   * lower tiers being safer) or above its `high` end (a short's liquidation price, or the next tier's
+   * boundary, where maintenance jumps) it may. Ends are kept in price buckets of `bucket` quote units,
+   * so an account's entry moves in O(1) when it changes and a mark move visits only the buckets it
+   * crossed.
    */
-  lows: Float64Array;
-  lowAccounts: Int32Array;
-  highs: Float64Array;
-  highAccounts: Int32Array;
+  bucket: number;
+  lows: Map<number, Set<number>>;
+  highs: Map<number, Set<number>>;
 }
 
 export interface PositionView {
@@ -151,8 +152,6 @@ export const FUND_HISTORY_MAX = 2_000;
 /** Waterfall steps kept in the log. */
 export const LIQUIDATION_LOG_MAX = 10_000;
 
-const EMPTY_FLOAT = new Float64Array(0);
-const EMPTY_INT = new Int32Array(0);
 
 function emptyReservation(): Reservation {
   return { buyQty: 0, buyNotional: 0, sellQty: 0, sellNotional: 0, reduceBuy: 0, reduceSell: 0 };
@@ -229,7 +228,7 @@ export class Perps {
       p, terms, unit: terms.priceDivisor * terms.qtyDivisor, prices: new Map(), index: 0, degraded: true, contributions: [],
       mark: spec.refPrice ?? 0, inputs: { index: 0, fundingBasis: 0, movingBasis: 0, lastTrade: 0 }, clamped: false, markRef: 0, markWindow: -1, lastTrade: 0,
       premiumSum: 0, premiumCount: 0, basis: [], nextSampleUs: 0, nextFundingUs: 0, lastRateE8: 0, openInterest: 0, holders: new Set(), history: [],
-      lows: EMPTY_FLOAT, lowAccounts: EMPTY_INT, highs: EMPTY_FLOAT, highAccounts: EMPTY_INT,
+      bucket: 1, lows: new Map(), highs: new Map(),
     };
     this.products.set(p.instrument, product);
     this.byUnderlying.set(p.underlying, [...(this.byUnderlying.get(p.underlying) ?? []), product]);
@@ -238,7 +237,10 @@ export class Perps {
 
   /** The instruments' reference prices (the first marks, before any source has priced them) and ticks. */
   setInitialMarks(refPrices: ReadonlyMap<number, number>, ticks: ReadonlyMap<number, number> = new Map()): void {
-    for (const [id, product] of this.products) if (product.mark === 0) product.mark = refPrices.get(id) ?? 0;
+    for (const [id, product] of this.products) {
+      if (product.mark === 0) product.mark = refPrices.get(id) ?? 0;
+      product.bucket = Math.max(1, Math.floor((product.mark * BUCKET_BPS) / BPS_ONE));
+    }
     for (const [id, tick] of ticks) this.ticks.set(id, tick);
   }
 
@@ -787,6 +789,11 @@ export class Perps {
 
   /** Whether an account is below maintenance margin now; keeps atRisk. */
   check(id: number): void {
+    // An account with nothing open and owing nothing has no maintenance to fall below.
+    if (!this.accounts.has(id)) {
+      this.atRisk.delete(id);
+      return;
+    }
     const q = this.quick(id);
     if (q.mm > 0 && q.equity < q.mm) this.atRisk.add(id);
     else this.atRisk.delete(id);
@@ -811,41 +818,49 @@ export class Perps {
     return out;
   }
 
-  /** Accounts changed since the last index (their liquidation prices may have moved): checked now. */
+  /** Accounts changed in the batch (their liquidation prices may have moved): checked, and their index entries moved. */
   private checkDirty(): void {
-    for (const id of this.dirty) this.check(id);
-    if (this.dirty.size > REINDEX_AFTER) this.reindex();
+    for (const id of this.dirty) {
+      this.check(id);
+      this.index(id);
+    }
+    this.dirty.clear();
   }
 
-  /** Rebuilds every product's liquidation-price index from the accounts as they are. */
-  reindex(): void {
-    for (const product of this.products.values()) {
-      const n = product.holders.size;
-      const lowPrice = new Float64Array(n);
-      const lowId = new Int32Array(n);
-      const highPrice = new Float64Array(n);
-      const highId = new Int32Array(n);
-      let lows = 0;
-      let highs = 0;
-      for (const id of product.holders) {
-        if (this.multi.has(id)) continue;
-        const v = this.positionLiquidation(id, product);
-        const tier = tierOf(product.p.tiers, notionalUp(v.size, product.mark, product.unit));
-        // Above the tier's largest notional, maintenance jumps to the next tier's rate.
-        const boundary = tier === undefined ? product.mark : Math.floor((tier.notionalMax * product.unit) / Math.abs(v.size));
-        if (v.size > 0) {
-          lowPrice[lows] = v.price;
-          lowId[lows++] = id;
-          highPrice[highs] = boundary;
-          highId[highs++] = id;
-        } else {
-          highPrice[highs] = Math.min(v.price, boundary);
-          highId[highs++] = id;
-        }
-      }
-      [product.lows, product.lowAccounts] = sortedBy(lowPrice.subarray(0, lows), lowId.subarray(0, lows));
-      [product.highs, product.highAccounts] = sortedBy(highPrice.subarray(0, highs), highId.subarray(0, highs));
+  /** Each account's index entry: its product and the buckets of its interval's ends. */
+  private readonly entries = new Map<number, { product: Product; low: number | undefined; high: number }>();
+
+  /** Moves an account's entry in the re-margin index to where its interval is now (or out of it). */
+  private index(id: number): void {
+    const old = this.entries.get(id);
+    if (old) {
+      if (old.low !== undefined) leave(old.product.lows, old.low, id);
+      leave(old.product.highs, old.high, id);
+      this.entries.delete(id);
     }
+    const a = this.accounts.get(id);
+    if (!a || a.positions.size !== 1) return; // none, or several: checked on every mark change (multi)
+    const product = this.products.get(a.positions.keys().next().value!)!;
+    const v = this.positionLiquidation(id, product);
+    const tier = tierOf(product.p.tiers, notionalUp(v.size, product.mark, product.unit));
+    // Above the tier's largest notional, maintenance jumps to the next tier's rate.
+    const boundary = tier === undefined ? product.mark : Math.floor((tier.notionalMax * product.unit) / Math.abs(v.size));
+    const low = v.size > 0 ? Math.floor(v.price / product.bucket) : undefined;
+    const high = Math.floor((v.size > 0 ? boundary : Math.min(v.price, boundary)) / product.bucket);
+    if (low !== undefined) bucketOf(product.lows, low).add(id);
+    bucketOf(product.highs, high).add(id);
+    this.entries.set(id, { product, low, high });
+  }
+
+  /** Rebuilds every product's re-margin index from the accounts as they are. */
+  reindex(): void {
+    this.entries.clear();
+    for (const product of this.products.values()) {
+      product.lows.clear();
+      product.highs.clear();
+      product.bucket = Math.max(1, Math.floor((product.mark * BUCKET_BPS) / BPS_ONE));
+    }
+    for (const id of this.accounts.keys()) this.index(id);
     this.dirty.clear();
   }
 
@@ -869,11 +884,23 @@ export class Perps {
     const lo = Math.min(from, to);
     const hi = Math.max(from, to);
     let checked = 0;
-    for (const [prices, accounts] of [[product.lows, product.lowAccounts], [product.highs, product.highAccounts]] as const) {
-      let i = lowerBound(prices, lo);
-      for (; i < prices.length && prices[i] <= hi; i++) {
-        this.check(accounts[i]);
-        checked++;
+    const first = Math.floor(lo / product.bucket);
+    const last = Math.floor(hi / product.bucket);
+    for (const buckets of [product.lows, product.highs]) {
+      const visit = (accounts: Set<number>) => {
+        for (const id of accounts) {
+          this.check(id);
+          checked++;
+        }
+      };
+      // Walk the crossed buckets, or the occupied ones when they are fewer.
+      if (last - first + 1 <= buckets.size) {
+        for (let k = first; k <= last; k++) {
+          const accounts = buckets.get(k);
+          if (accounts) visit(accounts);
+        }
+      } else {
+        for (const [k, accounts] of buckets) if (k >= first && k <= last) visit(accounts);
       }
     }
     // Accounts at risk need no pass of their own: one the mark leaves lies in the range too.
@@ -914,8 +941,8 @@ export class Perps {
     for (let round = 0; round < 4 && this.atRisk.size > 0; round++) {
       const targets = [...this.atRisk].sort((x, y) => x - y);
       this.waterfall.run(targets, ops, seq, ts);
-      // Who the waterfall touched (counterparties, providers) is checked now; the index is rebuilt at the next reprice.
-      for (const id of this.dirty) this.check(id);
+      // Who the waterfall touched (counterparties, providers) is checked now, its index entry moved.
+      this.checkDirty();
     }
     for (const step of this.waterfall.steps) this.liquidationLog.push({ ...step, seq, ts });
     if (this.liquidationLog.length > LIQUIDATION_LOG_MAX) this.liquidationLog.splice(0, this.liquidationLog.length - LIQUIDATION_LOG_MAX);
@@ -1117,26 +1144,17 @@ export class Perps {
   }
 }
 
-/** Prices ascending with their accounts (ties by account), as new arrays. */
-function sortedBy(prices: Float64Array, ids: Int32Array): [Float64Array, Int32Array] {
-  const order = new Uint32Array(prices.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  order.sort((x, y) => prices[x] - prices[y] || ids[x] - ids[y]);
-  const p = new Float64Array(order.length);
-  const a = new Int32Array(order.length);
-  for (let i = 0; i < order.length; i++) {
-    p[i] = prices[order[i]];
-    a[i] = ids[order[i]];
-  }
-  return [p, a];
+/** Takes an account out of a bucket, dropping the bucket when it empties. */
+function leave(buckets: Map<number, Set<number>>, key: number, id: number): void {
+  const set = buckets.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) buckets.delete(key);
 }
 
-function lowerBound(xs: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid] < x) lo = mid + 1; else hi = mid;
-  }
-  return lo;
+/** The set of a bucket, made when first needed. */
+function bucketOf(buckets: Map<number, Set<number>>, key: number): Set<number> {
+  let set = buckets.get(key);
+  if (!set) buckets.set(key, (set = new Set()));
+  return set;
 }
