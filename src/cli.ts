@@ -6,12 +6,15 @@
 // exactly and checked against the tick, lot and size limits before anything is sent; --raw takes
 // and prints the integer wire units instead. Operators keep the venue registry and venue clients'
 // custody (`junction venue`, `junction jurisdiction`) with an operator API key. `junction account`
-// shows an account's perpetual figures and `junction perps market` each perpetual's reference
-// prices and funding. Every refusal is printed by name with a sentence.
+// shows an account's perpetual figures, `junction perps market` each perpetual's reference prices,
+// funding, insurance fund and ADL distribution, `junction perps reports` the post-event reports.
+// `junction afmm` designates affiliated market makers and changes their disclosed preferences (each
+// change approved by a second operator); `junction audit` lists that trail. Every refusal is printed
+// by name with a sentence.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { JunctionClient, type LocalBook, type PerpAccountFigures } from './client/client.js';
+import { JunctionClient, type LocalBook, type PerpAccountFigures, type PerpReportBody } from './client/client.js';
 import { findInstrument, formatPrice, formatQty, fromUnits, type Instrument } from './client/units.js';
 import * as sbe from './protocol/codec.js';
 import { reasonName, reasonText } from './protocol/reasons.js';
@@ -59,7 +62,7 @@ public market data (no key needed):
   book watch         the order book of an instrument
   trades tail        the trades of an instrument
   instruments        what the node lists: symbols, assets, tick, lot, size limits
-  perps market       each perpetual's mark, index and its sources, funding, open interest
+  perps market       each perpetual's mark, index and its sources, funding, open interest, insurance fund, ADL distribution
 
 operators (over the websocket protocol, with an operator API key):
   venue list         venues: standing, eligibility now, clients
@@ -82,6 +85,9 @@ operators (reads the node's data folder; safe while it runs):
 operators, with an operator key (also: junction venue, junction jurisdiction):
   settlement status  each venue's unsettled exposure against its limit, the reserve fund
   rulebook           the rulebook of the shared order book, as the node runs it (any key)
+  perps reports      post-event reports of liquidations: backstop, insurance fund depleted, ADL (any key)
+  afmm               affiliated market makers: designate, set preferences, approve a change; list (any key)
+  audit              every AFMM change: who proposed, who approved or rejected, when, what
   compensation       compensation arrangements for settlement assets, and the minimum cover
 
 Prices are in the quote asset per one base unit (BTC-USD: USD per BTC), quantities in the base
@@ -115,6 +121,7 @@ Amounts in the settlement asset; --json prints one JSON line. Waits at most --wa
 5000) for the figures.
 ${CONNECTION}`,
   perps: `usage: junction perps market [--instrument SYM] [--url URL] [--json] [--raw]
+       junction perps reports [--since SEQ] [--json] [connection options]
        junction perps stress --scenario FILE [--json]
 stress replays a scenario (each price source's prices over time, trades on the platform's own books,
 accounts with their positions) through the node's own index, mark and margin, in memory, and prints
@@ -124,8 +131,17 @@ market:
 Each perpetual's PerpMarket (or one's, with --instrument): mark and index, whether the index is
 degraded or the mark clamped by its circuit breaker, the mark's inputs (funding basis, moving
 basis, last trade), each index source's price, age and status (used, stale, outlier, none), the
-last and predicted funding rates per interval, the next funding time, and open interest. One JSON
-line per perpetual with --json.`,
+last and predicted funding rates per interval, the next funding time, open interest, the insurance
+fund's level (one fund for every perpetual; DEPLETED at or below its floor) and how many long and
+short positions are in each auto-deleveraging quintile (5: deleveraged first). One JSON line per
+perpetual with --json.
+reports:
+The post-event reports the node keeps (after node sequence --since): whenever a liquidation needed a
+backstop provider, depleted the insurance fund or auto-deleveraged positions, what happened: the
+products' marks, indexes and sources then, the positions liquidated (without identities), each
+step of the waterfall, the fund before and after. One paragraph per report, or with --json the
+report as the node publishes it, one per line. Any API key may read them.
+${CONNECTION}`,
   book: `usage: junction book watch --instrument SYM [--levels K] [--count N] [--url URL] [--json] [--raw]
 Prints the book after the snapshot and after every update, K levels a side (default 5), until
 Ctrl-C or N books.`,
@@ -199,6 +215,25 @@ API keys of a node's data folder (safe while it runs). add makes a new Ed25519 p
 --account; an operator key administers the node and never trades; a price-source key sends signed
 index prices (PriceUpdate; a perpetual product lists it among its sources) and never trades.
 revoke refuses the key's next logon.`,
+  afmm: `usage: junction afmm list
+       junction afmm designate --participant N --officer TEXT
+       junction afmm revoke --participant N --reason TEXT
+       junction afmm entry --participant N --id ID --kind fee --fee-tier T --risk-text TEXT
+       junction afmm entry --participant N --id ID --kind rate-limit --orders-per-second R --risk-text TEXT
+       junction afmm entry --participant N --id ID --remove
+       junction afmm approve --change N
+       junction afmm reject --change N --reason TEXT
+Affiliated market makers (AFMM-1..5). designate, revoke and entry propose a change; it takes effect
+only when another operator key approves it (approve --change N, N as the proposal printed), or is
+dropped by reject. An AFMM may be given only a fee tier of its own or an order rate limit, each
+with the risk it carries in words (--risk-text), disclosed to everyone (list, any key); order types,
+the public book and latency are everyone's. The house account never trades with an AFMM.
+${OPERATOR_CONNECTION}`,
+  audit: `usage: junction audit [--last N] [--json]
+Every change to affiliated market makers (AFMM-5), oldest first (the last N, default 200): change
+id, when, what happened (proposed, approved, rejected), which operator key, what the change was;
+then the changes awaiting a second operator.
+${OPERATOR_CONNECTION}`,
   ledger: `usage: junction ledger --data DIR --account N [--postings K] [--json]
 An account's balances (available and held), its open orders with what each holds, and its
 latest K postings (default 20), read from the node's LMDB data folder.`,
@@ -241,6 +276,8 @@ function print(v: Values, line: Record<string, unknown>): void {
 }
 
 const EXEC_TYPES = ['new', 'partial-fill', 'fill', 'cancelled', 'amended', 'rejected', 'reduced'];
+/** Which parties of a trade were affiliated market makers (AfmmSide). */
+const AFMM_SIDES = ['none', 'maker', 'taker', 'both'];
 const side = (s: number) => (s === sbe.Side.Buy ? 'buy' : 'sell');
 
 /** Prints prices and quantities as decimals of the instrument (or raw units). */
@@ -457,6 +494,8 @@ async function watchMarket(kind: 'book' | 'trades', args: string[]): Promise<num
           print(v, {
             instrument: u.symbol(t.instrument), tradeId: t.tradeId, execTimeNs: String(t.execTimeNs), price: u.price(instrument, t.price),
             qty: u.qty(instrument, t.qty), aggressor: side(t.aggressor),
+            // An affiliated market maker's trade says so (AFMM-3): which party it was.
+            ...(t.afmm ? { afmm: AFMM_SIDES[t.afmm] } : {}),
           });
           if (++seen >= limit) done();
         });
@@ -550,6 +589,8 @@ async function perps(args: string[]): Promise<number> {
   switch (action) {
     case 'market':
       return perpsMarket(rest);
+    case 'reports':
+      return perpsReports(rest);
     case 'stress': {
       const v = parse('perps', rest, { scenario: { type: 'string' } });
       if (v.help) return help('perps');
@@ -561,7 +602,7 @@ async function perps(args: string[]): Promise<number> {
     default: {
       const v = parse('perps', rest);
       if (v.help) return help('perps');
-      throw new UsageError(action ? `unknown perps action ${action}: market, stress` : 'which perps action? market, stress');
+      throw new UsageError(action ? `unknown perps action ${action}: market, reports, stress` : 'which perps action? market, reports, stress');
     }
   }
 }
@@ -588,6 +629,11 @@ async function perpsMarket(args: string[]): Promise<number> {
         lastFundingRateE8: m.lastFundingRateE8, predictedFundingRateE8: m.predictedFundingRateE8,
         nextFunding: m.nextFundingNs === 0n ? null : new Date(Number(m.nextFundingNs / 1_000_000n)).toISOString(), fundingIntervalMin: m.fundingIntervalMin,
         openInterest: u.qty(i, m.openInterest),
+        insuranceFund: v.raw ? m.insuranceFund : settlementAmount(client, m.insuranceFund), insuranceDepleted: m.insuranceDepleted === sbe.BooleanType.True,
+        adl: {
+          longs: [m.adlLongs1, m.adlLongs2, m.adlLongs3, m.adlLongs4, m.adlLongs5],
+          shorts: [m.adlShorts1, m.adlShorts2, m.adlShorts3, m.adlShorts4, m.adlShorts5],
+        },
       };
       if (v.json) {
         console.log(JSON.stringify(line));
@@ -596,6 +642,7 @@ async function perpsMarket(args: string[]): Promise<number> {
       console.log(`${line.instrument}: mark ${line.mark}${line.clamped ? ' (clamped to its band)' : ''}, index ${line.index}${line.degraded ? ' (DEGRADED: too few usable sources)' : ''}, as of ${line.asOf}`);
       console.log(`  mark inputs: funding basis ${line.inputs.fundingBasis}, moving basis ${line.inputs.movingBasis}, last trade ${line.inputs.lastTrade}; band ${line.markBand[0]} .. ${line.markBand[1]}`);
       console.log(`  funding every ${m.fundingIntervalMin} min: last ${percentOfE8(m.lastFundingRateE8)}, predicted ${percentOfE8(m.predictedFundingRateE8)}, next ${line.nextFunding ?? '-'}; open interest ${line.openInterest}`);
+      console.log(`  insurance fund ${line.insuranceFund}${line.insuranceDepleted ? ' (DEPLETED: positions may be auto-deleveraged)' : ''}; ADL quintiles 1..5: longs ${line.adl.longs.join('/')}, shorts ${line.adl.shorts.join('/')}`);
       printRows(v, line.sources, (x) => ({ source: x.source, price: x.status === 'none' ? null : x.price, ageMs: x.status === 'none' ? null : x.ageMs, status: x.status }), '  (no sources)');
       console.log('');
     }
@@ -603,6 +650,55 @@ async function perpsMarket(args: string[]): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/**
+ * An amount of the perpetuals' settlement asset as a decimal: the asset and its scale are those of a
+ * perpetual's quote (the settlement asset), as the InstrumentList gives them.
+ */
+function settlementAmount(client: JunctionClient, units: number): string {
+  const perp = client.instruments.find((i) => client.perpMarkets.has(i.instrument));
+  return perp ? fromUnits(units, perp.quoteScale) : String(units);
+}
+
+const STAGE_WORDS: Record<string, string> = {
+  book: 'the book', backstop: 'backstop providers', insurance: 'the book with the insurance fund paying past bankruptcy', adl: 'auto-deleveraging', cover: 'the fund covering a rounding remainder',
+};
+
+/** The post-event reports (`junction perps reports`): any key may read them. */
+async function perpsReports(args: string[]): Promise<number> {
+  const v = parse('perps', args, { since: { type: 'string' } });
+  if (v.help) return help('perps');
+  const since = integer(v, 'since') ?? 0;
+  return withClient(v, async (client, u) => {
+    const reports = await client.perpReports(since);
+    if (v.json) {
+      for (const r of reports) console.log(JSON.stringify(r));
+      return 0;
+    }
+    if (reports.length === 0) console.log(since > 0 ? `no post-event reports after sequence ${since}` : 'no post-event reports');
+    for (const r of reports) console.log(`${reportParagraph(r, u, settlementMoney(client, r, Boolean(v.raw)))}\n`);
+    return 0;
+  });
+}
+
+/** Settlement amounts of a report as decimals (the scale of its products' quote, the settlement asset), or raw. */
+function settlementMoney(client: JunctionClient, r: PerpReportBody, raw: boolean): (units: number) => string | number {
+  const scale = client.instruments.find((i) => i.instrument === r.products[0]?.instrument)?.quoteScale;
+  return (units) => (raw || scale === undefined ? units : fromUnits(units, scale));
+}
+
+/** One report in words: what triggered it, the market then, what was liquidated and how, the fund. */
+function reportParagraph(r: PerpReportBody, u: Units, money: (units: number) => string | number): string {
+  const at = new Date(Math.floor(r.ts / 1000)).toISOString();
+  const markets = r.products.map((p) => `${p.symbol} mark ${u.price(p.instrument, p.mark)}, index ${u.price(p.instrument, p.index)} (${p.sources.map((s) => `${s.source} ${s.status}`).join(', ')})`).join('; ');
+  const positions = r.liquidated.map((p) => `${p.side} ${u.qty(p.instrument, p.size)} ${u.symbol(p.instrument)} (bankruptcy price ${u.price(p.instrument, p.bankruptcyPrice)})`).join(', ');
+  // A step with no quantity is money: the book's liquidation fee to the fund, or the fund paying.
+  const steps = r.timeline.map((s) => s.qty > 0 ? `${STAGE_WORDS[s.stage] ?? s.stage} closed ${u.qty(s.instrument, s.qty)} at ${u.price(s.instrument, s.price)}`
+    : s.stage === 'book' ? `a liquidation fee of ${money(s.amount)} to the insurance fund` : `the insurance fund paid ${money(s.amount)}`).join('; ');
+  const cut = r.cut ? ` (the first of ${r.cut.liquidated} positions and ${r.cut.timeline} steps)` : '';
+  return `${r.id} at ${at} (sequence ${r.seq}): ${r.triggers.join(', ')}. Market then: ${markets}. Liquidated${cut}: ${positions || 'none'}. ` +
+    `Steps: ${steps || 'none'}. Insurance fund ${money(r.fundBefore)} before, ${money(r.fundAfter)} after.`;
 }
 
 async function ledger(args: string[]): Promise<number> {
@@ -979,6 +1075,116 @@ async function compensation(args: string[]): Promise<number> {
   }
 }
 
+// ---- affiliated market makers (AFMM-1..5) --------------------------------------------------------
+
+const AFMM_ACTIONS = ['list', 'designate', 'revoke', 'entry', 'approve', 'reject'];
+
+/**
+ * A change proposed or decided: a proposal is printed with its change id (what another operator
+ * approves), a decision as applied.
+ */
+function afmmChange(v: Values, body: { action: string; [field: string]: unknown }, what: string): Promise<number> {
+  return operatorRequest(v, body, (answer: { seq: number; change?: number; text?: string }) => {
+    if (v.json) return console.log(JSON.stringify({ ok: true, action: body.action, seq: answer.seq, ...(answer.change !== undefined ? { change: answer.change } : {}) }));
+    if (answer.change !== undefined) console.log(`proposed: ${body.action} ${what} as change ${answer.change} (seq ${answer.seq}); another operator approves it: junction afmm approve --change ${answer.change}`);
+    else console.log(`applied: ${body.action} ${what} (seq ${answer.seq})`);
+  });
+}
+
+function wholeOption(v: Values, name: string, why = ''): number {
+  const n = integer(v, name);
+  if (n === undefined) throw new UsageError(`--${name} is required${why}`);
+  return n;
+}
+
+async function afmm(args: string[]): Promise<number> {
+  const [action, rest] = actionOf(args);
+  const v = parse('afmm', rest, {
+    participant: { type: 'string' }, officer: { type: 'string' }, reason: { type: 'string' }, change: { type: 'string' }, id: { type: 'string' },
+    kind: { type: 'string' }, 'fee-tier': { type: 'string' }, 'orders-per-second': { type: 'string' }, 'risk-text': { type: 'string' }, remove: { type: 'boolean', default: false },
+  });
+  if (v.help) return help('afmm');
+  if (!AFMM_ACTIONS.includes(action)) throw new UsageError(action ? `unknown afmm action ${action}: ${AFMM_ACTIONS.join(', ')}` : `which afmm action? ${AFMM_ACTIONS.join(', ')}`);
+  switch (action) {
+    case 'list':
+      return operatorRequest(v, { query: 'afmm' }, (answer: AfmmListed) => {
+        if (v.json) return void answer.afmms.forEach((a) => console.log(JSON.stringify(a)));
+        if (answer.afmms.length === 0) console.log('no affiliated market makers');
+        for (const a of answer.afmms) {
+          console.log(`participant ${a.participant} (${a.name}): affiliated market maker${a.since ? ` since ${new Date(Math.floor(a.since / 1000)).toISOString()}` : ''}; responsible officer ${a.officer}`);
+          if (a.entries.length === 0) console.log('  no preferences');
+          for (const e of a.entries) console.log(`  ${e.id}: ${e.kind === 'fee' ? `fee tier ${e.feeTier}` : `${e.ordersPerSecond} orders/s`}. Risk: ${e.riskText}`);
+        }
+        console.log(answer.statement);
+      });
+    case 'designate': {
+      const participant = wholeOption(v, 'participant');
+      return afmmChange(v, { action: 'afmm.designate', participant, officer: required(v, 'officer', ' (the responsible officer, named)') }, `participant ${participant}`);
+    }
+    case 'revoke': {
+      const participant = wholeOption(v, 'participant');
+      return afmmChange(v, { action: 'afmm.revoke', participant, reason: required(v, 'reason') }, `participant ${participant}`);
+    }
+    case 'entry': {
+      const participant = wholeOption(v, 'participant');
+      const id = required(v, 'id', ' (the entry\'s id)');
+      if (v.remove) return afmmChange(v, { action: 'afmm.entry.remove', participant, id }, `${id} of participant ${participant}`);
+      const kind = required(v, 'kind', ' (fee or rate-limit)');
+      const riskText = required(v, 'risk-text', ' (the risk the preference carries, in words: it is disclosed)');
+      const entry = kind === 'fee' ? { id, kind, feeTier: wholeOption(v, 'fee-tier', ' for a fee entry'), riskText }
+        : kind === 'rate-limit' ? { id, kind, ordersPerSecond: wholeOption(v, 'orders-per-second', ' for a rate-limit entry'), riskText }
+          : { id, kind, riskText }; // the node names why any other kind cannot be configured
+      return afmmChange(v, { action: 'afmm.entry.set', participant, entry }, `${id} of participant ${participant}`);
+    }
+    case 'approve': {
+      const change = wholeOption(v, 'change', ' (the change id its proposal printed)');
+      return afmmChange(v, { action: 'afmm.approve', change }, `change ${change}`);
+    }
+    default: {
+      const change = wholeOption(v, 'change', ' (the change id its proposal printed)');
+      return afmmChange(v, { action: 'afmm.reject', change, reason: required(v, 'reason') }, `change ${change}`);
+    }
+  }
+}
+
+/** The AFMM audit trail (an operator key). */
+async function auditCommand(args: string[]): Promise<number> {
+  const v = parse('audit', args, { last: { type: 'string' } });
+  if (v.help) return help('audit');
+  const last = integer(v, 'last');
+  return operatorRequest(v, { query: 'audit', ...(last !== undefined ? { last } : {}) }, (answer: AuditListed) => {
+    if (v.json) return console.log(JSON.stringify(answer));
+    printRows(v, answer.audit, (a) => ({
+      change: a.change, seq: a.seq, at: isoOfUs(a.ts), event: a.event, operator: a.operator, what: describeChange(a.what), detail: a.detail ?? null,
+    }), 'no AFMM changes recorded');
+    console.log(`\n${answer.pending.length} pending${answer.pending.length > 0 ? ':' : ''}`);
+    for (const p of answer.pending) console.log(`  change ${p.change} by operator ${p.operator}: ${describeChange(p.what)}`);
+  });
+}
+
+/** An AFMM change in words. */
+function describeChange(c: AfmmChangeListed): string {
+  switch (c.action) {
+    case 'afmm.designate': return `designate participant ${c.participant} (officer ${c.officer})`;
+    case 'afmm.revoke': return `revoke participant ${c.participant}: ${c.reason}`;
+    case 'afmm.entry.set': return `set ${c.entry.id} of participant ${c.participant}: ${c.entry.kind === 'fee' ? `fee tier ${c.entry.feeTier}` : `${c.entry.ordersPerSecond} orders/s`}`;
+    case 'afmm.entry.remove': return `remove ${c.id} of participant ${c.participant}`;
+  }
+}
+
+type AfmmEntryListed = { id: string; kind: 'fee'; feeTier: number; riskText: string } | { id: string; kind: 'rate-limit'; ordersPerSecond: number; riskText: string };
+type AfmmChangeListed =
+  | { action: 'afmm.designate'; participant: number; officer: string }
+  | { action: 'afmm.revoke'; participant: number; reason: string }
+  | { action: 'afmm.entry.set'; participant: number; entry: AfmmEntryListed }
+  | { action: 'afmm.entry.remove'; participant: number; id: string };
+interface AfmmListed { afmms: { participant: number; name: string; officer: string; since: number; entries: AfmmEntryListed[] }[]; statement: string }
+interface AuditListed {
+  audit: { change: number; seq: number; ts: number; event: string; operator: number; what: AfmmChangeListed; detail?: string }[];
+  total: number;
+  pending: { change: number; operator: number; what: AfmmChangeListed }[];
+}
+
 /** What the listings carry (AdminResponse bodies; see src/gateway/ws/admin-queries.ts). */
 interface VenueListed {
   code: string; name: string; jurisdiction: string; status: string; statusReason: string; eligible: boolean; ineligibility: string | null;
@@ -1079,6 +1285,7 @@ async function keys(args: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   order, orders, balances, account, perps, reports, instruments, ledger, venue, jurisdiction, keys, settlement, compensation, rulebook: rulebookCommand,
+  afmm, audit: auditCommand,
   book: (args) => watchMarket('book', args),
   trades: (args) => watchMarket('trades', args),
 };

@@ -1,7 +1,8 @@
 // Junction's composition root: builds the node from its parts and runs it until told to stop.
 // `npm start -- --data DIR --port N` opens (or creates, with the demo configuration, funded demo
 // accounts and their API keys in DIR/demo-keys.json) the node in DIR, recovering its state from
-// LMDB, and serves the market-maker protocol on ws://127.0.0.1:N/ws until SIGINT or SIGTERM. With
+// LMDB, and serves the market-maker protocol on ws://127.0.0.1:N/ws — and on the same port the
+// public disclosure site, http://127.0.0.1:N/ (src/site/) — until SIGINT or SIGTERM. With
 // the demo's perpetuals, three simulated price sources log on and price their indexes every second
 // (--demo-sources off runs none), and at first start the professional client opens a position.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,9 @@ import { FIX_PORT_DEFAULT, FixGateway } from './gateway/fix/gateway.js';
 import { newApiKeyPair } from './gateway/ws/auth.js';
 import { KeyStore, type Permission } from './gateway/ws/key-store.js';
 import { GatewayServer } from './gateway/ws/server.js';
+import { nodeLog, type Log } from './ops/log.js';
+import { NodeMetrics } from './ops/metrics.js';
+import { logNotableEvents } from './ops/notable-events.js';
 import { NodeRuntime } from './pipeline/runtime.js';
 
 export const DATA_DIR_DEFAULT = '.data';
@@ -71,7 +75,7 @@ const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  * professional client opens its demo position against the market maker. Resolves with the sources
  * (none for a node without perpetuals, or an older demo folder whose key file has no source keys).
  */
-async function demoPerps(runtime: NodeRuntime, dataDir: string, url: string, fresh: boolean, ca?: Buffer): Promise<DemoSources | undefined> {
+async function demoPerps(runtime: NodeRuntime, dataDir: string, url: string, fresh: boolean, log: Log, ca?: Buffer): Promise<DemoSources | undefined> {
   const perps = runtime.pipeline.perps;
   if (!perps.active) return undefined;
   const keys = (JSON.parse(readFileSync(join(dataDir, 'demo-keys.json'), 'utf8')) as DemoKey[]).filter((k) => k.permission === 'price-source');
@@ -82,7 +86,7 @@ async function demoPerps(runtime: NodeRuntime, dataDir: string, url: string, fre
     if (!starts.has(m.underlying)) starts.set(m.underlying, m.index > 0 ? m.index : m.mark);
   }
   const sources = await DemoSources.start(url, keys as SourceKey[], starts, ca);
-  if (fresh) void demoPositions(runtime).catch((e: Error) => console.error(JSON.stringify({ event: 'demo', error: e.message })));
+  if (fresh) void demoPositions(runtime).catch((e: Error) => log.error({ event: 'demo', error: e.message }, 'the demo position could not be opened'));
   return sources;
 }
 
@@ -327,6 +331,10 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
+  // The log (JSON lines on stdout) from here on; a wrong argument above is said on stderr alone.
+  const log = nodeLog();
+  const metrics = new NodeMetrics();
+  log.info({ event: 'start', data: dataDir, port, fixPort: fixPortAsked, tls: tls !== undefined }, 'starting');
   let runtime: NodeRuntime;
   let gateway: GatewayServer;
   let fix: FixGateway;
@@ -336,26 +344,43 @@ async function main(): Promise<void> {
   let fresh: boolean;
   try {
     ({ runtime, fresh } = await startNode(dataDir, Math.max(2, Number(values['demo-keys']) || 2), values.stats ? (n, micros) => {
+      metrics.commit(n, micros);
       commitWeights.push(micros, n);
       committedCommands += n;
       if (!cpuAtFirstCommit) {
         cpuAtFirstCommit = process.cpuUsage();
         commandsAtFirstCommit = committedCommands;
       }
-    } : undefined));
+    } : metrics.commit));
+    // Both attach while the node is idle (before any gateway can enqueue).
+    metrics.observe(runtime);
+    logNotableEvents(runtime, log);
+    const wsLatency = metrics.orderLatency('ws');
     gateway = new GatewayServer(runtime, {
       tls,
-      ...(values.stats ? {
-        onOrderLatency: (micros: number) => {
-          orderMicros.push(micros);
-        },
-      } : {}),
+      // The public disclosure site (OPS-3) on the same port: http://127.0.0.1:PORT/.
+      site: {},
+      onOrderLatency: values.stats ? (micros: number) => {
+        wsLatency(micros);
+        orderMicros.push(micros);
+      } : wsLatency,
     });
+    metrics.watch(gateway);
     listening = await gateway.listen(port);
-    fix = new FixGateway(runtime, { tls, ...(values.stats ? { onOrderLatency: (micros: number) => orderMicros.push(micros) } : {}) });
+    const fixLatency = metrics.orderLatency('fix');
+    fix = new FixGateway(runtime, {
+      tls,
+      onOrderLatency: values.stats ? (micros: number) => {
+        fixLatency(micros);
+        orderMicros.push(micros);
+      } : fixLatency,
+    });
+    metrics.watchFix(fix);
     fixPort = await fix.listen(fixPortAsked);
     venuesFile = await demoVenues(runtime, dataDir, fixPort);
   } catch (e) {
+    // In the log, and on stderr for the person (or script) that started it.
+    log.fatal({ event: 'start-failed', data: dataDir, error: (e as Error).message }, `cannot start the node on ${dataDir}`);
     console.error(`cannot start the node on ${dataDir}: ${(e as Error).message}`);
     // The data folder's lock goes with the process.
     process.exit(2);
@@ -365,7 +390,7 @@ async function main(): Promise<void> {
   // supervisor restarts it.
   runtime.attach({
     failed: (error) => {
-      console.error(JSON.stringify({ event: 'failed', reason: error.message }));
+      log.fatal({ event: 'failed', reason: error.message }, 'the node stopped: nothing more is acknowledged; a restart recovers to the last good batch');
       setTimeout(() => process.exit(1), 100);
     },
   });
@@ -399,7 +424,10 @@ async function main(): Promise<void> {
         gc_by_kind: Object.fromEntries([...gcByKind].map(([kind, [n, total, max]]) => [kind, { n, mean_us: Math.round(total / n), max_us: Math.round(max) }])),
       }) + '\n');
     }
-    console.log(JSON.stringify({ event: 'stopped', signal, lastSequence: runtime.lastSequence }));
+    log.info({ event: 'stopped', signal, lastSequence: runtime.lastSequence }, 'stopped');
+    // Everything is closed and durable: idle HTTP keep-alive connections (a browser's, a scraper's)
+    // must not hold the process open.
+    process.exit(0);
   };
   if (values.stats) {
     loopDelay.enable();
@@ -416,8 +444,9 @@ async function main(): Promise<void> {
   }
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-  // Ready only once recovery is done and the stop handlers are in place.
-  console.log(JSON.stringify({
+  // Ready only once recovery is done and the stop handlers are in place. Tests, benchmarks and
+  // supervisors find this line by its "ready" event and read its fields.
+  log.info({
     event: 'ready',
     data: dataDir,
     url: gateway.url(listening),
@@ -427,14 +456,16 @@ async function main(): Promise<void> {
     instruments: runtime.config.instruments.map((l) => l.symbol),
     lastSequence: runtime.lastSequence,
     openOrders: runtime.pipeline.orders.size,
-  }));
+    metrics: gateway.url(listening).replace(/^ws/, 'http').replace(/\/ws$/, '/metrics'),
+    site: gateway.url(listening).replace(/^ws/, 'http').replace(/\/ws$/, '/'),
+  }, 'ready');
   // After the ready line (whose sequence is then what recovery and the set-up left): the sources
   // log on over the websocket like any outside source.
   if (values['demo-sources'] === 'on') {
     try {
-      sources = await demoPerps(runtime, dataDir, gateway.url(listening), fresh, tls ? readFileSync(tls.certFile) : undefined);
+      sources = await demoPerps(runtime, dataDir, gateway.url(listening), fresh, log, tls ? readFileSync(tls.certFile) : undefined);
     } catch (e) {
-      console.error(JSON.stringify({ event: 'demo-sources', error: (e as Error).message }));
+      log.error({ event: 'demo-sources', error: (e as Error).message }, 'the demo price sources could not start');
     }
   }
 }

@@ -120,7 +120,7 @@ describe('junction order, book and trades', () => {
     const nowhere = await run(['trades', 'tail', '--url', 'ws://127.0.0.1:1/ws', '--instrument', '1']);
     expect(nowhere.stderr.trim()).toBe('junction trades: no node answers at ws://127.0.0.1:1/ws (connection refused): is it running, and on this port?');
     const wrongPath = await run(['trades', 'tail', '--url', `ws://127.0.0.1:${port}/`, '--instrument', '1']);
-    expect(wrongPath.stderr.trim()).toBe(`junction trades: ws://127.0.0.1:${port}/ answered HTTP 404, not the Junction protocol, which is served at the path /ws (e.g. ws://127.0.0.1:8800/ws)`);
+    expect(wrongPath.stderr.trim()).toBe(`junction trades: ws://127.0.0.1:${port}/ answered HTTP 200, not the Junction protocol, which is served at the path /ws (e.g. ws://127.0.0.1:8800/ws)`);
     const what = await run(['frob']);
     expect([what.code, what.stderr.trim()]).toEqual([2, 'junction: unknown command frob; junction --help lists them']);
     const help = await run(['--help']);

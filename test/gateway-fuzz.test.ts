@@ -60,7 +60,7 @@ function seeds(): Uint8Array[] {
     make(8 + 8, (v) => sbe.encodeBalancesRequest(v, 0, { reqId: 8 })),
     make(8 + 8, (v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: 1 })),
     make(8 + 4, (v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 0 })),
-    make(8 + 5, (v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Trades })),
+    make(8 + sbe.SUBSCRIBE_BLOCK_LENGTH, (v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Trades })),
   ];
 }
 

@@ -268,7 +268,7 @@ describe('AdminRequest over the protocol', () => {
       expect(await operator.admin({ query: 'venue-clients', venue: 'venue-nowhere' })).toEqual({
         ok: false, reason: sbe.RejectReason.UnknownVenue, body: { reasonName: 'UnknownVenue', text: 'no venue venue-nowhere' },
       });
-      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement, rulebook');
+      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement, audit, rulebook, perp-reports, afmm');
       expect((await operator.admin({ query: 'venues', colour: 'red' })).body.text).toBe('query venues takes only venue, not colour');
       expect((await operator.admin({ hello: 1 })).body.text).toBe('it names neither a query nor an action: an AdminRequest body is a JSON object: {"query": "venues", ...} or {"action": "venue.add", ...}');
     } finally {

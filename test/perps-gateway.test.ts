@@ -333,6 +333,8 @@ describe('public perpetual market data', () => {
       instrument: PERP, asOfNs: BigInt(clockMs) * 1_000_000n, mark: 10_450, index: 10_450, degraded: sbe.BooleanType.True, clamped: sbe.BooleanType.False,
       markBandLow: 8_000, markBandHigh: 12_000, lastFundingRateE8: 0, predictedFundingRateE8: 1_000, nextFundingNs, fundingIntervalMin: 60, openInterest: 10,
       fundingBasis: 10_450, movingBasis: 10_450, lastTrade: 10_200,
+      insuranceFund: 0, insuranceDepleted: sbe.BooleanType.False,
+      adlLongs1: 0, adlLongs2: 0, adlLongs3: 0, adlLongs4: 0, adlLongs5: 1, adlShorts1: 0, adlShorts2: 0, adlShorts3: 0, adlShorts4: 0, adlShorts5: 1,
       sources: [
         { source: 'src-1', price: 10_500, ageMs: 0, status: sbe.SourceStatus.Used },
         { source: 'src-2', price: 12_000, ageMs: 0, status: sbe.SourceStatus.Outlier },

@@ -53,7 +53,8 @@ export interface AuditRecord {
 export interface AfmmState { records: AfmmRecord[]; pending: [number, { operator: number; change: AfmmChange }][]; audit: AuditRecord[] }
 
 const ENTRY_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
-const REFUSED_KINDS: Readonly<Record<string, string>> = {
+/** What an AFMM can never be given, and why (the public site lists them). */
+export const REFUSED_KINDS: Readonly<Record<string, string>> = {
   'order-type': 'every participant has the same order types',
   'pre-trade-transparency': 'every participant sees the same public book and nothing more',
   latency: 'every participant\'s orders take the same path to the same sequencer',

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { signLogon, signPrice } from '../gateway/ws/auth.js';
 import * as sbe from '../protocol/codec.js';
 import { describeReason } from '../protocol/reasons.js';
+import type { PublishedReport } from '../gateway/ws/perp-events.js';
 import { findInstrument, priceUnits, qtyUnits, type Instrument } from './units.js';
 
 export interface ClientOptions {
@@ -56,10 +57,17 @@ export interface PriceRequest { underlying: string; price: number; sourceTsUs?: 
 export interface PerpAccountFigures { account: sbe.PerpAccountUpdate; positions: sbe.PerpPositionUpdate[] }
 
 /**
- * The answer to an admin() request. ok: body is the listing or, for an action, {seq}. Refused:
- * reason is the node's code and body {reasonName, text}.
+ * The answer to an admin() request. ok: body is the listing or, for an action, {seq} (an AFMM change
+ * proposed: also {change, text}). Refused: reason is the node's code and body {reasonName, text}.
  */
 export interface AdminAnswer { ok: boolean; reason: number; body: any }
+
+/**
+ * A post-event report (PERP-9) as the node publishes it: triggers, each product's mark, index and
+ * sources, the liquidated positions without identities, the timeline, the insurance fund before and
+ * after (a huge one's lists cut to their first entries, `cut` saying how many there were).
+ */
+export type PerpReportBody = PublishedReport;
 
 export interface BookLevel { price: number; qty: number; count: number }
 export interface LocalBook { instrument: number; bookSeq: number; bids: BookLevel[]; asks: BookLevel[] }
@@ -91,6 +99,13 @@ export interface JunctionClientEvents extends MessageEvents {
   perpPosition: [sbe.PerpPositionUpdate];
   /** A subscribed perpetual's mark, index, sources and funding (on subscription, then on each change). */
   perpMarket: [sbe.PerpMarket];
+  /**
+   * The insurance fund was depleted or restored (PERP-8): to a Perp subscriber, and to an account
+   * holding a position (both, when both: the same notice, its seq the same).
+   */
+  perpNotice: [sbe.PerpNotice];
+  /** A post-event report (PERP-9), with its body read, as perpNotice reaches its listeners. */
+  perpReport: [sbe.PerpReport, PerpReportBody];
   /** A gap in a book's bookSeq (the client re-snapshots): instrument, last bookSeq, bookSeq seen. */
   gap: [number, number, number];
   sessionReject: [sbe.SessionReject];
@@ -184,7 +199,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
       const ws = new WebSocket(url, ca ? { ca } : {});
       client.ws = ws;
       // The instrument list first, so symbols and units can be used at once.
-      ws.once('open', () => client.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 0, channel: sbe.Channel.Book })));
+      ws.once('open', () => client.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 0, channel: sbe.Channel.Book, schemaVersion: sbe.SCHEMA_VERSION })));
       ws.once('error', (e) => reject(connectError(url, e)));
       client.once('InstrumentList', () => resolve());
       ws.on('message', (data: Buffer) => {
@@ -221,8 +236,8 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
             this.replayFrom = 0;
             this.fillGap();
             for (const instrument of this.books.keys()) this.requestBook(instrument);
-            for (const instrument of this.tradeSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades }));
-            for (const instrument of this.perpSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Perp }));
+            for (const instrument of this.tradeSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades, schemaVersion: sbe.SCHEMA_VERSION }));
+            for (const instrument of this.perpSubscriptions) this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Perp, schemaVersion: sbe.SCHEMA_VERSION }));
             resolve();
           }
           this.onMessage(decoded);
@@ -319,6 +334,12 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
       case 'PerpMarket':
         this.perpMarkets.set(d.message.instrument, d.message);
         this.emit('perpMarket', d.message);
+        return;
+      case 'PerpNotice':
+        this.emit('perpNotice', d.message);
+        return;
+      case 'PerpReport':
+        this.emit('perpReport', d.message, JSON.parse(d.message.body) as PerpReportBody);
         return;
       case 'PerpAccountUpdate':
         this.perpAssembling = { account: d.message, positions: [] };
@@ -524,10 +545,11 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   }
 
   /**
-   * An operator's request (an operator API key only): a query ({query: 'venues'}, ...) or an action
-   * on the venue registry ({action: 'venue.add', venue}, ...), answered once it is durable.
-   * Resolves with the AdminResponse, refused or not; fails with a SessionRejectError if the gateway
-   * refuses the message itself (not an operator key, over the rate limit).
+   * A request on the operator channel: a query ({query: 'venues'}, ...) or an action ({action:
+   * 'venue.add', venue}, ...), answered once it is durable. Any key may ask the public queries
+   * (rulebook, perp-reports, afmm); the rest need an operator key. Resolves with the AdminResponse,
+   * refused or not; fails with a SessionRejectError if the gateway refuses the message itself (not
+   * an operator key, over the rate limit).
    */
   admin(body: object): Promise<AdminAnswer> {
     if (!this.connected) return notConnected();
@@ -541,6 +563,22 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
         this.send((v) => sbe.encodeAdminRequest(v, 0, m));
       }, () => this.adminRequests.delete(reqId), reqId);
     });
+  }
+
+  /**
+   * The post-event reports (PERP-9) after node sequence `since` (default: every one the node keeps),
+   * oldest first, fetched a page at a time (any key may ask). Fails with the node's reason if refused.
+   */
+  async perpReports(since = 0): Promise<PerpReportBody[]> {
+    const reports: PerpReportBody[] = [];
+    for (let after = since; ;) {
+      const answer = await this.admin({ query: 'perp-reports', since: after });
+      if (!answer.ok) throw new Error(`refused: ${answer.body.reasonName}: ${answer.body.text}`);
+      const page = answer.body.reports as PerpReportBody[];
+      reports.push(...page);
+      if (!answer.body.more || page.length === 0) return reports;
+      after = page[page.length - 1].seq;
+    }
   }
 
   /**
@@ -669,7 +707,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
     return this.checked(() => {
       const instrument = this.instrumentId(name);
       this.tradeSubscriptions.add(instrument);
-      return this.awaitSubscription(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades })));
+      return this.awaitSubscription(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Trades, schemaVersion: sbe.SCHEMA_VERSION })));
     });
   }
 
@@ -682,7 +720,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
     return this.checked(() => {
       const instrument = name === 0 ? 0 : this.instrumentId(name);
       this.perpSubscriptions.add(instrument);
-      return this.awaitSubscription(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Perp })), () => this.perpSubscriptions.delete(instrument));
+      return this.awaitSubscription(instrument, () => this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Perp, schemaVersion: sbe.SCHEMA_VERSION })), () => this.perpSubscriptions.delete(instrument));
     });
   }
 
@@ -713,7 +751,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
   private requestBook(instrument: number): void {
     const book = this.books.get(instrument)!;
     book.live = false;
-    this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Book }));
+    this.send((v) => sbe.encodeSubscribe(v, 0, { instrument, channel: sbe.Channel.Book, schemaVersion: sbe.SCHEMA_VERSION }));
   }
 
   private onSnapshot(m: sbe.BookSnapshot): void {

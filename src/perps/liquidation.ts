@@ -245,7 +245,7 @@ export class Waterfall {
         liquidated,
         timeline: this.steps.slice(first).filter((s) => s.stage !== 'cancel').map((s) => ({ stage: s.stage, instrument: s.instrument, qty: s.qty, price: s.price, amount: s.amount })),
         fundBefore, fundAfter,
-        text: `${liquidated.length} position(s) liquidated: ${triggers.join(', ')}; insurance fund ${fundBefore} → ${fundAfter}`,
+        text: `${liquidated.length} position(s) liquidated: ${triggers.join(', ')}; insurance fund ${perps.whole(fundBefore)} → ${perps.whole(fundAfter)} ${perps.settlementCode}`,
       });
     }
     return true;

@@ -251,6 +251,18 @@ export class Perps {
     return this.core.depth(instrument, side, 1)[0]?.price ?? 0;
   }
 
+  /** The settlement asset's code. */
+  get settlementCode(): string { return this.ledger.assets[this.settle]?.code ?? ''; }
+
+  /** An amount of the settlement asset in whole units, as text (exact: from its integer digits). */
+  whole(amount: number): string {
+    const scale = this.ledger.assets[this.settle]?.scale ?? 0;
+    if (scale === 0) return String(amount);
+    const digits = String(Math.abs(amount)).padStart(scale + 1, '0');
+    const text = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`.replace(/\.?0+$/, '');
+    return amount < 0 ? `-${text}` : text;
+  }
+
   /** The insurance fund's level (its available settlement balance). */
   fundLevel(): number {
     return this.ledger.balanceOf(this.residual * 4096 + this.settle).available;

@@ -2,6 +2,7 @@
 import { emptyEvent, type CoreEvent, type EventBatch } from '../core/index.js';
 import type { AdminAction } from '../venues/admin.js';
 import type { PerpAction } from '../perps/config.js';
+import type { AfmmAction } from '../afmm/afmm.js';
 import type { PriceCommand } from '../perps/perps.js';
 
 /**
@@ -59,7 +60,7 @@ export interface AdminCommand {
   operator: number;
   /** Set when a venue sent it over its own FIX session: it may only attest or release its own clients' assets. */
   byVenue?: string;
-  body: AdminAction | PerpAction;
+  body: AdminAction | PerpAction | AfmmAction;
   origin?: Origin;
 }
 

@@ -162,6 +162,21 @@ export const SourceStatus = { Used: 0, Stale: 1, Outlier: 2, None: 3 } as const;
 export type SourceStatus = (typeof SourceStatus)[keyof typeof SourceStatus];
 const SourceStatus_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3]);
 
+export const AfmmSide = { None: 0, Maker: 1, Taker: 2, Both: 3 } as const;
+export type AfmmSide = (typeof AfmmSide)[keyof typeof AfmmSide];
+const AfmmSide_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3]);
+
+export const PerpNoticeKind = { InsuranceDepleted: 1, InsuranceRestored: 2 } as const;
+export type PerpNoticeKind = (typeof PerpNoticeKind)[keyof typeof PerpNoticeKind];
+const PerpNoticeKind_VALUES: ReadonlySet<number> = new Set([1, 2]);
+
+/** What a PerpNotice announces */
+export const PerpNoticeKindNames: Readonly<Record<number, string>> = { 1: 'InsuranceDepleted', 2: 'InsuranceRestored' };
+export const PerpNoticeKindText: Readonly<Record<number, string>> = {
+  1: "the insurance fund is at or below its floor: positions may be auto-deleveraged",
+  2: "the insurance fund is above its floor again",
+};
+
 export const RejectReason = { None: 0, UnknownCommand: 1, CoreUnknownInstrument: 2, InvalidSide: 3, InvalidOrderType: 4, InvalidTimeInForce: 5, InvalidStpMode: 6, InvalidOrderId: 7, DuplicateOrderId: 8, InvalidQuantity: 9, QuantityOffLot: 10, QuantityBelowMin: 11, QuantityAboveMax: 12, InvalidPrice: 13, PriceOffTick: 14, PriceOutOfBand: 15, PostOnlyWouldTake: 16, UnknownOrder: 17, OrderPoolFull: 18, InvalidScope: 19, UnknownAccount: 100, AccountCannotTrade: 101, UnknownInstrument: 102, InstrumentNotEnabled: 103, CustodyNotEligible: 104, InsufficientFunds: 105, OpenOrdersLimit: 106, NotionalLimit: 107, NotionalTooLarge: 108, ProtectionPriceRequired: 109, UnknownAsset: 110, InvalidAmount: 111, RetiredUnknownOrder: 112, InvalidCommand: 113, NodeInvalidPrice: 114, NodeInvalidQuantity: 115, VenueNotEligible: 116, InvalidAdminCommand: 117, UnknownVenue: 118, UnknownVenueClient: 119, OrderChanged: 120, UnsettledLimit: 121, ReserveShort: 122, InsufficientMargin: 123, NotProfessionalInvestor: 124, IndexDegraded: 125, ReduceOnly: 126, PositionLimit: 127, UnknownPriceSource: 128, StalePrice: 129, NotLoggedOn: 201, AlreadyLoggedOn: 202, ReadOnlyKey: 203, DuplicateClOrdId: 204, UnknownClOrdId: 205, Unsupported: 206, RateLimited: 207, HeartbeatTimeout: 211, Busy: 212, BeyondStream: 213, EmptyBatch: 214, BatchTooLarge: 215, InvalidClOrdId: 216, OperatorOnly: 217, OperatorKey: 218, UnknownKey: 220, BadSignature: 221, StaleLogon: 222, NonceReused: 223, NotPriceSource: 224, PriceSourceKey: 225 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
 const RejectReason_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 201, 202, 203, 204, 205, 206, 207, 211, 212, 213, 214, 215, 216, 217, 218, 220, 221, 222, 223, 224, 225]);
@@ -257,7 +272,7 @@ export const CancelReasonText: Readonly<Record<number, string>> = {
   305: "self-trade prevention",
 };
 
-export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, DeadMansSwitchAck: 9, ReplayComplete: 15, OpenOrdersRequest: 16, BalancesRequest: 17, AdminRequest: 18, AdminResponse: 25, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, MassCancelReport: 22, OpenOrders: 23, Balances: 24, PriceUpdate: 40, PriceUpdateAck: 41, PerpAccountUpdate: 26, PerpPositionUpdate: 27, Subscribe: 30, SubscribeAck: 35, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34, PerpMarket: 36 } as const;
+export const TemplateId = { Logon: 1, LogonAck: 2, Logout: 3, Heartbeat: 4, TestRequest: 5, SessionReject: 6, ReplayRequest: 7, DeadMansSwitch: 8, DeadMansSwitchAck: 9, ReplayComplete: 15, OpenOrdersRequest: 16, BalancesRequest: 17, AdminRequest: 18, AdminResponse: 25, NewOrder: 10, BatchNewOrders: 11, CancelOrder: 12, AmendOrder: 13, MassCancel: 14, ExecutionReport: 20, CancelReject: 21, MassCancelReport: 22, OpenOrders: 23, Balances: 24, PriceUpdate: 40, PriceUpdateAck: 41, PerpAccountUpdate: 26, PerpPositionUpdate: 27, Subscribe: 30, SubscribeAck: 35, BookSnapshot: 31, BookUpdate: 32, Trade: 33, InstrumentList: 34, PerpMarket: 36, PerpNotice: 37, PerpReport: 38 } as const;
 
 /** First message of a session: signs timestampNs and nonce with the API key */
 export interface Logon {
@@ -278,8 +293,10 @@ export function sizeOfLogon(_m: Logon): number {
   return HEADER_BYTES + 95;
 }
 
-export function encodeLogon(v: DataView, at: number, m: Logon): number {
-  writeHeader(v, at, 95, 1, 2);
+/** Writes the layout a decoder of `version` reads (default: this schema's). */
+export function encodeLogon(v: DataView, at: number, m: Logon, version: number = SCHEMA_VERSION): number {
+  const blockLength = version >= 2 ? 95 : 93;
+  writeHeader(v, at, blockLength, 1, version >= 2 ? 2 : 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.keyId, 'keyId');
   v.setBigUint64(b + 8, m.timestampNs, true);
@@ -287,8 +304,8 @@ export function encodeLogon(v: DataView, at: number, m: Logon): number {
   v.setUint32(b + 24, m.heartbeatMs, true);
   v.setUint8(b + 28, m.cancelOnDisconnect);
   setBytes(v, b + 29, 64, m.signature, 'signature');
-  v.setUint16(b + 93, (m.schemaVersion ?? 0), true);
-  let p = b + 95;
+  if (version >= 2) v.setUint16(b + 93, (m.schemaVersion ?? 0), true);
+  let p = b + blockLength;
   return p - at;
 }
 
@@ -812,7 +829,7 @@ export function readBalancesRequest(v: DataView, b: number, blockLength: number,
   return m;
 }
 
-/** An operator key's request, its body UTF-8 JSON: a query ({query: venues, jurisdictions, venue-events, custody-dues or venue-clients, and its filters}) answered at once from the node's state, or a command on the venue registry or venue custody ({action: venue.add, ...}) answered once it is durable. Answered by an AdminResponse with its reqId, or refused by a SessionReject whose refClOrdId is the reqId (OperatorOnly: the key lacks the operator permission; RateLimited) */
+/** A request on the operator channel, its body UTF-8 JSON: a query ({query: venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement, audit, rulebook, perp-reports or afmm, and its filters}) answered at once from the node's state, or a command ({action: venue.add, investor.assess, afmm.designate, ...}) answered once it is durable. Any key may ask for the public queries (rulebook, perp-reports, afmm); everything else needs an operator key. Answered by an AdminResponse with its reqId, or refused by a SessionReject whose refClOrdId is the reqId (OperatorOnly: the key lacks the operator permission; RateLimited) */
 export interface AdminRequest {
   reqId: number;
   body: string;
@@ -855,7 +872,7 @@ function decodeAdminRequest(v: DataView, b: number, blockLength: number, end: nu
   return m;
 }
 
-/** Answers an AdminRequest. ok: the listing ({venues: [...]}, ...) or, for a command, {seq} (its node sequence). Refused: reason and {reasonName, text} */
+/** Answers an AdminRequest. ok: the listing ({venues: [...]}, ...) or, for a command, {seq} (its node sequence; an AFMM change proposed also {change, text}: the id another operator approves). Refused: reason and {reasonName, text} */
 export interface AdminResponse {
   reqId: number;
   ok: BooleanType;
@@ -924,8 +941,10 @@ export function sizeOfNewOrder(_m: NewOrder): number {
   return HEADER_BYTES + 33;
 }
 
-export function encodeNewOrder(v: DataView, at: number, m: NewOrder): number {
-  writeHeader(v, at, 33, 10, 2);
+/** Writes the layout a decoder of `version` reads (default: this schema's). */
+export function encodeNewOrder(v: DataView, at: number, m: NewOrder, version: number = SCHEMA_VERSION): number {
+  const blockLength = version >= 2 ? 33 : 32;
+  writeHeader(v, at, blockLength, 10, version >= 2 ? 2 : 1);
   const b = at + HEADER_BYTES;
   setU64(v, b + 0, m.clOrdId, 'clOrdId');
   v.setUint32(b + 8, m.instrument, true);
@@ -935,8 +954,8 @@ export function encodeNewOrder(v: DataView, at: number, m: NewOrder): number {
   v.setUint8(b + 15, m.stpMode);
   setI64(v, b + 16, m.price, 'price');
   setI64(v, b + 24, m.qty, 'qty');
-  v.setUint8(b + 32, (m.reduceOnly ?? 0));
-  let p = b + 33;
+  if (version >= 2) v.setUint8(b + 32, (m.reduceOnly ?? 0));
+  let p = b + blockLength;
   return p - at;
 }
 
@@ -1940,26 +1959,30 @@ export function readPerpPositionUpdate(v: DataView, b: number, blockLength: numb
   return m;
 }
 
-/** Book: answered by a BookSnapshot, then BookUpdates. Trades: answered by a SubscribeAck, then Trades. Perp (a perpetual's instrument, or 0 for every perpetual): answered by a PerpMarket for each, then a SubscribeAck, then a PerpMarket whenever its mark, index or funding changes. Instrument 0 on Book or Trades: answered by the InstrumentList */
+/** Book: answered by a BookSnapshot, then BookUpdates. Trades: answered by a SubscribeAck, then Trades. Perp (a perpetual's instrument, or 0 for every perpetual): answered by a PerpMarket for each, then a SubscribeAck, then a PerpMarket whenever its mark, index, funding, the insurance fund or its ADL distribution changes, and every PerpNotice and PerpReport. Instrument 0 on Book or Trades: answered by the InstrumentList */
 export interface Subscribe {
   instrument: number;
   channel: Channel;
+  schemaVersion?: number;
 }
 
-export const SUBSCRIBE_BLOCK_LENGTH = 5;
+export const SUBSCRIBE_BLOCK_LENGTH = 7;
 /** Where each field of Subscribe's block starts, after the 8-byte header (for readers that skip decoding). */
-export const SUBSCRIBE_OFFSETS = { instrument: 0, channel: 4 } as const;
+export const SUBSCRIBE_OFFSETS = { instrument: 0, channel: 4, schemaVersion: 5 } as const;
 
 export function sizeOfSubscribe(_m: Subscribe): number {
-  return HEADER_BYTES + 5;
+  return HEADER_BYTES + 7;
 }
 
-export function encodeSubscribe(v: DataView, at: number, m: Subscribe): number {
-  writeHeader(v, at, 5, 30, 1);
+/** Writes the layout a decoder of `version` reads (default: this schema's). */
+export function encodeSubscribe(v: DataView, at: number, m: Subscribe, version: number = SCHEMA_VERSION): number {
+  const blockLength = version >= 2 ? 7 : 5;
+  writeHeader(v, at, blockLength, 30, version >= 2 ? 2 : 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   v.setUint8(b + 4, m.channel);
-  let p = b + 5;
+  if (version >= 2) v.setUint16(b + 5, (m.schemaVersion ?? 0), true);
+  let p = b + blockLength;
   return p - at;
 }
 
@@ -1969,6 +1992,7 @@ function decodeSubscribe(v: DataView, b: number, blockLength: number, end: numbe
   const m = {
     instrument: v.getUint32(b + 0, true),
     channel: checkEnum(Channel_VALUES, v.getUint8(b + 4), 'channel', 'Channel') as Channel,
+    schemaVersion: blockLength >= 7 ? v.getUint16(b + 5, true) : 0,
   } as Subscribe;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of Subscribe`);
@@ -1981,6 +2005,7 @@ export function readSubscribe(v: DataView, b: number, blockLength: number, end: 
   if (b + blockLength !== end) throw new DecodeError('frame', 'the message block does not end where the message does');
   m.instrument = v.getUint32(b + 0, true);
   m.channel = checkEnum(Channel_VALUES, v.getUint8(b + 4), 'channel', 'Channel') as Channel;
+  m.schemaVersion = blockLength >= 7 ? v.getUint16(b + 5, true) : 0;
   return m;
 }
 
@@ -2236,18 +2261,21 @@ export interface Trade {
   price: number;
   qty: number;
   aggressor: Side;
+  afmm?: AfmmSide;
 }
 
-export const TRADE_BLOCK_LENGTH = 37;
+export const TRADE_BLOCK_LENGTH = 38;
 /** Where each field of Trade's block starts, after the 8-byte header (for readers that skip decoding). */
-export const TRADE_OFFSETS = { instrument: 0, tradeId: 4, execTimeNs: 12, price: 20, qty: 28, aggressor: 36 } as const;
+export const TRADE_OFFSETS = { instrument: 0, tradeId: 4, execTimeNs: 12, price: 20, qty: 28, aggressor: 36, afmm: 37 } as const;
 
 export function sizeOfTrade(_m: Trade): number {
-  return HEADER_BYTES + 37;
+  return HEADER_BYTES + 38;
 }
 
-export function encodeTrade(v: DataView, at: number, m: Trade): number {
-  writeHeader(v, at, 37, 33, 1);
+/** Writes the layout a decoder of `version` reads (default: this schema's). */
+export function encodeTrade(v: DataView, at: number, m: Trade, version: number = SCHEMA_VERSION): number {
+  const blockLength = version >= 2 ? 38 : 37;
+  writeHeader(v, at, blockLength, 33, version >= 2 ? 2 : 1);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   setU64(v, b + 4, m.tradeId, 'tradeId');
@@ -2255,7 +2283,8 @@ export function encodeTrade(v: DataView, at: number, m: Trade): number {
   setI64(v, b + 20, m.price, 'price');
   setI64(v, b + 28, m.qty, 'qty');
   v.setUint8(b + 36, m.aggressor);
-  let p = b + 37;
+  if (version >= 2) v.setUint8(b + 37, (m.afmm ?? 0));
+  let p = b + blockLength;
   return p - at;
 }
 
@@ -2269,6 +2298,7 @@ function decodeTrade(v: DataView, b: number, blockLength: number, end: number): 
     price: getI64(v, b + 20, 'price'),
     qty: getI64(v, b + 28, 'qty'),
     aggressor: checkEnum(Side_VALUES, v.getUint8(b + 36), 'aggressor', 'Side') as Side,
+    afmm: blockLength >= 38 ? checkEnum(AfmmSide_VALUES, v.getUint8(b + 37), 'afmm', 'AfmmSide') as AfmmSide : 0 as AfmmSide,
   } as Trade;
   let p = b + blockLength;
   if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of Trade`);
@@ -2285,6 +2315,7 @@ export function readTrade(v: DataView, b: number, blockLength: number, end: numb
   m.price = getI64(v, b + 20, 'price');
   m.qty = getI64(v, b + 28, 'qty');
   m.aggressor = checkEnum(Side_VALUES, v.getUint8(b + 36), 'aggressor', 'Side') as Side;
+  m.afmm = blockLength >= 38 ? checkEnum(AfmmSide_VALUES, v.getUint8(b + 37), 'afmm', 'AfmmSide') as AfmmSide : 0 as AfmmSide;
   return m;
 }
 
@@ -2410,7 +2441,7 @@ export interface PerpMarketSourcesEntry {
   status: SourceStatus;
 }
 
-/** A perpetual's reference prices and funding (PERP-3, PERP-10, PERP-11), from durable batches: on subscription (channel Perp), then whenever its mark, index or funding changes. Prices in settlement units per whole base; rates in 1e-8 per funding interval */
+/** A perpetual's reference prices and funding (PERP-3, PERP-10, PERP-11), from durable batches: on subscription (channel Perp), then whenever its mark, index, funding, the insurance fund or its ADL distribution changes. Prices in settlement units per whole base; rates in 1e-8 per funding interval */
 export interface PerpMarket {
   instrument: number;
   asOfNs: bigint;
@@ -2428,19 +2459,31 @@ export interface PerpMarket {
   fundingBasis: number;
   movingBasis: number;
   lastTrade: number;
+  insuranceFund: number;
+  insuranceDepleted: BooleanType;
+  adlLongs1: number;
+  adlLongs2: number;
+  adlLongs3: number;
+  adlLongs4: number;
+  adlLongs5: number;
+  adlShorts1: number;
+  adlShorts2: number;
+  adlShorts3: number;
+  adlShorts4: number;
+  adlShorts5: number;
   sources: PerpMarketSourcesEntry[];
 }
 
-export const PERPMARKET_BLOCK_LENGTH = 106;
+export const PERPMARKET_BLOCK_LENGTH = 155;
 /** Where each field of PerpMarket's block starts, after the 8-byte header (for readers that skip decoding). */
-export const PERPMARKET_OFFSETS = { instrument: 0, asOfNs: 4, mark: 12, index: 20, degraded: 28, clamped: 29, markBandLow: 30, markBandHigh: 38, lastFundingRateE8: 46, predictedFundingRateE8: 54, nextFundingNs: 62, fundingIntervalMin: 70, openInterest: 74, fundingBasis: 82, movingBasis: 90, lastTrade: 98 } as const;
+export const PERPMARKET_OFFSETS = { instrument: 0, asOfNs: 4, mark: 12, index: 20, degraded: 28, clamped: 29, markBandLow: 30, markBandHigh: 38, lastFundingRateE8: 46, predictedFundingRateE8: 54, nextFundingNs: 62, fundingIntervalMin: 70, openInterest: 74, fundingBasis: 82, movingBasis: 90, lastTrade: 98, insuranceFund: 106, insuranceDepleted: 114, adlLongs1: 115, adlLongs2: 119, adlLongs3: 123, adlLongs4: 127, adlLongs5: 131, adlShorts1: 135, adlShorts2: 139, adlShorts3: 143, adlShorts4: 147, adlShorts5: 151 } as const;
 
 export function sizeOfPerpMarket(m: PerpMarket): number {
-  return HEADER_BYTES + 106 + GROUP_HEADER_BYTES + m.sources.length * 49;
+  return HEADER_BYTES + 155 + GROUP_HEADER_BYTES + m.sources.length * 49;
 }
 
 export function encodePerpMarket(v: DataView, at: number, m: PerpMarket): number {
-  writeHeader(v, at, 106, 36, 2);
+  writeHeader(v, at, 155, 36, 2);
   const b = at + HEADER_BYTES;
   v.setUint32(b + 0, m.instrument, true);
   v.setBigUint64(b + 4, m.asOfNs, true);
@@ -2458,7 +2501,19 @@ export function encodePerpMarket(v: DataView, at: number, m: PerpMarket): number
   setI64(v, b + 82, m.fundingBasis, 'fundingBasis');
   setI64(v, b + 90, m.movingBasis, 'movingBasis');
   setI64(v, b + 98, m.lastTrade, 'lastTrade');
-  let p = b + 106;
+  setI64(v, b + 106, m.insuranceFund, 'insuranceFund');
+  v.setUint8(b + 114, m.insuranceDepleted);
+  v.setUint32(b + 115, m.adlLongs1, true);
+  v.setUint32(b + 119, m.adlLongs2, true);
+  v.setUint32(b + 123, m.adlLongs3, true);
+  v.setUint32(b + 127, m.adlLongs4, true);
+  v.setUint32(b + 131, m.adlLongs5, true);
+  v.setUint32(b + 135, m.adlShorts1, true);
+  v.setUint32(b + 139, m.adlShorts2, true);
+  v.setUint32(b + 143, m.adlShorts3, true);
+  v.setUint32(b + 147, m.adlShorts4, true);
+  v.setUint32(b + 151, m.adlShorts5, true);
+  let p = b + 155;
   if (m.sources.length > GROUP_ENTRIES_MAX) throw new EncodeError('sources: more than ' + GROUP_ENTRIES_MAX + ' entries');
   v.setUint16(p, 49, true);
   v.setUint16(p + 2, m.sources.length, true);
@@ -2474,8 +2529,8 @@ export function encodePerpMarket(v: DataView, at: number, m: PerpMarket): number
 }
 
 function decodePerpMarket(v: DataView, b: number, blockLength: number, end: number): PerpMarket {
-  if (blockLength < 106) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpMarket's 106`);
-  if (b + blockLength > end) throw new DecodeError('lastTrade', 'frame ends inside the message block');
+  if (blockLength < 155) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpMarket's 155`);
+  if (b + blockLength > end) throw new DecodeError('adlShorts5', 'frame ends inside the message block');
   const m = {
     instrument: v.getUint32(b + 0, true),
     asOfNs: v.getBigUint64(b + 4, true),
@@ -2493,6 +2548,18 @@ function decodePerpMarket(v: DataView, b: number, blockLength: number, end: numb
     fundingBasis: getI64(v, b + 82, 'fundingBasis'),
     movingBasis: getI64(v, b + 90, 'movingBasis'),
     lastTrade: getI64(v, b + 98, 'lastTrade'),
+    insuranceFund: getI64(v, b + 106, 'insuranceFund'),
+    insuranceDepleted: checkEnum(BooleanType_VALUES, v.getUint8(b + 114), 'insuranceDepleted', 'BooleanType') as BooleanType,
+    adlLongs1: v.getUint32(b + 115, true),
+    adlLongs2: v.getUint32(b + 119, true),
+    adlLongs3: v.getUint32(b + 123, true),
+    adlLongs4: v.getUint32(b + 127, true),
+    adlLongs5: v.getUint32(b + 131, true),
+    adlShorts1: v.getUint32(b + 135, true),
+    adlShorts2: v.getUint32(b + 139, true),
+    adlShorts3: v.getUint32(b + 143, true),
+    adlShorts4: v.getUint32(b + 147, true),
+    adlShorts5: v.getUint32(b + 151, true),
     sources: [] as PerpMarket['sources'],
   } as PerpMarket;
   let p = b + blockLength;
@@ -2531,7 +2598,7 @@ export function readPerpMarketSourcesEntry(v: DataView, p: number, e: PerpMarket
  * count], checked as decodeMessages checks them (the group must end where the message does).
  */
 export function perpMarketSources(v: DataView, b: number, blockLength: number, end: number): [number, number, number] {
-  if (blockLength < 106) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpMarket's 106`);
+  if (blockLength < 155) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpMarket's 155`);
   let p = b + blockLength;
   if (p + GROUP_HEADER_BYTES > end) throw new DecodeError('sources', 'frame ends before the group header');
   const entryLength = v.getUint16(p, true);
@@ -2541,6 +2608,118 @@ export function perpMarketSources(v: DataView, b: number, blockLength: number, e
   p += GROUP_HEADER_BYTES;
   if (p + count * entryLength !== end) throw new DecodeError('sources', `${count} entries of ${entryLength} bytes do not end where the message does`);
   return [p, entryLength, count];
+}
+
+/** The insurance fund crossed its floor (PERP-8), from the durable batch that did it: at once to every session (version 2) whose account holds a perpetual position, and on the Perp channel */
+export interface PerpNotice {
+  seq: number;
+  asOfNs: bigint;
+  kind: PerpNoticeKind;
+  fund: number;
+  text: string;
+}
+
+export const PERPNOTICE_BLOCK_LENGTH = 25;
+/** Where each field of PerpNotice's block starts, after the 8-byte header (for readers that skip decoding). */
+export const PERPNOTICE_OFFSETS = { seq: 0, asOfNs: 8, kind: 16, fund: 17 } as const;
+
+export function sizeOfPerpNotice(m: PerpNotice): number {
+  return HEADER_BYTES + 25 + 4 + utf8Length(m.text);
+}
+
+export function encodePerpNotice(v: DataView, at: number, m: PerpNotice): number {
+  writeHeader(v, at, 25, 37, 2);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.seq, 'seq');
+  v.setBigUint64(b + 8, m.asOfNs, true);
+  v.setUint8(b + 16, m.kind);
+  setI64(v, b + 17, m.fund, 'fund');
+  let p = b + 25;
+  p = setVarString(v, p, m.text, 'text');
+  return p - at;
+}
+
+function decodePerpNotice(v: DataView, b: number, blockLength: number, end: number): PerpNotice {
+  if (blockLength < 25) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpNotice's 25`);
+  if (b + blockLength > end) throw new DecodeError('fund', 'frame ends inside the message block');
+  const m = {
+    seq: getU64(v, b + 0, 'seq'),
+    asOfNs: v.getBigUint64(b + 8, true),
+    kind: checkEnum(PerpNoticeKind_VALUES, v.getUint8(b + 16), 'kind', 'PerpNoticeKind') as PerpNoticeKind,
+    fund: getI64(v, b + 17, 'fund'),
+    text: '',
+  } as PerpNotice;
+  let p = b + blockLength;
+  if (p + 4 > end) throw new DecodeError('text', 'frame ends before its length');
+  {
+    const length = v.getUint32(p, true);
+    p += 4;
+    if (p + length > end) throw new DecodeError('text', `frame ends inside its ${length} bytes`);
+    m.text = getVarString(v, p, length, 'text');
+    p += length;
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of PerpNotice`);
+  return m;
+}
+
+/** A post-event report (PERP-9): a liquidation needed a backstop provider, depleted the insurance fund or auto-deleveraged. From its durable batch to every session (version 2) whose account holds a perpetual position or held one that batch closed, and on the Perp channel; any key may fetch them (AdminRequest {query: perp-reports, since}) */
+export interface PerpReport {
+  seq: number;
+  asOfNs: bigint;
+  id: string;
+  triggers: string;
+  body: string;
+}
+
+export const PERPREPORT_BLOCK_LENGTH = 48;
+/** Where each field of PerpReport's block starts, after the 8-byte header (for readers that skip decoding). */
+export const PERPREPORT_OFFSETS = { seq: 0, asOfNs: 8, id: 16 } as const;
+
+export function sizeOfPerpReport(m: PerpReport): number {
+  return HEADER_BYTES + 48 + 4 + utf8Length(m.triggers) + 4 + utf8Length(m.body);
+}
+
+export function encodePerpReport(v: DataView, at: number, m: PerpReport): number {
+  writeHeader(v, at, 48, 38, 2);
+  const b = at + HEADER_BYTES;
+  setU64(v, b + 0, m.seq, 'seq');
+  v.setBigUint64(b + 8, m.asOfNs, true);
+  setChars(v, b + 16, 32, m.id, 'id');
+  let p = b + 48;
+  p = setVarString(v, p, m.triggers, 'triggers');
+  p = setVarString(v, p, m.body, 'body');
+  return p - at;
+}
+
+function decodePerpReport(v: DataView, b: number, blockLength: number, end: number): PerpReport {
+  if (blockLength < 48) throw new DecodeError('blockLength', `${blockLength} is shorter than PerpReport's 48`);
+  if (b + blockLength > end) throw new DecodeError('id', 'frame ends inside the message block');
+  const m = {
+    seq: getU64(v, b + 0, 'seq'),
+    asOfNs: v.getBigUint64(b + 8, true),
+    id: getChars(v, b + 16, 32),
+    triggers: '',
+    body: '',
+  } as PerpReport;
+  let p = b + blockLength;
+  if (p + 4 > end) throw new DecodeError('triggers', 'frame ends before its length');
+  {
+    const length = v.getUint32(p, true);
+    p += 4;
+    if (p + length > end) throw new DecodeError('triggers', `frame ends inside its ${length} bytes`);
+    m.triggers = getVarString(v, p, length, 'triggers');
+    p += length;
+  }
+  if (p + 4 > end) throw new DecodeError('body', 'frame ends before its length');
+  {
+    const length = v.getUint32(p, true);
+    p += 4;
+    if (p + length > end) throw new DecodeError('body', `frame ends inside its ${length} bytes`);
+    m.body = getVarString(v, p, length, 'body');
+    p += length;
+  }
+  if (p !== end) throw new DecodeError('frame', `${end - p} bytes after the end of PerpReport`);
+  return m;
 }
 
 export type Decoded =
@@ -2578,10 +2757,12 @@ export type Decoded =
   | { type: 'BookUpdate'; templateId: 32; message: BookUpdate }
   | { type: 'Trade'; templateId: 33; message: Trade }
   | { type: 'InstrumentList'; templateId: 34; message: InstrumentList }
-  | { type: 'PerpMarket'; templateId: 36; message: PerpMarket };
+  | { type: 'PerpMarket'; templateId: 36; message: PerpMarket }
+  | { type: 'PerpNotice'; templateId: 37; message: PerpNotice }
+  | { type: 'PerpReport'; templateId: 38; message: PerpReport };
 
 /** How many repeating groups, then varData fields, follow each message's block, by templateId. */
-const PARTS_OF: ReadonlyMap<number, readonly [groups: number, varData: number]> = new Map([[1, [0, 0]], [2, [0, 0]], [3, [0, 0]], [4, [0, 0]], [5, [0, 0]], [6, [0, 0]], [7, [0, 0]], [8, [0, 0]], [9, [0, 0]], [15, [0, 0]], [16, [0, 0]], [17, [0, 0]], [18, [0, 1]], [25, [0, 1]], [10, [0, 0]], [11, [1, 0]], [12, [0, 0]], [13, [0, 0]], [14, [0, 0]], [20, [0, 0]], [21, [0, 0]], [22, [0, 0]], [23, [1, 0]], [24, [1, 0]], [40, [0, 0]], [41, [0, 1]], [26, [0, 0]], [27, [0, 0]], [30, [0, 0]], [35, [0, 0]], [31, [1, 0]], [32, [1, 0]], [33, [0, 0]], [34, [1, 0]], [36, [1, 0]]]);
+const PARTS_OF: ReadonlyMap<number, readonly [groups: number, varData: number]> = new Map([[1, [0, 0]], [2, [0, 0]], [3, [0, 0]], [4, [0, 0]], [5, [0, 0]], [6, [0, 0]], [7, [0, 0]], [8, [0, 0]], [9, [0, 0]], [15, [0, 0]], [16, [0, 0]], [17, [0, 0]], [18, [0, 1]], [25, [0, 1]], [10, [0, 0]], [11, [1, 0]], [12, [0, 0]], [13, [0, 0]], [14, [0, 0]], [20, [0, 0]], [21, [0, 0]], [22, [0, 0]], [23, [1, 0]], [24, [1, 0]], [40, [0, 0]], [41, [0, 1]], [26, [0, 0]], [27, [0, 0]], [30, [0, 0]], [35, [0, 0]], [31, [1, 0]], [32, [1, 0]], [33, [0, 0]], [34, [1, 0]], [36, [1, 0]], [37, [0, 1]], [38, [0, 2]]]);
 
 /**
  * Checks the header of the message at `at` and returns where the message ends (its block, group
@@ -2642,6 +2823,8 @@ function decodeAt(v: DataView, at: number, end: number): Decoded {
     case 33: return { type: 'Trade', templateId: 33, message: decodeTrade(v, b, blockLength, end) };
     case 34: return { type: 'InstrumentList', templateId: 34, message: decodeInstrumentList(v, b, blockLength, end) };
     case 36: return { type: 'PerpMarket', templateId: 36, message: decodePerpMarket(v, b, blockLength, end) };
+    case 37: return { type: 'PerpNotice', templateId: 37, message: decodePerpNotice(v, b, blockLength, end) };
+    case 38: return { type: 'PerpReport', templateId: 38, message: decodePerpReport(v, b, blockLength, end) };
     default: throw new DecodeError('templateId', 'not a message of this schema');
   }
 }

@@ -6,7 +6,8 @@
 // UTF-8 text after the groups (a varData composite with a uint32 length) (SBE 1.0).
 // Versions (sinceVersion): a field added later must end its message's block, so an older encoder's
 // block is a prefix of today's (a group's entries keep their size: a frame holds as many as ever). The decoder reads such a field only when the block holds
-// it (its value is 0 otherwise, which must be valid for its type); the encoder may leave it out.
+// it (its value is 0 otherwise, which must be valid for its type); the encoder may leave it out, and
+// writes the older layout for an older decoder (encodeX(v, at, m, version)).
 // Each message's header carries the version its layout dates from, not the schema's, so a decoder
 // of an older version still reads every message whose layout it knows.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -334,11 +335,29 @@ function writeHeader(v: DataView, at: number, blockLength: number, templateId: n
     out.push(`export function sizeOf${m.name}(${m.groups.length || m.data.length ? 'm' : '_m'}: ${m.name}): number {\n  return HEADER_BYTES + ${m.blockLength}${groupSizes}${dataSizes};\n}\n`);
     // encoder
     const enc: string[] = [];
-    enc.push(`export function encode${m.name}(v: DataView, at: number, m: ${m.name}): number {`);
-    enc.push(`  writeHeader(v, at, ${m.blockLength}, ${m.id}, ${m.version});`);
-    enc.push(`  const b = at + HEADER_BYTES;`);
-    for (const f of m.fields) enc.push(`  ${encodeField(f, 'b', 'm')}`);
-    enc.push(`  let p = b + ${m.blockLength};`);
+    const later = m.fields.filter((f) => f.optional);
+    if (later.length === 0) {
+      enc.push(`export function encode${m.name}(v: DataView, at: number, m: ${m.name}): number {`);
+      enc.push(`  writeHeader(v, at, ${m.blockLength}, ${m.id}, ${m.version});`);
+      enc.push(`  const b = at + HEADER_BYTES;`);
+      for (const f of m.fields) enc.push(`  ${encodeField(f, 'b', 'm')}`);
+      enc.push(`  let p = b + ${m.blockLength};`);
+    } else {
+      // A message that gained fields is written, for a decoder of an older version, in the layout
+      // that version reads: its block ends before the later fields and its header says the version
+      // that layout dates from (a version-1 decoder refuses a header newer than 1).
+      const first = Math.max(1, ...m.fields.filter((f) => !f.optional).map((f) => f.since), ...m.groups.flatMap((g) => g.fields.map((f) => f.since)));
+      const steps = [...new Set(later.map((f) => f.since))].sort((x, y) => y - x);
+      const byVersion = (value: (since: number) => number, oldest: number) => steps.map((since) => `version >= ${since} ? ${value(since)} : `).join('') + oldest;
+      const blockAt = (since: number) => Math.max(...m.fields.filter((f) => f.since <= since).map((f) => f.offset + f.size));
+      enc.push(`/** Writes the layout a decoder of \`version\` reads (default: this schema's). */`);
+      enc.push(`export function encode${m.name}(v: DataView, at: number, m: ${m.name}, version: number = SCHEMA_VERSION): number {`);
+      enc.push(`  const blockLength = ${byVersion(blockAt, m.minBlockLength)};`);
+      enc.push(`  writeHeader(v, at, blockLength, ${m.id}, ${byVersion((since) => Math.max(first, since), first)});`);
+      enc.push(`  const b = at + HEADER_BYTES;`);
+      for (const f of m.fields) enc.push(f.optional ? `  if (version >= ${f.since}) ${encodeField(f, 'b', 'm')}` : `  ${encodeField(f, 'b', 'm')}`);
+      enc.push(`  let p = b + blockLength;`);
+    }
     for (const g of m.groups) {
       enc.push(`  if (m.${g.name}.length > GROUP_ENTRIES_MAX) throw new EncodeError('${g.name}: more than ' + GROUP_ENTRIES_MAX + ' entries');`);
       enc.push(`  v.setUint16(p, ${g.blockLength}, true);`);

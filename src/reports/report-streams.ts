@@ -202,9 +202,11 @@ export class ReportStreams implements BatchListener {
 
   /** A mass cancel's answer, after the Cancelled reports it caused: how many, or why refused. */
   private massCancelled(origin: Origin, c: NodeCommand & { type: 'massCancel' }, outcome: Outcome): void {
+    // Its own account's cancels only: the node's own cancels later in the batch (a liquidation's,
+    // reduce-only orders left with nothing to reduce) are reported with the batch's last command.
     let cancelled = 0;
     outcome.forEachEvent((e) => {
-      if (e.kind === EventKind.Cancelled) cancelled++;
+      if (e.kind === EventKind.Cancelled && e.account === c.account) cancelled++;
     });
     const rejectReason = (outcome.ok ? 0 : outcome.reason ?? 0) as sbe.RejectReason;
     const side = c.side === undefined ? sbe.SideFilter.Both : (c.side as sbe.SideFilter);

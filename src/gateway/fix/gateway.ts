@@ -304,6 +304,16 @@ export class FixGateway implements SessionHost {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Venues logged on now (what /metrics reports). */
+  get venuesLoggedOn(): number {
+    let n = 0;
+    for (const link of this.links.values()) if (link.session?.active) n++;
+    return n;
+  }
+
+  /** Connections open, logged on or not. */
+  get connections(): number { return this.sessions.size; }
+
   /**
    * A ClOrdID that no longer names an open order (the order is done, or it was a request's own):
    * refused as a duplicate while among the venue's last CLORDIDS_RETAINED such ids.

@@ -1,11 +1,15 @@
-// What an operator may list over AdminRequest ({"query": ...}), read at once from the node's state
-// in memory: nothing is sequenced for it. Eligibility is evaluated at the time of asking. Nothing
-// private is shown: the node holds venues' public keys only.
+// What may be listed over AdminRequest ({"query": ...}), read at once from the node's state in
+// memory: nothing is sequenced for it. Each query is public (any key may ask: the rulebook, the
+// post-event reports, the AFMM disclosures) or the operators' (everything else); the answer is
+// released as that (policy.ts). Eligibility is evaluated at the time of asking. Nothing private is
+// shown: the node holds venues' public keys only.
+import { REPORTS_KEPT } from '../../perps/liquidation.js';
 import { renderRulebook, rulebook } from '../../venues/rulebook.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import type { Venue } from '../../venues/registry.js';
-import { VENUE_EVENTS_LISTED_MAX } from './limits.js';
+import { ADMIN_ANSWER_BYTES_MAX, AUDIT_LISTED_DEFAULT, AUDIT_LISTED_MAX, VENUE_EVENTS_LISTED_MAX } from './limits.js';
+import { publishedReport, type PublishedReport } from './perp-events.js';
 
 const Reason = sbe.RejectReason;
 
@@ -18,16 +22,27 @@ export class QueryRefusal extends Error {
 
 type Request = Record<string, unknown>;
 
-/** Each query, the filters it takes, and how it is answered. */
-const QUERIES: Record<string, { filters: string[]; answer: (node: NodeRuntime, r: Request, nowUs: number) => unknown }> = {
-  venues: { filters: ['venue'], answer: venues },
-  jurisdictions: { filters: [], answer: jurisdictions },
-  'venue-events': { filters: ['venue', 'last'], answer: venueEvents },
-  'custody-dues': { filters: [], answer: custodyDues },
-  'venue-clients': { filters: ['venue'], answer: venueClients },
-  settlement: { filters: [], answer: settlement },
-  rulebook: { filters: [], answer: (node) => { const book = rulebook(node); return { ...book, text: renderRulebook(book) }; } },
+/** Who may ask: anyone (public data), or operator keys only. */
+export type QueryAudience = 'public' | 'operator';
+
+/** Each query, the filters it takes, who may ask, and how it is answered. */
+const QUERIES: Record<string, { filters: string[]; audience: QueryAudience; answer: (node: NodeRuntime, r: Request, nowUs: number) => unknown }> = {
+  venues: { filters: ['venue'], audience: 'operator', answer: venues },
+  jurisdictions: { filters: [], audience: 'operator', answer: jurisdictions },
+  'venue-events': { filters: ['venue', 'last'], audience: 'operator', answer: venueEvents },
+  'custody-dues': { filters: [], audience: 'operator', answer: custodyDues },
+  'venue-clients': { filters: ['venue'], audience: 'operator', answer: venueClients },
+  settlement: { filters: [], audience: 'operator', answer: settlement },
+  audit: { filters: ['last'], audience: 'operator', answer: audit },
+  rulebook: { filters: [], audience: 'public', answer: (node) => { const book = rulebook(node); return { ...book, text: renderRulebook(book) }; } },
+  'perp-reports': { filters: ['since'], audience: 'public', answer: perpReports },
+  afmm: { filters: [], audience: 'public', answer: afmmDisclosures },
 };
+
+/** Who may ask the query `name` (undefined: there is no such query). */
+export function queryAudience(name: unknown): QueryAudience | undefined {
+  return typeof name === 'string' && Object.hasOwn(QUERIES, name) ? QUERIES[name].audience : undefined;
+}
 
 /** Answers a query (`nowUs`: the time eligibility is evaluated at); throws a QueryRefusal naming the fault. */
 export function answerQuery(node: NodeRuntime, request: Request, nowUs: number): unknown {
@@ -132,5 +147,58 @@ function venueClients(node: NodeRuntime, r: Request): unknown {
         return b.available !== 0 || b.held !== 0 ? [{ asset: asset.code, available: b.available, held: b.held }] : [];
       }),
     })),
+  };
+}
+
+/**
+ * The post-event reports (PERP-9) after sequence `since` (default: all the node keeps, the last
+ * REPORTS_KEPT), oldest first, as many as one answer holds: `more` says to ask again from the last
+ * one's seq. Each is the report as published on the wire (a huge one's lists cut, saying so).
+ */
+function perpReports(node: NodeRuntime, r: Request): unknown {
+  const since = r.since ?? 0;
+  if (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0) {
+    throw new QueryRefusal(Reason.InvalidAdminCommand, 'since must be a whole number: a node sequence (reports after it are listed)');
+  }
+  const reports: PublishedReport[] = [];
+  // Room for the listing's own JSON around the reports.
+  let room = ADMIN_ANSWER_BYTES_MAX - 1024;
+  let more = false;
+  for (const report of node.pipeline.perps.reports) {
+    if (report.seq <= since) continue;
+    const published = publishedReport(report);
+    room -= Buffer.byteLength(JSON.stringify(published)) + 1;
+    if (room < 0 && reports.length > 0) {
+      more = true;
+      break;
+    }
+    reports.push(published);
+  }
+  return { reports, more, kept: REPORTS_KEPT };
+}
+
+/**
+ * The public disclosure of affiliated market makers (AFMM-1, AFMM-4): each one, its responsible
+ * officer, and every preference it has with its risk text; there are no others.
+ */
+function afmmDisclosures(node: NodeRuntime): unknown {
+  return {
+    afmms: node.pipeline.afmm.disclosures(),
+    statement: 'An affiliated market maker has only the preferences listed here, each approved by two operators and disclosed with its risks; ' +
+      'order types, the public book and the path to the sequencer are the same for every participant, and it never trades with the house account.',
+  };
+}
+
+/** The AFMM audit trail (AFMM-5): the latest `last` records, oldest first, and the changes awaiting a second operator. */
+function audit(node: NodeRuntime, r: Request): unknown {
+  const last = r.last ?? AUDIT_LISTED_DEFAULT;
+  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 1 || last > AUDIT_LISTED_MAX) {
+    throw new QueryRefusal(Reason.InvalidAdminCommand, `last must be a whole number from 1 to ${AUDIT_LISTED_MAX}`);
+  }
+  const afmm = node.pipeline.afmm;
+  return {
+    audit: afmm.audit.slice(-last),
+    total: afmm.audit.length,
+    pending: [...afmm.pending].map(([change, p]) => ({ change, operator: p.operator, what: p.change })),
   };
 }

@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import type uWS from 'uWebSockets.js';
 import type * as sbe from '../../protocol/codec.js';
 import type { Permission } from './key-store.js';
-import type { TokenBucket } from './limits.js';
+import type { RateLimits, TokenBucket } from './limits.js';
 import type { PackedFrame } from './packed-frame.js';
 
 export type Ws = uWS.WebSocket<Connection>;
@@ -38,6 +38,8 @@ export interface Session {
   heartbeatMs: number;
   lastInMs: number;
   lastOutMs: number;
+  /** Its rate limits (the gateway's, or an AFMM's disclosed rate; see Sessions.limitsOf). */
+  limits: RateLimits;
   bucket: TokenBucket;
   ws: Ws;
 }
@@ -82,6 +84,10 @@ export interface GatewayStats {
   connectionsRefused: number;
   /** Connections closed to make room for a newer one while too many had not logged on. */
   connectionsDisplaced: number;
+  /** Messages the data-access policy (policy.ts) kept from a connection that may not see them: each a defect of ours. */
+  policyDrops: number;
+  /** SessionRejects by reason code (made at the first; /metrics reads it). */
+  sessionRejectsByReason?: Float64Array;
 }
 
 /** The time of the frame being handled, read once per frame. */

@@ -75,12 +75,15 @@ export const SCRATCH_BYTES = 1 << 20;
 export const ADMIN_ANSWER_BYTES_MAX = 512 * 1024;
 /** Venue events one listing returns at most: the latest. */
 export const VENUE_EVENTS_LISTED_MAX = 1_000;
+/** AFMM audit records one listing returns at most, and by default (records carry officers' names and risk texts). */
+export const AUDIT_LISTED_MAX = 1_000;
+export const AUDIT_LISTED_DEFAULT = 200;
 
 export class TokenBucket {
   private tokens: number;
   private at: number;
 
-  constructor(private readonly perSecond: number, private readonly capacity: number, nowMs: number) {
+  constructor(readonly perSecond: number, readonly capacity: number, nowMs: number) {
     this.tokens = capacity;
     this.at = nowMs;
   }

@@ -1,13 +1,16 @@
 // Everything the gateway sends. Messages bound for one connection in one event-loop turn go out as
 // one websocket frame (at most OUT_FRAME_BYTES, unless one message is larger), a topic's messages of
 // a turn as one publish; nothing is allocated per message: a message is encoded into a scratch
-// buffer and copied into the connection's or topic's frame. A connection that falls behind is
-// closed as a slow consumer.
+// buffer and copied into the connection's or topic's frame. Every message is put to the
+// data-access policy (policy.ts) before it is queued: one the connection may not see is dropped. A
+// connection that falls behind is closed as a slow consumer.
 import type uWS from 'uWebSockets.js';
 import * as sbe from '../../protocol/codec.js';
 import type { Connection, GatewayStats, Session, Topic, Ws } from './connection.js';
+import { REASON_CODES } from '../../ops/metrics.js';
 import { SCRATCH_BYTES, TEXT_CHARS_MAX } from './limits.js';
 import { OUT_FRAME_BYTES, PackedFrame } from './packed-frame.js';
+import { PUBLIC, type Policy, type Release } from './policy.js';
 
 export function newTopic(name: string): Topic {
   return { name, subscribers: 0, out: new PackedFrame() };
@@ -26,10 +29,15 @@ export class Outbox {
   beforeFlush: () => void = () => {};
   afterFlush: () => void = () => {};
 
-  constructor(private readonly app: () => uWS.TemplatedApp, private readonly slowConsumerBytes: number, private readonly stats: GatewayStats) {}
+  constructor(
+    private readonly app: () => uWS.TemplatedApp,
+    private readonly slowConsumerBytes: number,
+    private readonly stats: GatewayStats,
+    private readonly policy: Policy,
+  ) {}
 
-  /** Queues `length` bytes of `bytes` for a connection; they go out at the end of the turn. */
-  send(ws: Ws, bytes: Uint8Array, length: number, from = 0): void {
+  /** Queues `length` bytes of `bytes` for a connection; they go out at the end of the turn (the policy has passed them). */
+  private send(ws: Ws, bytes: Uint8Array, length: number, from = 0): void {
     const conn = ws.getUserData();
     if (!conn.open) return;
     const out = (conn.out ??= new PackedFrame());
@@ -45,20 +53,41 @@ export class Outbox {
     this.scheduleFlush();
   }
 
-  /** Encodes a message into the scratch buffer and queues it for a connection. */
-  sendMessage(ws: Ws, encode: (v: DataView) => number): void {
-    this.send(ws, this.scratch, encode(this.scratchView));
+  /**
+   * Encodes a message into the scratch buffer and queues it for a connection, if the policy lets
+   * the connection (its session, if logged on) see it; `release` says whose it is (needed for
+   * private and operator data).
+   */
+  sendMessage(ws: Ws, encode: (v: DataView) => number, release?: Release): void {
+    const length = encode(this.scratchView);
+    if (!this.policy.allows(ws.getUserData().session, this.scratchView.getUint16(2, true), release)) return;
+    this.send(ws, this.scratch, length);
   }
 
   /** A message to a session (its heartbeat clock notes something went out). */
-  sendTo(session: Session, encode: (v: DataView) => number): void {
+  sendTo(session: Session, encode: (v: DataView) => number, release?: Release): void {
     session.lastOutMs = Date.now();
-    this.sendMessage(session.ws, encode);
+    this.sendMessage(session.ws, encode, release);
+  }
+
+  /**
+   * Messages already encoded, back to back (a key's report stream), to a session: each is put to
+   * the policy as `release`; if any may not go, none does.
+   */
+  sendEncodedTo(session: Session, bytes: Uint8Array, length: number, release: Release): void {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, length);
+    for (let at = 0; at < length;) {
+      if (!this.policy.allows(session, v.getUint16(at + 2, true), release)) return;
+      at = sbe.messageEnd(v, at, length);
+    }
+    session.lastOutMs = Date.now();
+    this.send(session.ws, bytes, length);
   }
 
   /** A SessionReject naming the field at fault and, for an order, cancel or amend, its client order id. */
   reject(ws: Ws, refTemplateId: number, reason: sbe.RejectReason, field: string, text: string, refClOrdId = 0): void {
     this.stats.sessionRejects++;
+    (this.stats.sessionRejectsByReason ??= new Float64Array(REASON_CODES))[reason]++;
     // The text is for people and may be cut to what the wire carries; the reason code is the contract.
     const clipped = text.length > TEXT_CHARS_MAX ? `${text.slice(0, TEXT_CHARS_MAX - 1)}~` : text;
     this.sendMessage(ws, (v) => sbe.encodeSessionReject(v, 0, { refTemplateId, reason, field, text: clipped, refClOrdId }));
@@ -71,10 +100,11 @@ export class Outbox {
     ws.cork(() => ws.send(frame, true));
   }
 
-  /** Queues a message for a topic's subscribers, if it has any. */
+  /** Queues a message for a topic's subscribers, if it has any (anyone may subscribe: only public data). */
   publish(topic: Topic, encode: (v: DataView) => number): void {
     if (topic.subscribers === 0) return;
     const length = encode(this.scratchView);
+    if (!this.policy.allows(undefined, this.scratchView.getUint16(2, true), PUBLIC)) return;
     if (!topic.out.fits(length)) {
       this.publishQueued(topic);
       if (length > OUT_FRAME_BYTES) return void this.app().publish(topic.name, this.scratch.subarray(0, length), true);

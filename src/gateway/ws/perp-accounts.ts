@@ -3,20 +3,28 @@
 // whose client decodes them (its Logon says schema version 2 or later: a version-1 decoder would
 // refuse the frame that carried them).
 // A session gets them when it logs on, then after every durable batch that changed them: the batch
-// touched the account (a fill, an order, funding, collateral) or moved the mark of a product it
-// holds. At most one update per account per batch, whatever the batch held.
+// touched the account (a fill, an order, funding, collateral), moved the mark of a product it
+// holds, or changed a position's ADL rank (PERP-9: others' positions changed). At most one update
+// per account per batch, whatever the batch held.
 //
 // The figures are taken when the batch is applied (the state just after it, which later batches
 // may already have changed by the time it is durable) and sent once it is durable: nothing goes out
 // that a crash could undo, and every session sees them in batch order. A session that logs on while
 // batches are in flight gets its first figures with the next batch it would see, or as soon as the
 // node is idle, so they are never older than what it is sent after them.
+//
+// The insurance fund's notices and the post-event reports (PERP-8, PERP-9) go the same way to every
+// such session whose account holds a position, or held one at its last figures (a position the
+// batch closed: liquidated or deleveraged), right after that batch's figures; they are public too
+// (market-data.ts publishes them on the Perp channel).
 import type { AccountView } from '../../perps/perps.js';
 import type { AppliedBatch, NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import { WireTime } from '../../protocol/time.js';
 import type { Session } from './connection.js';
 import type { Outbox } from './outbox.js';
+import { encodePerpEvents } from './perp-events.js';
+import { PUBLIC } from './policy.js';
 
 /** What one batch changed for one account: its figures, and positions closed since the last update. */
 interface Figures { view: AccountView; closed: number[] }
@@ -25,7 +33,11 @@ interface Figures { view: AccountView; closed: number[] }
  * An update waiting for its batch to be durable: the figures of the accounts it changed (for every
  * session of theirs), and of those only sessions waiting for their first figures need (for those).
  */
-interface Pending { asOfUs: number; figures: Map<number, Figures>; firstOnly: Map<number, Session[]> }
+interface Pending {
+  asOfUs: number; figures: Map<number, Figures>; firstOnly: Map<number, Session[]>;
+  /** The batch's notices and reports, and the accounts that hold (or held) a position, which hear them. */
+  events?: { messages: Uint8Array[]; holders: number[] };
+}
 
 /** The schema version PerpAccountUpdate and PerpPositionUpdate came with. */
 const FIGURES_SINCE_VERSION = 2;
@@ -36,8 +48,8 @@ const wire = (x: number) => (Number.isSafeInteger(x) ? x : x > 0 ? Number.MAX_SA
 export class PerpAccounts {
   /** Sessions that receive figures, by account. */
   private readonly sessions = new Map<number, Set<Session>>();
-  /** Per account with sessions: the instruments its last update listed as open. */
-  private readonly reported = new Map<number, Set<number>>();
+  /** Per account with sessions: the instruments its last update listed as open, with each position's ADL rank. */
+  private readonly reported = new Map<number, Map<number, number>>();
   /** Sessions logged on while batches were in flight, waiting for their first figures. */
   private readonly due = new Set<Session>();
   private readonly pending = new Map<number, Pending>();
@@ -86,9 +98,18 @@ export class PerpAccounts {
         continue;
       }
       const positions = perps.accounts.get(account)?.positions;
-      if (!positions || perps.markChanged.size === 0) continue;
+      if (!positions) continue;
       for (const instrument of perps.markChanged) {
         if (positions.has(instrument)) {
+          changed.add(account);
+          break;
+        }
+      }
+      // Others' positions changed (the batch touched some account): its ranks may have moved.
+      if (changed.has(account) || perps.touched.size === 0) continue;
+      const ranks = this.reported.get(account);
+      for (const instrument of positions.keys()) {
+        if (ranks?.get(instrument) !== perps.adlRanks(instrument).get(account)) {
           changed.add(account);
           break;
         }
@@ -97,11 +118,17 @@ export class PerpAccounts {
     const firstOnly = new Map<number, Session[]>();
     for (const session of this.due) if (!changed.has(session.account)) firstOnly.set(session.account, [...(firstOnly.get(session.account) ?? []), session]);
     this.due.clear();
-    if (changed.size === 0 && firstOnly.size === 0) return;
+    // Who hears the batch's notices and reports: taken before the figures below update what each
+    // account was last told it held.
+    const messages = encodePerpEvents(perps, this.time);
+    const events = messages.length === 0 ? undefined : {
+      messages, holders: [...this.sessions.keys()].filter((a) => (perps.accounts.get(a)?.positions.size ?? 0) > 0 || (this.reported.get(a)?.size ?? 0) > 0),
+    };
+    if (changed.size === 0 && firstOnly.size === 0 && !events) return;
     const figures = new Map<number, Figures>();
     for (const account of changed) figures.set(account, this.figuresOf(account, true));
     for (const account of firstOnly.keys()) figures.set(account, this.figuresOf(account, false));
-    this.pending.set(b.batch, { asOfUs: this.lastTsUs, figures, firstOnly });
+    this.pending.set(b.batch, { asOfUs: this.lastTsUs, figures, firstOnly, events });
   }
 
   /** A batch is durable: its figures go to every session of their accounts (first figures only to the sessions waiting for them). */
@@ -114,6 +141,11 @@ export class PerpAccounts {
         if (!set) continue;
         const first = p.firstOnly.get(account);
         this.send(first ? first.filter((s) => set.has(s)) : [...set], p.asOfUs, figures);
+      }
+      for (const account of p.events?.holders ?? []) {
+        for (const session of this.sessions.get(account) ?? []) {
+          for (const m of p.events!.messages) this.outbox.sendEncodedTo(session, m, m.byteLength, PUBLIC);
+        }
       }
     }
     // Sessions that logged on while this batch was in flight: if it was the last, the state is durable now.
@@ -129,9 +161,9 @@ export class PerpAccounts {
    */
   private figuresOf(account: number, update: boolean): Figures {
     const view = this.node.pipeline.perps.accountView(account);
-    const open = new Set(view.positions.map((p) => p.instrument));
+    const open = new Map(view.positions.map((p) => [p.instrument, p.adlRank]));
     const before = this.reported.get(account);
-    const closed = update && before ? [...before].filter((i) => !open.has(i)) : [];
+    const closed = update && before ? [...before.keys()].filter((i) => !open.has(i)) : [];
     if (update || !before) this.reported.set(account, open);
     return { view, closed };
   }
@@ -151,14 +183,15 @@ export class PerpAccounts {
         realizedPnl: 0, funding: 0, initialMargin: 0, maintenanceMargin: 0, liquidationPrice: 0, adlRank: 0,
       });
     }
+    const release = { audience: 'account', account: view.account } as const;
     for (const session of sessions) {
       this.outbox.sendTo(session, (v) => sbe.encodePerpAccountUpdate(v, 0, {
         account: view.account, asOfNs, asset: this.asset.code, scale: this.asset.scale, positions: positions.length,
         equity: wire(view.equity), collateral: wire(view.collateral), unrealizedPnl: wire(view.unrealizedPnl), owed: wire(view.owed),
         initialMargin: wire(view.initialMargin), maintenanceMargin: wire(view.maintenanceMargin), available: wire(view.available),
         marginRatioBps: wire(view.marginRatioBps),
-      }));
-      for (const p of positions) this.outbox.sendTo(session, (v) => sbe.encodePerpPositionUpdate(v, 0, p));
+      }), release);
+      for (const p of positions) this.outbox.sendTo(session, (v) => sbe.encodePerpPositionUpdate(v, 0, p), release);
     }
   }
 }

@@ -9,6 +9,7 @@
 //   price-sources.ts price-source keys' signed index prices
 //   admin.ts        operator keys' requests: venue registry queries and commands
 //   outbox.ts       what goes out: one frame per connection per turn, topics, slow consumers
+//   policy.ts       the information barrier: who may see each message that goes out
 // The report streams (src/reports/) build every key's execution reports from the applied batches
 // and are shared by every gateway on the node; this gateway sends a key's reports to its session.
 // A frame that does not decode closes its connection with the reason; a decodable message that is
@@ -27,12 +28,16 @@ import {
   PUBLIC_PER_ADDRESS_MAX, RATE_LIMITS_DEFAULT, SLOW_CONSUMER_BYTES, TIMER_TICK_MS, UNATTACHED_MAX, UNATTACHED_PER_ADDRESS_MAX,
   UWS_PAYLOAD_MAX, type RateLimits,
 } from './limits.js';
+import { serveMetrics } from '../../ops/metrics.js';
+import type { Permission } from './key-store.js';
 import { MarketData } from './market-data.js';
 import { OrderEntry } from './order-entry.js';
 import { Outbox } from './outbox.js';
+import { Policy } from './policy.js';
 import { PerpAccounts } from './perp-accounts.js';
 import { PriceSources } from './price-sources.js';
 import { Sessions } from './sessions.js';
+import { Site, type SiteOptions } from '../../site/site.js';
 
 export * from './limits.js';
 export { CLORDIDS_RETAINED } from '../../reports/report-streams.js';
@@ -81,6 +86,11 @@ export interface GatewayOptions {
    * report being handed to the socket, durable (benchmarks; costs a clock read per frame).
    */
   onOrderLatency?: (micros: number) => void;
+  /**
+   * Serve the public disclosure site (OPS-3) on this port too: its pages and JSON API over HTTP,
+   * its live channel as a websocket at /site (src/site/).
+   */
+  site?: SiteOptions;
 }
 
 /** Gateway ids, carried in the origin of the commands each enters. */
@@ -92,7 +102,7 @@ export class GatewayServer {
   private listenSocket: uWS.us_listen_socket | undefined;
   /** Frames received and refused as unparseable, session rejects, slow consumers and refused connections. */
   readonly stats: GatewayStats = {
-    frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0, connectionsDisplaced: 0,
+    frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0, connectionsDisplaced: 0, policyDrops: 0,
   };
   private readonly clock: FrameClock = { nowMs: 0, arrivedMs: 0 };
   /** The order being entered on the fast path, reused (order-entry reads it and keeps nothing of it). */
@@ -106,6 +116,8 @@ export class GatewayServer {
   private readonly admin: AdminRequests;
   private readonly perpAccounts: PerpAccounts;
   private readonly priceSources: PriceSources;
+  /** The public site, when this gateway serves it (options.site). */
+  readonly site: Site | undefined;
   private readonly scheme: 'ws' | 'wss';
   private readonly timer: NodeJS.Timeout;
   private readonly onOrderLatency: GatewayOptions['onOrderLatency'];
@@ -122,7 +134,8 @@ export class GatewayServer {
     const slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.onOrderLatency = options.onOrderLatency;
     this.scheme = options.tls ? 'wss' : 'ws';
-    this.outbox = new Outbox(() => this.app, slowConsumerBytes, this.stats);
+    // Everything sent passes the data-access policy (AFMM-2), which knows who is an AFMM now.
+    this.outbox = new Outbox(() => this.app, slowConsumerBytes, this.stats, new Policy((account) => node.pipeline.afmm.isAfmm(account), this.stats));
     this.bounds = new ConnectionBounds({
       connectionsMax: options.connectionsMax ?? CONNECTIONS_MAX,
       attachMs: options.attachMs ?? ATTACH_MS,
@@ -145,6 +158,12 @@ export class GatewayServer {
       this.outbox.beforeFlush = () => this.marketData.publishBook();
       if (this.onOrderLatency) this.outbox.afterFlush = () => this.timeAcked();
       const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
+      // The public site (OPS-3): its routes go on the app before the catch-all 404 below.
+      if (options.site) {
+        const site = (this.site = new Site(node, options.site));
+        this.detach.push(() => site.close());
+        site.mount(app);
+      }
       this.app = app.ws<Connection>('/ws', {
         compression: uWS.DISABLED,
         maxPayloadLength: UWS_PAYLOAD_MAX,
@@ -157,7 +176,7 @@ export class GatewayServer {
         message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
         drain: (ws) => this.outbox.checkBackpressure(ws),
         close: (ws) => this.onClose(ws),
-      }).any('/*', (res) => {
+      }).get('/metrics', (res) => serveMetrics(res, node)).any('/*', (res) => {
         // Anything but the protocol's path: say where it is (a websocket client sees the status).
         res.writeStatus('404 Not Found').end('Junction serves its protocol as a websocket at /ws\n');
       });
@@ -202,6 +221,13 @@ export class GatewayServer {
 
   /** Connections not yet logged on or subscribed (what the flood bounds count). */
   get unattachedCount(): number { return this.bounds.unattachedCount; }
+
+  /** Sessions logged on, by their key's permission (what /metrics reports). */
+  sessionCounts(): Record<Permission, number> {
+    const counts: Record<Permission, number> = { trade: 0, read: 0, operator: 0, 'price-source': 0 };
+    for (const s of this.sessions.all) counts[s.permission]++;
+    return counts;
+  }
 
   /** Stops listening, ends the sessions, and detaches everything this gateway attached to the node. */
   close(): void {

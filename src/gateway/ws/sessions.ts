@@ -95,10 +95,14 @@ export class Sessions {
     // One connection per key: a newer logon takes the key over.
     if (key.session) this.outbox.end(key.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
+    const limits = this.limitsOf(account);
+    // The key's bucket follows its account's limits as they stand at this logon (an AFMM's rate is
+    // an approved, disclosed entry, which may have changed since the key's last logon).
+    if (key.bucket.perSecond !== limits.perKeyPerSecond || key.bucket.capacity !== limits.burst) key.bucket = new TokenBucket(limits.perKeyPerSecond, limits.burst, nowMs);
     const session: Session = {
       id: this.nextSessionId++, key, account, permission, trade: permission === 'trade', schemaVersion: Math.max(1, m.schemaVersion ?? 0),
-      cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs,
-      bucket: new TokenBucket(this.limits.perConnectionPerSecond, this.limits.burst, nowMs), ws,
+      cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs, limits,
+      bucket: new TokenBucket(limits.perConnectionPerSecond, limits.burst, nowMs), ws,
       ...(permission === 'price-source' ? { publicKey: publicKeyFromRaw(record.publicKey) } : {}),
     };
     key.session = session;
@@ -108,11 +112,23 @@ export class Sessions {
     this.all.add(session);
     this.outbox.sendTo(session, (v) => sbe.encodeLogonAck(v, 0, {
       sessionId: session.id, account, nextOutSeq: this.streams.released(m.keyId) + 1, heartbeatMs,
-      ordersPerSecond: Math.min(this.limits.perKeyPerSecond, this.limits.perConnectionPerSecond),
+      ordersPerSecond: Math.min(limits.perKeyPerSecond, limits.perConnectionPerSecond),
       readOnly: session.trade ? sbe.BooleanType.False : sbe.BooleanType.True,
     }));
     this.outbox.sendTo(session, this.encodeInstruments);
     this.watchers.joined(session);
+  }
+
+  /**
+   * The rate limits of a session acting for `account`: the gateway's, or, for an affiliated market
+   * maker with a rate-limit entry (AFMM-4: approved by two operators, disclosed with its risk), that
+   * rate for its key and each connection, the burst the same share of a second as everyone's.
+   * Taken at logon: a changed entry applies from the account's next logon.
+   */
+  private limitsOf(account: number): RateLimits {
+    const rate = account === 0 ? undefined : this.node.pipeline.afmm.ordersPerSecond(account);
+    if (rate === undefined) return this.limits;
+    return { perKeyPerSecond: rate, perConnectionPerSecond: rate, burst: Math.max(1, Math.round((this.limits.burst * rate) / this.limits.perKeyPerSecond)) };
   }
 
   /** A session's connection closed: cancel-on-disconnect, if chosen. */
@@ -127,8 +143,7 @@ export class Sessions {
   readonly release = (keyId: number, blob: Buffer): void => {
     const session = this.keys.get(keyId)?.session;
     if (!session) return;
-    session.lastOutMs = Date.now();
-    this.outbox.send(session.ws, blob, blob.byteLength);
+    this.outbox.sendEncodedTo(session, blob, blob.byteLength, { audience: 'key', keyId });
   };
 
   /** Cancel-on-disconnect and the dead-man's switch: every order of the account. */
@@ -191,8 +206,8 @@ export class Sessions {
       return false;
     }
     const [name, limit, wait] = perKey > 0
-      ? ['per-key', this.limits.perKeyPerSecond, perKey]
-      : ['per-connection', this.limits.perConnectionPerSecond, perConnection];
+      ? ['per-key', session.limits.perKeyPerSecond, perKey]
+      : ['per-connection', session.limits.perConnectionPerSecond, perConnection];
     this.outbox.reject(session.ws, templateId, Reason.RateLimited, 'rateLimit', `${name} limit ${limit} orders/s; next in ${wait} ms`, clOrdId);
     return true;
   }
@@ -209,7 +224,7 @@ export class Sessions {
     const from = Math.max(1, fromOutSeq);
     for (const frame of this.streams.framesFrom(keyId, from, released)) {
       if (sent === REPLAY_MESSAGES_MAX) break;
-      this.outbox.send(session.ws, frame, frame.byteLength);
+      this.outbox.sendEncodedTo(session, frame, frame.byteLength, { audience: 'key', keyId });
       sent++;
     }
     this.outbox.sendTo(session, (v) => sbe.encodeReplayComplete(v, 0, { fromOutSeq: from, lastSentOutSeq: from + sent - 1, lastOutSeq: released }));
@@ -230,7 +245,7 @@ export class Sessions {
     const parts = Math.max(1, Math.ceil(orders.length / sbe.GROUP_ENTRIES_MAX));
     for (let part = 0; part < parts; part++) {
       const slice = orders.slice(part * sbe.GROUP_ENTRIES_MAX, (part + 1) * sbe.GROUP_ENTRIES_MAX);
-      this.outbox.sendTo(session, (v) => sbe.encodeOpenOrders(v, 0, { reqId, part, parts, orders: slice }));
+      this.outbox.sendTo(session, (v) => sbe.encodeOpenOrders(v, 0, { reqId, part, parts, orders: slice }), { audience: 'account', account: session.account });
     }
   }
 
@@ -242,7 +257,7 @@ export class Sessions {
       const b = ledger.balance(session.account, i);
       if (b.available !== 0 || b.held !== 0) balances.push({ asset: asset.code, scale: asset.scale, available: b.available, held: b.held });
     });
-    this.outbox.sendTo(session, (v) => sbe.encodeBalances(v, 0, { reqId, balances }));
+    this.outbox.sendTo(session, (v) => sbe.encodeBalances(v, 0, { reqId, balances }), { audience: 'account', account: session.account });
   }
 
   /** The node stopped: nothing more can be acknowledged, so every session ends. */
