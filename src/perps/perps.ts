@@ -956,7 +956,12 @@ export class Perps {
       // Who the waterfall touched (counterparties, providers) is checked now, its index entry moved.
       this.checkDirty();
     }
-    for (const step of this.waterfall.steps) this.liquidationLog.push({ ...step, seq, ts });
+    // Only the last LIQUIDATION_LOG_MAX steps are kept: a crash's tens of thousands are not all copied.
+    const steps = this.waterfall.steps;
+    for (let i = Math.max(0, steps.length - LIQUIDATION_LOG_MAX); i < steps.length; i++) {
+      const x = steps[i];
+      this.liquidationLog.push({ stage: x.stage, account: x.account, instrument: x.instrument, side: x.side, qty: x.qty, price: x.price, amount: x.amount, seq, ts });
+    }
     if (this.liquidationLog.length > LIQUIDATION_LOG_MAX) this.liquidationLog.splice(0, this.liquidationLog.length - LIQUIDATION_LOG_MAX);
     for (const r of this.waterfall.reports) this.reports.push(r);
     for (const n of this.waterfall.notices) this.notices.push(n);
