@@ -5,7 +5,7 @@
 // trade around it: every message it receives must be public or its own (the information barrier,
 // policy.ts), its trades are flagged on the public tape, it never trades with the house, and its
 // disclosed rate-limit preference is the one its sessions get.
-import { spawn } from 'node:child_process';
+import { runCli } from './support/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,6 @@ import { NodeRuntime } from '../src/pipeline/runtime.js';
 import * as sbe from '../src/protocol/codec.js';
 import { ALICE, BOB, CAROL, DAVE, PERP, SOURCES, SPOT, assessments, perpConfig } from './support/perps.js';
 
-const CLI = join(__dirname, '../dist/src/cli.js');
 
 const HOUSE = 2;
 /** DAVE's participant: the one designated an AFMM. */
@@ -55,16 +54,7 @@ async function until<T>(get: () => T | undefined | false, what: string, ms = 5_0
   }
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 /** The command line with a key's file. */
 const cli = (keyId: number, args: string[]) => run([...args, '--url', url, '--key-file', keyFiles.get(keyId)!]);

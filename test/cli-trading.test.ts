@@ -1,4 +1,5 @@
 // The `junction` trading commands against a node started as `npm start` starts it.
+import { runCli } from './support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -6,21 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const NODE_JS = join(__dirname, '../dist/src/node.js');
-const CLI = join(__dirname, '../dist/src/cli.js');
 let node: ChildProcess;
 let url: string;
 let keys: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 beforeAll(async () => {
   const data = mkdtempSync(join(tmpdir(), 'junction-cli-trading-'));

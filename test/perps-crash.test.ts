@@ -2,13 +2,12 @@
 // exactly once, whether the node is killed after it or while commands stream in, and a snapshot
 // restores the perps' state so that what follows is what would have followed.
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
+import { clockedChildren } from './support/clocked-child.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
 import { ALICE, BOB, CAROL, DAVE, HOUR, INSURANCE, PERP, PerpHarness, SOURCES, T0, assessments, perpConfig } from './support/perps.js';
 
@@ -20,41 +19,8 @@ interface State {
   bob: { positions: unknown[]; equity: number; owed: number }; carol: { positions: { size: number }[] }; carolBalance: number; reports: string[][];
 }
 
-/** A perps node in a child process on a data folder, on the clock the test sets. */
-function processes(dataDir: string) {
-  const child = async (atMs: number) => {
-      const p = spawn(process.execPath, [CHILD, dataDir, String(atMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const acks = new Map<number, (v: { ok: boolean; text?: string }) => void>();
-      let ready: () => void;
-      const started = new Promise<void>((r) => (ready = r));
-      createInterface({ input: p.stdout }).on('line', (line) => {
-        const m = JSON.parse(line) as { ready?: number; ack?: number; ok: boolean; text?: string };
-        if (m.ready !== undefined) ready();
-        if (m.ack !== undefined) acks.get(m.ack)?.(m);
-      });
-      await started;
-      let next = 1;
-      return {
-        send: (command: NodeCommand) => new Promise<{ ok: boolean; text?: string }>((resolve) => {
-          const id = next++;
-          acks.set(id, resolve);
-          p.stdin.write(JSON.stringify({ id, command }) + '\n');
-        }),
-        sendBlind: (command: NodeCommand) => p.stdin.write(JSON.stringify({ id: next++, command }) + '\n'),
-        kill: () => new Promise<void>((resolve) => {
-          p.once('exit', () => resolve());
-          p.kill('SIGKILL');
-        }),
-      };
-    };
-  const state = (atMs: number) => new Promise<State>((resolve) => {
-    const p = spawn(process.execPath, [CHILD, dataDir, String(atMs), '--state'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    p.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!)));
-  });
-  return { child, state };
-}
+/** Perps nodes in child processes on one data folder, each on the clock the test sets. */
+const processes = (dataDir: string) => clockedChildren<State>(CHILD, dataDir);
 
 describe('perps across a crash', () => {
   it('[PERP-1] [PERP-5] funding is applied exactly once across SIGKILLs: after it is durable, and while commands stream in', async () => {

@@ -4,6 +4,7 @@
 // PerpMarket carries every source's part in the index and the funding figures (PERP-10, PERP-11);
 // a non-professional's perpetual order is refused by name (PERP-2). The node runs on a clock the
 // test sets, so every index, mark, age and funding payment is exact.
+import { runCli } from './support/cli.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,6 @@ import { describeReason } from '../src/protocol/reasons.js';
 import { ALICE, BOB, CAROL, PERP, SPOT, assessments, perpConfig } from './support/perps.js';
 import { loggedOn } from './support/ws-session.js';
 
-const CLI = join(__dirname, '../dist/src/cli.js');
 const NODE_JS = join(__dirname, '../dist/src/node.js');
 
 /** The node's clock: 2026-11-30 08:10:00 UTC, moved only by the tests. */
@@ -100,16 +100,7 @@ async function price(source: number, value: number): Promise<sbe.PriceUpdateAck>
   return sources[SOURCE_KEYS.indexOf(source)].submitPrice({ underlying: 'BASE', price: value, sourceTsUs: sourceTsUs() });
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 beforeAll(async () => {
   node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-perps-gw-')), config: perpConfig(), clockMs: () => clockMs });

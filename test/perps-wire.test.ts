@@ -3,7 +3,7 @@
 // without, a version-1 session, a public subscriber, and the `junction` command line. A waterfall
 // that finds the fund at its floor and auto-deleverages (the stage-4 scenario of
 // perps-liquidation.test.ts) must reach every holder once, the public channel once, and nobody else.
-import { spawn } from 'node:child_process';
+import { runCli } from './support/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,6 @@ import * as sbe from '../src/protocol/codec.js';
 import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PERPS, SOURCES, assessments, perpConfig } from './support/perps.js';
 import { loggedOn, type WsSession } from './support/ws-session.js';
 
-const CLI = join(__dirname, '../dist/src/cli.js');
 
 /** An account with no position (participant 3's second account). */
 const EVE = 25;
@@ -87,16 +86,7 @@ const distributionOf = (m: sbe.PerpMarket) => ({
   longs: [m.adlLongs1, m.adlLongs2, m.adlLongs3, m.adlLongs4, m.adlLongs5], shorts: [m.adlShorts1, m.adlShorts2, m.adlShorts3, m.adlShorts4, m.adlShorts5],
 });
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 beforeAll(async () => {
   const config = perpConfig({ perps: { ...PERPS, insuranceFloor: FLOOR } });
