@@ -5,6 +5,7 @@
 // trade around it: every message it receives must be public or its own (the information barrier,
 // policy.ts), its trades are flagged on the public tape, it never trades with the house, and its
 // disclosed rate-limit preference is the one its sessions get.
+import { until } from './support/until.js';
 import { runCli } from './support/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,14 +46,6 @@ const pems = new Map<number, string>();
 const keyFiles = new Map<number, string>();
 const clients: JunctionClient[] = [];
 
-async function until<T>(get: () => T | undefined | false, what: string, ms = 5_000): Promise<T> {
-  for (let waited = 0; ; waited += 5) {
-    const value = get();
-    if (value) return value;
-    if (waited >= ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const run = runCli;
 

@@ -4,6 +4,7 @@
 // PerpMarket carries every source's part in the index and the funding figures (PERP-10, PERP-11);
 // a non-professional's perpetual order is refused by name (PERP-2). The node runs on a clock the
 // test sets, so every index, mark, age and funding payment is exact.
+import { until } from './support/until.js';
 import { runCli } from './support/cli.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -58,14 +59,6 @@ const heard = new Map<JunctionClient, { figures: PerpAccountFigures[]; messages:
 let sourceTick = 0;
 const sourceTsUs = () => clockMs * 1000 + ++sourceTick;
 
-async function until<T>(get: () => T | undefined | false, what: string, ms = 5_000): Promise<T> {
-  for (let waited = 0; ; waited += 5) {
-    const value = get();
-    if (value) return value;
-    if (waited >= ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function connect(keyId: number): Promise<JunctionClient> {
   const c = await JunctionClient.connect({ url, keyId, privateKeyPem: pems.get(keyId)!, reconnect: false });

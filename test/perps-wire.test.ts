@@ -3,6 +3,7 @@
 // without, a version-1 session, a public subscriber, and the `junction` command line. A waterfall
 // that finds the fund at its floor and auto-deleverages (the stage-4 scenario of
 // perps-liquidation.test.ts) must reach every holder once, the public channel once, and nobody else.
+import { until } from './support/until.js';
 import { runCli } from './support/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,14 +52,6 @@ const markets: sbe.PerpMarket[] = [];
 const publicNotices: sbe.PerpNotice[] = [];
 const publicReports: [sbe.PerpReport, PerpReportBody][] = [];
 
-async function until<T>(get: () => T | undefined | false, what: string, ms = 5_000): Promise<T> {
-  for (let waited = 0; ; waited += 5) {
-    const value = get();
-    if (value) return value;
-    if (waited >= ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Every source prices the index at `price`, in one batch. */
 async function prices(price: number): Promise<void> {
