@@ -154,6 +154,49 @@ describe('settlement', () => {
 
 describe('settlement statements', () => {
   it('[SL-11] [SL-14] a venue\'s statement lists its legs per cycle, as CSV and JSON', async () => {
+    const { spawn } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const { GatewayServer } = await import('../src/gateway/ws/server.js');
+    const { KeyStore } = await import('../src/gateway/ws/key-store.js');
+    const { newApiKeyPair } = await import('../src/gateway/ws/auth.js');
+    const s = await setup();
+    await s.admin({ action: 'settlement.config', intradayMinutes: 60, dailyCutoffHkt: '17:00', deadlineMinutes: 30 });
+    await s.node.submit({ type: 'order', account: MAKER, instrument: 1, side: 1, orderType: 0, tif: 0, price: 1_000, qty: 4 });
+    await s.node.submit({ type: 'order', account: s.accounts.C1, instrument: 1, side: 0, orderType: 0, tif: 1, price: 1_000, qty: 4 });
+    s.clock.now = Date.parse('2027-03-01T02:00:01Z');
+    await s.clockTick();
+    const [batch] = [...s.node.pipeline.venues.settlement.batches.values()];
+    await s.admin({ action: 'settlement.confirm', batch: batch.id, leg: 1, reference: 'SG-CUST-77' });
+    const pair = newApiKeyPair();
+    await new KeyStore(s.node.store).putApiKey({ keyId: 55, account: 0, publicKey: pair.publicKey, permission: 'operator' });
+    const server = new GatewayServer(s.node);
+    cleanup.push(async () => server.close());
+    const url = `ws://127.0.0.1:${await server.listen(0)}/ws`;
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'junction-stmt-')), 'key.json');
+    writeFileSync(keyFile, JSON.stringify([{ keyId: 55, privateKeyPem: pair.privateKeyPem }]));
+    // The CLI runs as a child process; the node answers it from this one (so: not spawnSync).
+    const cli = (...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(__dirname, '../dist/src/cli.js'), 'settlement', 'statement', '--venue', 'venue-sg', ...args, '--url', url, '--key-file', keyFile]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (status) => resolve({ status, stdout, stderr }));
+    });
+    const csv = await cli('--csv');
+    expect(csv.status, csv.stderr).toBe(0);
+    expect(csv.stdout.trim().split('\n')).toEqual([
+      'cycle,cycleAt,batch,state,leg,direction,counterparty,asset,amount,confirmation',
+      `intraday,2027-03-01T02:00:01.000Z,${batch.id},pending,0,receives,platform,BASE,4,`,
+      `intraday,2027-03-01T02:00:01.000Z,${batch.id},pending,1,delivers,platform,QUOTE,4008,SG-CUST-77`,
+    ]);
+    const json = JSON.parse((await cli('--json')).stdout) as { venue: string; legs: unknown[]; claims: unknown[] };
+    expect([json.venue, json.legs.length, json.claims]).toEqual(['venue-sg', 2, []]);
+  });
+});
+
+describe('delivery versus payment across SIGKILL', () => {
+  it('[SL-11] killed between the two confirmations, and while the second lands: never one leg without the other', async () => {
     const CHILD = join(__dirname, '../dist/test/support/settle-child.js');
     const dataDir = mkdtempSync(join(tmpdir(), 'junction-dvp-'));
     const t0 = Date.parse('2027-03-01T01:30:00Z');
