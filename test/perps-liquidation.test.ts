@@ -2,7 +2,7 @@
 // (PERP-9): a scenario for each stage with every amount to the unit, ADL taking exactly what is left,
 // and a property test over random positions and price paths.
 import { describe, expect, it } from 'vitest';
-import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PerpHarness, SOURCES, assessments, perpConfig } from './support/perps.js';
+import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PerpHarness, SOURCES, SPOT, assessments, perpConfig } from './support/perps.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
@@ -165,5 +165,87 @@ describe('the liquidation waterfall', () => {
     }
     expect(liquidations, 'the paths liquidated accounts').toBeGreaterThanOrEqual(15);
     expect([...stages].filter((x) => ['adl', 'backstop', 'book', 'cancel'].includes(x)).sort(), 'the stages ran').toEqual(['adl', 'backstop', 'book', 'cancel']);
+  });
+});
+
+describe('the waterfall under review', () => {
+  const admin = (body: Record<string, unknown>, operator = 900): NodeCommand => ({ type: 'admin', operator, body: body as never });
+
+  it('[PERP-6] [PERP-7] an account a mark move leaves safe but past its tier boundary is re-indexed: the next move liquidates it', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(ALICE, 1_000_000);
+    h.deposit(CAROL, 153_450);
+    h.order(ALICE, 0, 10_000, 99);
+    expect(h.order(CAROL, 1, 10_000, 99).ok).toBe(true); // short 990,000: the first tier
+    drop(h, 10_200); // 1,009,800 of notional: the second tier (MM 10%): 133,650 against 100,980, safe
+    expect(h.perps.waterfall.steps).toEqual([]);
+    drop(h, 10_600); // 94,050 against 104,940
+    expect(h.perps.waterfall.steps.filter((s) => s.account === CAROL).map((s) => s.stage)).toContain('cancel');
+    expect(h.perps.accountView(CAROL).positions).toEqual([]);
+    h.pipeline.checkInvariants(SPECS);
+  });
+
+  it('[PERP-6] a liquidation order the core refuses (outside the price band) does not refuse the batch\'s last command; the next stage takes the position', () => {
+    const config = perpConfig();
+    config.instruments = config.instruments.map((l) => (l.spec.id === PERP ? { ...l, spec: { ...l.spec, bandBps: 300 } } : l));
+    const h = new PerpHarness(config);
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 10_000);
+    for (const a of [ALICE, CAROL]) h.deposit(a, 1_000_000);
+    h.order(CAROL, 1, 10_000, 10);
+    h.order(BOB, 0, 10_000, 10);
+    h.order(CAROL, 0, 9_700, 10);
+    h.ts += 1_000_000;
+    const outcomes = h.run([...SOURCES.map((source): NodeCommand => ({ type: 'price', source, underlying: 'BASE', price: 9_400, sourceTs: h.ts })),
+      { type: 'order', account: ALICE, instrument: PERP, side: 1, orderType: 0, tif: 0, price: 10_200, qty: 1 }]);
+    const last = outcomes[outcomes.length - 1];
+    expect([last.ok, last.reasonName]).toEqual([true, undefined]);
+    expect(h.pipeline.orders.has(last.orderId!)).toBe(true);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], owed: 0 });
+  });
+
+  it('[PERP-6] a liquidation fill pays no trading fee: closed at its bankruptcy price, the account ends at zero and owes nothing', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.ok(admin({ action: 'perp.set', instrument: PERP, changes: { liquidationImpactBps: 1_000 } }));
+    h.deposit(DAVE, 10_050);
+    h.deposit(CAROL, 1_000_000);
+    h.order(CAROL, 1, 10_000, 10);
+    h.order(DAVE, 0, 10_000, 10); // DAVE (5 bps taker) long 10 on 10,000 once his 50 of fee is paid
+    h.order(CAROL, 0, 9_000, 20);
+    drop(h, 9_400); // equity 4,000 against 4,700: bankruptcy 9,000, where CAROL bids
+    expect(h.perps.waterfall.steps.filter((x) => x.account === DAVE).map((x) => [x.stage, x.qty, x.price])).toEqual([['cancel', 0, 0], ['book', 10, 9_000]]);
+    expect(h.perps.accountView(DAVE)).toMatchObject({ positions: [], owed: 0, equity: 0 });
+    h.pipeline.checkInvariants(SPECS);
+  });
+
+  it('[PERP-6] [AFMM-5] the house never holds a perp position; an AFMM\'s resting orders are cancelled when it is designated, so none can meet the house', () => {
+    const h = bobLong();
+    const house = h.order(2, 0, 9_000, 1);
+    expect([house.reasonName, house.text]).toEqual(['AccountCannotTrade', 'perpetual contracts are for client accounts']);
+    h.deposit(CAROL, 10, 'BASE');
+    const resting = h.order(CAROL, 1, 10_000, 5, { instrument: SPOT });
+    const [p] = h.run([admin({ action: 'afmm.designate', participant: 5, officer: 'Officer' })]);
+    h.ok(admin({ action: 'afmm.approve', change: p.seq }, 901));
+    expect(h.pipeline.orders.has(resting.orderId!)).toBe(false);
+  });
+
+  it('[PERP-5] [PERP-6] a reduce-only order left with nothing to reduce by deleveraging is cancelled in the same batch', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 4_000);
+    h.deposit(CAROL, 1_000_000);
+    h.order(CAROL, 1, 10_000, 4);
+    h.order(BOB, 0, 10_000, 4);
+    const ro = h.order(CAROL, 0, 8_000, 4, { reduceOnly: true });
+    expect(ro.ok).toBe(true);
+    drop(h, 9_100); // BOB liquidated: ADL against CAROL's short, the only one
+    expect(h.perps.accountView(CAROL).positions).toEqual([]);
+    expect(h.pipeline.orders.has(ro.orderId!)).toBe(false);
   });
 });

@@ -145,7 +145,7 @@ export class Afmm {
   }
 
   /** Applies an operator's command; a refusal changes nothing. Returns the change id for a proposal. */
-  apply(body: unknown, operator: number, seq: number, ts: number): [number, string] | { change: number } | undefined {
+  apply(body: unknown, operator: number, seq: number, ts: number): [number, string] | { change: number } | { applied: AfmmChange } | undefined {
     let action: AfmmAction;
     try {
       action = checkAfmmAction(body);
@@ -169,7 +169,7 @@ export class Afmm {
         return [NodeReject.InvalidAdminCommand, refusal];
       }
       this.record({ change: action.change, seq, ts, event: 'approved', operator, what: p.change });
-      return undefined;
+      return { applied: p.change };
     }
     const refusal = this.precheck(action);
     if (refusal) return [NodeReject.InvalidAdminCommand, refusal];

@@ -208,14 +208,6 @@ export class Pipeline {
     }
     this.flush();
     if (perps) {
-      // Reduce-only orders a fill left with nothing to reduce are cancelled (reported with the batch's last command).
-      for (const id of this.perps.reduceOnlyExcess()) {
-        const o = this.orders.get(id)!;
-        if (this.core.pending === this.core.batchCommandsMax) this.flush();
-        this.core.cancel(o.instrument, o.id, o.account);
-        this.queued(this.current!);
-      }
-      this.flush();
       // Balances that moved (withdrawals, spot fills and holds, fees) change what covers margin.
       this.ledger.pending.forEachSide((account) => this.perps.noteLedger(account));
       const last = batch[batch.length - 1];
@@ -225,6 +217,15 @@ export class Pipeline {
         this.seq = last.seq;
         this.perps.liquidate(this.waterfallOps, last.seq, last.ts);
       }
+      // Reduce-only orders a fill or a deleveraging left with nothing to reduce are cancelled
+      // (reported with the batch's last command).
+      for (const id of this.perps.reduceOnlyExcess()) {
+        const o = this.orders.get(id)!;
+        if (this.core.pending === this.core.batchCommandsMax) this.flush();
+        this.core.cancel(o.instrument, o.id, o.account);
+        this.queued(this.current!);
+      }
+      this.flush();
     }
     if (this.venues.active && batch.length > 0) this.venues.checkLimits(batch[batch.length - 1].seq, batch[batch.length - 1].ts);
     this.testFault?.(this);
@@ -357,7 +358,12 @@ export class Pipeline {
       if (c.byVenue !== undefined) return void this.refused([NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`], outcome);
       const r = this.afmm.apply(c.body, c.operator, this.seq, this.ts);
       if (Array.isArray(r)) this.refused(r, outcome);
-      else if (r) outcome.text = `change ${r.change} proposed: it takes effect when another operator approves it (afmm.approve)`;
+      else if (r && 'change' in r) outcome.text = `change ${r.change} proposed: it takes effect when another operator approves it (afmm.approve)`;
+      else if (r && r.applied.action === 'afmm.designate') {
+        // Orders it placed before carry no barrier against the house (the core fixes a resting
+        // order's STP group when it enters): they are cancelled, and what it places now is barred.
+        for (const a of this.ledger.accounts.values()) if (a.participant === r.applied.participant && (this.openCounts.get(a.id) ?? 0) > 0) this.cancelAccount(a.id);
+      }
       return;
     }
     const perp = typeof c.body === 'object' && c.body !== null && isPerpAction(c.body);
@@ -611,6 +617,9 @@ export class Pipeline {
     outcome.addEvent(events, i);
     switch (kind) {
       case EventKind.Rejected:
+        // A liquidation order the core refuses (outside the band, say) is the waterfall's, not the
+        // command's it was reported under: it just closes, and the next stage takes the position.
+        if (this.pendingAmendDeltas[k] === NEW_ORDER && this.pendingOrders[k]!.id > LIQUIDATION_ID_BASE) return this.close(this.pendingOrders[k]!);
         this.reject(outcome, events.reason(i));
         if (this.pendingAmendDeltas[k] === NEW_ORDER) this.close(this.pendingOrders[k]!);
         else if (this.pendingOrders[k]?.rq !== undefined && this.orders.has(this.pendingOrders[k]!.id)) {
@@ -684,6 +693,9 @@ export class Pipeline {
     this.perps.fill(this.seq, buyer.account, seller.account, taker.instrument, events.price(i), events.qty(i), notional);
     if (taker.id > LIQUIDATION_ID_BASE) this.perps.waterfall.filled(taker.account, taker.instrument, events.qty(i), notional);
     for (const [o, isTaker] of [[taker, true], [maker, false]] as const) {
+      // A liquidation order pays no trading fee: the liquidation fee to the insurance fund replaces
+      // it, and a fee past bankruptcy would leave the account owing (PERP-6).
+      if (o.id > LIQUIDATION_ID_BASE) continue;
       const tier = this.ledger.fees.tier(this.afmm.feeTier(o.account) ?? this.ledger.accounts.get(o.account)!.feeTier);
       const fee = feeOf(notional, isTaker ? tier.takerBps : tier.makerBps);
       if (fee !== 0) this.perps.fee(this.seq, o.account, fee);
