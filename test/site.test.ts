@@ -144,6 +144,12 @@ beforeAll(async () => {
   expect(node.pipeline.perps.reports.length).toBe(1);
   // The market maker (participant 2) becomes an affiliated market maker, with two preferences.
   await approved({ action: 'afmm.designate', participant: 2, officer: OFFICER });
+  // Its quotes from before were cancelled with the designation (a resting order carries no barrier
+  // against the house): it quotes again, as it stood.
+  for (const [price, qty] of [[94_990, 0.5], [94_980, 1.2], [94_950, 2]]) await order(MM, BTC_USD, 0, usd(price), coins(qty));
+  for (const [price, qty] of [[95_010, 0.29], [95_020, 0.8], [95_050, 1.5]]) await order(MM, BTC_USD, 1, usd(price), coins(qty));
+  await order(MM, ETH_USD, 0, usd(3_499.5), coins(2));
+  await order(MM, ETH_USD, 1, usd(3_500.5), coins(3));
   await approved({ action: 'afmm.entry.set', participant: 2, entry: { id: 'mm-rate', kind: 'rate-limit', ordersPerSecond: 400_000, riskText: 'Its quotes can be replaced faster than other participants\' orders: it may withdraw liquidity <first> when prices move.' } });
   await approved({ action: 'afmm.entry.set', participant: 2, entry: { id: 'mm-fee', kind: 'fee', feeTier: 1, riskText: 'Its maker rebate lets it quote tighter than participants paying the standard fee.' } });
   await node.drain();
