@@ -839,11 +839,16 @@ export class Perps {
 
   /** Accounts changed in the batch (their liquidation prices may have moved): checked, and their index entries moved. */
   private checkDirty(): void {
+    let deferred: number[] | undefined;
     for (const id of this.dirty) {
       this.check(id);
-      this.index(id);
+      // One at risk is about to be liquidated (and changed again): its entry waits, and it stays
+      // in doubt — checked in every batch — until it is safe and indexed.
+      if (this.atRisk.has(id)) (deferred ??= []).push(id);
+      else this.index(id);
     }
     this.dirty.clear();
+    if (deferred) for (const id of deferred) this.dirty.add(id);
   }
 
   /** Each account's index entry: its product and the buckets of its interval's ends. */
