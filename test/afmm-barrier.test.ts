@@ -32,8 +32,10 @@ const ALICE_KEY = 1;
 const CAROL_KEY = 2;
 const DAVE_KEY = 3;
 const DAVE_READ_KEY = 4;
+/** An operator key set up for DAVE's account: once DAVE is an AFMM it may not operate the node. */
+const OP_DAVE = 902;
 const KEYS: [keyId: number, account: number, permission: Permission][] = [
-  [OP_A, 0, 'operator'], [OP_B, 0, 'operator'], [ALICE_KEY, ALICE, 'trade'], [CAROL_KEY, CAROL, 'trade'], [DAVE_KEY, DAVE, 'trade'], [DAVE_READ_KEY, DAVE, 'read'],
+  [OP_A, 0, 'operator'], [OP_B, 0, 'operator'], [OP_DAVE, DAVE, 'operator'], [ALICE_KEY, ALICE, 'trade'], [CAROL_KEY, CAROL, 'trade'], [DAVE_KEY, DAVE, 'trade'], [DAVE_READ_KEY, DAVE, 'read'],
 ];
 const OFFICER = 'Jane Chan, Responsible Officer (SFC CE AAA123)';
 
@@ -194,6 +196,9 @@ describe('designation over the operator channel and the command line', () => {
       [change, 'proposed', OP_A, 'afmm.designate'], [change, 'approved', OP_B, 'afmm.designate'],
       [revokeChange, 'proposed', OP_B, 'afmm.revoke'], [revokeChange, 'rejected', OP_A, 'afmm.revoke'],
     ]);
+    const conflicted = await cli(OP_DAVE, ['audit']);
+    expect([conflicted.code, conflicted.stderr.trim()]).toEqual([1,
+      `junction audit: refused: OperatorOnly (217): only an operator API key may send this [templateId: acts for account ${DAVE} of an AFMM: may not operate the node]`]);
     const auditHuman = await cli(OP_B, ['audit']);
     expect(auditHuman.stdout.split('\n')[0].split(/\s+/)).toEqual(['change', 'seq', 'at', 'event', 'operator', 'what', 'detail']);
     expect(auditHuman.stdout).toContain(`designate participant ${DAVE_PARTICIPANT} (officer ${OFFICER})`);

@@ -52,6 +52,12 @@ export class AdminRequests {
       return this.outbox.reject(session.ws, sbe.TemplateId.AdminRequest, Reason.OperatorOnly, 'templateId',
         `needs an operator key; this key's permission is ${session.permission}`, m.reqId);
     }
+    // A conflict control (AFMM-5): a key acting for an affiliated market maker's account never
+    // operates the node — it could approve its own preferences or read others' data.
+    if (session.permission === 'operator' && !isPublicQuery(m.body) && this.node.pipeline.afmm.isAfmm(session.account)) {
+      return this.outbox.reject(session.ws, sbe.TemplateId.AdminRequest, Reason.OperatorOnly, 'templateId',
+        `acts for account ${session.account} of an AFMM: may not operate the node`, m.reqId);
+    }
     if (this.sessions.rateLimited(session, sbe.TemplateId.AdminRequest, m.reqId)) return;
     let body: unknown;
     try {
