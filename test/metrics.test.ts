@@ -123,8 +123,11 @@ let ready: { url: string; metrics: string; keys: string; fix: string; venues: st
 let keys: { keyId: number; privateKeyPem: string }[];
 const clients: JunctionClient[] = [];
 
-async function scrape(): Promise<{ status: number; type: string | null; text: string }> {
-  const res = await fetch(ready.metrics);
+/** The scrapes' bearer token (the node runs with JUNCTION_METRICS_TOKEN). */
+const TOKEN = 'scrape-token-7';
+
+async function scrape(token: string | null = TOKEN): Promise<{ status: number; type: string | null; text: string }> {
+  const res = await fetch(ready.metrics, token === null ? {} : { headers: { authorization: `Bearer ${token}` } });
   return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
 }
 
@@ -143,7 +146,7 @@ async function connect(keyId: number): Promise<JunctionClient> {
 beforeAll(async () => {
   const data = mkdtempSync(join(tmpdir(), 'junction-metrics-'));
   // Without the demo's simulated price sources: nothing is sequenced but what this test does.
-  child = spawn(process.execPath, [NODE, '--data', data, '--port', '0', '--fix-port', '0', '--demo-sources', 'off'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [NODE, '--data', data, '--port', '0', '--fix-port', '0', '--demo-sources', 'off'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, JUNCTION_METRICS_TOKEN: TOKEN } });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   ready = await new Promise((resolve, reject) => {
@@ -270,6 +273,13 @@ describe('GET /metrics', () => {
     expect(valueOf(m, 'junction_insurance_fund', { asset: 'USD' })).toBe(0);
     // venue-xa's jurisdiction is not a FATF member: suspended as it was added.
     expect([valueOf(m, 'junction_venue_trading', { venue: 'venue-sg' }), valueOf(m, 'junction_venue_trading', { venue: 'venue-xa' })]).toEqual([1, 0]);
+  });
+
+  it('[OPS-3] with JUNCTION_METRICS_TOKEN set, a scrape without the bearer token, or with another, is refused', async () => {
+    for (const token of [null, 'wrong']) {
+      const { status, text } = await scrape(token);
+      expect([status, text]).toEqual([401, 'a bearer token is required for /metrics\n']);
+    }
   });
 
   it('[OPS-3] is Prometheus text exposition, every series named junction_*, with units in the names', async () => {

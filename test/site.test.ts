@@ -496,6 +496,12 @@ describe('bounded and safe', () => {
     for (const path of ['/', '/markets', '/perpetuals', '/venues', '/afmm', '/api/v1/perps', '/api/v1/markets/BTC-USD/book', '/api/v1/rulebook']) {
       expect((await (await fetch(base + path)).text()).length, path).toBeLessThan(64 * 1024);
     }
+    // limit=0 is none (not all); parameters an answer does not read make no cache entries of their own.
+    expect((await getJson('/api/v1/insurance?limit=0')).history).toEqual([]);
+    expect((await getJson('/api/v1/reports?limit=0')).reports).toEqual([]);
+    const before = gateway.site!.cached;
+    for (let i = 0; i < 50; i++) expect((await fetch(`${base}/api/v1/reports?x=${i}`)).status).toBe(200);
+    expect(gateway.site!.cached - before).toBeLessThanOrEqual(1);
   });
 
   it('[OPS-3] the live channel: a snapshot on open, topics checked, no messages taken, at most N connections per address', async () => {

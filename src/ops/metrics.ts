@@ -42,9 +42,16 @@ export function metricsOf(node: NodeRuntime): NodeMetrics | undefined {
  * 404 on a node that was given no metrics. Each answer closes its connection: a scraper's idle
  * keep-alive connection would otherwise hold a stopping node's event loop open.
  */
-export function serveMetrics(res: uWS.HttpResponse, node: NodeRuntime): void {
+export function serveMetrics(res: uWS.HttpResponse, req: uWS.HttpRequest, node: NodeRuntime): void {
   const metrics = metricsOf(node);
   if (!metrics) return void res.writeStatus('404 Not Found').end('this node keeps no metrics\n', true);
+  // Venue exposure and the reserve are operators' figures: with JUNCTION_METRICS_TOKEN set, a scrape
+  // must bring it (Authorization: Bearer …), as a port reachable by the public through the site's
+  // proxy should require.
+  const token = process.env.JUNCTION_METRICS_TOKEN;
+  if (token && req.getHeader('authorization') !== `Bearer ${token}`) {
+    return void res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('a bearer token is required for /metrics\n', true);
+  }
   let aborted = false;
   res.onAborted(() => (aborted = true));
   metrics.text().then((text) => {

@@ -10,6 +10,14 @@ import { amount, bps, marketsOf, millis, price, qty, rateE8, time, type Figure, 
 import { TRADES_KEPT } from './limits.js';
 import type { Tape } from './tape.js';
 
+/** Rows of a post-event report's lists shown at most (the totals say how many there were). */
+export const REPORT_ROWS_MAX = 200;
+
+/** The last `n` of a list (none for 0: slice(-0) would be all of it). */
+function last<T>(xs: readonly T[], n: number): T[] {
+  return n <= 0 ? [] : xs.slice(-n);
+}
+
 export interface Level { price: Figure; qty: Figure; orders: number }
 export interface BookAnswer { symbol: string; instrument: number; asOfSequence: number; bids: Level[]; asks: Level[] }
 export interface TradeRow { tradeId: number; time: Figure | null; price: Figure; qty: Figure; aggressor: 'buy' | 'sell'; afmm: { maker: boolean; taker: boolean } }
@@ -144,7 +152,7 @@ export class Api {
 
   funding(m: Market, limit: number) {
     const s = this.settlement;
-    const history = this.node.pipeline.perps.fundingHistory(m.id).slice(-limit);
+    const history = last(this.node.pipeline.perps.fundingHistory(m.id), limit);
     return {
       symbol: m.symbol, instrument: m.id, asOfSequence: this.node.lastSequence,
       history: history.map((r) => ({
@@ -161,7 +169,7 @@ export class Api {
     return {
       asOfSequence: this.node.lastSequence, asset: s.code,
       level: amount(perps.fundLevel(), s.scale), floor: amount(perps.waterfall.floor, s.scale), depleted: perps.waterfall.depleted,
-      history: perps.fundHistory.slice(-limit).map((h) => ({ time: time(h.ts), level: amount(h.level, s.scale) })),
+      history: last(perps.fundHistory, limit).map((h) => ({ time: time(h.ts), level: amount(h.level, s.scale) })),
     };
   }
 
@@ -190,7 +198,7 @@ export class Api {
     const bySymbolId = (id: number) => this.markets.find((x) => x.id === id)!;
     return {
       asOfSequence: this.node.lastSequence,
-      reports: perps.reports.slice(-limit).reverse().map((r) => ({
+      reports: last(perps.reports, limit).reverse().map((r) => ({
         id: r.id, sequence: r.seq, time: time(r.ts), triggers: r.triggers, text: r.text,
         products: r.products.map((p) => {
           const m = bySymbolId(p.instrument);
@@ -199,11 +207,13 @@ export class Api {
             sources: p.sources.map((c) => ({ source: c.source, price: c.price > 0 ? price(m, c.price) : null, age: c.ageMs >= 0 ? millis(c.ageMs) : null, status: c.status })),
           };
         }),
-        liquidated: r.liquidated.map((l) => {
+        // A mass liquidation's lists are long: the first REPORT_ROWS_MAX of each, with the totals.
+        liquidatedTotal: r.liquidated.length, timelineTotal: r.timeline.length,
+        liquidated: r.liquidated.slice(0, REPORT_ROWS_MAX).map((l) => {
           const m = bySymbolId(l.instrument);
           return { symbol: m.symbol, side: l.side, size: qty(m, l.size), bankruptcyPrice: price(m, l.bankruptcyPrice) };
         }),
-        timeline: r.timeline.map((t) => {
+        timeline: r.timeline.slice(0, REPORT_ROWS_MAX).map((t) => {
           const m = this.markets.find((x) => x.id === t.instrument);
           return {
             stage: t.stage, symbol: m?.symbol ?? null, qty: m ? qty(m, t.qty) : null, price: m && t.price > 0 ? price(m, t.price) : null,
@@ -220,7 +230,7 @@ export class Api {
     const s = this.settlement;
     return {
       asOfSequence: this.node.lastSequence,
-      notices: perps.notices.slice(-limit).reverse().map((n) => ({ sequence: n.seq, time: time(n.ts), kind: n.kind, fund: amount(n.fund, s.scale), text: n.text })),
+      notices: last(perps.notices, limit).reverse().map((n) => ({ sequence: n.seq, time: time(n.ts), kind: n.kind, fund: amount(n.fund, s.scale), text: n.text })),
     };
   }
 

@@ -39,3 +39,5 @@ export const SITE_IDLE_TIMEOUT_S = 120;
 export const RESPONSE_CACHE_MS = 1_000;
 /** ...and this many at once. */
 export const RESPONSE_CACHE_ENTRIES_MAX = 128;
+/** An answer larger than this is not cached (128 entries of it at most: 128 MiB). */
+export const RESPONSE_CACHE_BODY_MAX = 1 << 20;

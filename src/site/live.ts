@@ -22,7 +22,7 @@ export interface LiveOptions {
 interface Follower { address: string; topics: Topic[]; open: boolean }
 type FollowerWs = uWS.WebSocket<Follower>;
 
-export interface LiveStats { pushes: number; refused: number; slowConsumers: number }
+export interface LiveStats { pushes: number; refused: number; slowConsumers: number; errors: number }
 
 const channel = (t: Topic) => `site.${t}`;
 
@@ -38,7 +38,7 @@ export class Live {
   private readonly connectionsPerAddressMax: number;
   private readonly slowConsumerBytes: number;
   private readonly pushMs: number;
-  readonly stats: LiveStats = { pushes: 0, refused: 0, slowConsumers: 0 };
+  readonly stats: LiveStats = { pushes: 0, refused: 0, slowConsumers: 0, errors: 0 };
 
   constructor(private readonly pages: Pages, private readonly tape: Tape, private readonly sequence: () => number, options: LiveOptions = {}) {
     this.connectionsMax = options.connectionsMax ?? SITE_CONNECTIONS_MAX;
@@ -95,13 +95,20 @@ export class Live {
     }
     this.followers.add(ws);
     this.perAddress.set(f.address, n + 1);
-    const fragments: Record<string, string> = {};
-    for (const topic of f.topics) {
-      for (const [id, h] of this.pages.fragments(topic)) fragments[id] = h.text;
-      ws.subscribe(channel(topic));
+    // A failure rendering this follower's first view ends its connection, never the node.
+    try {
+      const fragments: Record<string, string> = {};
+      for (const topic of f.topics) {
+        for (const [id, h] of this.pages.fragments(topic)) fragments[id] = h.text;
+        ws.subscribe(channel(topic));
+      }
+      ws.send(JSON.stringify({ seq: this.sequence(), fragments }), false);
+      this.checkBackpressure(ws);
+    } catch (e) {
+      this.stats.errors++;
+      console.error('junction site: internal error opening a live connection:', e);
+      this.end(ws, 1011, 'internal error');
     }
-    ws.send(JSON.stringify({ seq: this.sequence(), fragments }), false);
-    this.checkBackpressure(ws);
   }
 
   private closed(ws: FollowerWs): void {
@@ -133,7 +140,13 @@ export class Live {
     const wait = Math.max(0, this.lastPushMs + this.pushMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.push();
+      // A failure rendering a push skips it (the next batch brings another), never stops the node.
+      try {
+        this.push();
+      } catch (e) {
+        this.stats.errors++;
+        console.error('junction site: internal error pushing live updates:', e);
+      }
     }, wait);
     this.timer.unref();
   }

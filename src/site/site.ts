@@ -16,7 +16,7 @@ import { renderRulebook } from '../venues/rulebook.js';
 import { Api } from './api.js';
 import { SITE_CSS, SITE_ICON, SITE_JS } from './assets.js';
 import {
-  BOOK_DEPTH_DEFAULT, BOOK_DEPTH_MAX, HISTORY_DEFAULT, HISTORY_MAX, REPORTS_DEFAULT, REPORTS_MAX, RESPONSE_CACHE_ENTRIES_MAX, RESPONSE_CACHE_MS, TRADES_KEPT,
+  BOOK_DEPTH_DEFAULT, BOOK_DEPTH_MAX, HISTORY_DEFAULT, HISTORY_MAX, REPORTS_DEFAULT, REPORTS_MAX, RESPONSE_CACHE_BODY_MAX, RESPONSE_CACHE_ENTRIES_MAX, RESPONSE_CACHE_MS, TRADES_KEPT,
 } from './limits.js';
 import { Live, type LiveOptions, type LiveStats } from './live.js';
 import { Pages } from './pages.js';
@@ -66,6 +66,9 @@ export class Site {
   private readonly detach: () => void;
   /** Answers reused while the node's sequence stands (and for at most RESPONSE_CACHE_MS). */
   private readonly cache = new Map<string, { sequence: number; durable: number; atMs: number; answer: Answer }>();
+
+  /** Answers cached now (bounded: see route). */
+  get cached(): number { return this.cache.size; }
   private readonly counts = { requests: 0, notFound: 0, errors: 0, cacheHits: 0 };
 
   /** Attaches to the node's batches: call while the node is idle (as a gateway is made). */
@@ -165,8 +168,9 @@ export class Site {
   private route(app: uWS.TemplatedApp, path: string, answer: (req: uWS.HttpRequest) => Answer): void {
     app.get(path, (res, req) => {
       this.counts.requests++;
-      const query = req.getQuery() ?? '';
-      const key = `${path}|${req.getParameter(0) ?? ''}|${query}`;
+      // Keyed on what the answer depends on: unknown parameters must not each make an entry.
+      const params = new URLSearchParams(req.getQuery() ?? '');
+      const key = `${path}|${req.getParameter(0) ?? ''}|${params.get('depth') ?? ''}|${params.get('limit') ?? ''}`;
       const now = Date.now();
       const cached = this.cache.get(key);
       // Valid while nothing was sequenced or became durable since (the books and trades are the durable ones).
@@ -188,8 +192,11 @@ export class Site {
         }
         return this.write(res, a);
       }
-      if (this.cache.size >= RESPONSE_CACHE_ENTRIES_MAX) this.cache.clear();
-      this.cache.set(key, { sequence: this.node.lastSequence, durable: this.tape.durableBatch, atMs: now, answer: a });
+      // Small answers only, and a bounded number of them.
+      if (a.body.length <= RESPONSE_CACHE_BODY_MAX) {
+        if (this.cache.size >= RESPONSE_CACHE_ENTRIES_MAX) this.cache.clear();
+        this.cache.set(key, { sequence: this.node.lastSequence, durable: this.tape.durableBatch, atMs: now, answer: a });
+      }
       this.write(res, a);
     });
   }

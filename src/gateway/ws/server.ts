@@ -176,7 +176,7 @@ export class GatewayServer {
         message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
         drain: (ws) => this.outbox.checkBackpressure(ws),
         close: (ws) => this.onClose(ws),
-      }).get('/metrics', (res) => serveMetrics(res, node)).any('/*', (res) => {
+      }).get('/metrics', (res, req) => serveMetrics(res, req, node)).any('/*', (res) => {
         // Anything but the protocol's path: say where it is (a websocket client sees the status).
         res.writeStatus('404 Not Found').end('Junction serves its protocol as a websocket at /ws\n');
       });
