@@ -3,6 +3,8 @@
 // as JSON lines and each is acknowledged once durable; the test kills it with SIGKILL when it likes.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { NodeRuntime, type NodeConfig } from '../../src/pipeline/runtime.js';
+import type { NodeCommand } from '../../src/pipeline/commands.js';
 
 export interface ClockedChild {
   /** Sends a command and waits until it is durable. */
@@ -45,4 +47,23 @@ export function clockedChildren<State>(script: string, dataDir: string): { child
     p.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!)));
   });
   return { child, state };
+}
+
+/**
+ * The child's half, what a clocked child script runs (argv: dataDir, clock ms, optional --state):
+ * opens the node on that clock; with --state prints `state(runtime)` and exits, else prints a ready
+ * line and acknowledges each command read from stdin once it is durable.
+ */
+export async function runClockedChild(config: NodeConfig, state: (runtime: NodeRuntime) => unknown): Promise<void> {
+  const [dataDir, clock, mode] = process.argv.slice(2);
+  const runtime = await NodeRuntime.open({ dataDir, config, clockMs: () => Number(clock) });
+  if (mode === '--state') {
+    process.stdout.write(JSON.stringify(state(runtime)) + '\n', () => process.exit(0));
+    return;
+  }
+  process.stdout.write(JSON.stringify({ ready: runtime.lastSequence }) + '\n');
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const { id, command } = JSON.parse(line) as { id: number; command: NodeCommand };
+    void runtime.submit(command).then((o) => process.stdout.write(JSON.stringify({ ack: id, ok: o.ok, text: o.text }) + '\n'));
+  });
 }
