@@ -7,11 +7,17 @@ import type { NodeCommand } from '../src/pipeline/commands.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
 
-/** BOB long 10 at 10,000 on 10,000 of collateral (IM 10%, MM 5%: liquidated below ~9,473.7); CAROL short 10. Fund 1,000. */
-function bobLong(fund = 1_000): PerpHarness {
-  const h = new PerpHarness();
+/** A harness where all four traders may trade perps, the three sources at 10,000. */
+function trading(config = perpConfig()): PerpHarness {
+  const h = new PerpHarness(config);
   h.run(assessments([2, 3, 5, 6]));
   h.prices([10_000, 10_000, 10_000]);
+  return h;
+}
+
+/** BOB long 10 at 10,000 on 10,000 of collateral (IM 10%, MM 5%: liquidated below ~9,473.7); CAROL short 10. Fund 1,000. */
+function bobLong(fund = 1_000): PerpHarness {
+  const h = trading();
   h.deposit(BOB, 10_000);
   for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
   if (fund > 0) h.deposit(INSURANCE, fund);
@@ -86,9 +92,7 @@ describe('the liquidation waterfall', () => {
   });
 
   it('[PERP-6] [PERP-9] stage 4, auto-deleveraging closes exactly what is left at the bankruptcy price, highest rank first; nobody else is touched', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(BOB, 4_000);
     for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
     // CAROL short 3 from 10,400 (more profit per unit), DAVE short 4 from 10,000; ALICE long 3 on BOB's side.
@@ -128,9 +132,7 @@ describe('the liquidation waterfall', () => {
         t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
         return ((t ^ (t >>> 14)) >>> 0) % n;
       };
-      const h = new PerpHarness();
-      h.run(assessments([2, 3, 5, 6]));
-      h.prices([10_000, 10_000, 10_000]);
+      const h = trading();
       const traders = [ALICE, BOB, CAROL, DAVE];
       for (const a of traders) h.deposit(a, 5_000 + rnd(60_000));
       const fund = rnd(3) * 5_000;
@@ -172,9 +174,7 @@ describe('the waterfall under review', () => {
   const admin = (body: Record<string, unknown>, operator = 900): NodeCommand => ({ type: 'admin', operator, body: body as never });
 
   it('[PERP-6] [PERP-7] an account a mark move leaves safe but past its tier boundary is re-indexed: the next move liquidates it', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(ALICE, 1_000_000);
     h.deposit(CAROL, 153_450);
     h.order(ALICE, 0, 10_000, 99);
@@ -190,9 +190,7 @@ describe('the waterfall under review', () => {
   it('[PERP-6] a liquidation order the core refuses (outside the price band) does not refuse the batch\'s last command; the next stage takes the position', () => {
     const config = perpConfig();
     config.instruments = config.instruments.map((l) => (l.spec.id === PERP ? { ...l, spec: { ...l.spec, bandBps: 300 } } : l));
-    const h = new PerpHarness(config);
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading(config);
     h.deposit(BOB, 10_000);
     for (const a of [ALICE, CAROL]) h.deposit(a, 1_000_000);
     h.order(CAROL, 1, 10_000, 10);
@@ -208,9 +206,7 @@ describe('the waterfall under review', () => {
   });
 
   it('[PERP-6] a liquidation fill pays no trading fee: closed at its bankruptcy price, the account ends at zero and owes nothing', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.ok(admin({ action: 'perp.set', instrument: PERP, changes: { liquidationImpactBps: 1_000 } }));
     h.deposit(DAVE, 10_050);
     h.deposit(CAROL, 1_000_000);
@@ -235,9 +231,7 @@ describe('the waterfall under review', () => {
   });
 
   it('[PERP-5] [PERP-6] a reduce-only order left with nothing to reduce by deleveraging is cancelled in the same batch', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(BOB, 4_000);
     h.deposit(CAROL, 1_000_000);
     h.order(CAROL, 1, 10_000, 4);
