@@ -275,13 +275,24 @@ export class Perps {
 
   /** What would be left of the account's available margin with this order added (its own loss charged in full). */
   marginAfter(accountId: number, instrument: number, side: number, price: number, qty: number, reduceOnly = false): number {
+    const { after, im } = this.withOrder(accountId, instrument, side, price, qty, reduceOnly);
+    return after.equity - im;
+  }
+
+  /**
+   * The account's figures before and after an order is added, and the initial margin it would then
+   * need: the order's own loss at the mark (a buy above it, a sell below) is charged in full —
+   * netting it against the account's other orders of that side would let a deep order hide a
+   * marketable one.
+   */
+  private withOrder(accountId: number, instrument: number, side: number, price: number, qty: number, reduceOnly: boolean) {
     const product = this.products.get(instrument)!;
     const before = this.figures(accountId);
     const after = this.figures(accountId, { instrument, side, price, qty, reduceOnly });
     const own = reduceOnly ? 0 : Math.max(0, side === 0
       ? notionalUp(qty, price, product.unit) - mulDiv(qty, product.mark, product.unit, false)
       : mulDiv(qty, product.mark, product.unit, true) - mulDiv(qty, price, product.unit, false));
-    return after.equity - (after.im - after.openLoss + before.openLoss + own);
+    return { before, after, im: after.im - after.openLoss + before.openLoss + own };
   }
 
   /**
@@ -476,15 +487,7 @@ export class Perps {
       }
       qty = fit;
     }
-    const price0 = price === 0 ? product.mark : price;
-    const before = this.figures(accountId);
-    const after = this.figures(accountId, { instrument, side, price: price0, qty, reduceOnly });
-    // The order's own loss at the mark (a buy above it, a sell below), in full: netting it against
-    // the account's other orders of that side would let a deep order hide a marketable one.
-    const own = reduceOnly ? 0 : Math.max(0, side === 0
-      ? notionalUp(qty, price0, product.unit) - mulDiv(qty, product.mark, product.unit, false)
-      : mulDiv(qty, product.mark, product.unit, true) - mulDiv(qty, price0, product.unit, false));
-    const im = after.im - after.openLoss + before.openLoss + own;
+    const { before, after, im } = this.withOrder(accountId, instrument, side, price === 0 ? product.mark : price, qty, reduceOnly);
     if (im <= before.im) return qty;
     const gate = this.gateRefusal(account.participant, ts);
     if (gate) return [NodeReject.NotProfessionalInvestor, gate];
