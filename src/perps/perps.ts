@@ -573,8 +573,7 @@ export class Perps {
   fill(seq: number, buyer: number, seller: number, instrument: number, price: number, qty: number, notional: number): void {
     const product = this.products.get(instrument)!;
     product.lastTrade = price;
-    this.trade(seq, product, this.account(buyer), qty, notional);
-    this.trade(seq, product, this.account(seller), -qty, -notional);
+    this.transfer(seq, product, buyer, seller, qty, notional);
   }
 
   /**
