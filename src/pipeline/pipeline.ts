@@ -140,10 +140,11 @@ export class Pipeline {
     const fees = [...ledger.accounts.values()].filter((a) => a.kind === AccountKind.Fees);
     if (fees.length !== 1) throw new Error(`the ledger needs exactly one fees account, found ${fees.length}`);
     this.feesAccount = fees[0].id;
-    this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), new Map(specs.map((spec) => [spec.id, spec.refPrice])));
+    const refPrices = new Map(specs.map((spec) => [spec.id, spec.refPrice]));
+    this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), refPrices);
     this.perps = new Perps(ledger, core, perps, this.orders);
     this.afmm = new Afmm(ledger);
-    this.perps.setInitialMarks(new Map(specs.map((spec) => [spec.id, spec.refPrice])), new Map(specs.map((spec) => [spec.id, spec.tickSize])));
+    this.perps.setInitialMarks(refPrices, new Map(specs.map((spec) => [spec.id, spec.tickSize])));
   }
 
   /** What the liquidation waterfall asks of the pipeline: cancels, IOC orders, running them (reported under the batch's last command). */
@@ -342,11 +343,7 @@ export class Pipeline {
     if (this.perps.active && this.refused(this.perps.spendRefusal(c.account, asset, c.amount), outcome)) return;
     // The reserve fund never goes below the venues' unsettled limits (SL-17).
     const short = this.venues.reserveWithdrawalShort(c.account, asset, c.amount);
-    if (short !== undefined) {
-      this.reject(outcome, NodeReject.ReserveShort);
-      outcome.text = short;
-      return;
-    }
+    if (short !== undefined && this.refused([NodeReject.ReserveShort, short], outcome)) return;
     this.ledger.post(this.seq, Cause.Withdrawal, asset, c.account, Bucket.Available, EXTERNAL_ACCOUNT, Bucket.Available, c.amount);
     this.keys.set(c.key, this.seq);
   }
@@ -354,8 +351,10 @@ export class Pipeline {
   private admin(c: AdminCommand, outcome: Outcome): void {
     if (!Number.isSafeInteger(c.operator) || c.operator < 0) return this.reject(outcome, NodeReject.InvalidAdminCommand);
     const afmm = typeof c.body === 'object' && c.body !== null && isAfmmAction(c.body);
+    const perp = typeof c.body === 'object' && c.body !== null && isPerpAction(c.body);
+    // A venue's own session may only attest or release its clients' assets (the venues check the rest).
+    if ((afmm || perp) && c.byVenue !== undefined) return void this.refused([NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`], outcome);
     if (afmm) {
-      if (c.byVenue !== undefined) return void this.refused([NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`], outcome);
       const r = this.afmm.apply(c.body, c.operator, this.seq, this.ts);
       if (Array.isArray(r)) this.refused(r, outcome);
       else if (r && 'change' in r) outcome.text = `change ${r.change} proposed: it takes effect when another operator approves it (afmm.approve)`;
@@ -366,26 +365,12 @@ export class Pipeline {
       }
       return;
     }
-    const perp = typeof c.body === 'object' && c.body !== null && isPerpAction(c.body);
-    if (perp && c.byVenue !== undefined) {
-      this.reject(outcome, NodeReject.InvalidAdminCommand);
-      outcome.text = `venue ${c.byVenue} may only attest or release its own clients' assets`;
-      return;
-    }
-    const refusal = perp ? this.perps.apply(c.body, c.operator, this.ts) : this.venues.apply(c as AdminCommand & { body: AdminAction }, this.seq, this.ts);
-    if (refusal) {
-      this.reject(outcome, refusal[0]);
-      outcome.text = refusal[1];
-    }
+    this.refused(perp ? this.perps.apply(c.body, c.operator, this.ts) : this.venues.apply(c as AdminCommand & { body: AdminAction }, this.seq, this.ts), outcome);
   }
 
   /** A price source's update (PERP-3). */
   private price(c: PriceCommand, outcome: Outcome): void {
-    const refusal = this.perps.active ? this.perps.price(c, this.ts) : [NodeReject.UnknownPriceSource, 'no perpetual products are listed'] as [number, string];
-    if (refusal) {
-      this.reject(outcome, refusal[0]);
-      outcome.text = refusal[1];
-    }
+    this.refused(this.perps.active ? this.perps.price(c, this.ts) : [NodeReject.UnknownPriceSource, 'no perpetual products are listed'], outcome);
   }
 
   /** Refused with the reason and text (a Refusal), returning true; false for none. */
@@ -399,19 +384,13 @@ export class Pipeline {
   /** A venue client's order or amend, when its venue may not trade now: refused, naming why. */
   private venueRefused(account: number, outcome: Outcome): boolean {
     const why = this.venues.refusalFor(account);
-    if (why === undefined) return false;
-    this.reject(outcome, NodeReject.VenueNotEligible);
-    outcome.text = why;
-    return true;
+    return why !== undefined && this.refused([NodeReject.VenueNotEligible, why], outcome);
   }
 
   /** A venue client's order whose worst case would pass its venue's unsettled limit (SL-15): refused. */
   private venueLimitRefused(account: number, asset: number, amount: number, outcome: Outcome, worstValue?: number): boolean {
     const why = this.venues.limitRefusal(account, asset, amount, worstValue);
-    if (why === undefined) return false;
-    this.reject(outcome, NodeReject.UnsettledLimit);
-    outcome.text = why;
-    return true;
+    return why !== undefined && this.refused([NodeReject.UnsettledLimit, why], outcome);
   }
 
   private order(c: OrderCommand, outcome: Outcome): void {
@@ -422,11 +401,7 @@ export class Pipeline {
     if (c.orderType !== 0 && c.orderType !== 1) return this.reject(outcome, RejectReason.InvalidOrderType);
     if (c.tif < 0 || c.tif > 3) return this.reject(outcome, RejectReason.InvalidTimeInForce);
     const perp = this.perps.active && this.perps.isPerp(c.instrument);
-    if (c.reduceOnly !== undefined && (typeof c.reduceOnly !== 'boolean' || (c.reduceOnly && !perp))) {
-      this.reject(outcome, NodeReject.InvalidCommand);
-      outcome.text = 'reduce-only is for perpetual contracts';
-      return;
-    }
+    if (c.reduceOnly !== undefined && (typeof c.reduceOnly !== 'boolean' || (c.reduceOnly && !perp))) return void this.refused([NodeReject.InvalidCommand, 'reduce-only is for perpetual contracts'], outcome);
     if (this.venueRefused(c.account, outcome)) return;
     const reason = this.risk.checkOrder(c.account, c.instrument, c.side, c.orderType === 1, c.price, c.qty, this.openCounts.get(c.account) ?? 0);
     if (reason !== 0) return this.reject(outcome, reason);
