@@ -60,13 +60,12 @@ export interface Notice { seq: number; ts: number; kind: 'insurance-depleted' | 
 /** Reports and notices kept in the node's state. */
 export const REPORTS_KEPT = 500;
 
-interface Plan { account: number; product: Product; side: number; bankruptcy: number; closed: number; closedNotional: number }
+interface Plan { account: number; product: Product; side: number; bankruptcy: number; closedNotional: number }
 
 /** ADL quintile buckets of one side of a product: 5 is deleveraged first. */
-export function adlRanking(perps: Perps, product: Product, side: 'long' | 'short', exclude: ReadonlySet<number> = new Set()): { account: number; size: number; score: number; bucket: number }[] {
+export function adlRanking(perps: Perps, product: Product, side: 'long' | 'short'): { account: number; size: number; score: number; bucket: number }[] {
   const out: { account: number; size: number; score: number; bucket: number }[] = [];
   for (const id of product.holders) {
-    if (exclude.has(id)) continue;
     const pos = perps.accounts.get(id)!.positions.get(product.p.instrument)!;
     if ((pos.size > 0) !== (side === 'long')) continue;
     const value = valueAt(pos.size, product.mark, product.unit);
@@ -169,7 +168,6 @@ export class Waterfall {
     for (const t of cancelled) perps.check(t);
     const live = targets.filter((t) => perps.atRisk.has(t));
     if (live.length === 0) return true;
-    const liquidating = new Set(live);
     const plans: Plan[] = [];
     let prices = new Map<number, Map<number, number>>();
     for (const t of live) {
@@ -177,7 +175,7 @@ export class Waterfall {
       prices.set(t, b);
       for (const pos of perps.accounts.get(t)!.positions.values()) {
         const product = perps.products.get(pos.instrument)!;
-        plans.push({ account: t, product, side: pos.size > 0 ? 1 : 0, bankruptcy: b.get(pos.instrument)!, closed: 0, closedNotional: 0 });
+        plans.push({ account: t, product, side: pos.size > 0 ? 1 : 0, bankruptcy: b.get(pos.instrument)!, closedNotional: 0 });
       }
     }
     const liquidated = plans.map((p) => ({ instrument: p.product.p.instrument, side: (p.side === 1 ? 'long' : 'short') as 'long' | 'short', size: this.size(p), bankruptcyPrice: p.bankruptcy }));
@@ -202,7 +200,7 @@ export class Waterfall {
     // 3. The insurance fund: the book past bankruptcy as far as the fund can pay the difference.
     this.reprice(prices, plans);
     let room = Math.max(0, this.fund() - this.floor);
-    const insured = this.book(plans, ops, (p) => {
+    this.book(plans, ops, (p) => {
       const left = this.size(p);
       if (left === 0 || room === 0) return undefined;
       const reach = Math.floor((room * p.product.unit) / left);
@@ -213,7 +211,7 @@ export class Waterfall {
     for (const t of this.changed) this.cover(t, prices.get(t)!, seq, 'insurance');
     // 4. ADL at the bankruptcy price, exactly what is left.
     this.reprice(prices, plans);
-    const deleveraged = this.adl(plans, liquidating, seq);
+    const deleveraged = this.adl(plans, seq);
     // Anything left below zero (rounding) the fund covers, as far as it can.
     for (const t of live) this.cover(t, new Map(), seq, 'cover');
     // (Every account the waterfall touched is checked again by the caller.)
@@ -233,7 +231,6 @@ export class Waterfall {
     if (usedBackstop) triggers.push('backstop');
     if (this.depleted && !wasDepleted) triggers.push('insurance-depletion');
     if (deleveraged) triggers.push('adl');
-    void insured;
     if (triggers.length > 0) {
       const instruments = [...new Set(plans.map((p) => p.product.p.instrument))].sort((x, y) => x - y);
       this.reports.push({
@@ -302,7 +299,6 @@ export class Waterfall {
       if (!f) continue;
       filled = true;
       this.changed.add(p.account);
-      p.closed += f.qty;
       p.closedNotional += f.notional;
       // The average price of the stage's fills.
       this.step(stage, p.account, p.product.p.instrument, p.side, f.qty, Math.round((f.notional * p.product.unit) / f.qty), f.notional);
@@ -385,7 +381,7 @@ export class Waterfall {
   }
 
   /** Stage 4: what is left closes against opposite positions, highest ADL rank first, pro rata within a bucket. */
-  private adl(plans: Plan[], liquidating: ReadonlySet<number>, seq: number): boolean {
+  private adl(plans: Plan[], seq: number): boolean {
     let any = false;
     const groups = new Map<string, Plan[]>();
     for (const p of plans) {
@@ -400,7 +396,6 @@ export class Waterfall {
       // A long being liquidated needs buyers: the shorts (and the other way round).
       // Liquidated accounts of the other side stay in (they rank last: they are losing).
       const ranking = adlRanking(this.perps, product, group[0].side === 1 ? 'short' : 'long');
-      void liquidating;
       let need = group.reduce((s, p) => s + this.size(p), 0);
       // Allocate exactly `need` across the ranking: bucket by bucket, pro rata by size in lots within one.
       const allocation = new Map<number, number>();
