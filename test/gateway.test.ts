@@ -290,7 +290,9 @@ describe('market data and session services', () => {
   });
 
   it('[OPS-1] [AFMM-4] rate limits per key are disclosed at logon; a reject names the limit and when it refills', async () => {
-    const limited = new GatewayServer(node, { limits: { perKeyPerSecond: 5, perConnectionPerSecond: 50, burst: 3 } });
+    // The buckets' clock stands still, so no refill lands between frames however slow the host.
+    const frozenMs = Date.now();
+    const limited = new GatewayServer(node, { limits: { perKeyPerSecond: 5, perConnectionPerSecond: 50, burst: 3 }, rateClock: () => frozenMs });
     const at = `ws://127.0.0.1:${await limited.listen(0)}/ws`;
     try {
       const c = await Client.connect(at);

@@ -96,4 +96,6 @@ export interface FrameClock {
   nowMs: number;
   /** performance.now() when it arrived (only with onOrderLatency). */
   arrivedMs: number;
+  /** The clock rate-limit buckets refill by instead of nowMs, when set (GatewayOptions.rateClock). */
+  readonly rate?: () => number;
 }

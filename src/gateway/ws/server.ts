@@ -87,6 +87,12 @@ export interface GatewayOptions {
    */
   onOrderLatency?: (micros: number) => void;
   /**
+   * The clock, in ms, that rate-limit buckets refill by (default: each frame's arrival by
+   * Date.now). Tests hold it still, so a refill cannot land between the requests a check expects
+   * refused, however slow the host.
+   */
+  rateClock?: () => number;
+  /**
    * Serve the public disclosure site (OPS-3) on this port too: its pages and JSON API over HTTP,
    * its live channel as a websocket at /site (src/site/).
    */
@@ -104,7 +110,7 @@ export class GatewayServer {
   readonly stats: GatewayStats = {
     frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0, connectionsDisplaced: 0, policyDrops: 0,
   };
-  private readonly clock: FrameClock = { nowMs: 0, arrivedMs: 0 };
+  private readonly clock: FrameClock;
   /** The order being entered on the fast path, reused (order-entry reads it and keeps nothing of it). */
   private readonly order: sbe.NewOrder = { clOrdId: 0, instrument: 0, side: 0, ordType: 0, timeInForce: 0, stpMode: 0, price: 0, qty: 0, reduceOnly: 0 };
   private readonly streams: ReportStreams;
@@ -133,6 +139,7 @@ export class GatewayServer {
     const limits = options.limits ?? RATE_LIMITS_DEFAULT;
     const slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.onOrderLatency = options.onOrderLatency;
+    this.clock = { nowMs: 0, arrivedMs: 0, ...(options.rateClock ? { rate: options.rateClock } : {}) };
     this.scheme = options.tls ? 'wss' : 'ws';
     // Everything sent passes the data-access policy (AFMM-2), which knows who is an AFMM now.
     this.outbox = new Outbox(() => this.app, slowConsumerBytes, this.stats, new Policy((account) => node.pipeline.afmm.isAfmm(account), this.stats));

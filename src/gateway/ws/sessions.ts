@@ -46,7 +46,7 @@ export class Sessions {
   /** This gateway's state of an API key. */
   keyOf(keyId: number): KeyState {
     let key = this.keys.get(keyId);
-    if (!key) this.keys.set(keyId, (key = { keyId, bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, Date.now()), deadMansDeadlineMs: 0, account: 0 }));
+    if (!key) this.keys.set(keyId, (key = { keyId, bucket: new TokenBucket(this.limits.perKeyPerSecond, this.limits.burst, this.clock.rate?.() ?? Date.now()), deadMansDeadlineMs: 0, account: 0 }));
     return key;
   }
 
@@ -96,13 +96,14 @@ export class Sessions {
     if (key.session) this.outbox.end(key.session.ws, 1000, 'replaced by a newer logon of this key');
     const heartbeatMs = Math.max(HEARTBEAT_MS_MIN, m.heartbeatMs || HEARTBEAT_MS_DEFAULT);
     const limits = this.limitsOf(account);
+    const rateMs = this.clock.rate?.() ?? nowMs;
     // The key's bucket follows its account's limits as they stand at this logon (an AFMM's rate is
     // an approved, disclosed entry, which may have changed since the key's last logon).
-    if (key.bucket.perSecond !== limits.perKeyPerSecond || key.bucket.capacity !== limits.burst) key.bucket = new TokenBucket(limits.perKeyPerSecond, limits.burst, nowMs);
+    if (key.bucket.perSecond !== limits.perKeyPerSecond || key.bucket.capacity !== limits.burst) key.bucket = new TokenBucket(limits.perKeyPerSecond, limits.burst, rateMs);
     const session: Session = {
       id: this.nextSessionId++, key, account, permission, trade: permission === 'trade', schemaVersion: Math.max(1, m.schemaVersion ?? 0),
       cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs, limits,
-      bucket: new TokenBucket(limits.perConnectionPerSecond, limits.burst, nowMs), ws,
+      bucket: new TokenBucket(limits.perConnectionPerSecond, limits.burst, rateMs), ws,
       ...(permission === 'price-source' ? { publicKey: publicKeyFromRaw(record.publicKey) } : {}),
     };
     key.session = session;
@@ -196,7 +197,7 @@ export class Sessions {
 
   /** Whether a request is over the rate limit (then refused naming the limit). A refusal costs no token. */
   rateLimited(session: Session, templateId: number, clOrdId: number): boolean {
-    const now = this.clock.nowMs;
+    const now = this.clock.rate?.() ?? this.clock.nowMs;
     // Both buckets must have a token before either is taken: a refusal costs nothing.
     const perKey = session.key.bucket.wait(now);
     const perConnection = perKey === 0 ? session.bucket.wait(now) : 0;
