@@ -73,6 +73,25 @@ describe('the liquidation waterfall', () => {
     h.pipeline.checkInvariants(SPECS);
   });
 
+  it('[PERP-6] a backstop provider takes no more than its position limit allows (the largest tier, at the mark); the rest goes on down the waterfall', () => {
+    const h = bobLong();
+    drop(h, 9_480); // BOB still safe: 4,800 ≥ 4,740
+    for (const a of [ALICE, DAVE]) h.deposit(a, 500_000);
+    // DAVE long 527 at 9,480: 4,995,960 of the 5,000,000 the largest tier allows.
+    h.order(ALICE, 1, 9_480, 527);
+    expect(h.order(DAVE, 0, 9_480, 527).ok).toBe(true);
+    h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 10_000_000, status: 'active' } } });
+    drop(h, 9_400);
+    // At 9,400 the limit is 531 (5,000,000 ÷ 9,400): DAVE takes 4 of BOB's 10, ADL the other 6.
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel');
+    expect(steps.filter((s) => s.stage === 'backstop').map((s) => [s.qty, s.price])).toEqual([[4, 9_000]]);
+    expect(steps.filter((s) => s.stage === 'adl').reduce((n, s) => n + s.qty, 0)).toBe(6);
+    expect(h.perps.accountView(DAVE).positions[0].size).toBe(531);
+    expect(h.perps.figures(DAVE).limitExceeded).toBe(false);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], equity: 0, owed: 0 });
+    h.pipeline.checkInvariants(SPECS);
+  });
+
   it('[PERP-6] [PERP-8] stage 3, the insurance fund pays fills past bankruptcy as far as it can; depleted, it is announced', () => {
     const h = bobLong();
     h.ok({ type: 'admin', operator: 900, body: { action: 'perp.set', instrument: PERP, changes: { liquidationImpactBps: 1_000 } } });

@@ -6,7 +6,7 @@
 //      liquidationImpactBps; a fill better than bankruptcy pays the insurance fund up to
 //      liquidationFeeBps of its notional, the rest stays the account's;
 //   2. backstop liquidity providers take what is left at the bankruptcy price, pro rata by their
-//      committed capacity, each only as far as its own margin allows;
+//      committed capacity, each only as far as its own margin and position limit allow;
 //   3. the insurance fund: the book again, past the bankruptcy price as far as the fund can pay the
 //      difference (and the impact bound allows); the fund pays it;
 //   4. auto-deleveraging: what is left closes against opposite positions at the bankruptcy price,
@@ -338,12 +338,13 @@ export class Waterfall {
     return used;
   }
 
-  /** The most of `want` (in lots) a provider can take at the bankruptcy price with its initial margin covered and within its capacity. */
+  /** The most of `want` (in lots) a provider can take at the bankruptcy price with its initial margin covered, within its capacity and its position limit. */
   private feasible(b: Backstop, p: Plan, want: number): number {
     const lot = p.product.terms.lotSize;
     const side = p.side === 1 ? 0 : 1; // it buys what a long sells
-    // What its capacity allows first (cheap), then its margin.
+    // What its capacity and its position limit allow first (cheap), then its margin.
     want = Math.min(want, Math.floor(Math.floor((b.capacity * p.product.unit) / p.bankruptcy) / lot) * lot);
+    want = Math.min(want, Math.floor(this.perps.positionRoom(b.account, p.product.p.instrument, side) / lot) * lot);
     while (want > 0 && notionalUp(want, p.bankruptcy, p.product.unit) > b.capacity) want -= lot;
     if (want <= 0) return 0;
     // A bound first: its margin were everything at the top tier's rate (a floor under the real one), less

@@ -315,6 +315,22 @@ export class Perps {
     return f.equity - im;
   }
 
+  /**
+   * The most an account may add to its position on one side of a product, at the mark, before its
+   * worst case (position and open orders) would pass the largest margin tier: the position limit a
+   * backstop provider's take must stay within, as an order's would (PositionLimit).
+   */
+  positionRoom(accountId: number, instrument: number, side: number): number {
+    const product = this.products.get(instrument)!;
+    const a = this.accounts.get(accountId);
+    const s = a?.positions.get(instrument)?.size ?? 0;
+    const r = a?.orders.get(instrument);
+    // notionalUp(q, mark) ≤ notionalMax exactly when q × mark ≤ notionalMax × unit.
+    const most = Math.floor((product.p.tiers[product.p.tiers.length - 1].notionalMax * product.unit) / product.mark);
+    const room = side === 0 ? most - (s + (r?.buyQty ?? 0) + (r?.reduceBuy ?? 0)) : most + (s - (r?.sellQty ?? 0) - (r?.reduceSell ?? 0));
+    return Math.max(0, room);
+  }
+
   /** A position moves between two accounts at a price outside the book (backstop, auto-deleveraging). */
   transfer(seq: number, product: Product, buyer: number, seller: number, qty: number, notional: number): void {
     this.trade(seq, product, this.account(buyer), qty, notional);
