@@ -139,6 +139,9 @@ export const DEMO_FUNDING = [
   { account: 11, asset: 'BTC', amount: 100_000_000 },
   // The reserve fund (account 3) covers the demo venues' unsettled limits (2 × 50,000,000 USD).
   { account: 3, asset: 'USD', amount: 100_000_000_000_000 },
+  // The insurance fund (account 4, PERP-8) starts with 250,000 USD: it absorbs losses past a
+  // liquidated account's bankruptcy price before anyone is auto-deleveraged.
+  { account: 4, asset: 'USD', amount: usd(250_000) },
   // The perpetuals' collateral: USD and the USDR stablecoin (at 98%).
   { account: DEMO_PRO_CLIENT, asset: 'USD', amount: usd(1_000_000) },
   { account: DEMO_PRO_CLIENT, asset: 'USDR', amount: usd(500_000) },

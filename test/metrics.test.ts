@@ -267,10 +267,10 @@ describe('GET /metrics', () => {
     expect(valueOf(m, 'junction_perp_mark_index_deviation_bps', { instrument: 'BTC-PERP' })).toBeCloseTo(((market.mark - market.index) / market.index) * 10_000, 4);
     // ETH's index does not stand: no deviation to report.
     expect(valueOf(m, 'junction_perp_mark_index_deviation_bps', { instrument: 'ETH-PERP' })).toBeUndefined();
-    // The demo's reserve holds exactly the two venues' limits (50M USD each); its insurance fund is empty.
+    // The demo's reserve holds exactly the two venues' limits (50M USD each); its insurance fund 250,000 USD.
     expect(valueOf(m, 'junction_reserve_fund', { asset: 'USD' })).toBe(100_000_000);
     expect(valueOf(m, 'junction_reserve_required', { asset: 'USD' })).toBe(100_000_000);
-    expect(valueOf(m, 'junction_insurance_fund', { asset: 'USD' })).toBe(0);
+    expect(valueOf(m, 'junction_insurance_fund', { asset: 'USD' })).toBe(250_000);
     // venue-xa's jurisdiction is not a FATF member: suspended as it was added.
     expect([valueOf(m, 'junction_venue_trading', { venue: 'venue-sg' }), valueOf(m, 'junction_venue_trading', { venue: 'venue-xa' })]).toEqual([1, 0]);
   });

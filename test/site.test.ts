@@ -35,12 +35,11 @@ const BTC_USD = 1;
 const ETH_USD = 2;
 const BTC_PERP = 3;
 const ETH_PERP = 4;
-/** The demo's accounts: the market maker (participant 2: spot 10, perpetuals 13), the client (11), the professional client (12), the insurance fund (4). */
+/** The demo's accounts: the market maker (participant 2: spot 10, perpetuals 13), the client (11), the professional client (12). */
 const MM = 10;
 const CLIENT = 11;
 const PRO = 12;
 const MM_PERP = 13;
-const INSURANCE = 4;
 const MM_KEY = 1;
 const CLIENT_KEY = 2;
 const OPERATORS = [100, 101];
@@ -102,11 +101,10 @@ beforeAll(async () => {
     pems.set(keyId, pair.privateKeyPem);
     await keyStore.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
   }
-  // The demo's funding, but the professional client posts only 2,000 USD (so that a fall of the
-  // index liquidates it), and the insurance fund holds 250,000 USD.
+  // The demo's funding (the insurance fund holds 250,000 USD), but the professional client posts
+  // only 2,000 USD (so that a fall of the index liquidates it).
   for (const f of DEMO_FUNDING.filter((x) => x.account !== PRO)) await submit({ type: 'deposit', key: `d-${f.account}-${f.asset}`, ...f });
   await submit({ type: 'deposit', key: 'pro', account: PRO, asset: 'USD', amount: usd(2_000) });
-  await submit({ type: 'deposit', key: 'fund', account: INSURANCE, asset: 'USD', amount: usd(250_000) });
   for (const body of demoAssessments('2026-11-30', '2027-11-30')) expect((await admin(body)).ok).toBe(true);
   // Venues (SL-7): venue-sg qualifies, venue-xa's jurisdiction does not; one more jurisdiction
   // whose name is markup, which must reach the page as text.
