@@ -21,7 +21,7 @@ import { Cause } from '../ledger/model.js';
 import { BPS_ONE, type Backstop } from './config.js';
 import type { Contribution } from './prices.js';
 import { notionalUp, valueAt } from './margin.js';
-import type { Perps, Product } from './perps.js';
+import type { Perps, Position, Product } from './perps.js';
 
 /** What the pipeline does for the waterfall: cancels, IOC orders for an account, and running them. */
 export interface WaterfallOps {
@@ -60,7 +60,11 @@ export interface Notice { seq: number; ts: number; kind: 'insurance-depleted' | 
 /** Reports and notices kept in the node's state. */
 export const REPORTS_KEPT = 500;
 
-interface Plan { account: number; product: Product; side: number; bankruptcy: number; closedNotional: number }
+/**
+ * One position being liquidated: `pos` is the account's Position object itself, which the waterfall's
+ * transfers and fills only shrink (to zero once closed), never replace.
+ */
+interface Plan { account: number; product: Product; pos: Position; side: number; bankruptcy: number; closedNotional: number }
 
 /** ADL quintile buckets of one side of a product: 5 is deleveraged first. */
 export function adlRanking(perps: Perps, product: Product, side: 'long' | 'short'): { account: number; size: number; score: number; bucket: number }[] {
@@ -175,7 +179,7 @@ export class Waterfall {
       prices.set(t, b);
       for (const pos of perps.accounts.get(t)!.positions.values()) {
         const product = perps.products.get(pos.instrument)!;
-        plans.push({ account: t, product, side: pos.size > 0 ? 1 : 0, bankruptcy: b.get(pos.instrument)!, closedNotional: 0 });
+        plans.push({ account: t, product, pos, side: pos.size > 0 ? 1 : 0, bankruptcy: b.get(pos.instrument)!, closedNotional: 0 });
       }
     }
     const liquidated = plans.map((p) => ({ instrument: p.product.p.instrument, side: (p.side === 1 ? 'long' : 'short') as 'long' | 'short', size: this.size(p), bankruptcyPrice: p.bankruptcy }));
@@ -240,7 +244,7 @@ export class Waterfall {
           return { instrument: id, symbol: m.symbol, mark: m.mark, index: m.index, sources: m.contributions };
         }),
         liquidated,
-        timeline: this.steps.slice(first).filter((s) => s.stage !== 'cancel').map((s) => ({ stage: s.stage, instrument: s.instrument, qty: s.qty, price: s.price, amount: s.amount })),
+        timeline: this.timeline(first),
         fundBefore, fundAfter,
         text: `${liquidated.length} position(s) liquidated: ${triggers.join(', ')}; insurance fund ${perps.whole(fundBefore)} → ${perps.whole(fundAfter)} ${perps.settlementCode}`,
       });
@@ -248,8 +252,18 @@ export class Waterfall {
     return true;
   }
 
+  /** The steps from `first` on, but the cancels, without account ids. */
+  private timeline(first: number): PostEventReport['timeline'] {
+    const out: PostEventReport['timeline'] = [];
+    for (let i = first; i < this.steps.length; i++) {
+      const s = this.steps[i];
+      if (s.stage !== 'cancel') out.push({ stage: s.stage, instrument: s.instrument, qty: s.qty, price: s.price, amount: s.amount });
+    }
+    return out;
+  }
+
   private size(p: Plan): number {
-    return Math.abs(this.perps.accounts.get(p.account)?.positions.get(p.product.p.instrument)?.size ?? 0);
+    return Math.abs(p.pos.size);
   }
 
   /** Backstop providers' margin surely spare in this stage (see feasible). */

@@ -863,7 +863,7 @@ export class Perps {
       // One at risk is about to be liquidated (and changed again): its entry waits, and it stays
       // in doubt — checked in every batch — until it is safe and indexed.
       if (this.atRisk.has(id)) (deferred ??= []).push(id);
-      else this.index(id);
+      else this.index(id, this.quickFigures); // check() left the account's figures there
     }
     this.dirty.clear();
     if (deferred) for (const id of deferred) this.dirty.add(id);
@@ -872,8 +872,11 @@ export class Perps {
   /** Each account's index entry: its product and the buckets of its interval's ends. */
   private readonly entries = new Map<number, { product: Product; low: number | undefined; high: number }>();
 
-  /** Moves an account's entry in the re-margin index to where its interval is now (or out of it). */
-  private index(id: number): void {
+  /**
+   * Moves an account's entry in the re-margin index to where its interval is now (or out of it);
+   * `figures`, when given, are its quick() figures as they stand.
+   */
+  private index(id: number, figures?: { equity: number; mm: number }): void {
     const old = this.entries.get(id);
     if (old) {
       if (old.low !== undefined) leave(old.product.lows, old.low, id);
@@ -883,7 +886,7 @@ export class Perps {
     const a = this.accounts.get(id);
     if (!a || a.positions.size !== 1) return; // none, or several: checked on every mark change (multi)
     const product = this.products.get(a.positions.keys().next().value!)!;
-    const v = this.positionLiquidation(id, product);
+    const v = this.positionLiquidation(id, product, figures ?? this.quick(id));
     const tier = tierOf(product.p.tiers, notionalUp(v.size, product.mark, product.unit));
     // Above the tier's largest notional, maintenance jumps to the next tier's rate.
     const boundary = tier === undefined ? product.mark : Math.floor((tier.notionalMax * product.unit) / Math.abs(v.size));
@@ -906,10 +909,9 @@ export class Perps {
     this.dirty.clear();
   }
 
-  private positionLiquidation(id: number, product: Product): { size: number; price: number } {
+  private positionLiquidation(id: number, product: Product, f: { equity: number; mm: number }): { size: number; price: number } {
     const a = this.accounts.get(id)!;
     const pos = a.positions.get(product.p.instrument)!;
-    const f = this.quick(id);
     const notional = notionalUp(pos.size, product.mark, product.unit);
     const own = maintenanceMargin(product.p.tiers, notional);
     const tier = tierOf(product.p.tiers, notional) ?? product.p.tiers[product.p.tiers.length - 1];
@@ -1081,7 +1083,7 @@ export class Perps {
         entryPrice: Math.round((Math.abs(pos.cost) * product.unit) / Math.abs(pos.size)), mark: product.mark, notional,
         unrealizedPnl: valueAt(pos.size, product.mark, product.unit) - pos.cost, realizedPnl: pos.realized, funding: pos.funding,
         initialMargin: initialMargin(product.p.tiers, notional), maintenanceMargin: maintenanceMargin(product.p.tiers, notional),
-        liquidationPrice: this.positionLiquidation(id, product).price,
+        liquidationPrice: this.positionLiquidation(id, product, this.quick(id)).price,
         adlRank: this.adlRanks(pos.instrument).get(id) ?? 1,
       });
     }
