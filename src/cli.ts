@@ -457,6 +457,8 @@ async function reports(args: string[]): Promise<number> {
       client.on('disconnect', () => done());
       process.once('SIGINT', () => done());
       if (from !== undefined) client.replay(from);
+      // On stderr, so stdout stays the reports alone: from here on, nothing of this key is missed.
+      process.stderr.write(`watching key ${client.keyId}'s reports${from !== undefined ? ` from ${from}` : ' from now'} (Ctrl-C stops)\n`);
     });
     return 0;
   });
@@ -477,6 +479,8 @@ async function watchMarket(kind: 'book' | 'trades', args: string[]): Promise<num
   try {
     const instrument = findInstrument(client.instruments, name).instrument;
     let seen = 0;
+    // Once subscribed (on stderr, so stdout stays the data alone): from here on nothing is missed.
+    const watching = (what: string) => process.stderr.write(`watching ${u.symbol(instrument)}'s ${what} (Ctrl-C stops)\n`);
     await new Promise<void>((done, fail) => {
       process.once('SIGINT', () => done());
       client.on('disconnect', (code, reason) => fail(new Error(`the node closed the connection (${code} ${reason})`)));
@@ -488,7 +492,7 @@ async function watchMarket(kind: 'book' | 'trades', args: string[]): Promise<num
             : `${line.instrument} #${b.bookSeq} bids ${line.bids.map((l) => `${l.qty}@${l.price}`).join(' ') || '-'} | asks ${line.asks.map((l) => `${l.qty}@${l.price}`).join(' ') || '-'}`);
           if (++seen >= limit) done();
         });
-        client.subscribeBook(instrument).catch(fail);
+        client.subscribeBook(instrument).then(() => watching('book'), fail);
       } else {
         client.on('trade', (t: sbe.Trade) => {
           print(v, {
@@ -499,7 +503,7 @@ async function watchMarket(kind: 'book' | 'trades', args: string[]): Promise<num
           });
           if (++seen >= limit) done();
         });
-        client.subscribeTrades(instrument).catch(fail);
+        client.subscribeTrades(instrument).then(() => watching('trades'), fail);
       }
     });
     return 0;

@@ -1,5 +1,5 @@
 // The `junction` trading commands against a node started as `npm start` starts it.
-import { runCli } from './support/cli.js';
+import { runCli, watchCli } from './support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -49,15 +49,17 @@ describe('junction order, book and trades', () => {
     const book = await run(['book', 'watch', '--url', url, '--instrument', 'BTC-USD', '--count', '1', '--json']);
     expect(JSON.parse(book.stdout.trim())).toMatchObject({ instrument: 'BTC-USD', bids: [{ price: '95000.5', qty: '0.0002', count: 1 }], asks: [] });
 
-    const tail = run(['trades', 'tail', '--url', url, '--instrument', 'BTC-USD', '--count', '1', '--json']);
-    const reports = run(['reports', 'tail', '--url', url, '--key-file', keys, '--key-id', '1', '--count', '1', '--json']);
-    await new Promise((r) => setTimeout(r, 400));
+    const tail = watchCli(['trades', 'tail', '--url', url, '--instrument', 'BTC-USD', '--count', '1', '--json']);
+    const reports = watchCli(['reports', 'tail', '--url', url, '--key-file', keys, '--key-id', '1', '--count', '1', '--json']);
+    await Promise.all([tail.watching, reports.watching]);
     const sold = await run(['order', 'place', '--url', url, '--key-file', keys, '--key-id', '2', '--instrument', 'BTC-USD', '--side', 'sell',
       '--price', '95000.5', '--qty', '0.0001', '--tif', 'ioc', '--json']);
     expect(sold.stdout.trim().split('\n').map((l) => JSON.parse(l).exec)).toEqual(['new', 'fill']);
-    expect(JSON.parse((await tail).stdout.trim())).toMatchObject({ instrument: 'BTC-USD', price: '95000.5', qty: '0.0001', aggressor: 'sell' });
+    const tailed = await tail.done;
+    expect(tailed.stderr).toBe("watching BTC-USD's trades (Ctrl-C stops)\n");
+    expect(JSON.parse(tailed.stdout.trim())).toMatchObject({ instrument: 'BTC-USD', price: '95000.5', qty: '0.0001', aggressor: 'sell' });
     // The maker hears of the fill of its resting order, entered earlier by another command.
-    expect(JSON.parse((await reports).stdout.trim())).toMatchObject({ exec: 'partial-fill', clOrdId: 501, lastPx: '95000.5', lastQty: '0.0001', leavesQty: '0.0001' });
+    expect(JSON.parse((await reports.done).stdout.trim())).toMatchObject({ exec: 'partial-fill', clOrdId: 501, lastPx: '95000.5', lastQty: '0.0001', leavesQty: '0.0001' });
 
     const cancelled = await run(['order', 'cancel', '--url', url, '--key-file', keys, '--key-id', '1', '--instrument', 'BTC-USD', '--cl-ord-id', '501', '--json']);
     expect(JSON.parse(cancelled.stdout.trim())).toMatchObject({ clOrdId: 501, exec: 'cancelled', leavesQty: '0', reason: 'User', why: 'cancelled at your request' });

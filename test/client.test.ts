@@ -69,15 +69,16 @@ describe('client SDK', () => {
     const reports: sbe.ExecutionReport[] = [];
     c.on('report', (r: sbe.ExecutionReport) => reports.push(r));
     const inFlight = c.place({ instrument: 1, side: sbe.Side.Buy, price: 904, qty: 1, clOrdId: 904 });
+    const caughtUp = new Promise((r) => c.once('replayComplete', r));
     c.dropConnection();
     await expect(inFlight).rejects.toThrow('connection lost (1006) before an answer: the request may or may not have been taken');
     // If the node took it, the report comes once the client has logged on again and caught up.
-    await new Promise((r) => setTimeout(r, 600));
+    await caughtUp;
+    expect(c.connected).toBe(true);
     expect(reports.filter((r) => r.clOrdId === 904).map((r) => r.execType)).toEqual(
       env.node.pipeline.orders.size > 0 && [...env.node.pipeline.orders.values()].some((o) => o.limit === 904) ? [sbe.ExecType.New] : [],
     );
-    c.massCancel();
-    await new Promise((r) => setTimeout(r, 100));
+    await c.massCancel();
     c.close();
   });
 

@@ -18,8 +18,13 @@ import { rejectName } from '../risk/reasons.js';
 import type { Exposure, Venues } from '../venues/venues.js';
 import { FixedHistogram, type HistogramSeries } from './histogram.js';
 
-/** The command types the node sequences, in the order their counters are kept. */
-const COMMANDS: readonly NodeCommand['type'][] = ['order', 'cancel', 'amend', 'massCancel', 'deposit', 'withdraw', 'admin', 'price'];
+/**
+ * The command types the node sequences, in the order their counters are kept; `clock` is the node's
+ * own timer command (an admin action: funding samples, licence ends, settlement deadlines), counted
+ * apart from operators' commands.
+ */
+const COMMANDS: readonly (NodeCommand['type'] | 'clock')[] = ['order', 'cancel', 'amend', 'massCancel', 'deposit', 'withdraw', 'admin', 'price', 'clock'];
+const CLOCK = COMMANDS.indexOf('clock');
 const COMMAND_INDEX: Readonly<Record<string, number>> = Object.fromEntries(COMMANDS.map((c, i) => [c, i]));
 /** Reason codes are below 400 (core 1-99, node 100-199, session 200-299, cancel 300-399). */
 export const REASON_CODES = 400;
@@ -320,7 +325,8 @@ export class NodeMetrics {
   private durable(b: AppliedBatch): void {
     const { commands, outcomes } = b;
     for (let i = 0; i < commands.length; i++) {
-      const t = COMMAND_INDEX[commands[i].command.type] ?? COMMANDS.length;
+      const c = commands[i].command;
+      const t = c.type === 'admin' && c.body.action === 'clock' ? CLOCK : COMMAND_INDEX[c.type] ?? COMMANDS.length;
       this.commands[t]++;
       const o = outcomes[i];
       if (!o.ok) {
