@@ -470,7 +470,9 @@ export class NodeRuntime {
     this.clockTimer = setTimeout(() => {
       this.clockAtUs = 0;
       this.clockTimer = undefined;
-      // Early (a delay past a timer's range) is harmless: nothing is due, and the batch re-arms it.
+      // Early by the node's clock (a delay past a timer's range, or a clock that stands still):
+      // nothing is due, so nothing is sequenced; the timer is armed again.
+      if (Math.max(this.lastTs, this.clockMs() * 1000) < next) return this.armClock();
       // It takes risk off (suspensions cancel orders): never refused for room.
       this.clockQueued = this.enqueue({ type: 'admin', operator: 0, body: { action: 'clock' } }, undefined, undefined, true);
     }, delayMs);
