@@ -281,9 +281,11 @@ describe('market data and session services', () => {
   });
 
   it('[OPS-1] heartbeats an idle session and closes one silent for two heartbeat intervals, with a Logout saying why', async () => {
+    // 500 ms: a heartbeat is due after one silent interval, the logout after two; the timer ticks
+    // every 50 ms, so a stalled host still sends the heartbeat first.
     const quiet = await Client.connect();
-    quiet.logon(SELLER_KEY, { heartbeatMs: 100 });
-    expect(await quiet.next('LogonAck')).toMatchObject({ heartbeatMs: 100 });
+    quiet.logon(SELLER_KEY, { heartbeatMs: 500 });
+    expect(await quiet.next('LogonAck')).toMatchObject({ heartbeatMs: 500 });
     expect(await quiet.next('Heartbeat')).toEqual({ testReqId: 0 });
     expect(await quiet.next('Logout')).toEqual({ reason: sbe.RejectReason.HeartbeatTimeout, text: 'no message within two heartbeat intervals' });
     expect(await quiet.closedWith()).toEqual({ code: 1000, reason: 'heartbeat timeout' });
@@ -403,12 +405,13 @@ describe('gateway protection', () => {
   });
 
   it('[OPS-1] a connection that neither logs on nor subscribes in time is closed, so idle ones cannot hold the limit', async () => {
-    const strict = await gatewayNode([], 1, { attachMs: 200 });
+    // 1 s: long enough that a stalled host still sees the reader's subscription in time.
+    const strict = await gatewayNode([], 1, { attachMs: 1_000 });
     try {
       const idle = await Client.connect(strict.url);
       const reader = await Client.connect(strict.url);
       reader.send((v) => sbe.encodeSubscribe(v, 0, { instrument: 1, channel: sbe.Channel.Trades }));
-      expect(await idle.closedWith()).toEqual({ code: 1008, reason: 'no logon or subscription within 200 ms' });
+      expect(await idle.closedWith()).toEqual({ code: 1008, reason: 'no logon or subscription within 1000 ms' });
       await new Promise((r) => setTimeout(r, 100));
       expect(reader.closed).toBeUndefined();
       reader.ws.close();

@@ -47,7 +47,8 @@ describe('the README', () => {
     example.stdout.on('data', (c: Buffer) => (out += c.toString()));
     example.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const exited = new Promise<number | null>((r) => example.once('exit', r));
-    for (let i = 0; i < 500 && !out.includes('quoting'); i++) await new Promise((r) => setTimeout(r, 10));
+    // A cold process's start, logon and first quote: 30 s at most, however loaded the host.
+    for (const end = Date.now() + 30_000; !out.includes('quoting') && example.exitCode === null && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(err).toBe('');
     expect(out.trim()).toBe('quoting 0.01 @ 94990 / 0.01 @ 95010');
     // A client takes the market maker's ask.
