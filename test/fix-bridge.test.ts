@@ -236,7 +236,7 @@ describe('FIX bridge', () => {
     expect(node.pipeline.orders.size).toBe(2);
     const nextOut = c.nextOut;
     c.close();
-    for (let i = 0; i < 100 && node.pipeline.orders.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (const end = Date.now() + 15_000; node.pipeline.orders.size > 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     expect(node.pipeline.orders.size).toBe(0);
     c = await FixTestClient.connect(port, 'VSG', venue.privateKeyPem);
     cleanup.push(() => c.close());

@@ -33,7 +33,7 @@ async function replayAll(client: JunctionClient): Promise<Map<number, StreamMess
   for (let from = 1; from <= last; from += REPLAY_MESSAGES_MAX) {
     client.replay(from);
     const upTo = Math.min(last, from + REPLAY_MESSAGES_MAX - 1);
-    for (let i = 0; i < 500 && !all.has(upTo); i++) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 15_000; !all.has(upTo) && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
   }
   return all;
 }

@@ -49,7 +49,7 @@ describe('the outside tester\'s amend, over the wire', () => {
     await new Promise((r) => ws.once('open', r));
     const v = new DataView(new ArrayBuffer(1024));
     const until = async (what: () => boolean) => {
-      for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+      for (const end = Date.now() + 15_000; !what() && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     };
     ws.send(logonFrame(1, env.pems.get(1)!));
     await until(() => got.some((d) => d.type === 'LogonAck'));
@@ -201,7 +201,7 @@ describe('a captured logon', () => {
     ws.on('message', (data: Buffer) => got.push(...sbe.decodeMessages(new Uint8Array(data))));
     await new Promise((r) => ws.once('open', r));
     ws.send(new Uint8Array(v.buffer, 0, n));
-    for (let i = 0; i < 200 && !got.some((d) => d.type === 'ExecutionReport'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 15_000; !got.some((d) => d.type === 'ExecutionReport') && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(got.map((d) => d.type)).toEqual(['LogonAck', 'InstrumentList', 'ExecutionReport']);
     expect(got[2].message).toMatchObject({ clOrdId: 5, execType: sbe.ExecType.New, qty: 3 });
     ws.close();

@@ -180,7 +180,7 @@ describe('market-maker gateway', () => {
     await buyer.next('ExecutionReport', (r) => r.clOrdId === 3001);
     expect([...node.pipeline.orders.values()].map((o) => [o.account, o.remaining])).toEqual([[BUYER, 2]]);
     buyer.ws.terminate();
-    for (let i = 0; i < 100 && node.pipeline.orders.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 15_000; node.pipeline.orders.size > 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(node.pipeline.orders.size).toBe(0);
     node.checkInvariants();
   });
@@ -272,7 +272,7 @@ describe('market data and session services', () => {
     buyer.send((v) => sbe.encodeDeadMansSwitch(v, 0, { timeoutMs: 300 }));
     await new Promise((r) => setTimeout(r, 50));
     buyer.ws.terminate(); // no cancel-on-disconnect: only the switch can take the order off
-    for (let i = 0; i < 100 && node.pipeline.orders.has(placed.orderId); i++) await new Promise((r) => setTimeout(r, 20));
+    for (const end = Date.now() + 15_000; node.pipeline.orders.has(placed.orderId) && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
     expect(node.pipeline.orders.has(placed.orderId)).toBe(false);
     const back = await Client.loggedOn(BUYER_KEY);
     back.send((v) => sbe.encodeReplayRequest(v, 0, { fromOutSeq: placed.outSeq }));

@@ -12,7 +12,7 @@ let env: GatewayNode;
 afterAll(() => env?.close());
 
 const until = async (check: () => boolean) => {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (const end = Date.now() + 15_000; !check() && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
   expect(check()).toBe(true);
 };
 

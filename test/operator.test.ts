@@ -331,6 +331,6 @@ describe('AdminRequest over the protocol', () => {
 /** The first `count` AdminResponses a session received, their bodies parsed. */
 async function responses(s: WsSession, count: number) {
   const got = () => s.got.filter((d) => d.type === 'AdminResponse').map((d) => d.message as sbe.AdminResponse);
-  for (let i = 0; i < 300 && got().length < count; i++) await new Promise((r) => setTimeout(r, 10));
+  for (const end = Date.now() + 15_000; got().length < count && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
   return got().slice(0, count).map((m) => ({ ...m, body: JSON.parse(m.body) }));
 }

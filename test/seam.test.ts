@@ -45,7 +45,7 @@ describe('the order-entry seam', () => {
     place(b.ws, 12, sbe.Side.Sell, 1_001); // the same key through the second
     await new Promise((r) => setTimeout(r, 100));
     place(taker.ws, 13, sbe.Side.Buy, 1_001, 2); // fills both, entered by another key
-    for (let i = 0; i < 300 && (streamSeqs(a.got).length < 4 || streamSeqs(b.got).length < 4); i++) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 15_000; (streamSeqs(a.got).length < 4 || streamSeqs(b.got).length < 4) && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     // New, New, Fill, Fill: numbered once, 1 to 4, and each session got exactly that stream.
     expect(streamSeqs(a.got)).toEqual([1, 2, 3, 4]);
     expect(streamSeqs(b.got)).toEqual([1, 2, 3, 4]);
@@ -63,7 +63,7 @@ describe('the order-entry seam', () => {
     const env = await gatewayNode([[1, SELLER]]);
     const { ws, got } = await logon(env.url, 1, env.pems.get(1)!, sbe.BooleanType.True);
     place(ws, 21, sbe.Side.Sell, 1_000);
-    for (let i = 0; i < 300 && streamSeqs(got).length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 15_000; streamSeqs(got).length < 1 && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     env.server.close(); // ends the session: cancel-on-disconnect queues a mass cancel
     await env.node.drain();
     expect(env.node.pipeline.orders.size).toBe(0);
@@ -92,7 +92,7 @@ describe('the order-entry seam', () => {
     const s = await logon(env.url, 1, env.pems.get(1)!);
     const v = new DataView(new ArrayBuffer(64));
     s.ws.send(new Uint8Array(v.buffer, 0, sbe.encodeCancelOrder(v, 0, { clOrdId: 31, origClOrdId: 0, instrument: 1, orderId: 0 })));
-    for (let i = 0; i < 300 && !s.got.some((d) => d.type === 'CancelReject'); i++) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 15_000; !s.got.some((d) => d.type === 'CancelReject') && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(s.got.find((d) => d.type === 'CancelReject')!.message).toMatchObject({ clOrdId: 31, origClOrdId: 0, reason: sbe.RejectReason.UnknownClOrdId });
     s.ws.close();
     await env.close();

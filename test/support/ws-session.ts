@@ -32,6 +32,6 @@ export async function loggedOn(url: string, keyId: number, pem: string, cancelOn
   ws.on('close', (code) => (session.closed = code));
   await new Promise((r) => ws.once('open', r));
   ws.send(logonFrame(keyId, pem, { cancelOnDisconnect }));
-  for (let i = 0; i < 300 && !session.got.some((d) => d.type === 'LogonAck'); i++) await new Promise((r) => setTimeout(r, 10));
+  for (const end = Date.now() + 15_000; !session.got.some((d) => d.type === 'LogonAck') && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
   return session;
 }
