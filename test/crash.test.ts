@@ -63,8 +63,10 @@ describe('crash recovery', () => {
       const child = startChild(data);
       let ready!: () => void;
       const isReady = new Promise<void>((r) => (ready = r));
+      let answered = 0;
       lines(child, (v) => {
         if ('ready' in v) return ready();
+        answered++;
         const s = sent.get(v.ack as number)!;
         s.seq = v.seq as number;
         s.ok = v.ok as boolean;
@@ -72,9 +74,10 @@ describe('crash recovery', () => {
       });
       const exited = new Promise<void>((r) => child.on('exit', () => r()));
       await isReady;
-      // Continuous flow in bursts of varying size, until a random moment.
+      // Continuous flow in bursts of varying size, until a random moment — and at least 40
+      // acknowledgements in, so a slow host still puts the final counts' flow through.
       const killAt = Date.now() + 40 + Math.floor(random() * 160);
-      while (Date.now() < killAt) {
+      while (Date.now() < killAt || answered < 40) {
         const burst = 1 + Math.floor(random() * 40);
         let text = '';
         for (let i = 0; i < burst; i++) {

@@ -37,11 +37,12 @@ describe('FIX bridge across crashes', () => {
       c.nextOut = nextOut;
       c.logon({ heartbeatS: 30 });
       const ack = await c.waitFor((m) => m.msgType === 'A');
+      const afterAck = c.received.indexOf(ack) + 1; // what came with it too
       // A number is never used twice: the Logon answer comes after everything seen before.
       expect(ack.seq).toBeGreaterThan(highest);
-      // What the node had not processed durably of ours is asked for again: we gap-fill it.
-      await new Promise((r) => setTimeout(r, 100));
-      const asked = c.received.find((m) => m.msgType === '2');
+      // What the node had not processed durably of ours is asked for again: we gap-fill it. Its
+      // ResendRequest is numbered right after the Logon answer and follows it once durable.
+      const asked = await c.waitFor((m) => m.msgType === '2', { from: afterAck, timeoutMs: 2_000 }).catch(() => undefined);
       if (asked) {
         gapsAsked++;
         const from = Number(asked.get(7));

@@ -20,7 +20,7 @@ import { logonFrame } from './support/ws-session.js';
 function tryLogon(url: string, frame: Uint8Array, options: WebSocket.ClientOptions = {}): Promise<string> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { localAddress: '127.0.0.1', ...options });
-    const timer = setTimeout(() => { ws.terminate(); resolve('timeout'); }, 5_000);
+    const timer = setTimeout(() => { ws.terminate(); resolve('timeout'); }, 10_000);
     const done = (what: string) => { clearTimeout(timer); ws.terminate(); resolve(what); };
     ws.once('open', () => ws.send(frame));
     ws.once('message', (data: Buffer) => {
