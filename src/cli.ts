@@ -88,6 +88,7 @@ operators, with an operator key (also: junction venue, junction jurisdiction):
   perps reports      post-event reports of liquidations: backstop, insurance fund depleted, ADL (any key)
   afmm               affiliated market makers: designate, set preferences, approve a change; list (any key)
   audit              every AFMM change: who proposed, who approved or rejected, when, what
+  trades list        the trade records: parties, orders, AFMM flags, liquidations   junction trades list --instrument BTC-USD
   compensation       compensation arrangements for settlement assets, and the minimum cover
 
 Prices are in the quote asset per one base unit (BTC-USD: USD per BTC), quantities in the base
@@ -146,7 +147,12 @@ ${CONNECTION}`,
 Prints the book after the snapshot and after every update, K levels a side (default 5), until
 Ctrl-C or N books.`,
   trades: `usage: junction trades tail --instrument SYM [--count N] [--url URL] [--json] [--raw]
-Prints each public trade: price, quantity and the aggressor's side, until Ctrl-C or N trades.`,
+       junction trades list --instrument SYM [--last N] [--before TRADE_ID] [--json] [--raw]
+tail: prints each public trade — price, quantity, the aggressor's side — until Ctrl-C or N trades.
+list (operator keys): the node's trade records, newest first (the last N, default 100, at most
+1,000; --before pages back): time, price, quantity, aggressor, both parties' accounts and orders,
+which were affiliated market makers when the trade was made (AFMM-3), liquidation orders.
+${OPERATOR_CONNECTION}`,
   instruments: `usage: junction instruments [--url URL] [--json]
 The instruments the node lists, with their assets, scales, tick, lot and size limits.`,
   rulebook: `usage: junction rulebook [--json]
@@ -510,6 +516,37 @@ async function watchMarket(kind: 'book' | 'trades', args: string[]): Promise<num
   } finally {
     client.close();
   }
+}
+
+/** The node's trade records of an instrument (an operator's query, AFMM-3). */
+async function tradesList(args: string[]): Promise<number> {
+  const v = parse('trades', args, { instrument: { type: 'string' }, last: { type: 'string' }, before: { type: 'string' } });
+  if (v.help) return help('trades');
+  const name = required(v, 'instrument');
+  const last = integer(v, 'last');
+  const before = integer(v, 'before');
+  return withClient(v, async (client, u) => {
+    const instrument = findInstrument(client.instruments, name).instrument;
+    const answer = await client.admin({ query: 'trades', instrument: u.symbol(instrument), ...(last !== undefined ? { last } : {}), ...(before !== undefined ? { before } : {}) });
+    if (!answer.ok) {
+      const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
+      console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
+      return 1;
+    }
+    const listed = answer.body as { instrument: string; trades: TradeListed[]; more: boolean };
+    const party = (p: TradeListed['taker']) => `${p.account}${p.afmm ? ' (AFMM)' : ''}`;
+    printRows(v, listed.trades.map((t) => ({ ...t, price: u.price(instrument, t.price), qty: u.qty(instrument, t.qty) })), (t) => ({
+      trade: t.tradeId, at: isoOfUs(t.ts), price: t.price, qty: t.qty, aggressor: t.aggressor,
+      taker: party(t.taker), maker: party(t.maker), ...(t.liquidation ? { note: 'liquidation' } : { note: '' }),
+    }), `no trades of ${listed.instrument} recorded`);
+    if (!v.json && listed.more) console.log(`\nolder trades: --before ${listed.trades[listed.trades.length - 1].tradeId}`);
+    return 0;
+  });
+}
+
+interface TradeListed {
+  tradeId: number; ts: number; price: number; qty: number; aggressor: 'buy' | 'sell'; liquidation: boolean;
+  taker: { account: number; orderId: number; afmm: boolean }; maker: { account: number; orderId: number; afmm: boolean };
 }
 
 async function instruments(args: string[]): Promise<number> {
@@ -1291,7 +1328,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   order, orders, balances, account, perps, reports, instruments, ledger, venue, jurisdiction, keys, settlement, compensation, rulebook: rulebookCommand,
   afmm, audit: auditCommand,
   book: (args) => watchMarket('book', args),
-  trades: (args) => watchMarket('trades', args),
+  trades: (args) => (args[0] === 'list' ? tradesList(args.slice(1)) : watchMarket('trades', args)),
 };
 
 async function main(): Promise<number> {

@@ -60,6 +60,18 @@ describe('junction order, book and trades', () => {
     expect(JSON.parse(tailed.stdout.trim())).toMatchObject({ instrument: 'BTC-USD', price: '95000.5', qty: '0.0001', aggressor: 'sell' });
     // The maker hears of the fill of its resting order, entered earlier by another command.
     expect(JSON.parse((await reports.done).stdout.trim())).toMatchObject({ exec: 'partial-fill', clOrdId: 501, lastPx: '95000.5', lastQty: '0.0001', leavesQty: '0.0001' });
+    // The trade records (AFMM-3), an operator's listing: both parties, their orders, no AFMM.
+    const listed = await run(['trades', 'list', '--url', url, '--key-file', keys, '--key-id', '100', '--instrument', 'BTC-USD', '--json']);
+    expect(listed.stderr).toBe('');
+    expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{
+      instrument: 1, tradeId: 1, ts: expect.any(Number), price: '95000.5', qty: '0.0001', aggressor: 'sell', liquidation: false,
+      taker: { account: 11, orderId: expect.any(Number), afmm: false }, maker: { account: 10, orderId: expect.any(Number), afmm: false },
+    }]);
+    const table = await run(['trades', 'list', '--url', url, '--key-file', keys, '--key-id', '100', '--instrument', 'BTC-USD']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^trade +at +price +qty +aggressor +taker +maker +note$/);
+    expect(table.stdout.split('\n')[1]).toMatch(/^1 +\d{4}-\d\d-\d\dT[\d:.]+Z +95000\.5 +0\.0001 +sell +11 +10 +-$/);
+    const notOperator = await run(['trades', 'list', '--url', url, '--key-file', keys, '--key-id', '1', '--instrument', 'BTC-USD']);
+    expect(notOperator).toEqual({ code: 1, stdout: '', stderr: "junction trades: refused: OperatorOnly (217): only an operator API key may send this [templateId: needs an operator key; this key's permission is trade]\n" });
 
     const cancelled = await run(['order', 'cancel', '--url', url, '--key-file', keys, '--key-id', '1', '--instrument', 'BTC-USD', '--cl-ord-id', '501', '--json']);
     expect(JSON.parse(cancelled.stdout.trim())).toMatchObject({ clOrdId: 501, exec: 'cancelled', leavesQty: '0', reason: 'User', why: 'cancelled at your request' });

@@ -19,6 +19,7 @@ import { Outcome, type NodeCommand, type OrderCommand, type Origin } from './com
 import { decodeJournal, encodeJournal, type SequencedCommand } from './journal.js';
 import { Pipeline, type PipelineState } from './pipeline.js';
 import { checkPerpsConfig, type PerpsConfig } from '../perps/config.js';
+import { TradeRecords } from '../reports/trade-records.js';
 
 export const BATCH_COMMANDS_MAX = 4096;
 /** Batches applied in memory but not yet durable; past this the sequencer waits for a commit. */
@@ -171,6 +172,11 @@ export class NodeRuntime {
   private clockTimer: NodeJS.Timeout | undefined;
   /** A clock command is queued and not yet applied. */
   private clockQueued = false;
+  /**
+   * Every trade on a book, durable with its batch (AFMM-3): recorded by the node itself, first of
+   * its listeners, whatever is attached; read-only opens read them.
+   */
+  readonly trades: TradeRecords;
 
   private constructor(
     readonly config: NodeConfig,
@@ -179,7 +185,7 @@ export class NodeRuntime {
     readonly pipeline: Pipeline,
     batch: number,
     lastSeq: number,
-    options: RuntimeOptions,
+    options: RuntimeOptions & { readOnly?: boolean },
   ) {
     this.batch = batch;
     this.lastSeq = lastSeq;
@@ -188,6 +194,8 @@ export class NodeRuntime {
     this.onCommit = options.onCommit;
     this.queuedMax = options.queuedMax ?? QUEUED_MAX;
     this.clockMs = options.clockMs ?? Date.now;
+    this.trades = new TradeRecords(store, pipeline.afmm);
+    if (!options.readOnly) this.listeners = [this.trades];
   }
 
   /** Recovers a data folder's state for reading only (operators' tools); writes nothing. */
@@ -317,7 +325,7 @@ export class NodeRuntime {
   }
 
   /** Listeners attached now (what a detach is checked against). */
-  get listenerCount(): number { return this.listeners.length; }
+  get listenerCount(): number { return this.listeners.filter((l) => l !== this.trades).length; }
 
   /**
    * Queues a command: the gateways' path, which hear of its outcome through their listener (the

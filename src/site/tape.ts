@@ -1,6 +1,6 @@
 // The site's view of each market, from the node's batches (OPS-3, AFMM-3): the public book, built
 // from durable events only (BookFeed, as the protocol's market data), and a ring of the recent
-// trades of each instrument — time, price, size, aggressor, and whether an affiliated market maker
+// trades of each instrument (seeded from the node's trade records when the site starts) — time, price, size, aggressor, and whether an affiliated market maker
 // was the maker or the taker. A trade's AFMM flags are taken when its batch is applied (the
 // designation in force then, not a later one); the trade is shown only once its batch is durable.
 // The rings are typed arrays: no object per trade.
@@ -25,7 +25,7 @@ class TradeRing {
   appended = 0;
   shown = 0;
 
-  push(e: CoreEvent, ts: number, flags: number): void {
+  push(e: Pick<CoreEvent, 'tradeId' | 'price' | 'qty'>, ts: number, flags: number): void {
     const i = this.appended++ % TRADES_KEPT;
     this.tradeId[i] = e.tradeId;
     this.ts[i] = ts;
@@ -70,7 +70,15 @@ export class Tape implements BatchListener {
 
   constructor(private readonly node: NodeRuntime) {
     this.feed.seed(node.pipeline.orders.values());
-    for (const l of node.config.instruments) this.rings.set(l.spec.id, new TradeRing());
+    for (const l of node.config.instruments) {
+      // The recent trades from the node's trade records: a restart does not empty the tape.
+      const ring = new TradeRing();
+      for (const t of node.trades.latest(l.spec.id, TRADES_KEPT).reverse()) {
+        ring.push(t, t.ts, (t.aggressor === 'sell' ? AGGRESSOR_SELL : 0) | (t.maker.afmm ? MAKER_AFMM : 0) | (t.taker.afmm ? TAKER_AFMM : 0));
+      }
+      ring.shown = ring.appended;
+      this.rings.set(l.spec.id, ring);
+    }
   }
 
   applied(b: AppliedBatch): void {

@@ -8,7 +8,7 @@ import { renderRulebook, rulebook } from '../../venues/rulebook.js';
 import type { NodeRuntime } from '../../pipeline/runtime.js';
 import * as sbe from '../../protocol/codec.js';
 import type { Venue } from '../../venues/registry.js';
-import { ADMIN_ANSWER_BYTES_MAX, AUDIT_LISTED_DEFAULT, AUDIT_LISTED_MAX, VENUE_EVENTS_LISTED_MAX } from './limits.js';
+import { ADMIN_ANSWER_BYTES_MAX, AUDIT_LISTED_DEFAULT, AUDIT_LISTED_MAX, TRADES_LISTED_DEFAULT, TRADES_LISTED_MAX, VENUE_EVENTS_LISTED_MAX } from './limits.js';
 import { publishedReport, type PublishedReport } from './perp-events.js';
 
 const Reason = sbe.RejectReason;
@@ -34,6 +34,7 @@ const QUERIES: Record<string, { filters: string[]; audience: QueryAudience; answ
   'venue-clients': { filters: ['venue'], audience: 'operator', answer: venueClients },
   settlement: { filters: [], audience: 'operator', answer: settlement },
   audit: { filters: ['last'], audience: 'operator', answer: audit },
+  trades: { filters: ['instrument', 'last', 'before'], audience: 'operator', answer: trades },
   rulebook: { filters: [], audience: 'public', answer: (node) => { const book = rulebook(node); return { ...book, text: renderRulebook(book) }; } },
   'perp-reports': { filters: ['since'], audience: 'public', answer: perpReports },
   afmm: { filters: [], audience: 'public', answer: afmmDisclosures },
@@ -190,6 +191,24 @@ function afmmDisclosures(node: NodeRuntime): unknown {
 }
 
 /** The AFMM audit trail (AFMM-5): the latest `last` records, oldest first, and the changes awaiting a second operator. */
+/**
+ * The node's trade records of one instrument (AFMM-3): the newest `last` (default
+ * TRADES_LISTED_DEFAULT) before trade id `before`, newest first, with both parties' accounts and
+ * orders and their AFMM flags as designated when each trade was made. `more`: older ones exist.
+ */
+function trades(node: NodeRuntime, r: Request): unknown {
+  const listing = node.config.instruments.find((l) => l.symbol === r.instrument || l.spec.id === r.instrument);
+  if (!listing) throw new QueryRefusal(Reason.UnknownInstrument, `trades needs an instrument the node lists (symbol or id), not ${JSON.stringify(r.instrument)}`);
+  const last = r.last ?? TRADES_LISTED_DEFAULT;
+  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 1 || last > TRADES_LISTED_MAX) {
+    throw new QueryRefusal(Reason.InvalidAdminCommand, `last must be a whole number from 1 to ${TRADES_LISTED_MAX}`);
+  }
+  const before = r.before ?? Number.MAX_SAFE_INTEGER;
+  if (typeof before !== 'number' || !Number.isSafeInteger(before) || before < 1) throw new QueryRefusal(Reason.InvalidAdminCommand, 'before must be a trade id (a whole number from 1)');
+  const listed = node.trades.latest(listing.spec.id, last + 1, before);
+  return { instrument: listing.symbol, trades: listed.slice(0, last), more: listed.length > last };
+}
+
 function audit(node: NodeRuntime, r: Request): unknown {
   const last = r.last ?? AUDIT_LISTED_DEFAULT;
   if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 1 || last > AUDIT_LISTED_MAX) {

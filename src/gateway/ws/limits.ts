@@ -78,6 +78,9 @@ export const VENUE_EVENTS_LISTED_MAX = 1_000;
 /** AFMM audit records one listing returns at most, and by default (records carry officers' names and risk texts). */
 export const AUDIT_LISTED_MAX = 1_000;
 export const AUDIT_LISTED_DEFAULT = 200;
+/** Trade records listed at most in one answer (query trades; page with before), and by default. */
+export const TRADES_LISTED_MAX = 1_000;
+export const TRADES_LISTED_DEFAULT = 100;
 
 export class TokenBucket {
   private tokens: number;
