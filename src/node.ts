@@ -24,6 +24,7 @@ import { nodeLog, type Log } from './ops/log.js';
 import { NodeMetrics } from './ops/metrics.js';
 import { logNotableEvents } from './ops/notable-events.js';
 import { NodeRuntime } from './pipeline/runtime.js';
+import { SITE_CONNECTIONS_MAX, SITE_CONNECTIONS_PER_ADDRESS_MAX } from './site/limits.js';
 
 export const DATA_DIR_DEFAULT = '.data';
 export const PORT_DEFAULT = 8800;
@@ -303,6 +304,11 @@ async function main(): Promise<void> {
       'tls-key': { type: 'string' },
       /** on: the simulated price sources run (the demo's perpetuals); off: none does (a quiet node). */
       'demo-sources': { type: 'string', default: 'on' },
+      /**
+       * The public site's live connections per client address (default SITE_CONNECTIONS_PER_ADDRESS_MAX):
+       * behind a reverse proxy every visitor comes from the proxy's address, so raise it there.
+       */
+      'site-per-address': { type: 'string', default: String(SITE_CONNECTIONS_PER_ADDRESS_MAX) },
     },
   });
   const dataDir = values.data!;
@@ -322,6 +328,11 @@ async function main(): Promise<void> {
   }
   if (values['demo-sources'] !== 'on' && values['demo-sources'] !== 'off') {
     console.error(`--demo-sources must be on or off, got ${values['demo-sources']}`);
+    process.exit(2);
+  }
+  const sitePerAddress = Number(values['site-per-address']);
+  if (!Number.isInteger(sitePerAddress) || sitePerAddress < 1 || sitePerAddress > SITE_CONNECTIONS_MAX) {
+    console.error(`--site-per-address must be a whole number from 1 to ${SITE_CONNECTIONS_MAX} (the live channel's connections), got ${values['site-per-address']}`);
     process.exit(2);
   }
   const tls = values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : undefined;
@@ -359,7 +370,7 @@ async function main(): Promise<void> {
     gateway = new GatewayServer(runtime, {
       tls,
       // The public disclosure site (OPS-3) on the same port: http://127.0.0.1:PORT/.
-      site: {},
+      site: { connectionsPerAddressMax: sitePerAddress },
       onOrderLatency: values.stats ? (micros: number) => {
         wsLatency(micros);
         orderMicros.push(micros);

@@ -72,4 +72,12 @@ describe('node start-up', () => {
     expect(await child.exit).toBe(2);
     expect(child.stderr()).toMatch(new RegExp(`^cannot start the node on ${join(file, 'sub')}: `));
   });
+
+  it('[OPS-3] refuses a bound on the site\'s live connections per address it cannot keep, naming the range', async () => {
+    for (const bad of ['0', '1025', 'many']) {
+      const child = run(['--data', mkdtempSync(join(tmpdir(), 'junction-node-')), '--port', '0', '--fix-port', '0', '--site-per-address', bad]);
+      expect(await child.exit).toBe(2);
+      expect(child.stderr()).toBe(`--site-per-address must be a whole number from 1 to 1024 (the live channel's connections), got ${bad}\n`);
+    }
+  });
 });
