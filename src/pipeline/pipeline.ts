@@ -671,8 +671,7 @@ export class Pipeline {
       // A liquidation order pays no trading fee: the liquidation fee to the insurance fund replaces
       // it, and a fee past bankruptcy would leave the account owing (PERP-6).
       if (o.id > LIQUIDATION_ID_BASE) continue;
-      const tier = this.ledger.fees.tier(this.afmm.feeTier(o.account) ?? this.ledger.accounts.get(o.account)!.feeTier);
-      const fee = feeOf(notional, isTaker ? tier.takerBps : tier.makerBps);
+      const fee = feeOf(notional, this.feeBps(o.account, isTaker));
       if (fee !== 0) this.perps.fee(this.seq, o.account, fee);
     }
     taker.remaining = events.remaining(i);
@@ -681,11 +680,22 @@ export class Pipeline {
     this.trim(maker);
   }
 
+  /**
+   * The fee rate of an account's fill: its own tier's, or an AFMM's fee preference (configured and
+   * disclosed, AFMM-4) where that charges less. Never more than the own tier, which orders hold
+   * for: an operator may change the own tier later (venue.update) to below the preference.
+   */
+  private feeBps(accountId: number, taker: boolean): number {
+    const own = this.ledger.fees.tier(this.ledger.accounts.get(accountId)!.feeTier);
+    const ownBps = taker ? own.takerBps : own.makerBps;
+    const preferred = this.afmm.feeTier(accountId);
+    if (preferred === undefined) return ownBps;
+    const t = this.ledger.fees.tier(preferred);
+    return Math.min(ownBps, taker ? t.takerBps : t.makerBps);
+  }
+
   private charge(o: OpenOrder, terms: InstrumentTerms, notional: number, taker: boolean): void {
-    const account: Account = this.ledger.accounts.get(o.account)!;
-    // An AFMM's fee preference, when configured and disclosed (AFMM-4); holds stay by the account's own tier.
-    const tier = this.ledger.fees.tier(this.afmm.feeTier(o.account) ?? account.feeTier);
-    const fee = feeOf(notional, taker ? tier.takerBps : tier.makerBps);
+    const fee = feeOf(notional, this.feeBps(o.account, taker));
     if (fee > 0) {
       // A buyer pays from its hold, a seller from the proceeds it just received.
       const bucket = o.side === Side.Buy ? Bucket.Held : Bucket.Available;
