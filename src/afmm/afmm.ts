@@ -108,6 +108,41 @@ export class Afmm {
     return a !== undefined && this.records.has(a.participant);
   }
 
+  /**
+   * Designations and revocations that took effect in the batch being applied, in order: whether the
+   * participant was an AFMM before each (isAfmmAt reads through them).
+   */
+  private readonly batchChanges: { seq: number; participant: number; before: boolean }[] = [];
+
+  /** Whether anyone was an AFMM at some point of the batch just applied (else no fill of it is flagged). */
+  get anyInBatch(): boolean {
+    return this.records.size > 0 || this.batchChanges.length > 0;
+  }
+
+  /** Changes that took effect since the node started (a gateway re-reads its sessions' limits when it moves). */
+  changes = 0;
+
+  /** A batch starts: the last one's changes are history. */
+  beginBatch(): void {
+    this.batchChanges.length = 0;
+  }
+
+  /**
+   * Whether the account belonged to an AFMM when the command at `seq` of the batch just applied
+   * was (AFMM-3: a trade is flagged by the designation in force when it was made, even if an
+   * approval later in the same batch changed it).
+   */
+  isAfmmAt(account: number, seq: number): boolean {
+    const now = this.isAfmm(account);
+    if (this.batchChanges.length === 0) return now;
+    const participant = this.ledger.accounts.get(account)?.participant;
+    let was = now;
+    for (let i = this.batchChanges.length - 1; i >= 0 && this.batchChanges[i].seq > seq; i--) {
+      if (this.batchChanges[i].participant === participant) was = this.batchChanges[i].before;
+    }
+    return was;
+  }
+
   /** The accounts whose orders may never match each other's (AFMM-5): the house's and every AFMM's. */
   barred(account: number): boolean {
     const a = this.ledger.accounts.get(account);
@@ -163,7 +198,7 @@ export class Afmm {
         this.record({ change: action.change, seq, ts, event: 'rejected', operator, what: p.change, detail: action.reason });
         return undefined;
       }
-      const refusal = this.effect(p.change, ts);
+      const refusal = this.effect(p.change, seq, ts);
       if (refusal) {
         this.record({ change: action.change, seq, ts, event: 'rejected', operator, what: p.change, detail: `could not apply: ${refusal}` });
         return [NodeReject.InvalidAdminCommand, refusal];
@@ -207,9 +242,11 @@ export class Afmm {
     }
   }
 
-  private effect(c: AfmmChange, ts: number): string | undefined {
+  private effect(c: AfmmChange, seq: number, ts: number): string | undefined {
     const refusal = this.precheck(c);
     if (refusal) return refusal;
+    this.changes++;
+    if (c.action === 'afmm.designate' || c.action === 'afmm.revoke') this.batchChanges.push({ seq, participant: c.participant, before: this.records.has(c.participant) });
     // (The records are the truth, not the ledger's participant flag: a snapshot keeps only them.)
     switch (c.action) {
       case 'afmm.designate': {

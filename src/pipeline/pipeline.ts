@@ -179,6 +179,7 @@ export class Pipeline {
   apply(batch: readonly SequencedCommand[]): Outcome[] {
     this.stamp++;
     const outcomes: Outcome[] = [];
+    this.afmm.beginBatch();
     // Which venues may trade is a matter of time too (a licence ends): known per batch.
     if (batch.length > 0 && this.venues.active) this.venues.refresh(batch[0].ts);
     // So is the perps' state: premium samples and funding that fell due, and index and mark now.

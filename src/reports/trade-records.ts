@@ -1,7 +1,7 @@
 // The node's trade records (AFMM-3, OPS-3): every trade on a book, durable with the batch that made
 // it — in the same LMDB transaction, so a trade is recorded exactly when its batch is, never
 // without it — with its time, price, size, aggressor, both parties' accounts and orders, and
-// whether each party was an affiliated market maker as designated when the batch was applied (a
+// whether each party was an affiliated market maker as designated when the trade's command was applied (a
 // later designation does not rewrite history). Liquidation orders' trades say so.
 //
 // Stored per batch and instrument: one row keyed [instrument, first trade id] holding the batch's
@@ -32,8 +32,8 @@ const SELL = 1;
 const TAKER_AFMM = 2;
 const MAKER_AFMM = 4;
 
-/** Who was an AFMM when a batch was applied. */
-export interface AfmmFlags { isAfmm(account: number): boolean }
+/** Who was an AFMM when a command of the batch just applied was. */
+export interface AfmmFlags { isAfmmAt(account: number, seq: number): boolean }
 
 export class TradeRecords implements BatchListener {
   private readonly db: Database<Buffer, [number, number]>;
@@ -41,6 +41,7 @@ export class TradeRecords implements BatchListener {
   private readonly pending = new Map<number, Map<number, number[]>>();
   private current: Map<number, number[]> | undefined;
   private ts = 0;
+  private seq = 0;
 
   constructor(store: Pick<LedgerStore<unknown, unknown>, 'openDB'>, private readonly afmm: AfmmFlags) {
     this.db = store.openDB('trades', { encoding: 'binary' });
@@ -51,6 +52,7 @@ export class TradeRecords implements BatchListener {
     for (const outcome of b.outcomes) {
       if (outcome.fills() === 0) continue;
       this.ts = outcome.ts;
+      this.seq = outcome.seq;
       outcome.forEachEvent(this.fill);
     }
     if (this.current) this.pending.set(b.batch, this.current);
@@ -61,7 +63,7 @@ export class TradeRecords implements BatchListener {
     this.current ??= new Map();
     let packed = this.current.get(e.instrument);
     if (!packed) this.current.set(e.instrument, (packed = []));
-    const flags = (e.side === 1 ? SELL : 0) | (this.afmm.isAfmm(e.account) ? TAKER_AFMM : 0) | (this.afmm.isAfmm(e.makerAccount) ? MAKER_AFMM : 0);
+    const flags = (e.side === 1 ? SELL : 0) | (this.afmm.isAfmmAt(e.account, this.seq) ? TAKER_AFMM : 0) | (this.afmm.isAfmmAt(e.makerAccount, this.seq) ? MAKER_AFMM : 0);
     packed.push(e.tradeId, this.ts, e.price, e.qty, flags, e.account, e.orderId, e.makerAccount, e.makerOrderId);
   };
 

@@ -1,8 +1,9 @@
 // The site's view of each market, from the node's batches (OPS-3, AFMM-3): the public book, built
 // from durable events only (BookFeed, as the protocol's market data), and a ring of the recent
-// trades of each instrument (seeded from the node's trade records when the site starts) — time, price, size, aggressor, and whether an affiliated market maker
-// was the maker or the taker. A trade's AFMM flags are taken when its batch is applied (the
-// designation in force then, not a later one); the trade is shown only once its batch is durable.
+// trades of each instrument (seeded from the node's trade records when the site starts) — time,
+// price, size, aggressor, and whether an affiliated market maker was the maker or the taker, as
+// designated when the trade's command was applied (not a later approval, even in the same batch);
+// the trade is shown only once its batch is durable.
 // The rings are typed arrays: no object per trade.
 import { EventKind, type CoreEvent } from '../core/index.js';
 import { BookFeed, type LevelChange } from '../marketdata/book-feed.js';
@@ -59,6 +60,7 @@ export class Tape implements BatchListener {
   /** Instruments whose book or trades changed since the last take (what a push re-renders). */
   private readonly changed = new Set<number>();
   private ts = 0;
+  private seq = 0;
   /** The rings the batch being applied appended to. */
   private readonly touched: TradeRing[] = [];
   /** A durable batch arrived since the last take. */
@@ -86,6 +88,7 @@ export class Tape implements BatchListener {
       // Most commands fill nothing: counting their fills reads no event into an object.
       if (outcome.fills() === 0) continue;
       this.ts = outcome.ts;
+      this.seq = outcome.seq;
       outcome.forEachEvent(this.fill);
     }
     if (this.touched.length === 0) return;
@@ -98,7 +101,7 @@ export class Tape implements BatchListener {
     const ring = this.rings.get(e.instrument);
     if (!ring) return;
     const afmm = this.node.pipeline.afmm;
-    ring.push(e, this.ts, (e.side === 1 ? AGGRESSOR_SELL : 0) | (afmm.isAfmm(e.makerAccount) ? MAKER_AFMM : 0) | (afmm.isAfmm(e.account) ? TAKER_AFMM : 0));
+    ring.push(e, this.ts, (e.side === 1 ? AGGRESSOR_SELL : 0) | (afmm.isAfmmAt(e.makerAccount, this.seq) ? MAKER_AFMM : 0) | (afmm.isAfmmAt(e.account, this.seq) ? TAKER_AFMM : 0));
     if (!this.touched.includes(ring)) this.touched.push(ring);
   };
 

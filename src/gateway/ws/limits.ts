@@ -103,6 +103,14 @@ export class TokenBucket {
     return wait;
   }
 
+  /** The same bucket at another rate and capacity: what it holds now, at most the new capacity. */
+  resized(perSecond: number, capacity: number, nowMs: number): TokenBucket {
+    this.refill(nowMs);
+    const b = new TokenBucket(perSecond, capacity, nowMs);
+    b.tokens = Math.min(capacity, this.tokens);
+    return b;
+  }
+
   /** The milliseconds until a token is available (0: one is), taking nothing. */
   wait(nowMs: number): number {
     this.refill(nowMs);

@@ -232,16 +232,17 @@ export class MarketData {
     this.sides.set(account, after);
   }
 
-  /** Of each fill of the batch, in event order, which parties are AFMMs now (nothing kept when none is). */
+  /** Of each fill of the batch, in event order, which parties were AFMMs when it was made (nothing kept when none was). */
   private noteAfmmTrades(b: AppliedBatch): void {
     const afmm = this.node.pipeline.afmm;
-    if (afmm.records.size === 0) return;
+    if (!afmm.anyInBatch) return;
     const flags: number[] = [];
     let any = false;
     for (const outcome of b.outcomes) {
+      const seq = outcome.seq;
       outcome.forEachEvent((e) => {
         if (e.kind !== EventKind.Fill) return;
-        const flag = (afmm.isAfmm(e.makerAccount) ? sbe.AfmmSide.Maker : 0) | (afmm.isAfmm(e.account) ? sbe.AfmmSide.Taker : 0);
+        const flag = (afmm.isAfmmAt(e.makerAccount, seq) ? sbe.AfmmSide.Maker : 0) | (afmm.isAfmmAt(e.account, seq) ? sbe.AfmmSide.Taker : 0);
         flags.push(flag);
         any ||= flag !== 0;
       });

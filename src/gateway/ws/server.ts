@@ -110,6 +110,8 @@ export class GatewayServer {
   readonly stats: GatewayStats = {
     frames: 0, unparseable: 0, sessionRejects: 0, slowConsumers: 0, internalErrors: 0, connectionsRefused: 0, connectionsDisplaced: 0, policyDrops: 0,
   };
+  /** The AFMM changes this gateway's sessions' limits follow (Afmm.changes). */
+  private afmmChanges: number;
   private readonly clock: FrameClock;
   /** The order being entered on the fast path, reused (order-entry reads it and keeps nothing of it). */
   private readonly order: sbe.NewOrder = { clOrdId: 0, instrument: 0, side: 0, ordType: 0, timeInForce: 0, stpMode: 0, price: 0, qty: 0, reduceOnly: 0 };
@@ -132,7 +134,7 @@ export class GatewayServer {
   /** What this gateway attached to the node and the report streams; close() undoes each. */
   private readonly detach: (() => void)[] = [];
 
-  constructor(node: NodeRuntime, options: GatewayOptions = {}) {
+  constructor(private readonly node: NodeRuntime, options: GatewayOptions = {}) {
     assertNativeUws();
     // Reports are derived as batches are applied: a gateway joining mid-batch would miss some.
     if (!node.idle) throw new Error('a gateway must be created while the node is idle (nothing queued or in flight)');
@@ -140,6 +142,7 @@ export class GatewayServer {
     const slowConsumerBytes = options.slowConsumerBytes ?? SLOW_CONSUMER_BYTES;
     this.onOrderLatency = options.onOrderLatency;
     this.clock = { nowMs: 0, arrivedMs: 0, ...(options.rateClock ? { rate: options.rateClock } : {}) };
+    this.afmmChanges = node.pipeline.afmm.changes;
     this.scheme = options.tls ? 'wss' : 'ws';
     // Everything sent passes the data-access policy (AFMM-2), which knows who is an AFMM now.
     this.outbox = new Outbox(() => this.app, slowConsumerBytes, this.stats, new Policy((account) => node.pipeline.afmm.isAfmm(account), this.stats));
@@ -261,6 +264,12 @@ export class GatewayServer {
   private durable(b: AppliedBatch): void {
     this.marketData.durable(b);
     this.perpAccounts.durable(b);
+    // An AFMM change in force: its sessions' rates follow it now (AFMM-4).
+    const afmmChanges = this.node.pipeline.afmm.changes;
+    if (afmmChanges !== this.afmmChanges) {
+      this.afmmChanges = afmmChanges;
+      this.sessions.refreshLimits(this.clock.rate?.() ?? Date.now());
+    }
     if (!this.onOrderLatency) return;
     for (const { command } of b.commands) {
       if (command.type === 'order' && command.origin?.gateway === this.id) this.acked.push(command.origin.arrivedMs!);

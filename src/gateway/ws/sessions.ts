@@ -124,12 +124,31 @@ export class Sessions {
    * The rate limits of a session acting for `account`: the gateway's, or, for an affiliated market
    * maker with a rate-limit entry (AFMM-4: approved by two operators, disclosed with its risk), that
    * rate for its key and each connection, the burst the same share of a second as everyone's.
-   * Taken at logon: a changed entry applies from the account's next logon.
+   * Taken at logon, and again whenever an AFMM change takes effect (refreshLimits).
    */
   private limitsOf(account: number): RateLimits {
     const rate = account === 0 ? undefined : this.node.pipeline.afmm.ordersPerSecond(account);
     if (rate === undefined) return this.limits;
     return { perKeyPerSecond: rate, perConnectionPerSecond: rate, burst: Math.max(1, Math.round((this.limits.burst * rate) / this.limits.perKeyPerSecond)) };
+  }
+
+  /**
+   * AFMM changes took effect (AFMM-4): each live session follows its account's limits as they
+   * stand now — a revoked or removed rate stops at once, not at the next logon — keeping the
+   * tokens it has, up to the new burst.
+   */
+  refreshLimits(nowMs: number): void {
+    for (const session of this.all) {
+      if (session.account === 0) continue;
+      const limits = this.limitsOf(session.account);
+      const was = session.limits;
+      if (limits.perKeyPerSecond === was.perKeyPerSecond && limits.perConnectionPerSecond === was.perConnectionPerSecond && limits.burst === was.burst) continue;
+      session.limits = limits;
+      session.bucket = session.bucket.resized(limits.perConnectionPerSecond, limits.burst, nowMs);
+      if (session.key.bucket.perSecond !== limits.perKeyPerSecond || session.key.bucket.capacity !== limits.burst) {
+        session.key.bucket = session.key.bucket.resized(limits.perKeyPerSecond, limits.burst, nowMs);
+      }
+    }
   }
 
   /** A session's connection closed: cancel-on-disconnect, if chosen. */
