@@ -168,9 +168,10 @@ export class Site {
   private route(app: uWS.TemplatedApp, path: string, answer: (req: uWS.HttpRequest) => Answer): void {
     app.get(path, (res, req) => {
       this.counts.requests++;
-      // Keyed on what the answer depends on: unknown parameters must not each make an entry.
-      const params = new URLSearchParams(req.getQuery() ?? '');
-      const key = `${path}|${req.getParameter(0) ?? ''}|${params.get('depth') ?? ''}|${params.get('limit') ?? ''}`;
+      // Keyed on exactly what the answer reads (countParam's getQuery, the raw route parameter):
+      // unknown parameters must not each make an entry, and no spelling of a name (%64epth) may
+      // store one answer under another's key.
+      const key = `${path}|${req.getParameter(0) ?? ''}|${req.getQuery('depth') ?? ''}|${req.getQuery('limit') ?? ''}`;
       const now = Date.now();
       const cached = this.cache.get(key);
       // Valid while nothing was sequenced or became durable since (the books and trades are the durable ones).

@@ -1,8 +1,6 @@
-// Review: the public site's answer cache is keyed on the query string as URLSearchParams decodes
-// it, while the answer is computed from uWS's getQuery(name), which matches the raw (undecoded)
-// parameter name. A request whose query names `%64epth=500&depth=1` is cached under depth=500
-// but answered with depth=1: every later plain `?depth=500` request gets the 1-level book (wrong
-// published figures) until the sequence moves or the entry ages (1 s) — an attacker repeats it.
+// The public site's answer cache (OPS-3) is keyed on exactly what an answer reads: a parameter
+// name spelled another way (`%64epth`, which the answer does not read) cannot store one answer
+// under another question's key, so every visitor gets the figures they asked for.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +14,7 @@ let gateway: GatewayServer;
 let base: string;
 
 beforeAll(async () => {
-  node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-review-cache-')), config: perpConfig() });
+  node = await NodeRuntime.open({ dataDir: mkdtempSync(join(tmpdir(), 'junction-site-cache-')), config: perpConfig() });
   for (const [account, asset, amount] of [[ALICE, 'QUOTE', 1_000_000], [CAROL, 'BASE', 1_000]] as const) {
     expect((await node.submit({ type: 'deposit', key: `d-${account}-${asset}`, account, asset, amount })).ok).toBe(true);
   }
@@ -37,12 +35,12 @@ afterAll(async () => {
 
 const book = async (query: string) => (await (await fetch(`${base}/api/v1/markets/BASE-QUOTE/book${query}`)).json()) as { bids: unknown[]; asks: unknown[] };
 
-describe('site response cache', () => {
-  it('a plain ?depth=5 answers 5 levels a side (control)', async () => {
+describe('the site\'s answer cache', () => {
+  it('[OPS-3] a plain ?depth=5 answers 5 levels a side', async () => {
     expect((await book('?depth=5')).bids).toHaveLength(5);
   });
 
-  it('an encoded parameter name poisons the cache entry other clients read', async () => {
+  it('[OPS-3] a request naming %64epth beside depth=1 answers 1 level, and the next ?depth=5 still gets 5', async () => {
     // Wait out the control's cache entry (RESPONSE_CACHE_MS = 1 s).
     await new Promise((r) => setTimeout(r, 1_100));
     const poisoned = await book('?%64epth=5&depth=1');
@@ -52,7 +50,7 @@ describe('site response cache', () => {
     expect(victim.bids, 'the cached answer of another query is served for ?depth=5').toHaveLength(5);
   });
 
-  it('an encoded name alone: the default depth (20) is cached under depth=3', async () => {
+  it('[OPS-3] a request naming only %64epth=3 gets the default depth, and the next ?depth=3 still gets 3', async () => {
     await new Promise((r) => setTimeout(r, 1_100));
     await book('?%64epth=3'); // key depth=3, answered with the default depth
     const victim = await book('?depth=3');
