@@ -56,10 +56,10 @@ export const EXTERNAL_ACCOUNT = 0;
 /** Each account holds every asset in two buckets. */
 export const enum Bucket { Available = 0, Held = 1 }
 
-export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7, Attest = 8, AttestRelease = 9, Compensation = 10, Obligation = 11, Settlement = 12, RealizedPnl = 13, Funding = 14, FundingResidual = 15, LiquidationFee = 16, InsuranceCover = 17 }
+export const enum Cause { Deposit = 1, Withdrawal = 2, Hold = 3, Release = 4, Fill = 5, Fee = 6, Rebate = 7, Attest = 8, AttestRelease = 9, Compensation = 10, Obligation = 11, Settlement = 12, RealizedPnl = 13, Funding = 14, FundingResidual = 15, LiquidationFee = 16, InsuranceCover = 17, CollateralTaken = 18 }
 export const CAUSE_NAMES: Readonly<Record<number, string>> = {
   1: 'deposit', 2: 'withdrawal', 3: 'hold', 4: 'release', 5: 'fill', 6: 'fee', 7: 'rebate',
-  8: 'custody-attestation', 9: 'custody-release', 10: 'compensation', 11: 'obligation', 12: 'settlement', 13: 'realized-pnl', 14: 'funding', 15: 'funding-residual', 16: 'liquidation-fee', 17: 'insurance-cover',
+  8: 'custody-attestation', 9: 'custody-release', 10: 'compensation', 11: 'obligation', 12: 'settlement', 13: 'realized-pnl', 14: 'funding', 15: 'funding-residual', 16: 'liquidation-fee', 17: 'insurance-cover', 18: 'collateral-taken',
 };
 
 /** One double-entry posting: `amount` of `asset` moves from the debit side to the credit side. */

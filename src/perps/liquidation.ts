@@ -35,7 +35,7 @@ export interface WaterfallOps {
   flush(): void;
 }
 
-export type Stage = 'cancel' | 'book' | 'backstop' | 'insurance' | 'adl' | 'cover';
+export type Stage = 'cancel' | 'book' | 'backstop' | 'insurance' | 'adl' | 'cover' | 'collateral';
 
 /** One step of a waterfall, as it happened (no identities beyond account ids kept in the node's state). */
 export interface WaterfallStep { stage: Stage; account: number; instrument: number; side: number; qty: number; price: number; amount: number }
@@ -64,6 +64,10 @@ export const REPORTS_KEPT = 500;
  * One position being liquidated: `pos` is the account's Position object itself, which the waterfall's
  * transfers and fills only shrink (to zero once closed), never replace.
  */
+/** Passes of stage 3 at most (each a core batch of the positions still open). */
+const INSURANCE_PASSES = 3;
+const EMPTY_PRICES: ReadonlyMap<number, number> = new Map();
+
 interface Plan { account: number; product: Product; pos: Position; side: number; bankruptcy: number; closedNotional: number }
 
 /** ADL quintile buckets of one side of a product: 5 is deleveraged first. */
@@ -200,24 +204,45 @@ export class Waterfall {
     }
     // 2. Backstop providers at the (new) bankruptcy price.
     this.reprice(prices, plans);
-    const usedBackstop = this.backstop(plans, seq);
-    // 3. The insurance fund: the book past bankruptcy as far as the fund can pay the difference.
+    const usedBackstop = this.backstop(plans, seq, ts);
+    // 3. The insurance fund: the book past bankruptcy as far as the fund can pay the difference. An
+    // order may cost the fund at most (bankruptcy − limit) × size: that much of its room is set aside
+    // for each order placed; what fills better leaves room, which a further pass offers to the
+    // positions still open (while the last pass filled something).
+    for (let pass = 0; pass < INSURANCE_PASSES; pass++) {
+      this.reprice(prices, plans);
+      let room = Math.max(0, this.fund() - this.floor);
+      if (room === 0) break;
+      const filled = this.book(plans, ops, (p) => {
+        const left = this.size(p);
+        if (left === 0 || room === 0) return undefined;
+        const reach = Math.floor((room * p.product.unit) / left);
+        return p.side === 1 ? p.bankruptcy - reach : p.bankruptcy + reach;
+      }, 'insurance', (p, limit, qty) => {
+        const past = p.side === 1 ? p.bankruptcy - limit : limit - p.bankruptcy;
+        room = Math.max(0, room - Math.ceil((Math.max(0, past) * qty) / p.product.unit));
+      });
+      for (const t of this.changed) this.cover(t, prices.get(t)!, seq, 'insurance', Math.max(0, this.fund() - this.floor));
+      if (!filled) break;
+    }
+    // The fund pays, as far as its room allows, what an account's equity is below zero at the mark:
+    // what it cannot close on the book then closes no worse than the mark.
     this.reprice(prices, plans);
-    let room = Math.max(0, this.fund() - this.floor);
-    this.book(plans, ops, (p) => {
-      const left = this.size(p);
-      if (left === 0 || room === 0) return undefined;
-      const reach = Math.floor((room * p.product.unit) / left);
-      const limit = p.side === 1 ? p.bankruptcy - reach : p.bankruptcy + reach;
-      room -= Math.floor((Math.abs(p.bankruptcy - limit) * left) / p.product.unit);
-      return limit;
-    }, 'insurance');
-    for (const t of this.changed) this.cover(t, prices.get(t)!, seq, 'insurance');
+    for (const t of live) {
+      if (perps.accounts.get(t)?.positions.size) this.cover(t, EMPTY_PRICES, seq, 'insurance', Math.max(0, this.fund() - this.floor));
+    }
     // 4. ADL at the bankruptcy price, exactly what is left.
     this.reprice(prices, plans);
     const deleveraged = this.adl(plans, seq);
-    // Anything left below zero (rounding) the fund covers, as far as it can.
-    for (const t of live) this.cover(t, new Map(), seq, 'cover');
+    // Anything left below zero (rounding) the fund covers, as far as it can; what a closed-out
+    // account still owes its other collateral settles (the fund takes it at its haircut value).
+    for (const t of live) {
+      this.cover(t, EMPTY_PRICES, seq, 'cover', Math.max(0, this.fund()));
+      if (perps.accounts.get(t)?.positions.size === 0) {
+        const settled = perps.settleFromCollateral(seq, t);
+        if (settled > 0) this.step('collateral', t, 0, 0, 0, 0, settled);
+      }
+    }
     // (Every account the waterfall touched is checked again by the caller.)
     // The fund's state, and a report when more than the book was needed.
     const fundAfter = this.fund();
@@ -280,10 +305,16 @@ export class Waterfall {
     this.changed.clear();
   }
 
-  /** IOC orders for each plan with a limit (bounded by the impact band around the mark, on the tick). */
-  private book(plans: Plan[], ops: WaterfallOps, limitOf: (p: Plan) => number | undefined, stage: Stage): boolean {
+  /**
+   * IOC orders for each plan with a limit (bounded by the impact band around the mark, on the tick),
+   * each told to `placed` as it is queued; whether any filled.
+   */
+  private book(plans: Plan[], ops: WaterfallOps, limitOf: (p: Plan) => number | undefined, stage: Stage, placed?: (p: Plan, limit: number, qty: number) => void): boolean {
     const before = plans.map((p) => this.size(p));
     let any = false;
+    // Cleared before any order is queued: a full core batch is run as the orders are queued (ioc),
+    // and the fills of those runs count as much as the last one's.
+    this.fills.clear();
     const best = new Map<number, number>();
     plans.forEach((p, i) => {
       if (before[i] === 0) return;
@@ -302,10 +333,10 @@ export class Waterfall {
       const limit = p.side === 1 ? Math.ceil(Math.max(raw, m - band) / spec) * spec : Math.floor(Math.min(raw, m + band) / spec) * spec;
       if (limit <= 0) return;
       ops.ioc(p.account, p.product.p.instrument, p.side, limit, before[i]);
+      placed?.(p, limit, before[i]);
       any = true;
     });
     if (!any) return false;
-    this.fills.clear();
     ops.flush();
     let filled = false;
     for (const p of plans) {
@@ -322,31 +353,44 @@ export class Waterfall {
   }
 
   /** Stage 2: backstop providers take what is left at the bankruptcy price, pro rata by capacity. */
-  private backstop(plans: Plan[], seq: number): boolean {
+  private backstop(plans: Plan[], seq: number, ts: number): boolean {
     const perps = this.perps;
     let used = false;
     const all = [...perps.backstops.values()].filter((b) => b.status === 'active').sort((x, y) => x.account - y.account);
     if (all.length === 0) return false;
     this.spare.clear();
+    const mayOpen = new Map<number, boolean>();
     for (const p of plans) {
       let left = this.size(p);
       if (left === 0) continue;
-      const providers = all.filter((b) => b.capacity > 0 && b.account !== p.account);
+      // Only providers that may take on a position now (PERP-2: the gate; an index that stands).
+      const instrument = p.product.p.instrument;
+      const providers = all.filter((b) => {
+        if (b.capacity <= 0 || b.account === p.account) return false;
+        const key = b.account * 65_536 + instrument;
+        let may = mayOpen.get(key);
+        if (may === undefined) mayOpen.set(key, (may = perps.mayOpen(b.account, instrument, ts)));
+        return may;
+      });
       const total = providers.reduce((s, b) => s + b.capacity, 0);
       if (total === 0) continue;
       const lot = p.product.terms.lotSize;
       const want = left;
-      for (const b of providers) {
-        if (left === 0) break;
-        let take = Math.min(left, Math.floor((want * b.capacity) / total / lot) * lot || lot);
-        take = this.feasible(b, p, take);
-        if (take === 0) continue;
-        this.transfer(seq, p, b.account, take);
-        this.changed.add(p.account);
-        b.capacity = Math.max(0, b.capacity - notionalUp(take, p.bankruptcy, p.product.unit));
-        left -= take;
-        used = true;
-        this.step('backstop', p.account, p.product.p.instrument, p.side, take, p.bankruptcy, 0);
+      // Pro rata by capacity first; then what rounding, or a provider's capacity, margin or position
+      // limit, left over goes to the others in account order, as far as each can take it.
+      for (const share of [true, false]) {
+        for (const b of providers) {
+          if (left === 0) break;
+          let take = share ? Math.min(left, Math.floor((want * b.capacity) / total / lot) * lot || lot) : left;
+          take = this.feasible(b, p, take);
+          if (take === 0) continue;
+          this.transfer(seq, p, b.account, take);
+          this.changed.add(p.account);
+          b.capacity = Math.max(0, b.capacity - notionalUp(take, p.bankruptcy, p.product.unit));
+          left -= take;
+          used = true;
+          this.step('backstop', p.account, p.product.p.instrument, p.side, take, p.bankruptcy, 0);
+        }
       }
     }
     return used;
@@ -459,13 +503,14 @@ export class Waterfall {
     return any;
   }
 
-  /** The fund pays what the account's equity (at these prices, else the mark) is below zero, as far as it can. */
-  private cover(account: number, prices: ReadonlyMap<number, number>, seq: number, stage: Stage): void {
+  /** The fund pays what the account's equity (at these prices, else the mark) is below zero, `most` at most. */
+  private cover(account: number, prices: ReadonlyMap<number, number>, seq: number, stage: Stage, most: number): void {
     const deficit = -this.equityAt(account, prices);
     if (deficit <= 0) return;
-    const pay = Math.min(deficit, Math.max(0, this.fund()));
+    const pay = Math.min(deficit, most);
     if (pay <= 0) return;
     this.perps.receive(seq, Cause.InsuranceCover, this.perps.account(account), this.perps.residual, pay);
+    this.changed.add(account);
     this.step(stage, account, 0, 0, 0, 0, pay);
   }
 }

@@ -363,6 +363,16 @@ export class Perps {
 
   // ---- who may trade (PERP-2) ----
 
+  /**
+   * Whether an account may take on a position in the product at `ts` (a backstop provider, PERP-2):
+   * its participant passes the professional-investor gate and the product's index stands.
+   */
+  mayOpen(accountId: number, instrument: number, ts: number): boolean {
+    const account = this.ledger.accounts.get(accountId);
+    const product = this.products.get(instrument);
+    return account !== undefined && product !== undefined && !product.degraded && this.gateRefusal(account.participant, ts) === undefined;
+  }
+
   /** Why the participant may not open or grow a perp position at `ts`, if it may not. */
   gateRefusal(participant: number, ts: number): string | undefined {
     const p = this.ledger.participants.get(participant);
@@ -400,6 +410,41 @@ export class Perps {
       total += keepBps === BPS_ONE ? this.atPar(asset, amount) : mulDiv(this.atPar(asset, amount), keepBps, BPS_ONE, false);
     }
     return total;
+  }
+
+  /**
+   * What a liquidated account still owes once its positions are closed is settled from its other
+   * collateral (PERP-6: the platform keeps no credit exposure): the insurance fund takes each
+   * allow-listed asset at its haircut value and pays the clearing account that much of the debt, as
+   * far as the fund's settlement asset reaches. Every rounding is against the account (by < 1 unit
+   * of the asset taken). Returns what was settled, in the settlement asset.
+   */
+  settleFromCollateral(seq: number, accountId: number): number {
+    const a = this.accounts.get(accountId);
+    const account = this.ledger.accounts.get(accountId);
+    if (!a || !account || a.owed <= 0) return 0;
+    this.collateralValue(accountId); // builds the active allow-list
+    let settled = 0;
+    for (const { asset, keepBps } of this.activeCollateral!) {
+      if (a.owed <= 0) break;
+      if (asset === this.settle || !account.custody.includes(this.ledger.locationOf(account, asset))) continue;
+      const available = this.ledger.balanceOf(accountId * 4096 + asset).available;
+      const fund = this.ledger.balance(this.residual, this.settle).available;
+      const target = Math.min(a.owed, fund);
+      if (available <= 0 || target <= 0) continue;
+      // The fewest units whose value at par less haircut covers the target, at most what it has.
+      const from = this.ledger.assets[asset].scale;
+      const to = this.ledger.assets[this.settle].scale;
+      const parUnits = Math.ceil((target * BPS_ONE) / keepBps); // in the settlement asset's units
+      const units = Math.min(available, from >= to ? parUnits * 10 ** (from - to) : Math.ceil(parUnits / 10 ** (to - from)));
+      const value = Math.min(target, mulDiv(this.atPar(asset, units), keepBps, BPS_ONE, false));
+      if (units <= 0 || value <= 0) continue;
+      this.ledger.post(seq, Cause.CollateralTaken, asset, accountId, Bucket.Available, this.residual, Bucket.Available, units);
+      this.receive(seq, Cause.InsuranceCover, a, this.residual, value);
+      settled += value;
+    }
+    this.noteChange(a);
+    return settled;
   }
 
   /** The active allow-list by asset index, with what each keeps after its haircut (rebuilt when it changes). */

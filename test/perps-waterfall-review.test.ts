@@ -1,0 +1,207 @@
+// What a review of the liquidation waterfall found (PERP-6, PERP-8), each kept as a regression test:
+// fills lost when a core batch filled as liquidation orders were queued; a backstop provider past the
+// professional-investor gate; the lots pro rata rounding left going to ADL; the fund's room reserved
+// but unused; the fund paying nothing for a gap past bankruptcy (so counterparties were deleveraged
+// worse than the mark, one of them below zero); a defaulter's other collateral never settling what
+// it owed.
+import type { NodeCommand } from '../src/pipeline/commands.js';
+import { INSTRUMENTS_MAX, instrumentTerms } from '../src/pipeline/runtime.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { MatchingCore } from '../src/core/index.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { checkPerpsConfig } from '../src/perps/config.js';
+import { describe, expect, it } from 'vitest';
+import { ALICE, BOB, CAROL, DAVE, INSURANCE, PerpHarness, SOURCES, assessments, perpConfig } from './support/perps.js';
+
+const SPECS = perpConfig().instruments.map((l) => l.spec);
+
+function smallBatchHarness(batchCommandsMax: number): PerpHarness {
+  const config = perpConfig();
+  const h = new PerpHarness(config);
+  const ledger = new Ledger({ assets: config.assets, participants: config.participants, accounts: config.accounts, feeTiers: config.feeTiers, instruments: instrumentTerms(config) });
+  const core = new MatchingCore({ ordersMax: config.ordersMax, instrumentsMax: INSTRUMENTS_MAX, batchCommandsMax });
+  for (const l of config.instruments) core.addInstrument(l.spec);
+  const perps = checkPerpsConfig(config.perps!, {
+    assets: new Set(config.assets.map((a) => a.code)), accounts: new Map(config.accounts.map((a) => [a.id, a.kind])),
+    instruments: new Map(config.instruments.map((l) => [l.spec.id, { base: l.base, quote: l.quote }])),
+  });
+  Object.defineProperty(h, 'pipeline', { value: new Pipeline(ledger, core, SPECS, perps) });
+  return h;
+}
+
+describe('the liquidation waterfall, as reviewed', () => {
+  it('[PERP-6] [PERP-9] liquidation orders that fill a core batch as they are queued: every fill counts (its fee to the fund, its step in the report), not only the last run\'s', () => {
+    const h = smallBatchHarness(2);
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    for (const a of [ALICE, BOB]) h.deposit(a, 10_000);
+    h.deposit(DAVE, 10_050); // 50 of taker fee on the open
+    h.deposit(CAROL, 1_000_000);
+    h.deposit(INSURANCE, 1_000);
+    h.order(CAROL, 1, 10_000, 30);
+    for (const a of [ALICE, BOB, DAVE]) expect(h.order(a, 0, 10_000, 10).ok).toBe(true);
+    h.order(CAROL, 0, 9_300, 30); // bids above every bankruptcy price (9,000)
+    h.ts += 1_000_000;
+    h.prices([9_400, 9_400, 9_400]);
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.account, s.qty, s.price, s.amount]);
+    h.pipeline.checkInvariants(SPECS);
+    for (const a of [ALICE, BOB, DAVE]) expect(h.perps.accountView(a).positions).toEqual([]);
+    // Each: 10 sold at 9,300 (93,000 of notional), 50 bps of it (465) to the fund.
+    expect(steps.filter((s) => s[0] === 'book' && s[2] === 10).map((s) => s[1])).toEqual([ALICE, BOB, DAVE]);
+    expect(h.balance(INSURANCE)).toBe(1_000 + 3 * 465);
+  });
+
+  it('[PERP-6] [PERP-2] a backstop provider whose participant no longer passes the gate takes no position; the next stage does', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 10_000);
+    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+    h.order(CAROL, 1, 10_000, 10);
+    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+    h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 1_000_000, status: 'active' } } });
+    // DAVE's participant (6) fails a new assessment: it may no longer open or grow a position.
+    h.ok({ type: 'admin', operator: 900, body: { action: 'investor.assess', participant: 6, professional: true, assessor: 'compliance desk', assessedOn: '2026-11-28', expires: '2027-12-31', result: 'fail' } });
+    const refused = h.order(DAVE, 0, 9_000, 1);
+    expect(refused.reasonName).toBe('NotProfessionalInvestor');
+    h.ts += 1_000_000;
+    h.prices([9_400, 9_400, 9_400]);
+    expect(h.perps.accountView(DAVE).positions).toEqual([]);
+  });
+
+  it('[PERP-6] the lots pro rata rounding leaves go to providers with room, in account order, before anyone is deleveraged', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 3_000);
+    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+    h.order(CAROL, 1, 10_000, 3);
+    expect(h.order(BOB, 0, 10_000, 3).ok).toBe(true);
+    for (const a of [ALICE, DAVE]) h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: a, capacity: 1_000_000, status: 'active' } } });
+    h.ts += 1_000_000;
+    h.prices([9_100, 9_100, 9_100]); // BOB: 3,000 − 2,700 = 300 < 1,365; bankruptcy 9,000
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.qty, s.price]);
+    h.pipeline.checkInvariants(SPECS);
+    // Both providers have 1,000,000 of capacity and 1,000,000 of collateral: ADL should not be needed.
+    expect(steps.filter((s) => s[0] === 'adl')).toEqual([]);
+    expect(steps.filter((s) => s[0] === 'backstop').reduce((n, s) => n + (s[1] as number), 0)).toBe(3);
+    expect(h.perps.accountView(CAROL).positions[0]?.size).toBe(-3); // CAROL (not a provider) is not deleveraged
+  });
+
+  it('[PERP-6] [PERP-8] the fund\'s room is set aside for orders placed, and what fills better is offered again: two positions under bankruptcy are both paid for, nobody deleveraged', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.ok({ type: 'admin', operator: 900, body: { action: 'perp.set', instrument: 5, changes: { liquidationImpactBps: 1_000 } } });
+    for (const a of [ALICE, BOB]) h.deposit(a, 10_000);
+    h.deposit(CAROL, 1_000_000);
+    h.deposit(DAVE, 1_000_000);
+    h.deposit(INSURANCE, 1_000);
+    h.order(CAROL, 1, 10_000, 20);
+    for (const a of [ALICE, BOB]) expect(h.order(a, 0, 10_000, 10).ok).toBe(true);
+    h.order(DAVE, 0, 8_990, 20); // bids 10 under both bankruptcy prices (9,000)
+    h.ts += 1_000_000;
+    h.prices([9_400, 9_400, 9_400]);
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.account, s.qty, s.price, s.amount]);
+    h.pipeline.checkInvariants(SPECS);
+    expect(steps.filter((s) => s[0] === 'adl')).toEqual([]);
+    expect(h.balance(INSURANCE)).toBe(1_000 - 200);
+    expect(h.perps.accountView(CAROL).positions[0].size).toBe(-20);
+  });
+
+  it('[PERP-6] [PERP-8] a gap past bankruptcy with an empty book: the fund pays the deficit at the mark, so ADL closes the counterparty at the mark, not worse', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 10_000);
+    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+    h.deposit(INSURANCE, 100_000);
+    h.order(CAROL, 1, 10_000, 10);
+    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+    h.ts += 1_000_000;
+    h.prices([8_500, 8_500, 8_500]); // one move: BOB's equity 10,000 − 15,000 = −5,000
+    expect(h.perps.products.get(5)!.mark).toBe(8_500);
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.account, s.qty, s.price, s.amount]);
+    h.pipeline.checkInvariants(SPECS);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], owed: 0 });
+    // CAROL, short 10 from 10,000, at the 8,500 mark had 15,000 of profit; deleveraged she should not
+    // lose the defaulter's 5,000 while the fund holds 100,000.
+    const carolEquity = h.perps.accountView(CAROL).equity;
+    expect(carolEquity).toBe(1_000_000 + 15_000);
+    expect(h.balance(INSURANCE)).toBe(100_000 - 5_000);
+  });
+
+  it('[PERP-6] a thinly margined counterparty is deleveraged no worse than the mark while the fund lasts: it keeps its equity and owes nothing', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(ALICE, 1_000_000);
+    h.deposit(BOB, 10_000);
+    h.deposit(DAVE, 1_500);
+    h.deposit(DAVE, 30_000, 'STABLE'); // 29,400 after its 2% haircut
+    h.deposit(INSURANCE, 100_000);
+    // DAVE short 10 at 8,800 (ALICE long), then ALICE sells her 10 to BOB at 10,000: DAVE is the only short.
+    expect(h.order(DAVE, 1, 8_800, 10).ok).toBe(true);
+    expect(h.order(ALICE, 0, 8_800, 10).ok).toBe(true);
+    expect(h.order(ALICE, 1, 10_000, 10).ok).toBe(true);
+    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+    expect(h.perps.accountView(DAVE).positions[0].size).toBe(-10);
+    expect(h.perps.accountView(BOB).positions[0].size).toBe(10);
+    expect(h.perps.accountView(ALICE).positions).toEqual([]);
+    h.ts += 1_000_000;
+    // One batch: STABLE is suspended as collateral and the sources gap to 8,500.
+    const cmds: NodeCommand[] = [
+      { type: 'admin', operator: 900, body: { action: 'collateral.set', entry: { asset: 'STABLE', kind: 'stablecoin', haircutBps: 200, status: 'suspended' } } } as NodeCommand,
+      ...SOURCES.map((source): NodeCommand => ({ type: 'price', source, underlying: 'BASE', price: 8_500, sourceTs: h.ts })),
+    ];
+    for (const o of h.run(cmds)) expect(o.ok).toBe(true);
+    // Before the waterfall DAVE was safe at 8,500: 1,500 + 3,000 = 4,500 ≥ 4,250 of maintenance.
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.account, s.qty, s.price, s.amount]);
+    h.pipeline.checkInvariants(SPECS);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], owed: 0 });
+    expect(h.perps.figures(DAVE).equity).toBeGreaterThanOrEqual(0);
+    expect(h.perps.accountView(DAVE).owed).toBe(0);
+  });
+
+  it('[PERP-6] [PERP-4] a defaulter margined in a stablecoin: what it still owes once closed out is settled from that collateral, which the fund takes at its haircut value', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 10_300, 'STABLE'); // 10,094 after the 2% haircut
+    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+    h.deposit(INSURANCE, 50_000);
+    h.order(CAROL, 1, 10_000, 10);
+    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+    h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 1_000_000, status: 'active' } } });
+    h.ts += 1_000_000;
+    h.prices([9_400, 9_400, 9_400]);
+    // The backstop took BOB's 10 at its bankruptcy price, 8,991: BOB owed 10,090 in QUOTE. The fund
+    // paid it, taking ceil(10,090 ÷ 0.98) = 10,296 STABLE (worth 10,090.08 at its haircut).
+    expect(h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.qty, s.price, s.amount])).toEqual([
+      ['backstop', 10, 8_991, 0], ['collateral', 0, 0, 10_090],
+    ]);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], owed: 0, collateral: 3 }); // 4 STABLE at 98%
+    expect(h.balance(BOB, 'STABLE')).toBe(10_300 - 10_296);
+    expect(h.balance(INSURANCE)).toBe(50_000 - 10_090);
+    expect(h.balance(INSURANCE, 'STABLE')).toBe(10_296);
+    h.pipeline.checkInvariants(SPECS);
+    // A later suspension of the stablecoin leaves nothing owed behind.
+    h.ok({ type: 'admin', operator: 900, body: { action: 'collateral.set', entry: { asset: 'STABLE', kind: 'stablecoin', haircutBps: 200, status: 'suspended' } } });
+    expect(h.perps.figures(BOB).equity).toBe(0);
+  });
+
+  it('[PERP-6] [PERP-8] with nothing in the fund to take the collateral with, the debt stays owed against it, counted at its haircut value', () => {
+    const h = new PerpHarness();
+    h.run(assessments([2, 3, 5, 6]));
+    h.prices([10_000, 10_000, 10_000]);
+    h.deposit(BOB, 10_300, 'STABLE');
+    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+    h.order(CAROL, 1, 10_000, 10);
+    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+    h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 1_000_000, status: 'active' } } });
+    h.ts += 1_000_000;
+    h.prices([9_400, 9_400, 9_400]);
+    expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], owed: 10_090, collateral: 10_094, equity: 4 });
+    h.pipeline.checkInvariants(SPECS);
+  });
+});
