@@ -690,7 +690,8 @@ export class Perps {
       product.holders.delete(a.id);
       if (a.positions.size <= 1) this.multi.delete(a.id);
     }
-    this.positionChanged.add(a.id);
+    // Only an account with reduce-only orders has anything to check when its position changes.
+    if (a.reduceOnly.size > 0) this.positionChanged.add(a.id);
     this.noteChange(a);
   }
 
