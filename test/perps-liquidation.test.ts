@@ -105,8 +105,13 @@ describe('the liquidation waterfall', () => {
     expect(h.balance(INSURANCE)).toBe(0);
     expect(h.perps.notices).toEqual([expect.objectContaining({ kind: 'insurance-depleted', fund: 0, text: 'the insurance fund is depleted (0): positions may be auto-deleveraged' })]);
     expect(h.perps.reports[0]).toMatchObject({ triggers: ['insurance-depletion'], fundBefore: 1_000, fundAfter: 0 });
-    // Topped up, a later waterfall announces it restored.
+    // Topped up by an operator, it is restored in that batch; emptied again by a withdrawal, depleted:
+    // each said at once, not at the next liquidation.
     h.deposit(INSURANCE, 5_000);
+    expect(h.perps.waterfall.notices).toEqual([{ seq: h.seq, ts: h.ts, kind: 'insurance-restored', fund: 5_000, text: 'the insurance fund is restored (5000)' }]);
+    expect(h.run([{ type: 'withdraw', key: 'fund-out', account: INSURANCE, asset: 'QUOTE', amount: 5_000 }])[0].ok).toBe(true);
+    expect(h.perps.waterfall.notices).toEqual([{ seq: h.seq, ts: h.ts, kind: 'insurance-depleted', fund: 0, text: 'the insurance fund is depleted (0): positions may be auto-deleveraged' }]);
+    expect(h.perps.notices.map((n) => n.kind)).toEqual(['insurance-depleted', 'insurance-restored', 'insurance-depleted']);
     h.pipeline.checkInvariants(SPECS);
   });
 

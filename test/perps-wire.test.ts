@@ -1,8 +1,10 @@
 // The insurance fund (PERP-8) and post-event reports with ADL ranks (PERP-9) on the wire, end to end:
 // the real node and gateway on loopback, SDK sessions of four accounts with positions and one
-// without, a version-1 session, a public subscriber, and the `junction` command line. A waterfall
-// that finds the fund at its floor and auto-deleverages (the stage-4 scenario of
-// perps-liquidation.test.ts) must reach every holder once, the public channel once, and nobody else.
+// without, a version-1 session, a public subscriber, and the `junction` command line. A batch in
+// which an operator's withdrawal takes the fund to below its floor and a mark move then liquidates
+// and auto-deleverages (the stage-4 scenario of perps-liquidation.test.ts): the depletion, announced
+// by that batch's waterfall, and its report must reach every holder once, the public channel once,
+// and nobody else.
 import { until } from './support/until.js';
 import { runCli } from './support/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -129,10 +131,10 @@ describe('the insurance fund on the wire', () => {
     expect(markets.at(-1)).toMatchObject({ instrument: PERP, mark: 10_000, insuranceFund: 0, insuranceDepleted: sbe.BooleanType.False });
     const before = markets.length;
     clockMs += 1_000;
-    expect((await node.submit({ type: 'deposit', key: 'fund', account: INSURANCE, asset: 'QUOTE', amount: 700 })).ok).toBe(true);
+    expect((await node.submit({ type: 'deposit', key: 'fund', account: INSURANCE, asset: 'QUOTE', amount: 1_700 })).ok).toBe(true);
     const m = await until(() => markets.length > before && markets.at(-1), 'the PerpMarket of the new fund level');
-    expect(node.pipeline.perps.fundLevel()).toBe(700);
-    expect(m).toMatchObject({ mark: 10_000, insuranceFund: 700, insuranceDepleted: sbe.BooleanType.False, asOfNs: BigInt(clockMs) * 1_000_000n });
+    expect(node.pipeline.perps.fundLevel()).toBe(1_700);
+    expect(m).toMatchObject({ mark: 10_000, insuranceFund: 1_700, insuranceDepleted: sbe.BooleanType.False, asOfNs: BigInt(clockMs) * 1_000_000n });
     expect(markets.length).toBe(before + 1);
   });
 });
@@ -178,9 +180,12 @@ describe('a waterfall that depletes the fund and auto-deleverages', () => {
 
   it('[PERP-8] the depletion notice reaches every holder\'s session once and the public channel once; a session without positions and a version-1 session get none', async () => {
     clockMs += 1_000;
-    // BOB: 4,000 − 3,600 = 400 < maintenance 1,820: bankruptcy 9,000, no bids, the fund (700) at its
-    // floor (1,000) cannot pay: ADL takes CAROL's 3 (rank 5) and 1 of DAVE's.
+    // In one batch: an operator withdraws 1,000 of the fund (700 left, below its floor of 1,000),
+    // and the mark moves. BOB: 4,000 − 3,600 = 400 < maintenance 1,820: bankruptcy 9,000, no bids,
+    // the fund cannot pay: ADL takes CAROL's 3 (rank 5) and 1 of DAVE's.
+    const withdrawn = node.submit({ type: 'withdraw', key: 'fund-out', account: INSURANCE, asset: 'QUOTE', amount: 1_000 });
     await prices(9_100);
+    expect((await withdrawn).ok).toBe(true);
     const perps = node.pipeline.perps;
     expect(perps.notices).toEqual([expect.objectContaining({ kind: 'insurance-depleted', fund: 700 })]);
     expect(perps.reports.length).toBe(1);

@@ -114,6 +114,23 @@ export class Waterfall {
     return this.perps.fundLevel();
   }
 
+  /**
+   * The fund's state follows its level (PERP-8): at or below its floor it is depleted. A change is
+   * announced in the batch that made it — a waterfall's payments, or an operator's withdrawal or
+   * top-up — and goes to every holder and the public channel. Returns whether it changed.
+   */
+  followFund(seq: number, ts: number): boolean {
+    const level = this.fund();
+    const depleted = level <= this.floor;
+    if (depleted === this.depleted) return false;
+    this.depleted = depleted;
+    this.notices.push({
+      seq, ts, kind: depleted ? 'insurance-depleted' : 'insurance-restored', fund: level,
+      text: depleted ? `the insurance fund is depleted (${level}): positions may be auto-deleveraged` : `the insurance fund is restored (${level})`,
+    });
+    return true;
+  }
+
   /** Clears what the last batch noted for the gateways (the kept reports stay in the state). */
   beginBatch(): void {
     this.steps.length = 0;
@@ -247,15 +264,7 @@ export class Waterfall {
     // The fund's state, and a report when more than the book was needed.
     const fundAfter = this.fund();
     const wasDepleted = this.depleted;
-    this.depleted = fundAfter <= this.floor;
-    if (this.depleted !== wasDepleted) {
-      this.notices.push({
-        seq, ts, kind: this.depleted ? 'insurance-depleted' : 'insurance-restored', fund: fundAfter,
-        text: this.depleted
-          ? `the insurance fund is depleted (${fundAfter}): positions may be auto-deleveraged`
-          : `the insurance fund is restored (${fundAfter})`,
-      });
-    }
+    this.followFund(seq, ts);
     const triggers: PostEventReport['triggers'] = [];
     if (usedBackstop) triggers.push('backstop');
     if (this.depleted && !wasDepleted) triggers.push('insurance-depletion');

@@ -1054,6 +1054,23 @@ export class Perps {
   /** A ledger posting touched an account's balance: if it has perp exposure, its margin is re-checked. */
   noteLedger(account: number): void {
     if (this.accounts.has(account)) this.dirty.add(account);
+    else if (account === this.residual) this.fundMoved = true;
+  }
+
+  /** The insurance fund's balance moved in the batch (a deposit, a withdrawal, funding's residual). */
+  private fundMoved = false;
+
+  /**
+   * After a batch's waterfall (if any): a fund moved by anything else — an operator's withdrawal or
+   * top-up — is depleted or restored now, and says so (PERP-8), not at the next liquidation. A fund
+   * never funded stays as it started until a waterfall needs it.
+   */
+  followFund(seq: number, ts: number): void {
+    if (!this.fundMoved) return;
+    this.fundMoved = false;
+    if (!this.waterfall.followFund(seq, ts)) return;
+    this.notices.push(this.waterfall.notices[this.waterfall.notices.length - 1]);
+    if (this.notices.length > REPORTS_KEPT) this.notices.splice(0, this.notices.length - REPORTS_KEPT);
   }
 
   /** Starts a batch: what the last one noted for the gateways is cleared. */

@@ -219,6 +219,7 @@ export class Pipeline {
         this.seq = last.seq;
         this.perps.liquidate(this.waterfallOps, last.seq, last.ts);
       }
+      this.perps.followFund(last.seq, last.ts);
       // Reduce-only orders a fill or a deleveraging left with nothing to reduce are cancelled
       // (reported with the batch's last command).
       for (const id of this.perps.reduceOnlyExcess()) {
