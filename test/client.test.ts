@@ -1,6 +1,6 @@
 // The TypeScript client SDK against a real node and gateway on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JunctionClient, type LocalBook } from '../src/client/client.js';
+import { JunctionClient, SessionRejectError, type LocalBook } from '../src/client/client.js';
 import * as sbe from '../src/protocol/codec.js';
 import { BUYER, SELLER } from './support/node-config.js';
 import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
@@ -80,6 +80,25 @@ describe('client SDK', () => {
     );
     await c.massCancel();
     c.close();
+  });
+
+  it('[OPS-1] open orders and balances asked past the rate limit fail with the refusal, not hang', async () => {
+    // A burst of two, and a clock that stands still: the third request is refused, whatever the host.
+    const frozenMs = Date.now();
+    const limited = await gatewayNode([[5, SELLER]], 1, { limits: { perKeyPerSecond: 2, perConnectionPerSecond: 100, burst: 2 }, rateClock: () => frozenMs });
+    try {
+      const c = await JunctionClient.connect({ url: limited.url, keyId: 5, privateKeyPem: limited.pems.get(5)!, reconnect: false });
+      expect(await c.openOrders()).toEqual([]);
+      expect((await c.balances()).length).toBeGreaterThan(0);
+      for (const ask of [() => c.openOrders(), () => c.balances()]) {
+        const refused = await ask().then(() => undefined, (e: unknown) => e);
+        expect(refused).toBeInstanceOf(SessionRejectError);
+        expect((refused as SessionRejectError).reject).toMatchObject({ reason: sbe.RejectReason.RateLimited, field: 'rateLimit' });
+      }
+      c.close();
+    } finally {
+      await limited.close();
+    }
   });
 
   it('[OPS-1] a replay refused by the rate limit is asked again until the history is delivered', async () => {

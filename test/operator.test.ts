@@ -268,7 +268,7 @@ describe('AdminRequest over the protocol', () => {
       expect(await operator.admin({ query: 'venue-clients', venue: 'venue-nowhere' })).toEqual({
         ok: false, reason: sbe.RejectReason.UnknownVenue, body: { reasonName: 'UnknownVenue', text: 'no venue venue-nowhere' },
       });
-      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement, audit, rulebook, perp-reports, afmm');
+      expect((await operator.admin({ query: 'orders' })).body.text).toBe('unknown query "orders": one of venues, jurisdictions, venue-events, custody-dues, venue-clients, settlement, audit, trades, rulebook, perp-reports, afmm');
       expect((await operator.admin({ query: 'venues', colour: 'red' })).body.text).toBe('query venues takes only venue, not colour');
       expect((await operator.admin({ hello: 1 })).body.text).toBe('it names neither a query nor an action: an AdminRequest body is a JSON object: {"query": "venues", ...} or {"action": "venue.add", ...}');
     } finally {
@@ -309,6 +309,22 @@ describe('AdminRequest over the protocol', () => {
     expect(reject).toMatchObject({ reason: sbe.RejectReason.OperatorKey, refTemplateId: sbe.TemplateId.NewOrder, refClOrdId: 44, text: 'an operator API key may not trade' });
     expect(s.closed).toBeUndefined();
     s.ws.close();
+  });
+
+  it('[OPS-1] [AFMM-2] an operator key asking for open orders or balances is refused naming why, not left waiting (it is never sent an account\'s data)', async () => {
+    const operator = await JunctionClient.connect({ url: env.url, keyId: OPERATOR, privateKeyPem: env.pems.get(OPERATOR)!, reconnect: false });
+    try {
+      for (const [ask, template] of [[() => operator.openOrders(), sbe.TemplateId.OpenOrdersRequest], [() => operator.balances(), sbe.TemplateId.BalancesRequest]] as const) {
+        const refused = await ask().then(() => undefined, (e: unknown) => e);
+        expect(refused).toBeInstanceOf(SessionRejectError);
+        expect((refused as SessionRejectError).reject).toMatchObject({
+          reason: sbe.RejectReason.OperatorKey, refTemplateId: template, refClOrdId: expect.any(Number), field: 'templateId',
+          text: 'an operator key gets no account\'s orders or balances',
+        });
+      }
+    } finally {
+      operator.close();
+    }
   });
 
   it('[OPS-1] AdminRequests are rate-limited like other requests, refused naming the request', async () => {

@@ -531,7 +531,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
     return this.request<sbe.OpenOrdersOrdersEntry[]>((resolve) => {
       this.openOrderRequests.set(reqId, { orders: [], resolve });
       this.send((v) => sbe.encodeOpenOrdersRequest(v, 0, { reqId }));
-    }, () => this.openOrderRequests.delete(reqId));
+    }, () => this.openOrderRequests.delete(reqId), reqId);
   }
 
   /** The account's balances: every asset it holds, available and held, in the asset's units (scale given). */
@@ -541,7 +541,7 @@ export class JunctionClient extends EventEmitter<JunctionClientEvents> {
     return this.request<sbe.BalancesBalancesEntry[]>((resolve) => {
       this.balanceRequests.set(reqId, resolve);
       this.send((v) => sbe.encodeBalancesRequest(v, 0, { reqId }));
-    }, () => this.balanceRequests.delete(reqId));
+    }, () => this.balanceRequests.delete(reqId), reqId);
   }
 
   /**

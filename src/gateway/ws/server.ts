@@ -425,11 +425,12 @@ export class GatewayServer {
         return this.sessions.replay(session, decoded.message.fromOutSeq);
       case 'DeadMansSwitch':
         return this.sessions.deadMansSwitch(session, decoded.message);
+      // A refusal names the request's reqId (as refClOrdId), so the asker knows which it was.
       case 'OpenOrdersRequest':
-        if (this.sessions.rateLimited(session, decoded.templateId, 0)) return;
+        if (this.sessions.rateLimited(session, decoded.templateId, decoded.message.reqId)) return;
         return this.sessions.openOrders(session, decoded.message.reqId);
       case 'BalancesRequest':
-        if (this.sessions.rateLimited(session, decoded.templateId, 0)) return;
+        if (this.sessions.rateLimited(session, decoded.templateId, decoded.message.reqId)) return;
         return this.sessions.balances(session, decoded.message.reqId);
       case 'NewOrder':
         return this.orderEntry.newOrders(session, [decoded.message], decoded.templateId);

@@ -251,7 +251,24 @@ export class Sessions {
   }
 
   /** The account's open orders, oldest first, in parts when more than a group holds. */
+  /**
+   * An operator or price-source key is never sent an account's data (policy.ts): asking for open
+   * orders or balances is refused naming why, not left unanswered. True when refused.
+   */
+  private noAccount(session: Session, templateId: number, reqId: number): boolean {
+    if (session.permission === 'operator') {
+      this.outbox.reject(session.ws, templateId, Reason.OperatorKey, 'templateId', 'an operator key gets no account\'s orders or balances', reqId);
+      return true;
+    }
+    if (session.permission === 'price-source') {
+      this.outbox.reject(session.ws, templateId, Reason.PriceSourceKey, 'templateId', 'a price-source key gets no account\'s orders or balances', reqId);
+      return true;
+    }
+    return false;
+  }
+
   openOrders(session: Session, reqId: number): void {
+    if (this.noAccount(session, sbe.TemplateId.OpenOrdersRequest, reqId)) return;
     const orders: sbe.OpenOrdersOrdersEntry[] = [];
     for (const o of this.node.pipeline.orders.values()) {
       if (o.account !== session.account) continue;
@@ -271,6 +288,7 @@ export class Sessions {
 
   /** Every asset the account holds something of. */
   balances(session: Session, reqId: number): void {
+    if (this.noAccount(session, sbe.TemplateId.BalancesRequest, reqId)) return;
     const ledger = this.node.ledger;
     const balances: sbe.BalancesBalancesEntry[] = [];
     ledger.assets.forEach((asset, i) => {
