@@ -2,18 +2,11 @@
 // (PERP-9): a scenario for each stage with every amount to the unit, ADL taking exactly what is left,
 // and a property test over random positions and price paths.
 import { describe, expect, it } from 'vitest';
-import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PerpHarness, SOURCES, SPOT, assessments, perpConfig } from './support/perps.js';
+import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PerpHarness, SOURCES, SPOT, perpConfig, trading } from './support/perps.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
 
-/** A harness where all four traders may trade perps, the three sources at 10,000. */
-function trading(config = perpConfig()): PerpHarness {
-  const h = new PerpHarness(config);
-  h.run(assessments([2, 3, 5, 6]));
-  h.prices([10_000, 10_000, 10_000]);
-  return h;
-}
 
 /** BOB long 10 at 10,000 on 10,000 of collateral (IM 10%, MM 5%: liquidated below ~9,473.7); CAROL short 10. Fund 1,000. */
 function bobLong(fund = 1_000): PerpHarness {

@@ -11,7 +11,7 @@ import { MatchingCore } from '../src/core/index.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { checkPerpsConfig } from '../src/perps/config.js';
 import { describe, expect, it } from 'vitest';
-import { ALICE, BOB, CAROL, DAVE, INSURANCE, PerpHarness, SOURCES, assessments, perpConfig } from './support/perps.js';
+import { ALICE, BOB, CAROL, DAVE, INSURANCE, PerpHarness, SOURCES, perpConfig, trading } from './support/perps.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
 
@@ -31,9 +31,7 @@ function smallBatchHarness(batchCommandsMax: number): PerpHarness {
 
 describe('the liquidation waterfall, as reviewed', () => {
   it('[PERP-6] [PERP-9] liquidation orders that fill a core batch as they are queued: every fill counts (its fee to the fund, its step in the report), not only the last run\'s', () => {
-    const h = smallBatchHarness(2);
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading(perpConfig(), smallBatchHarness(2));
     for (const a of [ALICE, BOB]) h.deposit(a, 10_000);
     h.deposit(DAVE, 10_050); // 50 of taker fee on the open
     h.deposit(CAROL, 1_000_000);
@@ -52,9 +50,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] [PERP-2] a backstop provider whose participant no longer passes the gate takes no position; the next stage does', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(BOB, 10_000);
     for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
     h.order(CAROL, 1, 10_000, 10);
@@ -70,9 +66,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] the lots pro rata rounding leaves go to providers with room, in account order, before anyone is deleveraged', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(BOB, 3_000);
     for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
     h.order(CAROL, 1, 10_000, 3);
@@ -89,9 +83,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] [PERP-8] the fund\'s room is set aside for orders placed, and what fills better is offered again: two positions under bankruptcy are both paid for, nobody deleveraged', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.ok({ type: 'admin', operator: 900, body: { action: 'perp.set', instrument: 5, changes: { liquidationImpactBps: 1_000 } } });
     for (const a of [ALICE, BOB]) h.deposit(a, 10_000);
     h.deposit(CAROL, 1_000_000);
@@ -110,9 +102,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] [PERP-8] a gap past bankruptcy with an empty book: the fund pays the deficit at the mark, so ADL closes the counterparty at the mark, not worse', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(BOB, 10_000);
     for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
     h.deposit(INSURANCE, 100_000);
@@ -132,9 +122,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] a thinly margined counterparty is deleveraged no worse than the mark while the fund lasts: it keeps its equity and owes nothing', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(ALICE, 1_000_000);
     h.deposit(BOB, 10_000);
     h.deposit(DAVE, 1_500);
@@ -164,9 +152,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] [PERP-4] a defaulter margined in a stablecoin: what it still owes once closed out is settled from that collateral, which the fund takes at its haircut value', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(BOB, 10_300, 'STABLE'); // 10,094 after the 2% haircut
     for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
     h.deposit(INSURANCE, 50_000);
@@ -191,9 +177,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] [PERP-8] with nothing in the fund to take the collateral with, the debt stays owed against it, counted at its haircut value', () => {
-    const h = new PerpHarness();
-    h.run(assessments([2, 3, 5, 6]));
-    h.prices([10_000, 10_000, 10_000]);
+    const h = trading();
     h.deposit(BOB, 10_300, 'STABLE');
     for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
     h.order(CAROL, 1, 10_000, 10);

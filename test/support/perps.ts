@@ -77,6 +77,13 @@ export function perpConfig(overrides: Partial<NodeConfig> = {}): NodeConfig {
 }
 
 /** Assessments that let participants 2, 5 and 6 trade perps until the end of 2027. */
+/** A harness where all four traders may trade perps, the three sources at 10,000 (`h` to start from another). */
+export function trading(config = perpConfig(), h = new PerpHarness(config)): PerpHarness {
+  h.run(assessments([2, 3, 5, 6]));
+  h.prices([10_000, 10_000, 10_000]);
+  return h;
+}
+
 export function assessments(participants = [2, 5, 6]): NodeCommand[] {
   return participants.map((participant) => ({
     type: 'admin', operator: 900,
