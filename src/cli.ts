@@ -213,12 +213,13 @@ recommendations (SL-7). Setting one re-evaluates every venue in it: a venue that
 is suspended.
 ${OPERATOR_CONNECTION}`,
   keys: `usage: junction keys list --data DIR [--json]
-       junction keys add --data DIR --key-id N --permission trade|read|operator|price-source [--account A] [--public-key BASE64] [--out FILE]
+       junction keys add --data DIR --key-id N --permission trade|read|operator|price-source [--account A] [--person NAME] [--public-key BASE64] [--out FILE]
        junction keys revoke --data DIR --key-id N
 API keys of a node's data folder (safe while it runs). add makes a new Ed25519 pair unless
 --public-key is given, and prints the key (with its private key) as JSON, or writes it to FILE
 (mode 600) as a key file the other commands read with --key-file. A trade or read key acts for
---account; an operator key administers the node and never trades; a price-source key sends signed
+--account; an operator key administers the node and never trades, and names the person who holds
+it (--person: an AFMM change proposed by one person must be approved by another); a price-source key sends signed
 index prices (PriceUpdate; a perpetual product lists it among its sources) and never trades.
 revoke refuses the key's next logon.`,
   afmm: `usage: junction afmm list
@@ -1196,7 +1197,7 @@ async function auditCommand(args: string[]): Promise<number> {
   return operatorRequest(v, { query: 'audit', ...(last !== undefined ? { last } : {}) }, (answer: AuditListed) => {
     if (v.json) return console.log(JSON.stringify(answer));
     printRows(v, answer.audit, (a) => ({
-      change: a.change, seq: a.seq, at: isoOfUs(a.ts), event: a.event, operator: a.operator, what: describeChange(a.what), detail: a.detail ?? null,
+      change: a.change, seq: a.seq, at: isoOfUs(a.ts), event: a.event, operator: a.person ? `${a.operator} (${a.person})` : a.operator, what: describeChange(a.what), detail: a.detail ?? null,
     }), 'no AFMM changes recorded');
     console.log(`\n${answer.pending.length} pending${answer.pending.length > 0 ? ':' : ''}`);
     for (const p of answer.pending) console.log(`  change ${p.change} by operator ${p.operator}: ${describeChange(p.what)}`);
@@ -1221,7 +1222,7 @@ type AfmmChangeListed =
   | { action: 'afmm.entry.remove'; participant: number; id: string };
 interface AfmmListed { afmms: { participant: number; name: string; officer: string; since: number; entries: AfmmEntryListed[] }[]; statement: string }
 interface AuditListed {
-  audit: { change: number; seq: number; ts: number; event: string; operator: number; what: AfmmChangeListed; detail?: string }[];
+  audit: { change: number; seq: number; ts: number; event: string; operator: number; person?: string; what: AfmmChangeListed; detail?: string }[];
   total: number;
   pending: { change: number; operator: number; what: AfmmChangeListed }[];
 }
@@ -1261,6 +1262,7 @@ async function keys(args: string[]): Promise<number> {
     options: {
       data: { type: 'string' }, 'key-id': { type: 'string' }, account: { type: 'string' }, permission: { type: 'string' },
       'public-key': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      person: { type: 'string' },
     },
   });
   if (values.help || !sub) return help('keys');
@@ -1270,7 +1272,9 @@ async function keys(args: string[]): Promise<number> {
   try {
     const keyStore = new KeyStore(store);
     if (sub === 'list') {
-      const list = [...keyStore.allApiKeys()].map((k) => ({ keyId: k.keyId, account: k.account, permission: k.permission, publicKey: Buffer.from(k.publicKey).toString('base64') }));
+      const list = [...keyStore.allApiKeys()].map((k) => ({
+        keyId: k.keyId, account: k.account, permission: k.permission, ...(k.person ? { person: k.person } : {}), publicKey: Buffer.from(k.publicKey).toString('base64'),
+      }));
       if (values.json) for (const k of list) console.log(JSON.stringify(k));
       else console.table(list);
       return 0;
@@ -1292,6 +1296,11 @@ async function keys(args: string[]): Promise<number> {
       console.error(`junction keys: key ${keyId} exists (revoke it first to replace it)`);
       return 1;
     }
+    // An operator key names the person who holds it: an AFMM change needs two different people (AFMM-5).
+    const person = values.person?.trim();
+    if (permission === 'operator' && !person) throw new UsageError('--person NAME is required for an operator key: the person who holds it (an AFMM change needs two different people)');
+    if (permission !== 'operator' && values.person !== undefined) throw new UsageError('--person is for operator keys only');
+    if (person !== undefined && (person.length > 64 || /[\u0000-\u001f]/.test(person))) throw new UsageError('--person must be at most 64 characters, without control characters');
     // Operator and price-source keys act for no account.
     let account = 0;
     if (permission === 'trade' || permission === 'read') {
@@ -1309,8 +1318,8 @@ async function keys(args: string[]): Promise<number> {
       publicKey = pair.publicKey;
       privateKeyPem = pair.privateKeyPem;
     }
-    await keyStore.putApiKey({ keyId, account, publicKey, permission });
-    const entry = { keyId, account, permission, ...(privateKeyPem ? { privateKeyPem } : {}) };
+    await keyStore.putApiKey({ keyId, account, publicKey, permission, ...(person ? { person } : {}) });
+    const entry = { keyId, account, permission, ...(person ? { person } : {}), ...(privateKeyPem ? { privateKeyPem } : {}) };
     if (values.out) {
       // The same form as demo-keys.json: a JSON array the other commands' --key-file reads.
       writeFileSync(values.out, JSON.stringify([entry], null, 2) + '\n', { mode: 0o600 });

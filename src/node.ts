@@ -30,6 +30,8 @@ export const DATA_DIR_DEFAULT = '.data';
 export const PORT_DEFAULT = 8800;
 /** The demo operator key's id in DIR/demo-keys.json. */
 export const OPERATOR_KEY_ID = 100;
+/** The person who holds the demo's operator key (an AFMM change needs a second person's key). */
+export const DEMO_OPERATOR_PERSON = 'Demo operator';
 /** The demo keys of the perpetuals' professional client (account 12) and market maker (account 13). */
 export const PRO_CLIENT_KEY_ID = 112;
 export const PERP_MAKER_KEY_ID = 113;
@@ -51,7 +53,7 @@ async function demoKeys(runtime: NodeRuntime, dataDir: string, count: number): P
   const store = new KeyStore(runtime.store);
   const add = async (keyId: number, account: number, permission: Permission) => {
     const pair = newApiKeyPair();
-    await store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
+    await store.putApiKey({ keyId, account, publicKey: pair.publicKey, permission, ...(permission === 'operator' ? { person: DEMO_OPERATOR_PERSON } : {}) });
     keys.push({ keyId, account, privateKeyPem: pair.privateKeyPem, ...(permission !== 'trade' ? { permission } : {}) });
   };
   for (let keyId = 1; keyId <= count; keyId++) await add(keyId, keyId === 2 ? 11 : 10, 'trade');

@@ -125,7 +125,9 @@ beforeAll(async () => {
   for (const [keyId, account, permission] of KEYS) {
     const pair = newApiKeyPair();
     pems.set(keyId, pair.privateKeyPem);
-    await keyStore.putApiKey({ keyId, account, publicKey: pair.publicKey, permission });
+    // The two operators are two people (four eyes, AFMM-5).
+    const person = keyId === OP_A ? 'Ann Operator' : keyId === OP_B ? 'Ben Operator' : undefined;
+    await keyStore.putApiKey({ keyId, account, publicKey: pair.publicKey, permission, ...(person ? { person } : {}) });
     const file = join(dir, `${keyId}.json`);
     writeFileSync(file, JSON.stringify([{ keyId, privateKeyPem: pair.privateKeyPem }]));
     keyFiles.set(keyId, file);
@@ -192,9 +194,10 @@ describe('designation over the operator channel and the command line', () => {
     expect(audit.code).toBe(0);
     const trail = JSON.parse(audit.stdout.trim());
     expect(trail).toEqual({ audit: JSON.parse(JSON.stringify(node.pipeline.afmm.audit)), total: 4, pending: [] });
-    expect(trail.audit.map((a: { change: number; event: string; operator: number; what: { action: string } }) => [a.change, a.event, a.operator, a.what.action])).toEqual([
-      [change, 'proposed', OP_A, 'afmm.designate'], [change, 'approved', OP_B, 'afmm.designate'],
-      [revokeChange, 'proposed', OP_B, 'afmm.revoke'], [revokeChange, 'rejected', OP_A, 'afmm.revoke'],
+    // Each step names the operator key and the person who holds it (the gateway carries it into the command).
+    expect(trail.audit.map((a: { change: number; event: string; operator: number; person: string; what: { action: string } }) => [a.change, a.event, a.operator, a.person, a.what.action])).toEqual([
+      [change, 'proposed', OP_A, 'Ann Operator', 'afmm.designate'], [change, 'approved', OP_B, 'Ben Operator', 'afmm.designate'],
+      [revokeChange, 'proposed', OP_B, 'Ben Operator', 'afmm.revoke'], [revokeChange, 'rejected', OP_A, 'Ann Operator', 'afmm.revoke'],
     ]);
     const conflicted = await cli(OP_DAVE, ['audit']);
     expect([conflicted.code, conflicted.stderr.trim()]).toEqual([1,
@@ -202,6 +205,7 @@ describe('designation over the operator channel and the command line', () => {
     const auditHuman = await cli(OP_B, ['audit']);
     expect(auditHuman.stdout.split('\n')[0].split(/\s+/)).toEqual(['change', 'seq', 'at', 'event', 'operator', 'what', 'detail']);
     expect(auditHuman.stdout).toContain(`designate participant ${DAVE_PARTICIPANT} (officer ${OFFICER})`);
+    expect(auditHuman.stdout).toContain(`${OP_B} (Ben Operator)`);
     const notOperator = await cli(ALICE_KEY, ['audit']);
     expect([notOperator.code, notOperator.stderr.trim()]).toEqual([1,
       "junction audit: refused: OperatorOnly (217): only an operator API key may send this [templateId: needs an operator key; this key's permission is trade]"]);

@@ -50,6 +50,22 @@ describe('affiliated market makers', () => {
     expect(h.replay().afmm.state()).toEqual(h.pipeline.afmm.state());
   });
 
+  it('[AFMM-5] four eyes are two people: a second key of the proposer\'s own person cannot approve or reject; another person\'s can, and the audit names both', () => {
+    const h = new PerpHarness();
+    const withPerson = (operator: number, person: string, body: Record<string, unknown>): NodeCommand => ({ type: 'admin', operator, person, body: body as never });
+    const [p] = h.run([withPerson(900, 'Jane Chan', { action: 'afmm.designate', participant: 6, officer: 'Jane Chan' })]);
+    for (const action of ['afmm.approve', 'afmm.reject'] as const) {
+      const [same] = h.run([withPerson(901, 'Jane Chan', { action, change: p.seq, ...(action === 'afmm.reject' ? { reason: 'no' } : {}) })]);
+      expect([same.reasonName, same.text]).toEqual(['InvalidAdminCommand', `change ${p.seq} was proposed by Jane Chan (operator 900): a different person must ${action === 'afmm.approve' ? 'approve' : 'reject'} it`]);
+    }
+    expect(h.pipeline.afmm.isAfmm(DAVE)).toBe(false);
+    h.ok(withPerson(902, 'Lee Wong', { action: 'afmm.approve', change: p.seq }));
+    expect(h.pipeline.afmm.isAfmm(DAVE)).toBe(true);
+    expect(h.pipeline.afmm.audit.map((a) => [a.event, a.operator, a.person])).toEqual([['proposed', 900, 'Jane Chan'], ['approved', 902, 'Lee Wong']]);
+    // The person travels in the journaled command: replay and a snapshot agree.
+    expect(h.replay().afmm.state()).toEqual(h.pipeline.afmm.state());
+  });
+
   it('[AFMM-5] the core never matches an AFMM with the house: the crossing order is cancelled as a self-trade would be; anyone else trades', () => {
     const h = withAfmm();
     h.deposit(HOUSE, 100, 'BASE');

@@ -47,10 +47,16 @@ describe('junction keys', () => {
   });
 
   it('[OPS-1] refuses, by name, a key that exists, an account the node does not have, and a bad permission', () => {
-    const operator = junction('add', '--key-id', '8', '--permission', 'operator');
+    // An operator key names the person who holds it (AFMM-5: four eyes are two people).
+    const nameless = junction('add', '--key-id', '8', '--permission', 'operator');
+    expect([nameless.status, nameless.stderr.split('\n')[0]]).toEqual([2, 'junction keys: --person NAME is required for an operator key: the person who holds it (an AFMM change needs two different people)']);
+    const traderNamed = junction('add', '--key-id', '9', '--account', String(BUYER), '--permission', 'trade', '--person', 'Jane Chan');
+    expect([traderNamed.status, traderNamed.stderr.split('\n')[0]]).toEqual([2, 'junction keys: --person is for operator keys only']);
+    const operator = junction('add', '--key-id', '8', '--permission', 'operator', '--person', 'Jane Chan');
     expect(operator.status, operator.stderr).toBe(0);
-    expect(JSON.parse(operator.stdout)).toMatchObject({ keyId: 8, account: 0, permission: 'operator' });
-    const again = junction('add', '--key-id', '8', '--permission', 'operator');
+    expect(JSON.parse(operator.stdout)).toMatchObject({ keyId: 8, account: 0, permission: 'operator', person: 'Jane Chan' });
+    expect(junction('list', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l)).find((k: { keyId: number }) => k.keyId === 8)).toMatchObject({ person: 'Jane Chan' });
+    const again = junction('add', '--key-id', '8', '--permission', 'operator', '--person', 'Jane Chan');
     expect([again.status, again.stderr]).toEqual([1, 'junction keys: key 8 exists (revoke it first to replace it)\n']);
     const nowhere = junction('add', '--key-id', '9', '--account', '999', '--permission', 'trade');
     expect(nowhere.status).toBe(2);

@@ -46,11 +46,16 @@ export interface AuditRecord {
   ts: number;
   event: 'proposed' | 'approved' | 'rejected';
   operator: number;
+  /** The person the operator key belongs to, when it names one. */
+  person?: string;
   what: AfmmChange;
   detail?: string;
 }
 
-export interface AfmmState { records: AfmmRecord[]; pending: [number, { operator: number; change: AfmmChange }][]; audit: AuditRecord[] }
+/** A change awaiting a second operator: who proposed it (key, and person when the key names one). */
+interface Pending { operator: number; person?: string; change: AfmmChange }
+
+export interface AfmmState { records: AfmmRecord[]; pending: [number, Pending][]; audit: AuditRecord[] }
 
 const ENTRY_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 /** What an AFMM can never be given, and why (the public site lists them). */
@@ -92,7 +97,7 @@ export const AUDIT_KEPT = 10_000;
 export class Afmm {
   readonly records = new Map<number, AfmmRecord>();
   /** Proposed changes awaiting a second operator: change id → who proposed it and what. */
-  readonly pending = new Map<number, { operator: number; change: AfmmChange }>();
+  readonly pending = new Map<number, Pending>();
   readonly audit: AuditRecord[] = [];
 
   constructor(private readonly ledger: Ledger) {
@@ -180,7 +185,7 @@ export class Afmm {
   }
 
   /** Applies an operator's command; a refusal changes nothing. Returns the change id for a proposal. */
-  apply(body: unknown, operator: number, seq: number, ts: number): [number, string] | { change: number } | { applied: AfmmChange } | undefined {
+  apply(body: unknown, operator: number, seq: number, ts: number, person?: string): [number, string] | { change: number } | { applied: AfmmChange } | undefined {
     let action: AfmmAction;
     try {
       action = checkAfmmAction(body);
@@ -192,24 +197,29 @@ export class Afmm {
     if (action.action === 'afmm.approve' || action.action === 'afmm.reject') {
       const p = this.pending.get(action.change);
       if (!p) return [NodeReject.InvalidAdminCommand, `no pending AFMM change ${action.change}`];
-      if (p.operator === operator) return [NodeReject.InvalidAdminCommand, `change ${action.change} was proposed by operator ${operator}: a different operator must ${action.action === 'afmm.approve' ? 'approve' : 'reject'} it`];
+      const verb = action.action === 'afmm.approve' ? 'approve' : 'reject';
+      if (p.operator === operator) return [NodeReject.InvalidAdminCommand, `change ${action.change} was proposed by operator ${operator}: a different operator must ${verb} it`];
+      // Four eyes are two people: another key of the same person is not a second pair of eyes.
+      if (p.person !== undefined && p.person === person) {
+        return [NodeReject.InvalidAdminCommand, `change ${action.change} was proposed by ${person} (operator ${p.operator}): a different person must ${verb} it`];
+      }
       this.pending.delete(action.change);
       if (action.action === 'afmm.reject') {
-        this.record({ change: action.change, seq, ts, event: 'rejected', operator, what: p.change, detail: action.reason });
+        this.record({ change: action.change, seq, ts, event: 'rejected', operator, ...(person ? { person } : {}), what: p.change, detail: action.reason });
         return undefined;
       }
       const refusal = this.effect(p.change, seq, ts);
       if (refusal) {
-        this.record({ change: action.change, seq, ts, event: 'rejected', operator, what: p.change, detail: `could not apply: ${refusal}` });
+        this.record({ change: action.change, seq, ts, event: 'rejected', operator, ...(person ? { person } : {}), what: p.change, detail: `could not apply: ${refusal}` });
         return [NodeReject.InvalidAdminCommand, refusal];
       }
-      this.record({ change: action.change, seq, ts, event: 'approved', operator, what: p.change });
+      this.record({ change: action.change, seq, ts, event: 'approved', operator, ...(person ? { person } : {}), what: p.change });
       return { applied: p.change };
     }
     const refusal = this.precheck(action);
     if (refusal) return [NodeReject.InvalidAdminCommand, refusal];
-    this.pending.set(seq, { operator, change: action });
-    this.record({ change: seq, seq, ts, event: 'proposed', operator, what: action });
+    this.pending.set(seq, { operator, ...(person ? { person } : {}), change: action });
+    this.record({ change: seq, seq, ts, event: 'proposed', operator, ...(person ? { person } : {}), what: action });
     return { change: seq };
   }
 
@@ -275,7 +285,7 @@ export class Afmm {
   state(): AfmmState {
     return {
       records: [...this.records.values()].map((r) => ({ ...r, entries: r.entries.map((e) => ({ ...e })) })),
-      pending: [...this.pending].map(([k, v]) => [k, { operator: v.operator, change: structuredClone(v.change) }]),
+      pending: [...this.pending].map(([k, v]) => [k, { ...v, change: structuredClone(v.change) }]),
       audit: this.audit.map((a) => structuredClone(a)),
     };
   }
@@ -285,7 +295,7 @@ export class Afmm {
     this.records.clear();
     for (const r of state.records) this.records.set(r.participant, { ...r, entries: r.entries.map((e) => ({ ...e })) });
     this.pending.clear();
-    for (const [k, v] of state.pending) this.pending.set(k, { operator: v.operator, change: structuredClone(v.change) });
+    for (const [k, v] of state.pending) this.pending.set(k, { ...v, change: structuredClone(v.change) });
     this.audit.splice(0, this.audit.length, ...state.audit.map((a) => structuredClone(a)));
   }
 }

@@ -58,6 +58,11 @@ export interface AdminCommand {
   type: 'admin';
   /** The operator key that sent it (0: the node itself, or a venue's own session). */
   operator: number;
+  /**
+   * The person the operator key belongs to, when the key names one (`junction keys add --person`):
+   * an AFMM change must be approved by a different person, not only a different key (AFMM-5).
+   */
+  person?: string;
   /** Set when a venue sent it over its own FIX session: it may only attest or release its own clients' assets. */
   byVenue?: string;
   body: AdminAction | PerpAction | AfmmAction;

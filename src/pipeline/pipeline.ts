@@ -357,7 +357,7 @@ export class Pipeline {
     // A venue's own session may only attest or release its clients' assets (the venues check the rest).
     if ((afmm || perp) && c.byVenue !== undefined) return void this.refused([NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`], outcome);
     if (afmm) {
-      const r = this.afmm.apply(c.body, c.operator, this.seq, this.ts);
+      const r = this.afmm.apply(c.body, c.operator, this.seq, this.ts, c.person);
       if (Array.isArray(r)) this.refused(r, outcome);
       else if (r && 'change' in r) outcome.text = `change ${r.change} proposed: it takes effect when another operator approves it (afmm.approve)`;
       else if (r && r.applied.action === 'afmm.designate') {

@@ -106,7 +106,7 @@ export class AdminRequests {
     // As node.submit does, but telling a full queue (refused as busy, nothing queued) from a
     // stopped node (whose failure ends every session).
     let failed = false;
-    const queued = this.node.enqueue({ type: 'admin', operator: session.key.keyId, body }, (outcome) => this.answer(session, reqId, outcome), (e) => {
+    const queued = this.node.enqueue({ type: 'admin', operator: session.key.keyId, ...(session.person ? { person: session.person } : {}), body }, (outcome) => this.answer(session, reqId, outcome), (e) => {
       failed = true;
       if (this.sessions.all.has(session)) this.outbox.end(session.ws, 1011, e.message.slice(0, 120));
     });

@@ -28,6 +28,8 @@ export interface Session {
   key: KeyState;
   account: number;
   permission: Permission;
+  /** The person an operator key belongs to, if its record names one (carried in its admin commands). */
+  person?: string;
   /** permission is 'trade' (what the order path checks). */
   trade: boolean;
   /** The newest schema version the client decodes (its Logon says; 1 if it does not): nothing later is sent it unasked. */

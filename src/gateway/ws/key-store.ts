@@ -17,6 +17,8 @@ export interface ApiKeyRecord {
   account: number;
   publicKey: Uint8Array;
   permission: Permission;
+  /** The person an operator key belongs to (four eyes are two people, not two keys). */
+  person?: string;
 }
 
 export class KeyStore {

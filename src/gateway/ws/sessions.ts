@@ -105,6 +105,7 @@ export class Sessions {
       cancelOnDisconnect: m.cancelOnDisconnect === sbe.BooleanType.True, heartbeatMs, lastInMs: nowMs, lastOutMs: nowMs, limits,
       bucket: new TokenBucket(limits.perConnectionPerSecond, limits.burst, rateMs), ws,
       ...(permission === 'price-source' ? { publicKey: publicKeyFromRaw(record.publicKey) } : {}),
+      ...(permission === 'operator' && record.person ? { person: record.person } : {}),
     };
     key.session = session;
     conn.session = session;
