@@ -435,9 +435,13 @@ export class Perps {
       // The fewest units whose value at par less haircut covers the target, at most what it has.
       const from = this.ledger.assets[asset].scale;
       const to = this.ledger.assets[this.settle].scale;
-      const parUnits = Math.ceil((target * BPS_ONE) / keepBps); // in the settlement asset's units
-      const units = Math.min(available, from >= to ? parUnits * 10 ** (from - to) : Math.ceil(parUnits / 10 ** (to - from)));
-      const value = Math.min(target, mulDiv(this.atPar(asset, units), keepBps, BPS_ONE, false));
+      // target ÷ keep, in the asset's own units, rounded up once (a finer scale is scaled first).
+      const units = Math.min(available, from >= to
+        ? mulDiv(target * 10 ** (from - to), BPS_ONE, keepBps, true)
+        : Math.ceil(mulDiv(target, BPS_ONE, keepBps, true) / 10 ** (to - from)));
+      // What they are worth at par less haircut, rounded down once (in the finer of the two scales).
+      const worth = from >= to ? mulDiv(units, keepBps, BPS_ONE * 10 ** (from - to), false) : mulDiv(units * 10 ** (to - from), keepBps, BPS_ONE, false);
+      const value = Math.min(target, worth);
       if (units <= 0 || value <= 0) continue;
       this.ledger.post(seq, Cause.CollateralTaken, asset, accountId, Bucket.Available, this.residual, Bucket.Available, units);
       this.receive(seq, Cause.InsuranceCover, a, this.residual, value);

@@ -206,7 +206,8 @@ export class NodeRuntime {
   /**
    * Opens the node in its data folder, which it then holds exclusively until close() or stop()
    * (or its process ends): a second node on the same folder is refused (see data-dir.ts). A
-   * read-only open (operators' tools) takes no lock and writes nothing.
+   * read-only open (operators' tools) takes no lock and writes nothing (but the empty tables a
+   * newer version adds, such as the trade records', when the folder has none yet).
    */
   static async open(options: RuntimeOptions & { readOnly?: boolean }): Promise<NodeRuntime> {
     prepareDataDir(options.dataDir, !options.readOnly);

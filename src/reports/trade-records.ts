@@ -76,9 +76,8 @@ export class TradeRecords implements BatchListener {
     }
   }
 
-  failed(): void {
-    this.pending.clear();
-  }
+  // No failed(): a batch before the one that failed may still land after the node stopped (its
+  // transaction was queued first), and its rows must land with it. Nothing more is applied.
 
   /** The instrument's newest durable trades before trade id `before`, newest first, at most `limit`. */
   latest(instrument: number, limit: number, before = Number.MAX_SAFE_INTEGER): TradeRecord[] {
