@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
-import { ALICE, CAROL, DAVE, PerpHarness, SPOT, perpConfig } from './support/perps.js';
+import { ALICE, CAROL, DAVE, FEES, PerpHarness, SPOT, perpConfig } from './support/perps.js';
 
 const HOUSE = 2;
 const admin = (operator: number, body: Record<string, unknown>): NodeCommand => ({ type: 'admin', operator, body: body as never });
@@ -64,6 +64,28 @@ describe('affiliated market makers', () => {
     expect(h.pipeline.afmm.audit.map((a) => [a.event, a.operator, a.person])).toEqual([['proposed', 900, 'Jane Chan'], ['approved', 902, 'Lee Wong']]);
     // The person travels in the journaled command: replay and a snapshot agree.
     expect(h.replay().afmm.state()).toEqual(h.pipeline.afmm.state());
+  });
+
+  it('[AFMM-4] a fill is charged under the preference in force when its command was applied: an approval later in the same batch does not reach back', () => {
+    // DAVE (own tier 1: taker 5 bps) is an AFMM with a fee preference of tier 0 (taker 0 bps).
+    const h = withAfmm();
+    h.ok(admin(900, { action: 'afmm.entry.set', participant: 6, entry: { id: 'fee', kind: 'fee', feeTier: 0, riskText: 'cheaper taking' } }));
+    h.ok(admin(901, { action: 'afmm.approve', change: h.seq }));
+    h.deposit(CAROL, 10, 'BASE');
+    h.deposit(DAVE, 1_000_000);
+    const [revoke] = h.run([admin(901, { action: 'afmm.revoke', participant: 6, reason: 'affiliation ended' })]);
+    const before = h.balance(FEES);
+    // One batch: DAVE takes 2 (as an AFMM: no fee), the revocation is approved, DAVE takes 2 more (5 bps of 20,000: 10).
+    const outcomes = h.run([
+      { type: 'order', account: CAROL, instrument: SPOT, side: 1, orderType: 0, tif: 0, price: 10_000, qty: 5 },
+      { type: 'order', account: DAVE, instrument: SPOT, side: 0, orderType: 0, tif: 1, price: 10_000, qty: 2 },
+      admin(900, { action: 'afmm.approve', change: revoke.seq }),
+      { type: 'order', account: DAVE, instrument: SPOT, side: 0, orderType: 0, tif: 1, price: 10_000, qty: 2 },
+    ]);
+    expect(outcomes.map((o) => [o.ok, o.fills()])).toEqual([[true, 0], [true, 1], [true, 0], [true, 1]]);
+    expect(h.pipeline.afmm.isAfmm(DAVE)).toBe(false);
+    expect(h.balance(FEES) - before).toBe(10);
+    expect(h.replay().ledger.balance(FEES, h.pipeline.ledger.assetIndex.get('QUOTE')!).available).toBe(h.balance(FEES));
   });
 
   it('[AFMM-5] the core never matches an AFMM with the house: the crossing order is cancelled as a self-trade would be; anyone else trades', () => {

@@ -357,6 +357,11 @@ export class Pipeline {
     // A venue's own session may only attest or release its clients' assets (the venues check the rest).
     if ((afmm || perp) && c.byVenue !== undefined) return void this.refused([NodeReject.InvalidAdminCommand, `venue ${c.byVenue} may only attest or release its own clients' assets`], outcome);
     if (afmm) {
+      // The fills of the commands before it are booked, and their fees charged, under the
+      // designations and preferences in force when they were made: their core batch runs first.
+      const seq = this.seq;
+      this.flush();
+      this.seq = seq;
       const r = this.afmm.apply(c.body, c.operator, this.seq, this.ts, c.person);
       if (Array.isArray(r)) this.refused(r, outcome);
       else if (r && 'change' in r) outcome.text = `change ${r.change} proposed: it takes effect when another operator approves it (afmm.approve)`;
