@@ -11,7 +11,7 @@ import { MatchingCore } from '../src/core/index.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { checkPerpsConfig } from '../src/perps/config.js';
 import { describe, expect, it } from 'vitest';
-import { ALICE, BOB, CAROL, DAVE, INSURANCE, PerpHarness, SOURCES, perpConfig, trading } from './support/perps.js';
+import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERPS, PerpHarness, SOURCES, perpConfig, trading } from './support/perps.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
 
@@ -149,6 +149,34 @@ describe('the liquidation waterfall, as reviewed', () => {
     expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], owed: 0 });
     expect(h.perps.figures(DAVE).equity).toBeGreaterThanOrEqual(0);
     expect(h.perps.accountView(DAVE).owed).toBe(0);
+  });
+
+  it('[PERP-6] [PERP-8] with the fund at its floor, a counterparty deleveraged past the mark and left below zero is covered by what the fund holds under its floor', () => {
+    // The fund holds 6,000 with a floor of 6,000: nothing for stage 3 or the deficit at the mark.
+    const h = trading(perpConfig({ perps: { ...PERPS, insuranceFloor: 6_000 } }));
+    h.deposit(ALICE, 1_000_000);
+    h.deposit(BOB, 10_000);
+    h.deposit(DAVE, 1_500);
+    h.deposit(DAVE, 30_000, 'STABLE');
+    h.deposit(INSURANCE, 6_000);
+    expect(h.order(DAVE, 1, 8_800, 10).ok).toBe(true);
+    expect(h.order(ALICE, 0, 8_800, 10).ok).toBe(true);
+    expect(h.order(ALICE, 1, 10_000, 10).ok).toBe(true);
+    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+    h.ts += 1_000_000;
+    for (const o of h.run([
+      { type: 'admin', operator: 900, body: { action: 'collateral.set', entry: { asset: 'STABLE', kind: 'stablecoin', haircutBps: 200, status: 'suspended' } } } as NodeCommand,
+      ...SOURCES.map((source): NodeCommand => ({ type: 'price', source, underlying: 'BASE', price: 8_500, sourceTs: h.ts })),
+    ])) expect(o.ok).toBe(true);
+    // BOB's 10 close against DAVE at BOB's bankruptcy price, 9,000: DAVE loses 5,000 against the
+    // mark, 500 more than its 4,500 of equity; the fund pays the 500 (and 5,000 of BOB's shortfall
+    // stays with DAVE's closed position, the loss ADL shares).
+    expect(h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.account, s.qty, s.price, s.amount])).toEqual([
+      ['adl', BOB, 10, 9_000, 0], ['cover', DAVE, 0, 0, 500],
+    ]);
+    expect(h.perps.accountView(DAVE)).toMatchObject({ positions: [], owed: 0, equity: 0 });
+    expect(h.balance(INSURANCE)).toBe(6_000 - 500);
+    h.pipeline.checkInvariants(SPECS);
   });
 
   it('[PERP-6] [PERP-4] a defaulter margined in a stablecoin: what it still owes once closed out is settled from that collateral, which the fund takes at its haircut value', () => {

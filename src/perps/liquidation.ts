@@ -251,6 +251,9 @@ export class Waterfall {
     // 4. ADL at the bankruptcy price, exactly what is left.
     this.reprice(prices, plans);
     const deleveraged = this.adl(plans, seq);
+    // A counterparty deleveraged at a price past the mark (the fund was spent) may be left below
+    // zero: the fund covers it too, as far as it can.
+    for (const c of this.deleveraged) this.cover(c, EMPTY_PRICES, seq, 'cover', Math.max(0, this.fund()));
     // Anything left below zero (rounding) the fund covers, as far as it can; what a closed-out
     // account still owes its other collateral settles (the fund takes it at its haircut value).
     for (const t of live) {
@@ -449,8 +452,12 @@ export class Waterfall {
   }
 
   /** Stage 4: what is left closes against opposite positions, highest ADL rank first, pro rata within a bucket. */
+  /** Counterparties the last ADL stage closed positions of. */
+  private readonly deleveraged = new Set<number>();
+
   private adl(plans: Plan[], seq: number): boolean {
     let any = false;
+    this.deleveraged.clear();
     const groups = new Map<string, Plan[]>();
     for (const p of plans) {
       if (this.size(p) === 0) continue;
@@ -501,6 +508,7 @@ export class Waterfall {
         while (left > 0 && j < counter.length) {
           const take = Math.min(left, counter[j].left);
           this.transfer(seq, p, counter[j].account, take);
+          this.deleveraged.add(counter[j].account);
           this.step('adl', p.account, product.p.instrument, p.side, take, p.bankruptcy, 0);
           counter[j].left -= take;
           left -= take;
