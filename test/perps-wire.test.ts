@@ -2,9 +2,9 @@
 // the real node and gateway on loopback, SDK sessions of four accounts with positions and one
 // without, a version-1 session, a public subscriber, and the `junction` command line. A batch in
 // which an operator's withdrawal takes the fund to below its floor and a mark move then liquidates
-// and auto-deleverages (the stage-4 scenario of perps-liquidation.test.ts): the depletion, announced
-// by that batch's waterfall, and its report must reach every holder once, the public channel once,
-// and nobody else.
+// and auto-deleverages (the stage-4 scenario of perps-liquidation.test.ts): the depletion notice (the
+// withdrawal's, said before the waterfall) and the waterfall's report must reach every holder once,
+// the public channel once, and nobody else.
 import { until } from './support/until.js';
 import { runCli } from './support/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -175,7 +175,7 @@ describe('ADL ranks and the distribution', () => {
   });
 });
 
-describe('a waterfall that depletes the fund and auto-deleverages', () => {
+describe('a batch that depletes the fund and auto-deleverages', () => {
   let report: PerpReportBody;
 
   it('[PERP-8] the depletion notice reaches every holder\'s session once and the public channel once; a session without positions and a version-1 session get none', async () => {
@@ -190,7 +190,8 @@ describe('a waterfall that depletes the fund and auto-deleverages', () => {
     expect(perps.notices).toEqual([expect.objectContaining({ kind: 'insurance-depleted', fund: 700 })]);
     expect(perps.reports.length).toBe(1);
     [report] = perps.reports;
-    expect(report.triggers).toEqual(['insurance-depletion', 'adl']);
+    // The depletion is the withdrawal's, said before the waterfall: the report's trigger is ADL alone.
+    expect(report.triggers).toEqual(['adl']);
     const [notice] = perps.notices;
     const expected = {
       seq: notice.seq, asOfNs: BigInt(clockMs) * 1_000_000n, kind: sbe.PerpNoticeKind.InsuranceDepleted, fund: 700,
@@ -227,7 +228,7 @@ describe('a waterfall that depletes the fund and auto-deleverages', () => {
     });
     // No identities: no account named anywhere in it.
     expect(JSON.stringify(report)).not.toContain('"account"');
-    const wire = { seq: report.seq, asOfNs: BigInt(clockMs) * 1_000_000n, id: report.id, triggers: 'insurance-depletion,adl', body: JSON.stringify(report) };
+    const wire = { seq: report.seq, asOfNs: BigInt(clockMs) * 1_000_000n, id: report.id, triggers: 'adl', body: JSON.stringify(report) };
     for (const account of [ALICE, DAVE, BOB, CAROL]) {
       expect(heard.get(account)!.reports, `account ${account}`).toEqual([[wire, nodeReport]]);
     }
@@ -256,7 +257,7 @@ describe('a waterfall that depletes the fund and auto-deleverages', () => {
     const human = await run(['perps', 'reports', '--url', url, '--key-file', keyFile]);
     expect(human.code).toBe(0);
     expect(human.stdout).toBe(
-      `${report.id} at ${new Date(clockMs).toISOString()} (sequence ${report.seq}): insurance-depletion, adl. ` +
+      `${report.id} at ${new Date(clockMs).toISOString()} (sequence ${report.seq}): adl. ` +
       `Market then: BASE-PERP mark 9100, index 9100 (src-1 used, src-2 used, src-3 used, book none). Liquidated: long 4 BASE-PERP (bankruptcy price 9000). ` +
       'Steps: auto-deleveraging closed 3 at 9000; auto-deleveraging closed 1 at 9000. Insurance fund 700 before, 700 after.\n\n',
     );

@@ -1034,6 +1034,8 @@ export class Perps {
    * notices are kept. Rounds repeat while deleveraging leaves others at risk (a few at most).
    */
   liquidate(ops: import('./liquidation.js').WaterfallOps, seq: number, ts: number): void {
+    // The batch's notices before the waterfall (the fund moved by its commands) are kept already.
+    const noticesBefore = this.waterfall.notices.length;
     for (let round = 0; round < 4 && this.atRisk.size > 0; round++) {
       const targets = [...this.atRisk].sort((x, y) => x - y);
       this.waterfall.run(targets, ops, seq, ts);
@@ -1050,7 +1052,7 @@ export class Perps {
     }
     if (this.liquidationLog.length > LIQUIDATION_LOG_MAX) this.liquidationLog.splice(0, this.liquidationLog.length - LIQUIDATION_LOG_MAX);
     for (const r of this.waterfall.reports) this.reports.push(r);
-    for (const n of this.waterfall.notices) this.notices.push(n);
+    for (let i = noticesBefore; i < this.waterfall.notices.length; i++) this.notices.push(this.waterfall.notices[i]);
     if (this.reports.length > REPORTS_KEPT) this.reports.splice(0, this.reports.length - REPORTS_KEPT);
     if (this.notices.length > REPORTS_KEPT) this.notices.splice(0, this.notices.length - REPORTS_KEPT);
   }

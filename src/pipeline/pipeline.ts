@@ -214,6 +214,9 @@ export class Pipeline {
       this.ledger.pending.forEachSide((account) => this.perps.noteLedger(account));
       const last = batch[batch.length - 1];
       this.perps.reprice(last.ts);
+      // The fund depleted or restored by the batch's own commands (an operator's withdrawal or
+      // top-up) is said before any waterfall, whose report then does not claim it.
+      this.perps.followFund(last.seq, last.ts);
       // Accounts below maintenance margin go through the liquidation waterfall now, in this batch (PERP-6).
       if (this.perps.atRisk.size > 0) {
         this.seq = last.seq;
