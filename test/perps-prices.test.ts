@@ -49,6 +49,19 @@ describe('index and mark', () => {
     h.prices([10_001, 10_002, 10_003]);
     expect(h.perps.marketView(PERP)).toMatchObject({ index: 10_002, degraded: false });
     expect(h.order(ALICE, 0, 10_000, 1).ok).toBe(true);
+    // Two fresh sources more than the outlier band apart (the others stale): neither is usable. The
+    // index stays where it was, degraded — never the median of nothing.
+    h.ts += 10_000_001;
+    h.run([
+      { type: 'price', source: SOURCES[0], underlying: 'BASE', price: 9_000, sourceTs: h.ts },
+      { type: 'price', source: SOURCES[1], underlying: 'BASE', price: 11_000, sourceTs: h.ts },
+    ]);
+    m = h.perps.marketView(PERP);
+    expect(m.contributions.map((c) => c.status)).toEqual(['outlier', 'outlier', 'stale', 'stale']);
+    expect([m.index, m.degraded, Number.isSafeInteger(m.mark)]).toEqual([10_002, true, true]);
+    h.ts += 1;
+    h.prices([10_001, 10_002, 10_003]);
+    expect(h.perps.marketView(PERP)).toMatchObject({ index: 10_002, degraded: false });
     // Updates are refused by name: an unknown key, an unknown index, a time far off, an old update.
     const refused = h.run([
       { type: 'price', source: 999, underlying: 'BASE', price: 10_000, sourceTs: h.ts },

@@ -30,7 +30,8 @@ export function median(values: number[]): number {
  * The index at `ts`: sources older than staleMs are excluded, then those more than outlierBps from
  * the median of the fresh ones; the index is the median of what is left. A median moves only as far
  * as the next source's price, so no single source (the platform's own book included) can carry it.
- * Below minSources usable, the index is degraded (it still says what the usable ones give).
+ * Below minSources usable, the index is degraded (it still says what the usable ones give; with
+ * none usable, it stays at `previous`).
  */
 export function computeIndex(p: PerpProduct, prices: ReadonlyMap<string, SourcePrice>, ts: number, previous: number): IndexResult {
   const contributions: Contribution[] = [];
@@ -56,6 +57,9 @@ export function computeIndex(p: PerpProduct, prices: ReadonlyMap<string, SourceP
     if (Math.abs(f.price - m0) * BPS_ONE > p.outlierBps * m0) f.c.status = 'outlier';
     else kept.push(f.price);
   }
+  // Fresh sources that all disagree (two, more than outlierBps apart) leave nothing to use: the index
+  // stays where it was, degraded, rather than becoming the median of nothing.
+  if (kept.length === 0) return { index: previous, degraded: true, contributions };
   return { index: median(kept), degraded: kept.length < p.minSources, contributions };
 }
 
