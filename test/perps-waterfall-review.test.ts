@@ -11,7 +11,7 @@ import { MatchingCore } from '../src/core/index.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { checkPerpsConfig } from '../src/perps/config.js';
 import { describe, expect, it } from 'vitest';
-import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERPS, PerpHarness, SOURCES, perpConfig, trading } from './support/perps.js';
+import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PERPS, PerpHarness, SOURCES, perpConfig, trading } from './support/perps.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
 
@@ -176,6 +176,30 @@ describe('the liquidation waterfall, as reviewed', () => {
     ]);
     expect(h.perps.accountView(DAVE)).toMatchObject({ positions: [], owed: 0, equity: 0 });
     expect(h.balance(INSURANCE)).toBe(6_000 - 500);
+    h.pipeline.checkInvariants(SPECS);
+  });
+
+  it('[PERP-6] a liquidation order is kept inside the core\'s price band, so the bids inside it are taken rather than the order refused and the position deleveraged', () => {
+    // The perp's book takes orders within 5% of its last trade (10,000): 9,500 to 10,500.
+    const base = perpConfig();
+    const h = trading(perpConfig({ instruments: base.instruments.map((l) => (l.spec.id === PERP ? { ...l, spec: { ...l.spec, bandBps: 500 } } : l)) }));
+    h.deposit(BOB, 10_000);
+    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+    h.deposit(INSURANCE, 10_000);
+    h.order(CAROL, 1, 10_000, 10);
+    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+    expect(h.order(DAVE, 0, 9_600, 10).ok).toBe(true); // a bid inside the band
+    expect(h.perps.coreBand(PERP)).toEqual([9_500, 10_500]);
+    // The mark falls to 8,900: BOB's bankruptcy price is 9,000, outside the band.
+    h.ts += 1_000_000;
+    h.prices([8_900, 8_900, 8_900]);
+    expect(h.perps.products.get(PERP)!.mark).toBe(8_900);
+    // Sold to DAVE's bid at 9,600 (the order's limit raised to the band's 9,500): 600 over bankruptcy.
+    expect(h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.account, s.qty, s.price])).toEqual([
+      ['book', BOB, 10, 9_600], ['book', BOB, 0, 0],
+    ]);
+    expect(h.perps.accountView(DAVE).positions[0].size).toBe(10);
+    expect(h.perps.accountView(CAROL).positions[0].size).toBe(-10); // nobody deleveraged
     h.pipeline.checkInvariants(SPECS);
   });
 

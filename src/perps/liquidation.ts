@@ -341,8 +341,10 @@ export class Waterfall {
       const band = Math.floor((m * (p.product.p.liquidationImpactBps ?? 200)) / BPS_ONE);
       const tick = p.product.terms.priceDivisor; // any multiple of it is a notional in whole units
       const spec = this.perps.tickOf(p.product.p.instrument) ?? tick;
-      // A sell never below its limit, a buy never above: rounded toward the mark onto the tick.
-      const limit = p.side === 1 ? Math.ceil(Math.max(raw, m - band) / spec) * spec : Math.floor(Math.min(raw, m + band) / spec) * spec;
+      // A sell never below its limit, a buy never above: rounded toward the mark onto the tick, and
+      // inside the core's price band (else the core refuses it, and the bids inside the band too).
+      const [low, high] = this.perps.coreBand(p.product.p.instrument);
+      const limit = p.side === 1 ? Math.ceil(Math.max(raw, m - band, low) / spec) * spec : Math.floor(Math.min(raw, m + band, high) / spec) * spec;
       if (limit <= 0) return;
       ops.ioc(p.account, p.product.p.instrument, p.side, limit, before[i]);
       placed?.(p, limit, before[i]);

@@ -236,12 +236,29 @@ export class Perps {
   }
 
   /** The instruments' reference prices (the first marks, before any source has priced them) and ticks. */
-  setInitialMarks(refPrices: ReadonlyMap<number, number>, ticks: ReadonlyMap<number, number> = new Map()): void {
+  setInitialMarks(refPrices: ReadonlyMap<number, number>, ticks: ReadonlyMap<number, number> = new Map(), bandBps: ReadonlyMap<number, number> = new Map()): void {
     for (const [id, product] of this.products) {
       if (product.mark === 0) product.mark = refPrices.get(id) ?? 0;
       product.bucket = Math.max(1, Math.floor((product.mark * BUCKET_BPS) / BPS_ONE));
     }
     for (const [id, tick] of ticks) this.ticks.set(id, tick);
+    for (const [id, bps] of bandBps) this.bands.set(id, { refPrice: refPrices.get(id) ?? 0, bps });
+  }
+
+  /** Each perp book's price band as configured: its first reference price and its width. */
+  private readonly bands = new Map<number, { refPrice: number; bps: number }>();
+
+  /**
+   * The price band the matching core takes orders in on a perp's book now, [low, high]: around its
+   * last trade (its reference price before any), as the core computes it. A liquidation order's
+   * limit is kept inside it, or the core would refuse the order and the bids inside the band with it.
+   */
+  coreBand(instrument: number): [number, number] {
+    const band = this.bands.get(instrument);
+    if (!band || band.bps === 0) return [1, Number.MAX_SAFE_INTEGER];
+    const ref = this.products.get(instrument)!.lastTrade || band.refPrice;
+    const delta = mulDiv(ref, band.bps, BPS_ONE, false);
+    return [ref - delta, ref + delta];
   }
 
   tickOf(instrument: number): number | undefined { return this.ticks.get(instrument); }

@@ -144,7 +144,7 @@ export class Pipeline {
     this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), refPrices);
     this.perps = new Perps(ledger, core, perps, this.orders);
     this.afmm = new Afmm(ledger);
-    this.perps.setInitialMarks(refPrices, new Map(specs.map((spec) => [spec.id, spec.tickSize])));
+    this.perps.setInitialMarks(refPrices, new Map(specs.map((spec) => [spec.id, spec.tickSize])), new Map(specs.map((spec) => [spec.id, spec.bandBps])));
   }
 
   /** What the liquidation waterfall asks of the pipeline: cancels, IOC orders, running them (reported under the batch's last command). */
