@@ -329,7 +329,7 @@ function streamLine(u: Units, m: sbe.ExecutionReport | sbe.CancelReject | sbe.Ma
 /** Connects with a key from a key file (a JSON array of {keyId, privateKeyPem}, as demo-keys.json). */
 async function connectWithKey(v: Values): Promise<JunctionClient> {
   const keyFile = str(v, 'key-file')!;
-  let keys: { keyId: number; privateKeyPem: string }[];
+  let keys: { keyId: number; privateKeyPem: string; permission?: string }[];
   try {
     keys = JSON.parse(readFileSync(keyFile, 'utf8'));
   } catch (e) {
@@ -338,6 +338,11 @@ async function connectWithKey(v: Values): Promise<JunctionClient> {
   const keyId = integer(v, 'key-id');
   const key = keyId === undefined ? keys[0] : keys.find((k) => k.keyId === keyId);
   if (!key) throw new Error(`no key ${keyId ?? ''} in ${keyFile}`);
+  // A key logs on once at a time: a command logged on with a price source's key would take over the
+  // source's own session (and the index would lose it). Nothing here is for such a key anyway.
+  if (key.permission === 'price-source') {
+    throw new UsageError(`key ${key.keyId} is a price-source key: it only sends index prices, and logging on with it would displace the source's session; use a trade, read or operator key`);
+  }
   return JunctionClient.connect({ url: str(v, 'url')!, keyId: key.keyId, privateKeyPem: key.privateKeyPem, reconnect: false });
 }
 

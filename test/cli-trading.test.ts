@@ -119,6 +119,9 @@ describe('junction order, book and trades', () => {
     expect(noPrice.stderr.split('\n')[0]).toBe("junction order: --price is required (a market order's protection price: the worst it may trade at)");
     const badSide = await run([...order.slice(0, -1), 'up', '--price', '1', '--qty', '1']);
     expect([badSide.code, badSide.stderr.split('\n')[0]]).toEqual([2, 'junction order: --side must be buy or sell, got up']);
+    // A price source's key never logs on for a command: it would take over the source's own session.
+    const source = await run(['balances', '--url', url, '--key-file', keys, '--key-id', '201']);
+    expect([source.code, source.stderr.split('\n')[0]]).toEqual([2, "junction balances: key 201 is a price-source key: it only sends index prices, and logging on with it would displace the source's session; use a trade, read or operator key"]);
     const unknown = await run(['book', 'watch', '--url', url, '--instrument', 'DOGE-USD']);
     expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'junction book: no instrument DOGE-USD; the node lists BTC-USD (1), ETH-USD (2), BTC-PERP (3), ETH-PERP (4)']);
     const port = new URL(url).port;
