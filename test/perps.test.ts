@@ -216,7 +216,7 @@ describe('collateral and margin', () => {
     expect(h.pipeline.orders.has(ro)).toBe(false);
     expect(close.events.some((e) => e.kind === 4 && e.orderId === ro)).toBe(true);
     // Reduce-only is for perpetuals.
-    expect(h.order(ALICE, 1, 10_000, 1, { instrument: SPOT, reduceOnly: true }).text).toBe('reduce-only is for perpetual contracts');
+    expect(h.order(ALICE, 1, 10_000, 1, { instrument: SPOT, reduceOnly: true })).toMatchObject({ reasonName: 'ReduceOnly', text: 'reduce-only is for perpetual contracts' });
     h.pipeline.checkInvariants(perpConfig().instruments.map((l) => l.spec));
     void HOUR;
   });

@@ -411,7 +411,8 @@ export class Pipeline {
     if (c.orderType !== 0 && c.orderType !== 1) return this.reject(outcome, RejectReason.InvalidOrderType);
     if (c.tif < 0 || c.tif > 3) return this.reject(outcome, RejectReason.InvalidTimeInForce);
     const perp = this.perps.active && this.perps.isPerp(c.instrument);
-    if (c.reduceOnly !== undefined && (typeof c.reduceOnly !== 'boolean' || (c.reduceOnly && !perp))) return void this.refused([NodeReject.InvalidCommand, 'reduce-only is for perpetual contracts'], outcome);
+    if (c.reduceOnly !== undefined && typeof c.reduceOnly !== 'boolean') return void this.refused([NodeReject.InvalidCommand, 'reduceOnly must be true or false'], outcome);
+    if (c.reduceOnly && !perp) return void this.refused([NodeReject.ReduceOnly, 'reduce-only is for perpetual contracts'], outcome);
     if (this.venueRefused(c.account, outcome)) return;
     const reason = this.risk.checkOrder(c.account, c.instrument, c.side, c.orderType === 1, c.price, c.qty, this.openCounts.get(c.account) ?? 0);
     if (reason !== 0) return this.reject(outcome, reason);
