@@ -1302,7 +1302,8 @@ async function keys(args: string[]): Promise<number> {
       return 1;
     }
     // An operator key names the person who holds it: an AFMM change needs two different people (AFMM-5).
-    const person = values.person?.trim();
+    // One spelling per person: spacing collapsed (case is kept, and ignored when compared).
+    const person = values.person?.trim().replace(/\s+/g, ' ');
     if (permission === 'operator' && !person) throw new UsageError('--person NAME is required for an operator key: the person who holds it (an AFMM change needs two different people)');
     if (permission !== 'operator' && values.person !== undefined) throw new UsageError('--person is for operator keys only');
     if (person !== undefined && (person.length > 64 || /[\u0000-\u001f]/.test(person))) throw new UsageError('--person must be at most 64 characters, without control characters');

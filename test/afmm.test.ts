@@ -54,9 +54,10 @@ describe('affiliated market makers', () => {
     const h = new PerpHarness();
     const withPerson = (operator: number, person: string, body: Record<string, unknown>): NodeCommand => ({ type: 'admin', operator, person, body: body as never });
     const [p] = h.run([withPerson(900, 'Jane Chan', { action: 'afmm.designate', participant: 6, officer: 'Jane Chan' })]);
-    for (const action of ['afmm.approve', 'afmm.reject'] as const) {
-      const [same] = h.run([withPerson(901, 'Jane Chan', { action, change: p.seq, ...(action === 'afmm.reject' ? { reason: 'no' } : {}) })]);
-      expect([same.reasonName, same.text]).toEqual(['InvalidAdminCommand', `change ${p.seq} was proposed by Jane Chan (operator 900): a different person must ${action === 'afmm.approve' ? 'approve' : 'reject'} it`]);
+    // The same person under another spelling (case, spacing) is the same person.
+    for (const [action, spelling] of [['afmm.approve', 'Jane Chan'], ['afmm.reject', 'Jane Chan'], ['afmm.approve', '  jane   CHAN ']] as const) {
+      const [same] = h.run([withPerson(901, spelling, { action, change: p.seq, ...(action === 'afmm.reject' ? { reason: 'no' } : {}) })]);
+      expect([same.reasonName, same.text]).toEqual(['InvalidAdminCommand', `change ${p.seq} was proposed by Jane Chan (operator 900): operator 901 is the same person; a different person must ${action === 'afmm.approve' ? 'approve' : 'reject'} it`]);
     }
     expect(h.pipeline.afmm.isAfmm(DAVE)).toBe(false);
     h.ok(withPerson(902, 'Lee Wong', { action: 'afmm.approve', change: p.seq }));

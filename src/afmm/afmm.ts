@@ -38,6 +38,12 @@ export function isAfmmAction(body: { action?: unknown }): boolean {
   return (AFMM_ACTIONS as readonly unknown[]).includes(body.action);
 }
 
+/** Two spellings of one person's name (case and spacing aside) are one person. */
+export function samePerson(a: string, b: string): boolean {
+  const norm = (x: string) => x.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+  return norm(a) === norm(b);
+}
+
 /** One line of the audit trail. */
 export interface AuditRecord {
   /** The change's id (the sequence of its proposal). */
@@ -200,8 +206,8 @@ export class Afmm {
       const verb = action.action === 'afmm.approve' ? 'approve' : 'reject';
       if (p.operator === operator) return [NodeReject.InvalidAdminCommand, `change ${action.change} was proposed by operator ${operator}: a different operator must ${verb} it`];
       // Four eyes are two people: another key of the same person is not a second pair of eyes.
-      if (p.person !== undefined && p.person === person) {
-        return [NodeReject.InvalidAdminCommand, `change ${action.change} was proposed by ${person} (operator ${p.operator}): a different person must ${verb} it`];
+      if (p.person !== undefined && person !== undefined && samePerson(p.person, person)) {
+        return [NodeReject.InvalidAdminCommand, `change ${action.change} was proposed by ${p.person} (operator ${p.operator}): operator ${operator} is the same person; a different person must ${verb} it`];
       }
       this.pending.delete(action.change);
       if (action.action === 'afmm.reject') {
