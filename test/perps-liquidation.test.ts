@@ -245,6 +245,12 @@ describe('the waterfall under review', () => {
     const [p] = h.run([admin({ action: 'afmm.designate', participant: 5, officer: 'Officer' })]);
     h.ok(admin({ action: 'afmm.approve', change: p.seq }, 901));
     expect(h.pipeline.orders.has(resting.orderId!)).toBe(false);
+    // Designated again (a new officer): it already was an AFMM, and what it placed since stays.
+    const since = h.order(CAROL, 1, 10_001, 1, { instrument: SPOT });
+    const [again] = h.run([admin({ action: 'afmm.designate', participant: 5, officer: 'New Officer' })]);
+    h.ok(admin({ action: 'afmm.approve', change: again.seq }, 901));
+    expect(h.pipeline.afmm.disclosures().find((d) => d.participant === 5)?.officer).toBe('New Officer');
+    expect(h.pipeline.orders.has(since.orderId!)).toBe(true);
   });
 
   it('[PERP-5] [PERP-6] a reduce-only order left with nothing to reduce by deleveraging is cancelled in the same batch', () => {

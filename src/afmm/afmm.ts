@@ -191,7 +191,7 @@ export class Afmm {
   }
 
   /** Applies an operator's command; a refusal changes nothing. Returns the change id for a proposal. */
-  apply(body: unknown, operator: number, seq: number, ts: number, person?: string): [number, string] | { change: number } | { applied: AfmmChange } | undefined {
+  apply(body: unknown, operator: number, seq: number, ts: number, person?: string): [number, string] | { change: number } | { applied: AfmmChange; wasAfmm: boolean } | undefined {
     let action: AfmmAction;
     try {
       action = checkAfmmAction(body);
@@ -214,13 +214,14 @@ export class Afmm {
         this.record({ change: action.change, seq, ts, event: 'rejected', operator, ...(person ? { person } : {}), what: p.change, detail: action.reason });
         return undefined;
       }
+      const wasAfmm = this.records.has(p.change.participant);
       const refusal = this.effect(p.change, seq, ts);
       if (refusal) {
         this.record({ change: action.change, seq, ts, event: 'rejected', operator, ...(person ? { person } : {}), what: p.change, detail: `could not apply: ${refusal}` });
         return [NodeReject.InvalidAdminCommand, refusal];
       }
       this.record({ change: action.change, seq, ts, event: 'approved', operator, ...(person ? { person } : {}), what: p.change });
-      return { applied: p.change };
+      return { applied: p.change, wasAfmm };
     }
     const refusal = this.precheck(action);
     if (refusal) return [NodeReject.InvalidAdminCommand, refusal];

@@ -368,9 +368,10 @@ export class Pipeline {
       const r = this.afmm.apply(c.body, c.operator, this.seq, this.ts, c.person);
       if (Array.isArray(r)) this.refused(r, outcome);
       else if (r && 'change' in r) outcome.text = `change ${r.change} proposed: it takes effect when another operator approves it (afmm.approve)`;
-      else if (r && r.applied.action === 'afmm.designate') {
+      else if (r && r.applied.action === 'afmm.designate' && !r.wasAfmm) {
         // Orders it placed before carry no barrier against the house (the core fixes a resting
         // order's STP group when it enters): they are cancelled, and what it places now is barred.
+        // (A designation of one already an AFMM only changes its officer: its orders stay.)
         for (const a of this.ledger.accounts.values()) if (a.participant === r.applied.participant && (this.openCounts.get(a.id) ?? 0) > 0) this.cancelAccount(a.id);
       }
       return;
