@@ -15,7 +15,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { JunctionClient, type LocalBook, type PerpAccountFigures, type PerpReportBody } from './client/client.js';
-import { findInstrument, formatPrice, formatQty, fromUnits, type Instrument } from './client/units.js';
+import { findInstrument, formatPrice, formatQty, fromUnits, toUnits, type Instrument } from './client/units.js';
 import * as sbe from './protocol/codec.js';
 import { reasonName, reasonText } from './protocol/reasons.js';
 import { ACCOUNT_KIND_NAMES, Bucket, CAUSE_NAMES, type Asset } from './ledger/model.js';
@@ -124,6 +124,11 @@ ${CONNECTION}`,
   perps: `usage: junction perps market [--instrument SYM] [--url URL] [--json] [--raw]
        junction perps reports [--since SEQ] [--json] [connection options]
        junction perps stress --scenario FILE [--json]
+  operators (an operator key; sequenced and audited):
+       junction perps assess --participant N --professional yes|no --assessor TEXT --assessed-on YYYY-MM-DD --expires YYYY-MM-DD --result pass|fail
+       junction perps collateral --asset CODE --kind fiat|stablecoin|tokenized-deposit --haircut-bps N --status active|suspended
+       junction perps backstop --account N --capacity AMOUNT --status active|suspended     (AMOUNT in the settlement asset)
+       junction perps set --instrument SYM --set field=value [--set ...]                   (e.g. --set liquidationImpactBps=300)
 stress replays a scenario (each price source's prices over time, trades on the platform's own books,
 accounts with their positions) through the node's own index, mark and margin, in memory, and prints
 the paths and which accounts would be liquidated. scenarios/ ships three: manipulated-source.json,
@@ -646,12 +651,111 @@ async function perps(args: string[]): Promise<number> {
       console.log(stressCommand(file, v.json === true));
       return 0;
     }
+    case 'assess':
+    case 'collateral':
+    case 'backstop':
+    case 'set':
+      return perpsOperate(action, rest);
     default: {
       const v = parse('perps', rest);
       if (v.help) return help('perps');
-      throw new UsageError(action ? `unknown perps action ${action}: market, reports, stress` : 'which perps action? market, reports, stress');
+      throw new UsageError(action ? `unknown perps action ${action}: ${PERPS_ACTIONS}` : `which perps action? ${PERPS_ACTIONS}`);
     }
   }
+}
+
+const PERPS_ACTIONS = 'market, reports, stress, assess, collateral, backstop, set';
+
+/**
+ * The operators' perpetuals actions (sequenced and audited like the venue registry's):
+ * `assess` records a participant's suitability assessment (PERP-2), `collateral` sets an
+ * allow-list entry (PERP-4), `backstop` registers a backstop provider (PERP-6), `set` changes a
+ * product's parameters (checked as at start).
+ */
+async function perpsOperate(action: string, args: string[]): Promise<number> {
+  const v = parse('perps', args, {
+    participant: { type: 'string' }, professional: { type: 'string' }, assessor: { type: 'string' }, 'assessed-on': { type: 'string' }, expires: { type: 'string' }, result: { type: 'string' },
+    asset: { type: 'string' }, kind: { type: 'string' }, 'haircut-bps': { type: 'string' }, status: { type: 'string' },
+    account: { type: 'string' }, capacity: { type: 'string' }, instrument: { type: 'string' }, set: { type: 'string', multiple: true },
+  });
+  if (v.help) return help('perps');
+  const whole = (name: string) => {
+    const n = integer(v, name);
+    if (n === undefined) throw new UsageError(`--${name} is required`);
+    return n;
+  };
+  const oneOf = (name: string, values: string[]) => {
+    const x = required(v, name);
+    if (!values.includes(x)) throw new UsageError(`--${name} must be ${values.slice(0, -1).join(', ')} or ${values.at(-1)}, got ${x}`);
+    return x;
+  };
+  switch (action) {
+    case 'assess': {
+      const participant = whole('participant');
+      return applyAction(v, {
+        action: 'investor.assess', participant, professional: oneOf('professional', ['yes', 'no']) === 'yes', assessor: required(v, 'assessor'),
+        assessedOn: required(v, 'assessed-on'), expires: required(v, 'expires'), result: oneOf('result', ['pass', 'fail']),
+      }, `of participant ${participant}`);
+    }
+    case 'collateral': {
+      const asset = required(v, 'asset');
+      return applyAction(v, {
+        action: 'collateral.set', entry: { asset, kind: oneOf('kind', ['fiat', 'stablecoin', 'tokenized-deposit']), haircutBps: whole('haircut-bps'), status: oneOf('status', ['active', 'suspended']) },
+      }, `for ${asset}`);
+    }
+    case 'backstop': {
+      const account = whole('account');
+      const status = oneOf('status', ['active', 'suspended']);
+      const capacityText = required(v, 'capacity', ' (in the settlement asset: the notional it commits to take)');
+      return withClient(v, async (client) => {
+        // The capacity is in the settlement asset, which quotes every perpetual.
+        let capacity: number;
+        if (v.raw) {
+          if (!/^\d+$/.test(capacityText)) throw new UsageError(`--capacity must be a whole number of units with --raw, got ${capacityText}`);
+          capacity = Number(capacityText);
+        } else {
+          await client.subscribePerp(0);
+          const perp = client.instruments.find((i) => client.perpMarkets.has(i.instrument));
+          if (!perp) throw new Error('the node lists no perpetual contract');
+          capacity = toUnits(capacityText, perp.quoteScale, 'capacity');
+        }
+        const answer = await client.admin({ action: 'backstop.set', backstop: { account, capacity, status } });
+        return printApplied(v, answer, 'backstop.set', `for account ${account}`);
+      });
+    }
+    default: {
+      const instrument = required(v, 'instrument');
+      const changes: Record<string, unknown> = {};
+      for (const pair of (v.set as string[] | undefined) ?? []) {
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new UsageError(`--set takes field=value, got ${pair}`);
+        const text = pair.slice(at + 1);
+        // Numbers as numbers, JSON (tiers, sources) as JSON, anything else as text.
+        try {
+          changes[pair.slice(0, at)] = JSON.parse(text);
+        } catch {
+          changes[pair.slice(0, at)] = text;
+        }
+      }
+      if (Object.keys(changes).length === 0) throw new UsageError('perps set needs at least one --set field=value');
+      return withClient(v, async (client) => {
+        const id = findInstrument(client.instruments, instrument).instrument;
+        const answer = await client.admin({ action: 'perp.set', instrument: id, changes });
+        return printApplied(v, answer, 'perp.set', `on ${instrument}`);
+      });
+    }
+  }
+}
+
+/** An operator action's answer, as applyAction prints it. */
+function printApplied(v: Values, answer: { ok: boolean; reason: number; body: { seq?: number; reasonName?: string; text?: string } }, action: string, what: string): number {
+  if (!answer.ok) {
+    const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
+    console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
+    return 1;
+  }
+  console.log(v.json ? JSON.stringify({ ok: true, action, seq: answer.body.seq }) : `applied: ${action} ${what} (seq ${answer.body.seq})`);
+  return 0;
 }
 
 async function perpsMarket(args: string[]): Promise<number> {
@@ -709,7 +813,8 @@ function settlementAmount(client: JunctionClient, units: number): string {
 }
 
 const STAGE_WORDS: Record<string, string> = {
-  book: 'the book', backstop: 'backstop providers', insurance: 'the book with the insurance fund paying past bankruptcy', adl: 'auto-deleveraging', cover: 'the fund covering a rounding remainder',
+  book: 'the book', backstop: 'backstop providers', insurance: 'the book with the insurance fund paying past bankruptcy', adl: 'auto-deleveraging', cover: 'the fund covering what was left below zero',
+  collateral: 'the fund taking the defaulter\'s other collateral against what it owed',
 };
 
 /** The post-event reports (`junction perps reports`): any key may read them. */

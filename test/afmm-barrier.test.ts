@@ -227,6 +227,7 @@ describe('designation over the operator channel and the command line', () => {
       'custody.attest, custody.release, compensation.set, compensation.minimum, compensation.payout, settlement.config, settlement.confirm, settlement.fail, ' +
       'investor.assess, collateral.set, perp.set, backstop.set, afmm.designate, afmm.revoke, afmm.entry.set, afmm.entry.remove, afmm.approve, afmm.reject');
   });
+
 });
 
 /** The usage lines a usage error prints after its message. */
@@ -465,5 +466,36 @@ describe('the AFMM\'s disclosed rate limit', () => {
       ['proposed', OP_A, 'afmm.entry.set'], ['approved', OP_B, 'afmm.entry.set'],
     ]);
     expect(trail.body.total).toBe(6);
+  });
+});
+
+// Last in the file: it changes the perpetuals' settings the tests above rely on.
+describe('the perpetuals\' operator actions', () => {
+  it('[PERP-2] [PERP-4] [PERP-6] [OPS-1] the perpetuals\' operator actions from the command line: an assessment, a collateral entry, a backstop provider, a product change; bad input named', async () => {
+    const ok = async (args: string[], what: string) => {
+      const r = await cli(OP_A, args);
+      expect([r.code, r.stderr], args.join(' ')).toEqual([0, '']);
+      expect(r.stdout.trim()).toBe(`applied: ${what} (seq ${node.lastSequence})`);
+    };
+    await ok(['perps', 'assess', '--participant', '3', '--professional', 'no', '--assessor', 'compliance desk', '--assessed-on', '2026-11-02', '--expires', '2027-11-02', '--result', 'fail'], 'investor.assess of participant 3');
+    expect(node.pipeline.perps.assessments.get(3)).toMatchObject({ professional: false, result: 'fail', assessor: 'compliance desk', operator: OP_A });
+    await ok(['perps', 'collateral', '--asset', 'STABLE', '--kind', 'stablecoin', '--haircut-bps', '300', '--status', 'active'], 'collateral.set for STABLE');
+    expect(node.pipeline.perps.collateral.get('STABLE')).toEqual({ asset: 'STABLE', kind: 'stablecoin', haircutBps: 300, status: 'active' });
+    await ok(['perps', 'backstop', '--account', String(CAROL), '--capacity', '25000', '--status', 'active'], `backstop.set for account ${CAROL}`);
+    expect(node.pipeline.perps.backstops.get(CAROL)).toEqual({ account: CAROL, capacity: 25_000, status: 'active' });
+    await ok(['perps', 'set', '--instrument', 'BASE-PERP', '--set', 'liquidationImpactBps=300'], 'perp.set on BASE-PERP');
+    expect(node.pipeline.perps.products.get(PERP)!.p.liquidationImpactBps).toBe(300);
+    // Refused by name: by the command line before anything is sent, or by the node.
+    const before = node.lastSequence;
+    const badResult = await cli(OP_A, ['perps', 'assess', '--participant', '3', '--professional', 'yes', '--assessor', 'x', '--assessed-on', '2026-11-02', '--expires', '2027-11-02', '--result', 'maybe']);
+    expect([badResult.code, badResult.stderr.split('\n')[0]]).toEqual([2, 'junction perps: --result must be pass or fail, got maybe']);
+    const junk = await cli(OP_A, ['perps', 'collateral', '--asset', 'JUNK', '--kind', 'equity', '--haircut-bps', '0', '--status', 'active']);
+    expect([junk.code, junk.stderr.split('\n')[0]]).toEqual([2, 'junction perps: --kind must be fiat, stablecoin or tokenized-deposit, got equity']);
+    const loose = await cli(OP_A, ['perps', 'set', '--instrument', 'BASE-PERP', '--set', 'tiers=[]']);
+    expect([loose.code, loose.stdout.trim()]).toEqual([1, expect.stringMatching(/^refused: InvalidAdminCommand: /)]);
+    const trader = await cli(ALICE_KEY, ['perps', 'backstop', '--account', String(CAROL), '--capacity', '1', '--status', 'active']);
+    expect([trader.code, trader.stderr.trim()]).toEqual([1, "junction perps: refused: OperatorOnly (217): only an operator API key may send this [templateId: needs an operator key; this key's permission is trade]"]);
+    // Only the node's refusal was sequenced (the command line's and the gateway's send nothing).
+    expect(node.lastSequence).toBe(before + 1);
   });
 });
