@@ -93,7 +93,7 @@ operators, with an operator key (also: junction venue, junction jurisdiction):
 
 Prices are in the quote asset per one base unit (BTC-USD: USD per BTC), quantities in the base
 asset (BTC), as decimals. The demo node (npm start) writes its keys to ${KEY_FILE_DEFAULT}.`,
-  order: `usage: junction order place --instrument SYM --side buy|sell --price P --qty Q [--type limit|market] [--tif gtc|ioc|fok|post] [--cl-ord-id N] [--wait MS]
+  order: `usage: junction order place --instrument SYM --side buy|sell --price P --qty Q [--type limit|market] [--tif gtc|ioc|fok|post] [--reduce-only] [--cl-ord-id N] [--wait MS]
        junction order cancel --instrument SYM (--cl-ord-id N | --order-id N)
        junction order amend --instrument SYM --cl-ord-id N --price P --qty Q
        junction order mass-cancel [--instrument SYM] [--side buy|sell]

@@ -478,6 +478,9 @@ describe('bounded and safe', () => {
       expect(body.length).toBeLessThan(200);
       expect(body).not.toContain('script');
     }
+    // A page that is not there (the API's /perps is the site's /perpetuals) says where the pages are.
+    const mistyped = await fetch(`${base}/perps`);
+    expect([mistyped.status, await mistyped.text()]).toEqual([404, 'no such page: the public site starts at / (its pages are listed there, its data under /api/v1/); the protocol is a websocket at /ws\n']);
     for (const [path, status] of [['/api/v1/nope', 404], ['/api/v1/markets/%3Cscript%3E/book', 404], ['/api/v1/perps/BTC-USD', 404], ['/api/v1/markets/BTC-USD/book?depth=-1', 400], ['/api/v1/markets/BTC-USD/book?depth=501', 400], ['/api/v1/insurance?limit=x', 400]] as const) {
       const r = await fetch(base + path);
       expect(r.status, path).toBe(status);

@@ -232,7 +232,7 @@ export function stressCommand(file: string, json: boolean): string {
   const lo = result.steps.reduce((m, x) => Math.min(m, x.mark), Infinity);
   const hi = result.steps.reduce((m, x) => Math.max(m, x.mark), -Infinity);
   const loTrade = result.steps.reduce((m, x) => Math.min(m, x.lastTrade || Infinity), Infinity);
-  lines.push(`  mark from ${lo} to ${hi}; lowest last trade ${loTrade}; index degraded for ${result.steps.filter((x) => x.degraded).length} of ${result.steps.length} steps; circuit breaker held the mark in ${result.steps.filter((x) => x.clamped).length}`);
+  lines.push(`  mark between ${lo} and ${hi}; lowest last trade ${loTrade}; index degraded for ${result.steps.filter((x) => x.degraded).length} of ${result.steps.length} steps; circuit breaker held the mark in ${result.steps.filter((x) => x.clamped).length}`);
   for (const a of result.accounts) {
     lines.push(`  ${a.name}: ${a.side} ${a.qty} at ${a.entry} on ${a.collateral} collateral, liquidation price ${a.liquidationPrice}: ${a.liquidatedAt === null ? 'not liquidated' : `below maintenance margin at ${a.liquidatedAt} s`}`);
   }

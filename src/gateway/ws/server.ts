@@ -188,7 +188,9 @@ export class GatewayServer {
         close: (ws) => this.onClose(ws),
       }).get('/metrics', (res, req) => serveMetrics(res, req, node)).any('/*', (res) => {
         // Anything but the protocol's path: say where it is (a websocket client sees the status).
-        res.writeStatus('404 Not Found').end('Junction serves its protocol as a websocket at /ws\n');
+        res.writeStatus('404 Not Found').end(options.site
+          ? 'no such page: the public site starts at / (its pages are listed there, its data under /api/v1/); the protocol is a websocket at /ws\n'
+          : 'Junction serves its protocol as a websocket at /ws\n');
       });
       // A key's reports go out to its session here once their batch is durable; market data is
       // built from durable batches only.
