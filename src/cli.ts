@@ -454,6 +454,8 @@ async function balances(args: string[]): Promise<number> {
   });
 }
 
+const OWN_NOTICES: Partial<Record<number, string>> = { [sbe.PerpNoticeKind.Liquidated]: 'liquidated', [sbe.PerpNoticeKind.Deleveraged]: 'deleveraged', [sbe.PerpNoticeKind.BackstopAssigned]: 'backstop' };
+
 async function reports(args: string[]): Promise<number> {
   const [action, rest] = actionOf(args);
   const v = parse('reports', rest, { from: { type: 'string' }, count: { type: 'string' } });
@@ -471,6 +473,11 @@ async function reports(args: string[]): Promise<number> {
       client.on('report', show);
       client.on('cancelReject', show);
       client.on('massCancelReport', show);
+      // What a liquidation did to this account's perpetual position (to it alone; PERP-10).
+      client.on('perpNotice', (n: sbe.PerpNotice) => {
+        const kind = OWN_NOTICES[n.kind];
+        if (kind) print(v, { type: 'notice', kind, seq: n.seq, at: new Date(Number(n.asOfNs / 1_000_000n)).toISOString(), text: n.text });
+      });
       client.on('disconnect', () => done());
       process.once('SIGINT', () => done());
       if (from !== undefined) client.replay(from);

@@ -406,7 +406,9 @@ describe('the information barrier', () => {
     expect(answers.filter((a) => 'afmms' in a).map((a) => a.afmms)).toEqual([node.pipeline.afmm.disclosures(), node.pipeline.afmm.disclosures()]);
     expect(answers.filter((a) => 'reports' in a).map((a) => a.reports.length)).toEqual([0, 1]);
     // It heard of the liquidation only through the public report and notice, and of its own position.
-    expect(seen.get('PerpNotice')).toBe(2); // the public channel's and its own, as a holder
+    // The public channel's and its own as a holder, and what ADL did to its own position (to it alone).
+    expect(seen.get('PerpNotice')).toBe(3);
+    expect(dave.of('PerpNotice').filter((n) => n.kind === sbe.PerpNoticeKind.Deleveraged).map((n) => n.text)).toEqual([expect.stringMatching(/^your BASE-PERP short was auto-deleveraged: 1 at 9000 closed at a liquidated position's bankruptcy price \(post-event report PER-\d+\)$/)]);
     expect(dave.of('PerpPositionUpdate').at(-1)).toMatchObject({ account: DAVE, instrument: PERP, size: -3 });
     expect(gateway.stats.policyDrops).toBe(0);
 

@@ -135,6 +135,6 @@ describe('junction order, book and trades', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('order place        enter an order');
     const orderHelp = await run(['order', '--help']);
-    expect(orderHelp.stdout.split('\n')[0]).toBe('usage: junction order place --instrument SYM --side buy|sell --price P --qty Q [--type limit|market] [--tif gtc|ioc|fok|post] [--cl-ord-id N] [--wait MS]');
+    expect(orderHelp.stdout.split('\n')[0]).toBe('usage: junction order place --instrument SYM --side buy|sell --price P --qty Q [--type limit|market] [--tif gtc|ioc|fok|post] [--reduce-only] [--cl-ord-id N] [--wait MS]');
   });
 });

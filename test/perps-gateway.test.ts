@@ -202,8 +202,8 @@ describe('who may trade perpetuals, over the websocket', () => {
   it('[PERP-2] a non-professional client\'s perpetual order is refused with NotProfessionalInvestor and its text; its spot order is not', async () => {
     const r = await bob.place({ instrument: PERP, side: sbe.Side.Buy, price: 10_000, qty: 1 });
     expect([r.execType, r.rejectReason]).toEqual([sbe.ExecType.Rejected, sbe.RejectReason.NotProfessionalInvestor]);
-    expect(describeReason(r.rejectReason)).toBe('NotProfessionalInvestor (124): perpetual contracts are for professional investors with a valid suitability assessment on record (the text says what is missing)');
-    expect(sbe.RejectReasonText[r.rejectReason]).toBe('perpetual contracts are for professional investors with a valid suitability assessment on record (the text says what is missing)');
+    expect(describeReason(r.rejectReason)).toBe('NotProfessionalInvestor (124): perpetual contracts are for professional investors with a valid suitability assessment on record, and this participant has none that passes now');
+    expect(sbe.RejectReasonText[r.rejectReason]).toBe('perpetual contracts are for professional investors with a valid suitability assessment on record, and this participant has none that passes now');
     expect(node.pipeline.perps.accounts.has(BOB)).toBe(false);
     // The same client may trade spot.
     const spot = await bob.place({ instrument: SPOT, side: sbe.Side.Buy, price: 9_000, qty: 1 });
@@ -269,7 +269,7 @@ describe('an account\'s own perpetual figures', () => {
     const wrongWay = await alice.place({ instrument: PERP, side: sbe.Side.Buy, price: 9_000, qty: 1, reduceOnly: true });
     expect([wrongWay.execType, wrongWay.rejectReason]).toEqual([sbe.ExecType.Rejected, sbe.RejectReason.ReduceOnly]);
     const spot = await alice.place({ instrument: SPOT, side: sbe.Side.Buy, price: 9_000, qty: 1, reduceOnly: true });
-    expect([spot.execType, spot.rejectReason]).toEqual([sbe.ExecType.Rejected, sbe.RejectReason.InvalidCommand]);
+    expect([spot.execType, spot.rejectReason]).toEqual([sbe.ExecType.Rejected, sbe.RejectReason.ReduceOnly]);
     await alice.cancel(PERP, ro.clOrdId);
     // A client built on version 1 sends a 32-byte block under a version-1 header: it is not reduce-only.
     const raw = await loggedOn(url, CAROL_KEY, pems.get(CAROL_KEY)!);

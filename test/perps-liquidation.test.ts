@@ -63,6 +63,12 @@ describe('the liquidation waterfall', () => {
       products: [expect.objectContaining({ symbol: 'BASE-PERP', mark: 9_400, index: 9_400 })],
     });
     expect(JSON.stringify(report)).not.toContain(`"account"`);
+    // What it did to each account involved, for its owner alone (PERP-10): worked out for those asked about.
+    expect(h.perps.waterfall.noticesFor((a) => a === BOB || a === DAVE, h.seq, h.ts).map((n) => [n.account, n.kind, n.text])).toEqual([
+      [BOB, 'liquidated', `your BASE-PERP long was liquidated: 10 at 9000 taken by backstop providers at its bankruptcy price (post-event report PER-${h.seq})`],
+      [DAVE, 'backstop', `as a backstop provider you took over 10 at 9000 of a liquidated BASE-PERP long (its bankruptcy price) (post-event report PER-${h.seq})`],
+    ]);
+    expect(h.perps.waterfall.noticesFor((a) => a === ALICE, h.seq, h.ts)).toEqual([]);
     h.pipeline.checkInvariants(SPECS);
   });
 

@@ -205,7 +205,16 @@ describe('a batch that depletes the fund and auto-deleverages', () => {
     await until(() => markets.at(-1)!.insuranceDepleted === sbe.BooleanType.True, 'the PerpMarket after');
     // A round trip on each remaining session: anything of that batch for it has arrived by then.
     for (const c of sessions.values()) await c.balances();
-    for (const account of [ALICE, DAVE, BOB, CAROL]) expect(heard.get(account)!.notices, `account ${account}`).toEqual([expected]);
+    const fundNotices = (account: number) => heard.get(account)!.notices.filter((n) => n.kind === sbe.PerpNoticeKind.InsuranceDepleted);
+    for (const account of [ALICE, DAVE, BOB, CAROL]) expect(fundNotices(account), `account ${account}`).toEqual([expected]);
+    // And each account the waterfall touched hears, alone, what it did to its position (PERP-10).
+    const own = (account: number) => heard.get(account)!.notices.filter((n) => n.kind !== sbe.PerpNoticeKind.InsuranceDepleted).map((n) => [n.kind, n.text]);
+    expect(own(BOB)).toEqual([[sbe.PerpNoticeKind.Liquidated, `your BASE-PERP long was liquidated: 4 at 9000 auto-deleveraged against opposite positions at its bankruptcy price (post-event report PER-${notice.seq})`]]);
+    expect(own(CAROL)).toEqual([[sbe.PerpNoticeKind.Deleveraged, `your BASE-PERP short was auto-deleveraged: 3 at 9000 closed at a liquidated position's bankruptcy price (post-event report PER-${notice.seq})`]]);
+    expect(own(DAVE)).toEqual([[sbe.PerpNoticeKind.Deleveraged, `your BASE-PERP short was auto-deleveraged: 1 at 9000 closed at a liquidated position's bankruptcy price (post-event report PER-${notice.seq})`]]);
+    expect(own(ALICE)).toEqual([]);
+    // Never on the public channel, nor to an account it did not touch.
+    expect(publicNotices.map((n) => n.kind)).toEqual([sbe.PerpNoticeKind.InsuranceDepleted]);
     expect(publicNotices).toEqual([expected]);
     expect(heard.get(EVE)!.notices).toEqual([]);
     expect(heard.get(EVE)!.reports).toEqual([]);

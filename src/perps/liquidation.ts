@@ -38,7 +38,14 @@ export interface WaterfallOps {
 export type Stage = 'cancel' | 'book' | 'backstop' | 'insurance' | 'adl' | 'cover' | 'collateral';
 
 /** One step of a waterfall, as it happened (no identities beyond account ids kept in the node's state). */
-export interface WaterfallStep { stage: Stage; account: number; instrument: number; side: number; qty: number; price: number; amount: number }
+export interface WaterfallStep {
+  stage: Stage; account: number; instrument: number; side: number; qty: number; price: number; amount: number;
+  /** Who took the other side (a backstop provider, a deleveraged position's owner): kept in the node, never published. */
+  counterparty?: number;
+}
+
+/** What the waterfall did to one account's position, told to that account alone. */
+export interface AccountNotice { account: number; kind: 'liquidated' | 'deleveraged' | 'backstop'; seq: number; ts: number; text: string }
 
 export interface PostEventReport {
   id: string;
@@ -67,6 +74,22 @@ export const REPORTS_KEPT = 500;
 /** Passes of stage 3 at most (each a core batch of the positions still open). */
 const INSURANCE_PASSES = 3;
 const EMPTY_PRICES: ReadonlyMap<number, number> = new Map();
+
+/** How each stage reads in an account's notice. */
+const STAGE_NOTICE: Record<Stage, string> = {
+  cancel: 'with its orders cancelled', book: 'sold or bought on the book (average)', backstop: 'taken by backstop providers at its bankruptcy price',
+  insurance: 'closed on the book past its bankruptcy price, the insurance fund paying the difference (average)', adl: 'auto-deleveraged against opposite positions at its bankruptcy price',
+  cover: 'covered by the insurance fund', collateral: 'settled from its other collateral',
+};
+
+/** `units` of 10^-scale as a decimal, exactly. */
+function decimal(units: number, scale: number): string {
+  const negative = units < 0;
+  const digits = String(Math.abs(Math.round(units))).padStart(scale + 1, '0');
+  const whole = digits.slice(0, digits.length - scale);
+  const fraction = scale === 0 ? '' : digits.slice(digits.length - scale).replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
 
 interface Plan { account: number; product: Product; pos: Position; side: number; bankruptcy: number; closedNotional: number }
 
@@ -169,8 +192,67 @@ export class Waterfall {
     return e;
   }
 
-  private step(stage: Stage, account: number, instrument: number, side: number, qty: number, price: number, amount: number): void {
-    this.steps.push({ stage, account, instrument, side, qty, price, amount });
+  private step(stage: Stage, account: number, instrument: number, side: number, qty: number, price: number, amount: number, counterparty?: number): void {
+    this.steps.push(counterparty === undefined ? { stage, account, instrument, side, qty, price, amount } : { stage, account, instrument, side, qty, price, amount, counterparty });
+  }
+
+  /**
+   * What the batch's waterfalls did to each wanted account's position, in words, for its owner alone
+   * (PERP-9, PERP-10), worked out only for those asked about (the gateways' logged-on accounts):
+   * the liquidated account's closing by stage, each backstop provider's takeover, each deleveraged
+   * position's reduction. Amounts are in the instrument's units (decimals).
+   */
+  noticesFor(wanted: (account: number) => boolean, seq: number, ts: number): AccountNotice[] {
+    const out: AccountNotice[] = [];
+    if (this.steps.length === 0) return out;
+    const report = this.reports.at(-1)?.id;
+    const perps = this.perps;
+    const words = (x: { qty: number; notional: number }, instrument: number) => {
+      const product = perps.products.get(instrument)!;
+      const base = perps.assetScale(product.terms.base);
+      const quote = perps.assetScale(product.terms.quote);
+      const avg = Math.round((x.notional * product.unit) / x.qty);
+      return `${decimal(x.qty, base)} at ${x.qty === 0 ? 0 : decimal(avg, quote)}`;
+    };
+    const closed = new Map<string, { account: number; instrument: number; side: number; parts: Map<Stage, { qty: number; notional: number }> }>();
+    const taken = new Map<string, { account: number; kind: 'deleveraged' | 'backstop'; instrument: number; side: number; qty: number; notional: number }>();
+    for (const s of this.steps) {
+      if (s.qty === 0 || !(wanted(s.account) || (s.counterparty !== undefined && wanted(s.counterparty)))) continue;
+      const product = perps.products.get(s.instrument)!;
+      const notional = (s.qty * s.price) / product.unit;
+      const key = `${s.account}|${s.instrument}`;
+      let c = closed.get(key);
+      if (!c) closed.set(key, (c = { account: s.account, instrument: s.instrument, side: s.side, parts: new Map() }));
+      const part = c.parts.get(s.stage) ?? { qty: 0, notional: 0 };
+      part.qty += s.qty;
+      part.notional += notional;
+      c.parts.set(s.stage, part);
+      if (s.counterparty !== undefined) {
+        const kind = s.stage === 'adl' ? 'deleveraged' : 'backstop';
+        const k = `${s.counterparty}|${s.instrument}|${kind}`;
+        const t = taken.get(k) ?? { account: s.counterparty, kind, instrument: s.instrument, side: s.side, qty: 0, notional: 0 };
+        t.qty += s.qty;
+        t.notional += notional;
+        taken.set(k, t);
+      }
+    }
+    const about = report ? ` (post-event report ${report})` : '';
+    for (const c of closed.values()) {
+      if (!wanted(c.account)) continue;
+      const symbol = perps.products.get(c.instrument)!.p.symbol;
+      const parts = [...c.parts].map(([stage, x]) => `${words(x, c.instrument)} ${STAGE_NOTICE[stage]}`);
+      out.push({ account: c.account, kind: 'liquidated', seq, ts, text: `your ${symbol} ${c.side === 1 ? 'long' : 'short'} was liquidated: ${parts.join('; ')}${about}` });
+    }
+    for (const t of taken.values()) {
+      if (!wanted(t.account)) continue;
+      const symbol = perps.products.get(t.instrument)!.p.symbol;
+      // The liquidated side sold (a long) or bought (a short); the counterparty did the opposite.
+      const text = t.kind === 'deleveraged'
+        ? `your ${symbol} ${t.side === 1 ? 'short' : 'long'} was auto-deleveraged: ${words(t, t.instrument)} closed at a liquidated position's bankruptcy price${about}`
+        : `as a backstop provider you took over ${words(t, t.instrument)} of a liquidated ${symbol} ${t.side === 1 ? 'long' : 'short'} (its bankruptcy price)${about}`;
+      out.push({ account: t.account, kind: t.kind, seq, ts, text });
+    }
+    return out;
   }
 
   /** Runs the waterfall on the accounts at risk; returns whether anything was done. */
@@ -403,7 +485,7 @@ export class Waterfall {
           b.capacity = Math.max(0, b.capacity - notionalUp(take, p.bankruptcy, p.product.unit));
           left -= take;
           used = true;
-          this.step('backstop', p.account, p.product.p.instrument, p.side, take, p.bankruptcy, 0);
+          this.step('backstop', p.account, p.product.p.instrument, p.side, take, p.bankruptcy, 0, b.account);
         }
       }
     }
@@ -511,7 +593,7 @@ export class Waterfall {
           const take = Math.min(left, counter[j].left);
           this.transfer(seq, p, counter[j].account, take);
           this.deleveraged.add(counter[j].account);
-          this.step('adl', p.account, product.p.instrument, p.side, take, p.bankruptcy, 0);
+          this.step('adl', p.account, product.p.instrument, p.side, take, p.bankruptcy, 0, counter[j].account);
           counter[j].left -= take;
           left -= take;
           any = true;

@@ -263,6 +263,9 @@ export class Perps {
 
   tickOf(instrument: number): number | undefined { return this.ticks.get(instrument); }
 
+  /** An asset's scale (decimal places of its ledger units). */
+  assetScale(asset: number): number { return this.ledger.assets[asset].scale; }
+
   /** The best price resting on one side of a book (0 when that side is empty). */
   bestPrice(instrument: number, side: number): number {
     return this.core.depth(instrument, side, 1)[0]?.price ?? 0;

@@ -166,15 +166,18 @@ export const AfmmSide = { None: 0, Maker: 1, Taker: 2, Both: 3 } as const;
 export type AfmmSide = (typeof AfmmSide)[keyof typeof AfmmSide];
 const AfmmSide_VALUES: ReadonlySet<number> = new Set([0, 1, 2, 3]);
 
-export const PerpNoticeKind = { InsuranceDepleted: 1, InsuranceRestored: 2 } as const;
+export const PerpNoticeKind = { InsuranceDepleted: 1, InsuranceRestored: 2, Liquidated: 3, Deleveraged: 4, BackstopAssigned: 5 } as const;
 export type PerpNoticeKind = (typeof PerpNoticeKind)[keyof typeof PerpNoticeKind];
-const PerpNoticeKind_VALUES: ReadonlySet<number> = new Set([1, 2]);
+const PerpNoticeKind_VALUES: ReadonlySet<number> = new Set([1, 2, 3, 4, 5]);
 
 /** What a PerpNotice announces */
-export const PerpNoticeKindNames: Readonly<Record<number, string>> = { 1: 'InsuranceDepleted', 2: 'InsuranceRestored' };
+export const PerpNoticeKindNames: Readonly<Record<number, string>> = { 1: 'InsuranceDepleted', 2: 'InsuranceRestored', 3: 'Liquidated', 4: 'Deleveraged', 5: 'BackstopAssigned' };
 export const PerpNoticeKindText: Readonly<Record<number, string>> = {
   1: "the insurance fund is at or below its floor: positions may be auto-deleveraged",
   2: "the insurance fund is above its floor again",
+  3: "your position was closed by the liquidation waterfall (to its owner only; the text says how, by stage)",
+  4: "your position was reduced by auto-deleveraging, at a liquidated position's bankruptcy price (to its owner only)",
+  5: "as a backstop provider, you took over a liquidated position at its bankruptcy price (to its owner only)",
 };
 
 export const RejectReason = { None: 0, UnknownCommand: 1, CoreUnknownInstrument: 2, InvalidSide: 3, InvalidOrderType: 4, InvalidTimeInForce: 5, InvalidStpMode: 6, InvalidOrderId: 7, DuplicateOrderId: 8, InvalidQuantity: 9, QuantityOffLot: 10, QuantityBelowMin: 11, QuantityAboveMax: 12, InvalidPrice: 13, PriceOffTick: 14, PriceOutOfBand: 15, PostOnlyWouldTake: 16, UnknownOrder: 17, OrderPoolFull: 18, InvalidScope: 19, UnknownAccount: 100, AccountCannotTrade: 101, UnknownInstrument: 102, InstrumentNotEnabled: 103, CustodyNotEligible: 104, InsufficientFunds: 105, OpenOrdersLimit: 106, NotionalLimit: 107, NotionalTooLarge: 108, ProtectionPriceRequired: 109, UnknownAsset: 110, InvalidAmount: 111, RetiredUnknownOrder: 112, InvalidCommand: 113, NodeInvalidPrice: 114, NodeInvalidQuantity: 115, VenueNotEligible: 116, InvalidAdminCommand: 117, UnknownVenue: 118, UnknownVenueClient: 119, OrderChanged: 120, UnsettledLimit: 121, ReserveShort: 122, InsufficientMargin: 123, NotProfessionalInvestor: 124, IndexDegraded: 125, ReduceOnly: 126, PositionLimit: 127, UnknownPriceSource: 128, StalePrice: 129, NotLoggedOn: 201, AlreadyLoggedOn: 202, ReadOnlyKey: 203, DuplicateClOrdId: 204, UnknownClOrdId: 205, Unsupported: 206, RateLimited: 207, HeartbeatTimeout: 211, Busy: 212, BeyondStream: 213, EmptyBatch: 214, BatchTooLarge: 215, InvalidClOrdId: 216, OperatorOnly: 217, OperatorKey: 218, UnknownKey: 220, BadSignature: 221, StaleLogon: 222, NonceReused: 223, NotPriceSource: 224, PriceSourceKey: 225 } as const;
@@ -2610,7 +2613,7 @@ export function perpMarketSources(v: DataView, b: number, blockLength: number, e
   return [p, entryLength, count];
 }
 
-/** The insurance fund crossed its floor (PERP-8), from the durable batch that did it: at once to every session (version 2) whose account holds a perpetual position, and on the Perp channel */
+/** The insurance fund crossed its floor (PERP-8), from the durable batch that did it: at once to every session (version 2) whose account holds a perpetual position, and on the Perp channel. Or (kinds Liquidated, Deleveraged, BackstopAssigned) what the liquidation waterfall did to the session's own account's position, to that account's sessions only */
 export interface PerpNotice {
   seq: number;
   asOfNs: bigint;

@@ -23,7 +23,7 @@ import * as sbe from '../../protocol/codec.js';
 import { WireTime } from '../../protocol/time.js';
 import type { Session } from './connection.js';
 import type { Outbox } from './outbox.js';
-import { encodePerpEvents } from './perp-events.js';
+import { encodeAccountNotice, encodePerpEvents } from './perp-events.js';
 import { PUBLIC } from './policy.js';
 
 /** What one batch changed for one account: its figures, and positions closed since the last update. */
@@ -37,6 +37,8 @@ interface Pending {
   asOfUs: number; figures: Map<number, Figures>; firstOnly: Map<number, Session[]>;
   /** The batch's notices and reports, and the accounts that hold (or held) a position, which hear them. */
   events?: { messages: Uint8Array[]; holders: number[] };
+  /** What the batch's waterfalls did to accounts with sessions here, a PerpNotice for each, to that account alone. */
+  own?: Map<number, Uint8Array[]>;
 }
 
 /** The schema version PerpAccountUpdate and PerpPositionUpdate came with. */
@@ -124,11 +126,18 @@ export class PerpAccounts {
     const events = messages.length === 0 ? undefined : {
       messages, holders: [...this.sessions.keys()].filter((a) => (perps.accounts.get(a)?.positions.size ?? 0) > 0 || (this.reported.get(a)?.size ?? 0) > 0),
     };
-    if (changed.size === 0 && firstOnly.size === 0 && !events) return;
+    // What a liquidation did to an account's position, told to that account alone (PERP-9, PERP-10).
+    let own: Map<number, Uint8Array[]> | undefined;
+    const last = b.commands[b.commands.length - 1];
+    for (const n of perps.waterfall.noticesFor((a) => this.sessions.has(a), last.seq, last.ts)) {
+      own ??= new Map();
+      own.set(n.account, [...(own.get(n.account) ?? []), encodeAccountNotice(n, perps.fundLevel(), this.time)]);
+    }
+    if (changed.size === 0 && firstOnly.size === 0 && !events && !own) return;
     const figures = new Map<number, Figures>();
     for (const account of changed) figures.set(account, this.figuresOf(account, true));
     for (const account of firstOnly.keys()) figures.set(account, this.figuresOf(account, false));
-    this.pending.set(b.batch, { asOfUs: this.lastTsUs, figures, firstOnly, events });
+    this.pending.set(b.batch, { asOfUs: this.lastTsUs, figures, firstOnly, events, ...(own ? { own } : {}) });
   }
 
   /** A batch is durable: its figures go to every session of their accounts (first figures only to the sessions waiting for them). */
@@ -145,6 +154,11 @@ export class PerpAccounts {
       for (const account of p.events?.holders ?? []) {
         for (const session of this.sessions.get(account) ?? []) {
           for (const m of p.events!.messages) this.outbox.sendEncodedTo(session, m, m.byteLength, PUBLIC);
+        }
+      }
+      for (const [account, messages] of p.own ?? []) {
+        for (const session of this.sessions.get(account) ?? []) {
+          for (const m of messages) this.outbox.sendEncodedTo(session, m, m.byteLength, { audience: 'account', account });
         }
       }
     }

@@ -2,7 +2,7 @@
 // PerpReport. Both are public (a report names no account); they are encoded as their batch is
 // applied and go out once it is durable — on the Perp channel (market-data.ts) and to every session
 // whose account holds a perpetual position (perp-accounts.ts).
-import type { Notice, PostEventReport } from '../../perps/liquidation.js';
+import type { AccountNotice, Notice, PostEventReport } from '../../perps/liquidation.js';
 import type { Perps } from '../../perps/perps.js';
 import * as sbe from '../../protocol/codec.js';
 import type { WireTime } from '../../protocol/time.js';
@@ -32,6 +32,13 @@ const scratch = new DataView(new ArrayBuffer(PERP_REPORT_BYTES_MAX));
 
 function copied(length: number): Uint8Array {
   return new Uint8Array(scratch.buffer.slice(0, length));
+}
+
+const ACCOUNT_NOTICE_KIND = { liquidated: sbe.PerpNoticeKind.Liquidated, deleveraged: sbe.PerpNoticeKind.Deleveraged, backstop: sbe.PerpNoticeKind.BackstopAssigned } as const;
+
+/** What a liquidation did to an account's position, as a PerpNotice for that account alone (fund: the fund's level then). */
+export function encodeAccountNotice(n: AccountNotice, fund: number, time: WireTime): Uint8Array {
+  return copied(sbe.encodePerpNotice(scratch, 0, { seq: n.seq, asOfNs: time.ns(n.ts), kind: ACCOUNT_NOTICE_KIND[n.kind], fund, text: n.text }));
 }
 
 export function encodePerpNotice(n: Notice, time: WireTime): Uint8Array {

@@ -48,7 +48,7 @@ const AUDIENCES: Readonly<Record<keyof typeof sbe.TemplateId, readonly Audience[
   ExecutionReport: ['key'], CancelReject: ['key'], MassCancelReport: ['key'],
   OpenOrders: ['account'], Balances: ['account'], PerpAccountUpdate: ['account'], PerpPositionUpdate: ['account'],
   SubscribeAck: ['public'], BookSnapshot: ['public'], BookUpdate: ['public'], Trade: ['public'], InstrumentList: ['public'],
-  PerpMarket: ['public'], PerpNotice: ['public'], PerpReport: ['public'],
+  PerpMarket: ['public'], PerpNotice: ['public', 'account'], PerpReport: ['public'],
 };
 
 /**
