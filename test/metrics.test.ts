@@ -271,6 +271,8 @@ describe('GET /metrics', () => {
     expect(valueOf(m, 'junction_reserve_fund', { asset: 'USD' })).toBe(100_000_000);
     expect(valueOf(m, 'junction_reserve_required', { asset: 'USD' })).toBe(100_000_000);
     expect(valueOf(m, 'junction_insurance_fund', { asset: 'USD' })).toBe(250_000);
+    // No liquidation yet: every waterfall stage's count is there, at 0.
+    for (const stage of ['cancel', 'book', 'backstop', 'insurance', 'adl', 'cover', 'collateral']) expect(valueOf(m, 'junction_liquidation_steps_total', { stage }), stage).toBe(0);
     // venue-xa's jurisdiction is not a FATF member: suspended as it was added.
     expect([valueOf(m, 'junction_venue_trading', { venue: 'venue-sg' }), valueOf(m, 'junction_venue_trading', { venue: 'venue-xa' })]).toEqual([1, 0]);
   });

@@ -21,6 +21,7 @@ import { WireTime } from '../src/protocol/time.js';
 import { GatewayServer } from '../src/gateway/ws/server.js';
 import { AccountKind, PLATFORM_CUSTODY } from '../src/ledger/model.js';
 import { NodeRuntime } from '../src/pipeline/runtime.js';
+import { NodeMetrics } from '../src/ops/metrics.js';
 import * as sbe from '../src/protocol/codec.js';
 import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PERPS, SOURCES, assessments, perpConfig } from './support/perps.js';
 import { loggedOn, type WsSession } from './support/ws-session.js';
@@ -98,6 +99,7 @@ beforeAll(async () => {
   for (const a of [ALICE, CAROL, DAVE]) await node.submit({ type: 'deposit', key: `d${a}`, account: a, asset: 'QUOTE', amount: 1_000_000 });
   await prices(10_000);
   await node.drain();
+  metrics.observe(node);
   gateway = new GatewayServer(node);
   url = gateway.url(await gateway.listen(0));
   for (const account of [ALICE, CAROL, DAVE, BOB, EVE]) {
@@ -125,6 +127,9 @@ afterAll(async () => {
   gateway?.close();
   await node?.close();
 });
+
+/** The node's metrics (the liquidation steps are counted from the waterfall). */
+const metrics = new NodeMetrics();
 
 describe('the insurance fund on the wire', () => {
   it('[PERP-8] PerpMarket carries the insurance fund\'s level, republished when it changes though the mark does not', async () => {
@@ -215,6 +220,11 @@ describe('a batch that depletes the fund and auto-deleverages', () => {
     expect(own(ALICE)).toEqual([]);
     // Never on the public channel, nor to an account it did not touch.
     expect(publicNotices.map((n) => n.kind)).toEqual([sbe.PerpNoticeKind.InsuranceDepleted]);
+    // The metrics count the waterfall's steps: one account taken in, two ADL closings (CAROL's 3, DAVE's 1).
+    const text = await metrics.text();
+    expect(text).toContain('junction_liquidation_steps_total{stage="cancel"} 1\n');
+    expect(text).toContain('junction_liquidation_steps_total{stage="adl"} 2\n');
+    expect(text).toContain('junction_liquidation_steps_total{stage="backstop"} 0\n');
     expect(publicNotices).toEqual([expected]);
     expect(heard.get(EVE)!.notices).toEqual([]);
     expect(heard.get(EVE)!.reports).toEqual([]);

@@ -12,6 +12,7 @@ import type { GatewayServer } from '../gateway/ws/server.js';
 import { balanceKey } from '../ledger/ledger.js';
 import type { NodeCommand } from '../pipeline/commands.js';
 import type { MarketView } from '../perps/perps.js';
+import type { Stage } from '../perps/liquidation.js';
 import type { AppliedBatch, NodeRuntime } from '../pipeline/runtime.js';
 import * as sbe from '../protocol/codec.js';
 import { rejectName } from '../risk/reasons.js';
@@ -26,6 +27,8 @@ import { FixedHistogram, type HistogramSeries } from './histogram.js';
 const COMMANDS: readonly (NodeCommand['type'] | 'clock')[] = ['order', 'cancel', 'amend', 'massCancel', 'deposit', 'withdraw', 'admin', 'price', 'clock'];
 const CLOCK = COMMANDS.indexOf('clock');
 const COMMAND_INDEX: Readonly<Record<string, number>> = Object.fromEntries(COMMANDS.map((c, i) => [c, i]));
+/** The liquidation waterfall's stages, in order (src/perps/liquidation.ts). */
+const WATERFALL_STAGES: readonly Stage[] = ['cancel', 'book', 'backstop', 'insurance', 'adl', 'cover', 'collateral'];
 /** Reason codes are below 400 (core 1-99, node 100-199, session 200-299, cancel 300-399). */
 export const REASON_CODES = 400;
 const PERMISSIONS: readonly Permission[] = ['trade', 'read', 'operator', 'price-source'];
@@ -277,6 +280,15 @@ export class NodeMetrics {
       (m) => (m.index > 0 ? ((m.mark - m.index) / m.index) * 10_000 : undefined));
     perProduct('junction_perp_index_degraded', '1 while a perpetual\'s index has too few usable sources (positions may not open or grow).',
       (m) => (m.degraded ? 1 : 0));
+    const steps: Counter<'stage'> = new Counter({
+      name: 'junction_liquidation_steps_total',
+      help: 'Liquidation waterfall steps in durable batches, by stage (PERP-6): cancel counts accounts taken into the waterfall; book, backstop, insurance and adl count closings; cover and collateral the fund\'s payments.',
+      labelNames: ['stage'], registers,
+      collect: () => {
+        steps.reset();
+        WATERFALL_STAGES.forEach((stage, i) => steps.inc({ stage }, this.waterfallSteps[i]));
+      },
+    });
   }
 
   /** RuntimeOptions.onCommit: a batch of `commands` became durable, its commit took `micros`. */
@@ -300,7 +312,7 @@ export class NodeMetrics {
     if (this.node) throw new Error('the metrics already observe a node');
     this.node = node;
     nodeMetrics.set(node, this);
-    const detach = node.attach({ durable: (b) => this.durable(b) });
+    const detach = node.attach({ applied: (b) => this.applied(b), durable: (b) => this.durable(b) });
     return () => {
       detach();
       nodeMetrics.delete(node);
@@ -322,7 +334,25 @@ export class NodeMetrics {
     return this.registry.metrics();
   }
 
+  /** Liquidation waterfall steps of batches applied, not yet durable, by batch: [stage index, quantity or amount]. */
+  private readonly waterfallPending = new Map<number, number[]>();
+  /** Per waterfall stage: positions' quantities closed, accounts' steps (the stage's count), in durable batches. */
+  private readonly waterfallSteps = new Float64Array(WATERFALL_STAGES.length);
+
+  private applied(b: AppliedBatch): void {
+    const steps = this.node?.pipeline.perps.waterfall.steps;
+    if (!steps || steps.length === 0) return;
+    const counts = new Array<number>(WATERFALL_STAGES.length).fill(0);
+    for (const s of steps) counts[WATERFALL_STAGES.indexOf(s.stage)]++;
+    this.waterfallPending.set(b.batch, counts);
+  }
+
   private durable(b: AppliedBatch): void {
+    const counts = this.waterfallPending.get(b.batch);
+    if (counts) {
+      this.waterfallPending.delete(b.batch);
+      counts.forEach((n, i) => (this.waterfallSteps[i] += n));
+    }
     const { commands, outcomes } = b;
     for (let i = 0; i < commands.length; i++) {
       const c = commands[i].command;
