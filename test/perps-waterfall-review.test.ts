@@ -222,6 +222,8 @@ describe('the liquidation waterfall, as reviewed', () => {
     expect(h.balance(BOB, 'STABLE')).toBe(10_300 - 10_296);
     expect(h.balance(INSURANCE)).toBe(50_000 - 10_090);
     expect(h.balance(INSURANCE, 'STABLE')).toBe(10_296);
+    // Published beside the fund's level (which is QUOTE alone): what it holds else, at its haircut.
+    expect(h.perps.fundOtherAssets()).toEqual([{ asset: 'STABLE', scale: 0, amount: 10_296, value: 10_090 }]);
     h.pipeline.checkInvariants(SPECS);
     // A later suspension of the stablecoin leaves nothing owed behind.
     h.ok({ type: 'admin', operator: 900, body: { action: 'collateral.set', entry: { asset: 'STABLE', kind: 'stablecoin', haircutBps: 200, status: 'suspended' } } });

@@ -284,6 +284,24 @@ export class Perps {
   }
 
   /** The insurance fund's level (its available settlement balance). */
+  /**
+   * What the insurance fund holds besides the settlement asset (collateral it took from defaulters,
+   * PERP-6): each asset's amount and what it is worth at par less its haircut (0 when not active
+   * collateral). It cannot pay in them: the fund's level is the settlement asset alone.
+   */
+  fundOtherAssets(): { asset: string; scale: number; amount: number; value: number }[] {
+    const out: { asset: string; scale: number; amount: number; value: number }[] = [];
+    this.ledger.assets.forEach((asset, i) => {
+      if (i === this.settle) return;
+      const amount = this.ledger.balance(this.residual, i).available;
+      if (amount <= 0) return;
+      const entry = this.collateral.get(asset.code);
+      const value = entry && entry.status === 'active' ? mulDiv(this.atPar(i, amount), BPS_ONE - entry.haircutBps, BPS_ONE, false) : 0;
+      out.push({ asset: asset.code, scale: asset.scale, amount, value });
+    });
+    return out;
+  }
+
   fundLevel(): number {
     return this.ledger.balanceOf(this.residual * 4096 + this.settle).available;
   }

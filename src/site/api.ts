@@ -164,11 +164,13 @@ export class Api {
 
   insurance(limit: number) {
     const perps = this.node.pipeline.perps;
-    if (!perps.active) return { asOfSequence: this.node.lastSequence, asset: null, level: null, floor: null, depleted: false, history: [] };
+    if (!perps.active) return { asOfSequence: this.node.lastSequence, asset: null, level: null, floor: null, depleted: false, otherAssets: [], history: [] };
     const s = this.settlement;
     return {
       asOfSequence: this.node.lastSequence, asset: s.code,
       level: amount(perps.fundLevel(), s.scale), floor: amount(perps.waterfall.floor, s.scale), depleted: perps.waterfall.depleted,
+      // Collateral taken from defaulters: held, worth its haircut value, but not what the fund pays with.
+      otherAssets: perps.fundOtherAssets().map((o) => ({ asset: o.asset, amount: amount(o.amount, o.scale), valueAtHaircut: amount(o.value, s.scale) })),
       history: last(perps.fundHistory, limit).map((h) => ({ time: time(h.ts), level: amount(h.level, s.scale) })),
     };
   }

@@ -218,6 +218,7 @@ ${rows.length === 0 ? html`<tr><td colspan="8" class="muted">no funding yet</td>
       (v) => grouped(amount(Math.round(v), this.api.settlementScale).value), (t) => when(new Date(Math.floor(t / 1000)).toISOString()));
     return html`<section id="insurance" data-api="/api/v1/insurance?limit=${HISTORY_DEFAULT}"><h2>Insurance fund</h2>
 <p class="big">${fig(a.level, 'level')} ${a.asset} ${a.depleted ? html`<span class="warn">depleted: every client with an open position has been told; positions may be auto-deleveraged</span>` : html`<span class="ok">available</span>`}</p>
+${a.otherAssets.length === 0 ? '' : html`<p>It also holds ${a.otherAssets.map((o, i) => html`${i > 0 ? ', ' : ''}${fig(o.amount, `otherAssets.${i}.amount`)} ${o.asset} (worth ${fig(o.valueAtHaircut, `otherAssets.${i}.valueAtHaircut`)} ${a.asset} at its haircut)`)}: collateral taken from defaulters against what they owed. It pays only in ${a.asset}.</p>`}
 <p class="muted">It counts as depleted at or below ${fig(a.floor, 'floor')} ${a.asset}. It takes liquidation fees and funding's rounding residual, and pays for liquidations past the bankruptcy price (the waterfall's third stage).</p>${chart}</section>`;
   }
 
