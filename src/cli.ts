@@ -445,7 +445,10 @@ async function balances(args: string[]): Promise<number> {
   const v = parse('balances', args);
   if (v.help) return help('balances');
   return withClient(v, async (client) => {
-    for (const b of await client.balances()) {
+    const all = await client.balances();
+    // Nothing held at all: said (not an empty screen), except in --json, which lists what there is.
+    if (all.length === 0 && !v.json) console.log(`no balances: account ${client.logonAck?.account} holds nothing`);
+    for (const b of all) {
       print(v, v.raw
         ? { asset: b.asset, available: b.available, held: b.held }
         : { asset: b.asset, available: fromUnits(b.available, b.scale), held: fromUnits(b.held, b.scale) });
@@ -1420,6 +1423,7 @@ async function keys(args: string[]): Promise<number> {
     if (permission !== 'operator' && values.person !== undefined) throw new UsageError('--person is for operator keys only');
     if (person !== undefined && (person.length > 64 || /[\u0000-\u001f]/.test(person))) throw new UsageError('--person must be at most 64 characters, without control characters');
     // Operator and price-source keys act for no account.
+    if (permission !== 'trade' && permission !== 'read' && values.account !== undefined) throw new UsageError(`--account is for trade and read keys: a ${permission} key acts for no account`);
     let account = 0;
     if (permission === 'trade' || permission === 'read') {
       account = Number(values.account);

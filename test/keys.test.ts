@@ -50,6 +50,8 @@ describe('junction keys', () => {
     // An operator key names the person who holds it (AFMM-5: four eyes are two people).
     const nameless = junction('add', '--key-id', '8', '--permission', 'operator');
     expect([nameless.status, nameless.stderr.split('\n')[0]]).toEqual([2, 'junction keys: --person NAME is required for an operator key: the person who holds it (an AFMM change needs two different people)']);
+    const sourceWithAccount = junction('add', '--key-id', '9', '--account', String(BUYER), '--permission', 'price-source');
+    expect([sourceWithAccount.status, sourceWithAccount.stderr.split('\n')[0]]).toEqual([2, 'junction keys: --account is for trade and read keys: a price-source key acts for no account']);
     const traderNamed = junction('add', '--key-id', '9', '--account', String(BUYER), '--permission', 'trade', '--person', 'Jane Chan');
     expect([traderNamed.status, traderNamed.stderr.split('\n')[0]]).toEqual([2, 'junction keys: --person is for operator keys only']);
     const operator = junction('add', '--key-id', '8', '--permission', 'operator', '--person', 'Jane Chan');
