@@ -204,15 +204,7 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] [PERP-4] a defaulter margined in a stablecoin: what it still owes once closed out is settled from that collateral, which the fund takes at its haircut value', () => {
-    const h = trading();
-    h.deposit(BOB, 10_300, 'STABLE'); // 10,094 after the 2% haircut
-    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
-    h.deposit(INSURANCE, 50_000);
-    h.order(CAROL, 1, 10_000, 10);
-    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
-    h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 1_000_000, status: 'active' } } });
-    h.ts += 1_000_000;
-    h.prices([9_400, 9_400, 9_400]);
+    const h = stablecoinDefaulter(trading(), 10_300, 50_000); // 10,094 after the 2% haircut
     // The backstop took BOB's 10 at its bankruptcy price, 8,991: BOB owed 10,090 in QUOTE. The fund
     // paid it, taking ceil(10,090 ÷ 0.98) = 10,296 STABLE (worth 10,090.08 at its haircut).
     expect(h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.qty, s.price, s.amount])).toEqual([
@@ -231,15 +223,33 @@ describe('the liquidation waterfall, as reviewed', () => {
   });
 
   it('[PERP-6] [PERP-8] with nothing in the fund to take the collateral with, the debt stays owed against it, counted at its haircut value', () => {
-    const h = trading();
-    h.deposit(BOB, 10_300, 'STABLE');
-    for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
-    h.order(CAROL, 1, 10_000, 10);
-    expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
-    h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 1_000_000, status: 'active' } } });
-    h.ts += 1_000_000;
-    h.prices([9_400, 9_400, 9_400]);
+    const h = stablecoinDefaulter(trading(), 10_300, 0);
     expect(h.perps.accountView(BOB)).toMatchObject({ positions: [], owed: 10_090, collateral: 10_094, equity: 4 });
     h.pipeline.checkInvariants(SPECS);
   });
+
+  it('[PERP-6] collateral at a finer scale than the settlement asset (STABLE at 2 decimals): the same 10,090 owed is settled, taking the fewest units worth it', () => {
+    const base = perpConfig();
+    const h = stablecoinDefaulter(trading(perpConfig({ assets: base.assets.map((a) => (a.code === 'STABLE' ? { ...a, scale: 2 } : a)) })), 1_030_000, 50_000); // 10,300.00 STABLE
+    h.pipeline.checkInvariants(SPECS);
+    const steps = h.perps.waterfall.steps.filter((s) => s.stage !== 'cancel').map((s) => [s.stage, s.qty, s.price, s.amount]);
+    // 10,090 ÷ 0.98 = 10,295.918… STABLE: at scale 2 the fewest units worth it are 1,029,592 (a review found one settlement unit's worth more taken).
+    expect({ steps, owed: h.perps.accountView(BOB).owed, taken: 1_030_000 - h.balance(BOB, 'STABLE') }).toEqual({ steps: [['backstop', 10, 8_991, 0], ['collateral', 0, 0, 10_090]], owed: 0, taken: 1_029_592 });
+  });
 });
+
+/**
+ * BOB long 10 at 10,000 on `stable` units of STABLE alone (CAROL short), DAVE a backstop provider,
+ * `fund` in the insurance fund; then the sources fall to 9,400 and BOB is liquidated.
+ */
+function stablecoinDefaulter(h: PerpHarness, stable: number, fund: number): PerpHarness {
+  h.deposit(BOB, stable, 'STABLE');
+  for (const a of [ALICE, CAROL, DAVE]) h.deposit(a, 1_000_000);
+  if (fund > 0) h.deposit(INSURANCE, fund);
+  h.order(CAROL, 1, 10_000, 10);
+  expect(h.order(BOB, 0, 10_000, 10).ok).toBe(true);
+  h.ok({ type: 'admin', operator: 900, body: { action: 'backstop.set', backstop: { account: DAVE, capacity: 1_000_000, status: 'active' } } });
+  h.ts += 1_000_000;
+  h.prices([9_400, 9_400, 9_400]);
+  return h;
+}
