@@ -203,6 +203,27 @@ describe('the liquidation waterfall, as reviewed', () => {
     h.pipeline.checkInvariants(SPECS);
   });
 
+  it('[PERP-3] a perpetual\'s price band follows its mark: after the index moves past the band with no trade, quotes near the new mark are taken', () => {
+    const base = perpConfig();
+    const h = trading(perpConfig({ instruments: base.instruments.map((l) => (l.spec.id === PERP ? { ...l, spec: { ...l.spec, bandBps: 500 } } : l)) }));
+    h.deposit(ALICE, 1_000_000);
+    h.deposit(CAROL, 1_000_000);
+    expect(h.perps.coreBand(PERP)).toEqual([9_500, 10_500]);
+    // The sources move to 11,000 (the mark with them): the band is centred there after the batch.
+    h.ts += 1_000_000;
+    h.prices([11_000, 11_000, 11_000]);
+    expect(h.perps.products.get(PERP)!.mark).toBe(11_000);
+    expect(h.perps.coreBand(PERP)).toEqual([10_450, 11_550]);
+    // A bid at 10,990 (outside the old band) rests; an ask meets it.
+    const bid = h.order(ALICE, 0, 10_990, 1);
+    expect([bid.ok, bid.reasonName]).toEqual([true, undefined]);
+    expect(h.order(CAROL, 1, 10_990, 1).fills()).toBe(1);
+    // Outside the new band is still refused by the core.
+    expect(h.order(ALICE, 0, 10_000, 1).reasonName).toBe('PriceOutOfBand');
+    // Replay agrees (the band's moves are part of the batches).
+    expect(h.replay().perps.state()).toEqual(h.pipeline.perps.state());
+  });
+
   it('[PERP-6] [PERP-4] a defaulter margined in a stablecoin: what it still owes once closed out is settled from that collateral, which the fund takes at its haircut value', () => {
     const h = stablecoinDefaulter(trading(), 10_300, 50_000); // 10,094 after the 2% haircut
     // The backstop took BOB's 10 at its bankruptcy price, 8,991: BOB owed 10,090 in QUOTE. The fund

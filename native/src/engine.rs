@@ -211,6 +211,7 @@ impl Engine {
             command_kind::CANCEL => self.cancel(c, sink),
             command_kind::AMEND => self.amend(c, sink),
             command_kind::MASS_CANCEL => self.mass_cancel(c, sink),
+            command_kind::SET_REFERENCE => self.set_reference(c, sink),
             _ => sink.push(reject(c, reject::UNKNOWN_COMMAND)),
         }
     }
@@ -429,6 +430,17 @@ impl Engine {
 
     #[cold]
     #[inline(never)]
+    /// The book's band moves to centre on `c.price`; the next trade moves it again, as ever.
+    fn set_reference(&mut self, c: &Command, sink: &mut Sink) {
+        let Some(i) = self.book_index(c.instrument) else {
+            return sink.push(reject(c, reject::UNKNOWN_INSTRUMENT));
+        };
+        if c.price <= 0 || c.price > crate::book::PRICE_MAX {
+            return sink.push(reject(c, reject::INVALID_PRICE));
+        }
+        self.books[i].as_mut().unwrap().set_ref_price(c.price);
+    }
+
     fn mass_cancel(&mut self, c: &Command, sink: &mut Sink) {
         if c.scope > scope::ALL_BITS {
             return sink.push(reject(c, reject::INVALID_SCOPE));

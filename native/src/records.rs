@@ -54,6 +54,9 @@ pub mod command_kind {
     pub const CANCEL: u8 = 2;
     pub const AMEND: u8 = 3;
     pub const MASS_CANCEL: u8 = 4;
+    /// Moves a book's price band to centre on `price` (a perpetual's mark): emits nothing, or a
+    /// Rejected event for an unknown instrument or a price outside 1..=PRICE_MAX.
+    pub const SET_REFERENCE: u8 = 5;
 }
 
 pub mod side {

@@ -215,3 +215,22 @@ fn core_4_snapshot_restore_round_trip() {
     corrupt[20] ^= 1;
     assert_eq!(crate::snapshot::restore(&corrupt).err().unwrap(), "snapshot checksum mismatch");
 }
+
+// [CORE-2] [PERP-3] a book's band moves to a new reference price (a perpetual's mark): an order
+// outside the old band but inside the new one is taken; a bad reference is rejected, the band kept.
+#[test]
+fn core_2_set_reference_moves_the_band() {
+    let mut e = engine();
+    let refused = run(&mut e, limit(1, 1, side::BUY, 1_200, 10));
+    assert_eq!((refused[0].kind, refused[0].reason), (REJECTED, reject::PRICE_OUT_OF_BAND));
+    let set = |price: i64| Command { kind: command_kind::SET_REFERENCE, instrument: INSTRUMENT, price, ..Command::default() };
+    assert!(run(&mut e, set(1_250)).is_empty()); // 1125..=1375
+    assert_eq!(kinds(&run(&mut e, limit(2, 1, side::BUY, 1_200, 10))), vec![ACCEPTED, RESTED]);
+    let bad = run(&mut e, set(0));
+    assert_eq!((bad[0].kind, bad[0].reason), (REJECTED, reject::INVALID_PRICE));
+    let unknown = run(&mut e, Command { instrument: 9, ..set(1_000) });
+    assert_eq!((unknown[0].kind, unknown[0].reason), (REJECTED, reject::UNKNOWN_INSTRUMENT));
+    // The band stayed where the last good reference put it.
+    let low = run(&mut e, limit(3, 1, side::BUY, 1_100, 10));
+    assert_eq!((low[0].kind, low[0].reason), (REJECTED, reject::PRICE_OUT_OF_BAND));
+}

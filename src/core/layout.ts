@@ -4,7 +4,7 @@
 export const COMMAND_BYTES = 48;
 export const EVENT_BYTES = 80;
 
-export const enum CommandKind { NewOrder = 1, Cancel = 2, Amend = 3, MassCancel = 4 }
+export const enum CommandKind { NewOrder = 1, Cancel = 2, Amend = 3, MassCancel = 4, SetReference = 5 }
 export const enum Side { Buy = 0, Sell = 1 }
 export const enum OrderType { Limit = 0, Market = 1 }
 export const enum TimeInForce { GTC = 0, IOC = 1, FOK = 2, PostOnly = 3 }
@@ -110,7 +110,9 @@ export interface NewOrderCommand {
 export interface CancelCommand { kind: CommandKind.Cancel; instrument: number; orderId: number; account: number }
 export interface AmendCommand { kind: CommandKind.Amend; instrument: number; orderId: number; account: number; price: number; qty: number }
 export interface MassCancelCommand { kind: CommandKind.MassCancel; scope: number; account: number; instrument: number; side: number }
-export type Command = NewOrderCommand | CancelCommand | AmendCommand | MassCancelCommand;
+/** Moves a book's price band to centre on `price` (a perpetual's mark); emits nothing unless refused. */
+export interface SetReferenceCommand { kind: CommandKind.SetReference; instrument: number; price: number; account?: number }
+export type Command = NewOrderCommand | CancelCommand | AmendCommand | MassCancelCommand | SetReferenceCommand;
 
 /** One event, every field present (zero where a kind does not use it), as both engines emit it. */
 export interface CoreEvent {

@@ -190,6 +190,19 @@ export class MatchingCore {
     return at / COMMAND_WORDS;
   }
 
+  /**
+   * Moves a book's price band to centre on `price` (a perpetual's mark): emits nothing when it
+   * applies (a Rejected event for an unknown instrument or a price outside 1..2^53−1).
+   */
+  setReference(instrument: number, price: number): number {
+    const w = this.commandWords;
+    const at = this.slot();
+    w[at] = CommandKind.SetReference;
+    w[at + CommandWord.instrument] = instrument;
+    writeI64(w, at + CommandWord.price, price);
+    return at / COMMAND_WORDS;
+  }
+
   /** Queues any command given as an object. */
   submit(c: Command): number {
     switch (c.kind) {
@@ -198,6 +211,11 @@ export class MatchingCore {
       case CommandKind.Cancel: return this.cancel(c.instrument, c.orderId, c.account);
       case CommandKind.Amend: return this.amend(c.instrument, c.orderId, c.account, c.price, c.qty);
       case CommandKind.MassCancel: return this.massCancel(c.scope, c.account, c.instrument, c.side);
+      case CommandKind.SetReference: {
+        const at = this.setReference(c.instrument, c.price);
+        this.commandWords[at * COMMAND_WORDS + CommandWord.account] = c.account ?? 0;
+        return at;
+      }
       default: {
         // An unknown kind still reaches the core, which rejects it with UnknownCommand.
         const raw = c as { kind: number; instrument?: number; account?: number };

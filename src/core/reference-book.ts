@@ -106,6 +106,13 @@ export class ReferenceBook {
       case CommandKind.Cancel: return this.cancel(c);
       case CommandKind.Amend: return this.amend(c);
       case CommandKind.MassCancel: return this.massCancel(c);
+      case CommandKind.SetReference: {
+        const book = this.books.get(c.instrument);
+        if (!book) return this.reject(c, RejectReason.UnknownInstrument);
+        if (!(c.price > 0 && c.price <= Number.MAX_SAFE_INTEGER)) return this.reject(c, RejectReason.InvalidPrice);
+        book.refPrice = c.price;
+        return;
+      }
       default: return this.reject(c, RejectReason.UnknownCommand);
     }
   }

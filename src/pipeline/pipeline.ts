@@ -231,6 +231,14 @@ export class Pipeline {
         this.core.cancel(o.instrument, o.id, o.account);
         this.queued(this.current!);
       }
+      // A perp's price band follows its mark (PERP-3): centred on the mark the batch left, so the
+      // next batch's quotes near the mark are taken though no trade has moved the band there.
+      for (const { instrument, price } of this.perps.bandsToRecentre()) {
+        if (this.core.pending === this.core.batchCommandsMax) this.flush();
+        this.core.setReference(instrument, price);
+        this.queued(this.current!);
+        this.perps.recentred(instrument, price);
+      }
       this.flush();
     }
     if (this.venues.active && batch.length > 0) this.venues.checkLimits(batch[batch.length - 1].seq, batch[batch.length - 1].ts);

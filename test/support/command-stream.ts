@@ -90,6 +90,11 @@ export class CommandStream {
       const scope = this.chance(0.03) ? 8 + this.int(8) : this.int(8);
       return { kind: CommandKind.MassCancel, scope, account, instrument: this.chance(0.05) ? 9 : spec.id, side: this.chance(0.05) ? 3 : this.int(2) };
     }
-    return { kind: this.pick([0, 5, 200]), instrument: spec.id, orderId: 1, account } as unknown as Command;
+    if (x < 0.9975) {
+      // The band recentred (a perpetual's mark), now and then on a bad price or an unknown book.
+      const price = this.chance(0.1) ? this.pick([0, -5]) : this.price(spec);
+      return { kind: CommandKind.SetReference, instrument: this.chance(0.05) ? 9 : spec.id, price, account };
+    }
+    return { kind: this.pick([0, 6, 200]), instrument: spec.id, orderId: 1, account } as unknown as Command;
   }
 }
