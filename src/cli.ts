@@ -550,9 +550,7 @@ async function tradesList(args: string[]): Promise<number> {
     const instrument = findInstrument(client.instruments, name).instrument;
     const answer = await client.admin({ query: 'trades', instrument: u.symbol(instrument), ...(last !== undefined ? { last } : {}), ...(before !== undefined ? { before } : {}) });
     if (!answer.ok) {
-      const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
-      console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
-      return 1;
+      return printRefusal(v, answer);
     }
     const listed = answer.body as { instrument: string; trades: TradeListed[]; more: boolean };
     const party = (p: TradeListed['taker']) => `${p.account}${p.afmm ? ' (AFMM)' : ''}`;
@@ -757,12 +755,17 @@ async function perpsOperate(action: string, args: string[]): Promise<number> {
   }
 }
 
+/** An AdminRequest the node refused: its reason and text (a JSON line with --json); exit status 1. */
+function printRefusal(v: Values, answer: { reason: number; body: { reasonName?: string; text?: string } }): number {
+  const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
+  console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
+  return 1;
+}
+
 /** An operator action's answer, as applyAction prints it. */
 function printApplied(v: Values, answer: { ok: boolean; reason: number; body: { seq?: number; reasonName?: string; text?: string } }, action: string, what: string): number {
   if (!answer.ok) {
-    const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
-    console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
-    return 1;
+    return printRefusal(v, answer);
   }
   console.log(v.json ? JSON.stringify({ ok: true, action, seq: answer.body.seq }) : `applied: ${action} ${what} (seq ${answer.body.seq})`);
   return 0;
@@ -952,11 +955,7 @@ function cell(x: unknown): string {
 async function operatorRequest(v: Values, body: object, show: (answer: any) => void): Promise<number> {
   return withClient(v, async (client) => {
     const answer = await client.admin(body);
-    if (!answer.ok) {
-      const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
-      console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
-      return 1;
-    }
+    if (!answer.ok) return printRefusal(v, answer);
     show(answer.body);
     return 0;
   });
