@@ -243,6 +243,26 @@ unsafe fn depth(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
     double(env, written as f64)
 }
 
+// band(h, instrument, out: Float64Array) <- [low, high, reference]: the prices the book takes orders at
+// now (inclusive), and the reference price its band is centred on.
+unsafe fn band(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
+    let a = args::<3>(env, info)?;
+    let h = handle(env, a[0])?;
+    let instrument = integer(env, a[1], "instrument", 0.0, u32::MAX as f64)? as usize;
+    let out: &mut [f64] = records(bytes(env, a[2], "out")?, 8);
+    if out.len() < 3 {
+        return Err("band: out needs 3 slots".into());
+    }
+    let Some(Some(book)) = h.engine.books.get(instrument) else {
+        return Err(format!("unknown instrument {instrument}"));
+    };
+    let (low, high) = book.band();
+    out[0] = low as f64;
+    out[1] = high as f64;
+    out[2] = book.ref_price() as f64;
+    undefined(env)
+}
+
 // stats(h, out: Float64Array) <- [resting, memoryBytes, ordersMax]
 unsafe fn stats(env: napi_env, info: napi_callback_info) -> Result<napi_value> {
     let [a, b] = args::<2>(env, info)?;
@@ -368,6 +388,7 @@ entry!(js_create_engine, create_engine);
 entry!(js_add_instrument, add_instrument);
 entry!(js_process, process);
 entry!(js_depth, depth);
+entry!(js_band, band);
 entry!(js_stats, stats);
 entry!(js_check_invariants, check_invariants);
 entry!(js_snapshot, take_snapshot);
@@ -389,6 +410,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
     export(env, exports, "addInstrument", js_add_instrument);
     export(env, exports, "process", js_process);
     export(env, exports, "depth", js_depth);
+    export(env, exports, "band", js_band);
     export(env, exports, "stats", js_stats);
     export(env, exports, "checkInvariants", js_check_invariants);
     export(env, exports, "snapshot", js_snapshot);

@@ -270,6 +270,17 @@ export class MatchingCore {
     return levels;
   }
 
+  /**
+   * The prices a book takes orders at now, inclusive, and the reference its band is centred on (its
+   * last trade, or the last SetReference): as of the last flush.
+   */
+  band(instrument: number): { low: number; high: number; reference: number } {
+    native.band(this.handle, instrument, this.bandOut);
+    return { low: this.bandOut[0], high: this.bandOut[1], reference: this.bandOut[2] };
+  }
+
+  private readonly bandOut = new Float64Array(3);
+
   /** Top of book: best bid and best ask with their level totals. */
   top(instrument: number): { bid: BookLevel | undefined; ask: BookLevel | undefined } {
     return { bid: this.depth(instrument, 0, 1)[0], ask: this.depth(instrument, 1, 1)[0] };

@@ -13,6 +13,7 @@ export interface NativeCore {
   process(h: EngineHandle, commands: Uint8Array, first: number, count: number, events: Uint8Array, eventStart: number, status: Uint32Array): void;
   depth(h: EngineHandle, instrument: number, side: number, levelsMax: number, out: Float64Array): number;
   stats(h: EngineHandle, out: Float64Array): void;
+  band(h: EngineHandle, instrument: number, out: Float64Array): void;
   checkInvariants(h: EngineHandle): void;
   snapshot(h: EngineHandle): Buffer;
   restore(bytes: Uint8Array): EngineHandle;

@@ -84,8 +84,6 @@ export interface Product {
   markRef: number;
   markWindow: number;
   lastTrade: number;
-  /** Where the matching core's price band on the perp's book is centred: the mark it was last set to, or a later trade. */
-  coreRef: number;
   premiumSum: number;
   premiumCount: number;
   /** The basis samples (impact mid − index), the last basisMinutes of them. */
@@ -131,7 +129,7 @@ export interface MarketView {
 }
 
 export interface PerpsState {
-  products: { p: PerpProduct; prices: [string, SourcePrice][]; index: number; mark: number; markRef: number; markWindow: number; lastTrade: number; coreRef?: number;
+  products: { p: PerpProduct; prices: [string, SourcePrice][]; index: number; mark: number; markRef: number; markWindow: number; lastTrade: number;
     premiumSum: number; premiumCount: number; basis: number[]; nextSampleUs: number; nextFundingUs: number; lastRateE8: number; history: FundingRecord[] }[];
   accounts: { id: number; owed: number; positions: Position[] }[];
   assessments: Assessment[];
@@ -228,7 +226,7 @@ export class Perps {
     const spec = terms as InstrumentTerms & { refPrice?: number };
     const product: Product = {
       p, terms, unit: terms.priceDivisor * terms.qtyDivisor, prices: new Map(), index: 0, degraded: true, contributions: [],
-      mark: spec.refPrice ?? 0, inputs: { index: 0, fundingBasis: 0, movingBasis: 0, lastTrade: 0 }, clamped: false, markRef: 0, markWindow: -1, lastTrade: 0, coreRef: spec.refPrice ?? 0,
+      mark: spec.refPrice ?? 0, inputs: { index: 0, fundingBasis: 0, movingBasis: 0, lastTrade: 0 }, clamped: false, markRef: 0, markWindow: -1, lastTrade: 0,
       premiumSum: 0, premiumCount: 0, basis: [], nextSampleUs: 0, nextFundingUs: 0, lastRateE8: 0, openInterest: 0, holders: new Set(), history: [],
       bucket: 1, lows: new Map(), highs: new Map(),
     };
@@ -238,30 +236,22 @@ export class Perps {
   }
 
   /** The instruments' reference prices (the first marks, before any source has priced them) and ticks. */
-  setInitialMarks(refPrices: ReadonlyMap<number, number>, ticks: ReadonlyMap<number, number> = new Map(), bandBps: ReadonlyMap<number, number> = new Map()): void {
+  setInitialMarks(refPrices: ReadonlyMap<number, number>, ticks: ReadonlyMap<number, number> = new Map()): void {
     for (const [id, product] of this.products) {
       if (product.mark === 0) product.mark = refPrices.get(id) ?? 0;
       product.bucket = Math.max(1, Math.floor((product.mark * BUCKET_BPS) / BPS_ONE));
     }
     for (const [id, tick] of ticks) this.ticks.set(id, tick);
-    for (const [id, bps] of bandBps) this.bands.set(id, { refPrice: refPrices.get(id) ?? 0, bps });
-    for (const [id, product] of this.products) if (product.coreRef === 0) product.coreRef = refPrices.get(id) ?? 0;
   }
 
-  /** Each perp book's price band as configured: its first reference price and its width. */
-  private readonly bands = new Map<number, { refPrice: number; bps: number }>();
-
   /**
-   * The price band the matching core takes orders in on a perp's book now, [low, high]: around the
-   * mark it was last centred on (recentreBands), or a trade since, as the core computes it. A liquidation order's
-   * limit is kept inside it, or the core would refuse the order and the bids inside the band with it.
+   * The price band the matching core takes orders in on a perp's book now, [low, high], as the core
+   * has it: around the mark it was last centred on (bandsToRecentre), or a trade since. A liquidation
+   * order's limit is kept inside it, or the core would refuse the order and the bids inside the band with it.
    */
   coreBand(instrument: number): [number, number] {
-    const band = this.bands.get(instrument);
-    if (!band || band.bps === 0) return [1, Number.MAX_SAFE_INTEGER];
-    const ref = this.products.get(instrument)!.coreRef || band.refPrice;
-    const delta = mulDiv(ref, band.bps, BPS_ONE, false);
-    return [ref - delta, ref + delta];
+    const { low, high } = this.core.band(instrument);
+    return [low, high];
   }
 
   tickOf(instrument: number): number | undefined { return this.ticks.get(instrument); }
@@ -269,20 +259,15 @@ export class Perps {
   /**
    * The perps whose book's band should be centred on the mark again (PERP-3: quotes near the mark,
    * not near a trade the market has left): each product the batch moved the mark of, where the core's
-   * band is centred elsewhere. The caller queues the core's SetReference for each, and notes it.
+   * band is centred elsewhere. The caller queues the core's SetReference for each.
    */
   bandsToRecentre(): { instrument: number; price: number }[] {
     const out: { instrument: number; price: number }[] = [];
     for (const id of this.markChanged) {
       const product = this.products.get(id)!;
-      if (product.mark > 0 && product.mark !== product.coreRef && this.bands.has(id)) out.push({ instrument: id, price: product.mark });
+      if (product.mark > 0 && product.mark !== this.core.band(id).reference) out.push({ instrument: id, price: product.mark });
     }
     return out;
-  }
-
-  /** The core's band on a perp's book was centred on `price` (bandsToRecentre). */
-  recentred(instrument: number, price: number): void {
-    this.products.get(instrument)!.coreRef = price;
   }
 
   /** An asset's scale (decimal places of its ledger units). */
@@ -698,7 +683,6 @@ export class Perps {
   fill(seq: number, buyer: number, seller: number, instrument: number, price: number, qty: number, notional: number): void {
     const product = this.products.get(instrument)!;
     product.lastTrade = price;
-    product.coreRef = price; // the core centres the band on each trade too
     this.transfer(seq, product, buyer, seller, qty, notional);
   }
 
@@ -1267,7 +1251,7 @@ export class Perps {
   state(): PerpsState {
     return {
       products: [...this.products.values()].map((x) => ({
-        p: x.p, prices: [...x.prices], index: x.index, mark: x.mark, markRef: x.markRef, markWindow: x.markWindow, lastTrade: x.lastTrade, coreRef: x.coreRef,
+        p: x.p, prices: [...x.prices], index: x.index, mark: x.mark, markRef: x.markRef, markWindow: x.markWindow, lastTrade: x.lastTrade,
         premiumSum: x.premiumSum, premiumCount: x.premiumCount, basis: [...x.basis], nextSampleUs: x.nextSampleUs, nextFundingUs: x.nextFundingUs,
         lastRateE8: x.lastRateE8, history: [...x.history],
       })),
@@ -1293,7 +1277,6 @@ export class Perps {
       if (!x) continue;
       Object.assign(x, {
         p: s.p, prices: new Map(s.prices), index: s.index, mark: s.mark, markRef: s.markRef, markWindow: s.markWindow, lastTrade: s.lastTrade,
-        coreRef: s.coreRef ?? (s.lastTrade || this.bands.get(s.p.instrument)?.refPrice || 0),
         premiumSum: s.premiumSum, premiumCount: s.premiumCount, basis: [...s.basis], nextSampleUs: s.nextSampleUs, nextFundingUs: s.nextFundingUs,
         lastRateE8: s.lastRateE8, history: [...s.history], openInterest: 0, holders: new Set<number>(),
       });

@@ -144,7 +144,7 @@ export class Pipeline {
     this.venues = new Venues(ledger, this.keys, (account) => this.cancelAccount(account), refPrices);
     this.perps = new Perps(ledger, core, perps, this.orders);
     this.afmm = new Afmm(ledger);
-    this.perps.setInitialMarks(refPrices, new Map(specs.map((spec) => [spec.id, spec.tickSize])), new Map(specs.map((spec) => [spec.id, spec.bandBps])));
+    this.perps.setInitialMarks(refPrices, new Map(specs.map((spec) => [spec.id, spec.tickSize])));
   }
 
   /** What the liquidation waterfall asks of the pipeline: cancels, IOC orders, running them (reported under the batch's last command). */
@@ -237,7 +237,6 @@ export class Pipeline {
         if (this.core.pending === this.core.batchCommandsMax) this.flush();
         this.core.setReference(instrument, price);
         this.queued(this.current!);
-        this.perps.recentred(instrument, price);
       }
       this.flush();
     }
