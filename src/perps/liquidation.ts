@@ -16,6 +16,7 @@
 // positions by notional); rounded for the account, so its equity never goes below zero and it owes
 // nothing for the positions closed. The house account never takes the other side. Everything is
 // part of the batch (sequenced, journaled, replayed): a crash mid-waterfall recovers it exactly once.
+import { fromUnits } from '../client/units.js';
 import { mulDiv } from '../ledger/fees.js';
 import { Cause } from '../ledger/model.js';
 import { BPS_ONE, type Backstop } from './config.js';
@@ -81,15 +82,6 @@ const STAGE_NOTICE: Record<Stage, string> = {
   insurance: 'closed on the book past its bankruptcy price, the insurance fund paying the difference (average)', adl: 'auto-deleveraged against opposite positions at its bankruptcy price',
   cover: 'covered by the insurance fund', collateral: 'settled from its other collateral',
 };
-
-/** `units` of 10^-scale as a decimal, exactly. */
-function decimal(units: number, scale: number): string {
-  const negative = units < 0;
-  const digits = String(Math.abs(Math.round(units))).padStart(scale + 1, '0');
-  const whole = digits.slice(0, digits.length - scale);
-  const fraction = scale === 0 ? '' : digits.slice(digits.length - scale).replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
-}
 
 interface Plan { account: number; product: Product; pos: Position; side: number; bankruptcy: number; closedNotional: number }
 
@@ -212,7 +204,7 @@ export class Waterfall {
       const base = perps.assetScale(product.terms.base);
       const quote = perps.assetScale(product.terms.quote);
       const avg = Math.round((x.notional * product.unit) / x.qty);
-      return `${decimal(x.qty, base)} at ${x.qty === 0 ? 0 : decimal(avg, quote)}`;
+      return `${fromUnits(x.qty, base)} at ${x.qty === 0 ? 0 : fromUnits(avg, quote)}`;
     };
     const closed = new Map<string, { account: number; instrument: number; side: number; parts: Map<Stage, { qty: number; notional: number }> }>();
     const taken = new Map<string, { account: number; kind: 'deleveraged' | 'backstop'; instrument: number; side: number; qty: number; notional: number }>();
