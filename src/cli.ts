@@ -687,11 +687,6 @@ async function perpsOperate(action: string, args: string[]): Promise<number> {
     account: { type: 'string' }, capacity: { type: 'string' }, instrument: { type: 'string' }, set: { type: 'string', multiple: true },
   });
   if (v.help) return help('perps');
-  const whole = (name: string) => {
-    const n = integer(v, name);
-    if (n === undefined) throw new UsageError(`--${name} is required`);
-    return n;
-  };
   const oneOf = (name: string, values: string[]) => {
     const x = required(v, name);
     if (!values.includes(x)) throw new UsageError(`--${name} must be ${values.slice(0, -1).join(', ')} or ${values.at(-1)}, got ${x}`);
@@ -699,23 +694,23 @@ async function perpsOperate(action: string, args: string[]): Promise<number> {
   };
   switch (action) {
     case 'assess': {
-      const participant = whole('participant');
+      const participant = wholeOption(v, 'participant');
       return applyAction(v, {
-        action: 'investor.assess', participant, professional: oneOf('professional', ['yes', 'no']) === 'yes', assessor: required(v, 'assessor'),
+        action: 'investor.assess', participant, professional: yesNo(v, 'professional'), assessor: required(v, 'assessor'),
         assessedOn: required(v, 'assessed-on'), expires: required(v, 'expires'), result: oneOf('result', ['pass', 'fail']),
       }, `of participant ${participant}`);
     }
     case 'collateral': {
       const asset = required(v, 'asset');
       return applyAction(v, {
-        action: 'collateral.set', entry: { asset, kind: oneOf('kind', ['fiat', 'stablecoin', 'tokenized-deposit']), haircutBps: whole('haircut-bps'), status: oneOf('status', ['active', 'suspended']) },
+        action: 'collateral.set', entry: { asset, kind: oneOf('kind', ['fiat', 'stablecoin', 'tokenized-deposit']), haircutBps: wholeOption(v, 'haircut-bps'), status: oneOf('status', ['active', 'suspended']) },
       }, `for ${asset}`);
     }
     case 'backstop': {
-      const account = whole('account');
+      const account = wholeOption(v, 'account');
       const status = oneOf('status', ['active', 'suspended']);
       const capacityText = required(v, 'capacity', ' (in the settlement asset: the notional it commits to take)');
-      return withClient(v, async (client) => {
+      return applyAction(v, async (client) => {
         // The capacity is in the settlement asset, which quotes every perpetual.
         let capacity: number;
         if (v.raw) {
@@ -727,30 +722,13 @@ async function perpsOperate(action: string, args: string[]): Promise<number> {
           if (!perp) throw new Error('the node lists no perpetual contract');
           capacity = toUnits(capacityText, perp.quoteScale, 'capacity');
         }
-        const answer = await client.admin({ action: 'backstop.set', backstop: { account, capacity, status } });
-        return printApplied(v, answer, 'backstop.set', `for account ${account}`);
-      });
+        return { action: 'backstop.set', backstop: { account, capacity, status } };
+      }, `for account ${account}`);
     }
     default: {
       const instrument = required(v, 'instrument');
-      const changes: Record<string, unknown> = {};
-      for (const pair of (v.set as string[] | undefined) ?? []) {
-        const at = pair.indexOf('=');
-        if (at <= 0) throw new UsageError(`--set takes field=value, got ${pair}`);
-        const text = pair.slice(at + 1);
-        // Numbers as numbers, JSON (tiers, sources) as JSON, anything else as text.
-        try {
-          changes[pair.slice(0, at)] = JSON.parse(text);
-        } catch {
-          changes[pair.slice(0, at)] = text;
-        }
-      }
-      if (Object.keys(changes).length === 0) throw new UsageError('perps set needs at least one --set field=value');
-      return withClient(v, async (client) => {
-        const id = findInstrument(client.instruments, instrument).instrument;
-        const answer = await client.admin({ action: 'perp.set', instrument: id, changes });
-        return printApplied(v, answer, 'perp.set', `on ${instrument}`);
-      });
+      const changes = changesOf((v.set as string[] | undefined) ?? []);
+      return applyAction(v, async (client) => ({ action: 'perp.set', instrument: findInstrument(client.instruments, instrument).instrument, changes }), `on ${instrument}`);
     }
   }
 }
@@ -760,15 +738,6 @@ function printRefusal(v: Values, answer: { reason: number; body: { reasonName?: 
   const refusal = { ok: false, reason: answer.body.reasonName, code: answer.reason, text: answer.body.text };
   console.log(v.json ? JSON.stringify(refusal) : `refused: ${refusal.reason}: ${refusal.text}`);
   return 1;
-}
-
-/** An operator action's answer, as applyAction prints it. */
-function printApplied(v: Values, answer: { ok: boolean; reason: number; body: { seq?: number; reasonName?: string; text?: string } }, action: string, what: string): number {
-  if (!answer.ok) {
-    return printRefusal(v, answer);
-  }
-  console.log(v.json ? JSON.stringify({ ok: true, action, seq: answer.body.seq }) : `applied: ${action} ${what} (seq ${answer.body.seq})`);
-  return 0;
 }
 
 async function perpsMarket(args: string[]): Promise<number> {
@@ -952,9 +921,12 @@ function cell(x: unknown): string {
  * Sends an operator's request and shows the answer; a refusal is printed by name with the node's
  * text (exit 1).
  */
-async function operatorRequest(v: Values, body: object, show: (answer: any) => void): Promise<number> {
+/** The request's body, or what builds it once connected (an instrument's id or scale from the node). */
+type RequestBody<T extends object> = T | ((client: JunctionClient) => Promise<T>);
+
+async function operatorRequest(v: Values, body: RequestBody<object>, show: (answer: any) => void): Promise<number> {
   return withClient(v, async (client) => {
-    const answer = await client.admin(body);
+    const answer = await client.admin(typeof body === 'function' ? await body(client) : body);
     if (!answer.ok) return printRefusal(v, answer);
     show(answer.body);
     return 0;
@@ -962,9 +934,15 @@ async function operatorRequest(v: Values, body: object, show: (answer: any) => v
 }
 
 /** An action on the registry or custody: says it was applied, at which sequence. */
-function applyAction(v: Values, body: { action: string; [field: string]: unknown }, what: string): Promise<number> {
-  return operatorRequest(v, body, (answer: { seq: number }) => {
-    console.log(v.json ? JSON.stringify({ ok: true, action: body.action, seq: answer.seq }) : `applied: ${body.action} ${what} (seq ${answer.seq})`);
+function applyAction(v: Values, body: RequestBody<{ action: string; [field: string]: unknown }>, what: string): Promise<number> {
+  let action = typeof body === 'function' ? '' : body.action;
+  const built: RequestBody<object> = typeof body === 'function' ? async (client) => {
+    const b = await body(client);
+    action = b.action;
+    return b;
+  } : body;
+  return operatorRequest(v, built, (answer: { seq: number }) => {
+    console.log(v.json ? JSON.stringify({ ok: true, action, seq: answer.seq }) : `applied: ${action} ${what} (seq ${answer.seq})`);
   });
 }
 
