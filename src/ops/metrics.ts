@@ -27,6 +27,14 @@ import { FixedHistogram, type HistogramSeries } from './histogram.js';
 const COMMANDS: readonly (NodeCommand['type'] | 'clock')[] = ['order', 'cancel', 'amend', 'massCancel', 'deposit', 'withdraw', 'admin', 'price', 'clock'];
 const CLOCK = COMMANDS.indexOf('clock');
 const COMMAND_INDEX: Readonly<Record<string, number>> = Object.fromEntries(COMMANDS.map((c, i) => [c, i]));
+/** A counter that, when scraped, is the sum of one figure over every item there is then (each gateway, each bridge). */
+function summedCounter<T>(registers: Registry[], items: () => readonly T[], name: string, help: string, read: (item: T) => number): void {
+  const c: Counter = new Counter({ name, help, registers, collect: () => {
+    c.reset();
+    c.inc(items().reduce((total, item) => total + read(item), 0));
+  } });
+}
+
 /** The liquidation waterfall's stages, in order (src/perps/liquidation.ts). */
 const WATERFALL_STAGES: readonly Stage[] = ['cancel', 'book', 'backstop', 'insurance', 'adl', 'cover', 'collateral'];
 /** Reason codes are below 400 (core 1-99, node 100-199, session 200-299, cancel 300-399). */
@@ -153,12 +161,7 @@ export class NodeMetrics {
         for (const permission of PERMISSIONS) sessions.set({ permission }, counts.reduce((n, c) => n + c[permission], 0));
       },
     });
-    const sum = (name: string, help: string, read: (g: GatewayServer) => number) => {
-      const c: Counter = new Counter({ name, help, registers, collect: () => {
-        c.reset();
-        c.inc(this.gateways.reduce((total, g) => total + read(g), 0));
-      } });
-    };
+    const sum = (name: string, help: string, read: (g: GatewayServer) => number) => summedCounter(registers, () => this.gateways, name, help, read);
     sum('junction_ws_frames_total', 'Websocket frames received.', (g) => g.stats.frames);
     sum('junction_ws_unparseable_frames_total', 'Websocket frames that did not decode (their connection closed with 1007).', (g) => g.stats.unparseable);
     sum('junction_slow_consumer_drops_total', 'Websocket connections closed as slow consumers (too much unsent).', (g) => g.stats.slowConsumers);
@@ -188,12 +191,7 @@ export class NodeMetrics {
       name: 'junction_fix_connections', help: 'FIX connections open, logged on or not.', registers,
       collect: () => fixConnections.set(this.fixGateways.reduce((n, f) => n + f.connections, 0)),
     });
-    const fixSum = (name: string, help: string, read: (f: FixGateway) => number) => {
-      const c: Counter = new Counter({ name, help, registers, collect: () => {
-        c.reset();
-        c.inc(this.fixGateways.reduce((total, f) => total + read(f), 0));
-      } });
-    };
+    const fixSum = (name: string, help: string, read: (f: FixGateway) => number) => summedCounter(registers, () => this.fixGateways, name, help, read);
     fixSum('junction_fix_orders_total', 'New orders received over FIX.', (f) => f.stats.orders);
     fixSum('junction_fix_reports_total', 'Execution reports sent over FIX.', (f) => f.stats.reports);
     fixSum('junction_fix_garbled_total', 'FIX messages that did not frame (ignored, as the standard asks).', (f) => f.stats.garbled);
