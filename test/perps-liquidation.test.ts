@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { ALICE, BOB, CAROL, DAVE, INSURANCE, PERP, PerpHarness, SOURCES, SPOT, perpConfig, trading } from './support/perps.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
+import { mulberry32Below } from './support/command-stream.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
 
@@ -148,13 +149,7 @@ describe('the liquidation waterfall', () => {
     let liquidations = 0;
     const stages = new Set<string>();
     for (let seed = 1; seed <= 10; seed++) {
-      let x = seed * 104729;
-      const rnd = (n: number) => {
-        x = (x + 0x6d2b79f5) | 0;
-        let t = Math.imul(x ^ (x >>> 15), 1 | x);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return ((t ^ (t >>> 14)) >>> 0) % n;
-      };
+      const rnd = mulberry32Below(seed * 104729);
       const h = trading();
       const traders = [ALICE, BOB, CAROL, DAVE];
       for (const a of traders) h.deposit(a, 5_000 + rnd(60_000));

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ALICE, BOB, CAROL, DAVE, HOUR, INSURANCE, MINUTE, PERP, PerpHarness, SOURCES, SPOT, T0, assessments, perpConfig } from './support/perps.js';
 import { markBounds } from '../src/perps/prices.js';
 import type { NodeCommand } from '../src/pipeline/commands.js';
+import { mulberry32Below } from './support/command-stream.js';
 
 const SPECS = perpConfig().instruments.map((l) => l.spec);
 const clock: NodeCommand = { type: 'admin', operator: 0, body: { action: 'clock' } };
@@ -143,13 +144,7 @@ describe('funding', () => {
   it('[PERP-1] [PERP-5] property: random flow, prices and time, several commands on one order per batch; funding is zero-sum with its residual, clearing balances every open position, replay is exact', () => {
     for (let seed = 1; seed <= 6; seed++) {
       // mulberry32: a 32-bit generator whose arithmetic stays exact in doubles.
-      let s = seed * 7919;
-      const rnd = (n: number) => {
-        s = (s + 0x6d2b79f5) | 0;
-        let t = Math.imul(s ^ (s >>> 15), 1 | s);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return ((t ^ (t >>> 14)) >>> 0) % n;
-      };
+      const rnd = mulberry32Below(seed * 7919);
       const h = ready();
       h.deposit(DAVE, 300_000, 'STABLE');
       let px = 10_000;

@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALICE, BOB, CAROL, DAVE, HOUR, PERP, PRODUCT, PerpHarness, SOURCES as SOURCE_KEYS, SPOT, T0, assessments, perpConfig } from './support/perps.js';
+import { mulberry32Below } from './support/command-stream.js';
 
 /** A harness with the three sources at 10,000, the professionals assessed, ALICE and CAROL funded. */
 function ready(): PerpHarness {
@@ -317,13 +318,7 @@ describe('disclosure', () => {
 
 describe('exact arithmetic', () => {
   it('[PERP-5] a×b÷c rounded either way is exact past 2^53 (quantity × price ÷ unit), checked against BigInt', () => {
-    let x = 12345;
-    const rnd = (n: number) => {
-      x = (x + 0x6d2b79f5) | 0;
-      let t = Math.imul(x ^ (x >>> 15), 1 | x);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) % n;
-    };
+    const rnd = mulberry32Below(12345);
     let past = 0;
     for (let i = 0; i < 20_000; i++) {
       const a = rnd(2 ** 31) * (1 + rnd(10));

@@ -4,13 +4,26 @@ import {
   CommandKind, OrderType, TimeInForce, type Command, type InstrumentSpec,
 } from '../../src/core/index.js';
 
-export function mulberry32(seed: number): () => number {
+/** mulberry32's 32-bit outputs: a generator whose arithmetic stays exact in doubles. */
+function mulberry32Words(seed: number): () => number {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+/** Uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  const next = mulberry32Words(seed);
+  return () => next() / 4294967296;
+}
+
+/** Whole numbers below n (the 32-bit output mod n). */
+export function mulberry32Below(seed: number): (n: number) => number {
+  const next = mulberry32Words(seed);
+  return (n) => next() % n;
 }
 
 export const STREAM_INSTRUMENTS: InstrumentSpec[] = [
