@@ -90,6 +90,7 @@ describe('an attacker with trading keys on a perpetual', () => {
         if ([...named.values()].some((n) => n >= 2)) seen.sameOrderTwice++;
       },
     });
+    const priceUpdates: Promise<import('../src/pipeline/commands.js').Outcome>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       if (round % 10 === 0) await fresh();
       const x = ++id;
@@ -124,6 +125,11 @@ describe('an attacker with trading keys on a perpetual', () => {
       }
       const take = ++id;
       taker.ws.send(frame(newOrder(take, sbe.Side.Buy, 10_004, 1 + int(8), sbe.TimeInForce.IOC)));
+      // In the same turn the sources move the index a little: the mark moves, and the batch ends by
+      // recentring the perp's price band on it, among the orders above.
+      const sourceTs = Date.now() * 1000 + ++sourceTick;
+      const move = int(7) - 3;
+      for (const source of SOURCES) priceUpdates.push(env.node.submit({ type: 'price', source, underlying: 'BASE', price: 10_000 + move, sourceTs }));
       const roundDone = () => [...aRequests, ...bRequests].every((r) => answered(r) >= 1) && placedAnswered(ro) >= 1
         && massAnswered() === massRequests.length && reports(taker).some((e) => e.clOrdId === take);
       const massAnswered = () => mass.got.filter((d) => d.type === 'MassCancelReport').length;
@@ -132,6 +138,7 @@ describe('an attacker with trading keys on a perpetual', () => {
       expect(roundDone(), `round ${round} answered`).toBe(true);
     }
     detach();
+    expect((await Promise.all(priceUpdates)).filter((o) => !o.ok)).toEqual([]);
     expect(seen.bothGateways, 'batches with key 1 commands from both gateways').toBeGreaterThan(ROUNDS / 2);
     expect(seen.sameOrderTwice, 'batches with two or more commands on one order').toBeGreaterThan(ROUNDS / 2);
     // Exactly once: a CancelReject or the reports it caused, never both, never twice; each new order one New or Rejected.
@@ -142,6 +149,9 @@ describe('an attacker with trading keys on a perpetual', () => {
     expect(reports(a).filter((e) => e.execType === sbe.ExecType.Rejected && e.rejectReason === sbe.RejectReason.ReduceOnly).length, 'reduce-only refusals').toBeGreaterThan(0);
     await env.node.drain();
     env.node.checkInvariants();
+    // The core's band is centred on the mark the last batch left, or on a trade since.
+    const product = env.node.pipeline.perps.products.get(PERP)!;
+    expect([product.mark, product.lastTrade]).toContain(env.node.pipeline.core.band(PERP).reference);
     // The reservation is exactly what DAVE's open perp orders need, order by order.
     const perps = env.node.pipeline.perps;
     const want = { buyQty: 0, buyNotional: 0, sellQty: 0, sellNotional: 0, reduceBuy: 0, reduceSell: 0 };
