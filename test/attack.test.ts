@@ -10,6 +10,7 @@ import { mulberry32 } from './support/command-stream.js';
 import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
 import { BUYER, SELLER } from './support/node-config.js';
 import { loggedOn, type WsSession } from './support/ws-session.js';
+import { cancelRejects, frame, orderMessages, reports, watchBatches } from './support/attack.js';
 
 const ROUNDS = 80;
 const BASE = 1;
@@ -17,23 +18,7 @@ const BASE = 1;
 type Conn = WsSession;
 const logon = loggedOn;
 
-/** One frame of several messages, each encoded at the next offset. */
-function frame(...encoders: ((v: DataView, at: number) => number)[]): Uint8Array {
-  const v = new DataView(new ArrayBuffer(4096));
-  let n = 0;
-  for (const encode of encoders) n += encode(v, n);
-  return new Uint8Array(v.buffer, 0, n);
-}
-
-const newOrder = (clOrdId: number, side: sbe.Side, price: number, qty: number, tif: sbe.TimeInForce = sbe.TimeInForce.GTC) =>
-  (v: DataView, at: number) => sbe.encodeNewOrder(v, at, { clOrdId, instrument: 1, side, ordType: sbe.OrdType.Limit, timeInForce: tif, stpMode: sbe.StpMode.None, price, qty });
-const cancel = (clOrdId: number, origClOrdId: number) => (v: DataView, at: number) => sbe.encodeCancelOrder(v, at, { clOrdId, origClOrdId, instrument: 1, orderId: 0 });
-const amend = (clOrdId: number, origClOrdId: number, price: number, qty: number) =>
-  (v: DataView, at: number) => sbe.encodeAmendOrder(v, at, { clOrdId, origClOrdId, instrument: 1, price, qty });
-const massCancel = (clOrdId: number) => (v: DataView, at: number) => sbe.encodeMassCancel(v, at, { clOrdId, instrument: 1, side: sbe.SideFilter.Both });
-
-const reports = (c: Conn) => c.got.filter((d) => d.type === 'ExecutionReport').map((d) => d.message as sbe.ExecutionReport);
-const cancelRejects = (c: Conn) => c.got.filter((d) => d.type === 'CancelReject').map((d) => d.message as sbe.CancelReject);
+const { newOrder, cancel, amend, massCancel } = orderMessages(1);
 
 let env: GatewayNode;
 let second: GatewayServer;
@@ -66,20 +51,7 @@ describe('an attacker with trading keys', () => {
     const massAnswered = () => mass.got.filter((d) => d.type === 'MassCancelReport').length;
     // What the batches held: key 1's commands from both gateways in one batch, and several
     // commands naming one order in one batch (what the attack is about).
-    const seen = { bothGateways: 0, sameOrderTwice: 0 };
-    const detach = env.node.attach({
-      applied: (batch) => {
-        const gateways = new Set<number>();
-        const named = new Map<number, number>();
-        for (const { command: c } of batch.commands) {
-          if (c.type === 'deposit' || c.type === 'withdraw' || c.origin?.keyId !== 1) continue;
-          gateways.add(c.origin.gateway);
-          if (c.type === 'cancel' || c.type === 'amend') named.set(c.orderId, (named.get(c.orderId) ?? 0) + 1);
-        }
-        if (gateways.size === 2) seen.bothGateways++;
-        if ([...named.values()].some((n) => n >= 2)) seen.sameOrderTwice++;
-      },
-    });
+    const { seen, detach } = watchBatches(env.node, 1);
     for (let round = 0; round < ROUNDS; round++) {
       const x = ++id;
       const y = ++id;

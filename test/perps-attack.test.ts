@@ -10,30 +10,13 @@ import * as sbe from '../src/protocol/codec.js';
 import { notionalUp } from '../src/perps/margin.js';
 import { mulberry32 } from './support/command-stream.js';
 import { gatewayNode, type GatewayNode } from './support/gateway-node.js';
-import { loggedOn, type WsSession } from './support/ws-session.js';
+import { loggedOn } from './support/ws-session.js';
 import { CAROL, DAVE, PERP, SOURCES, assessments, perpConfig } from './support/perps.js';
+import { cancelRejects, frame, orderMessages, reports, watchBatches } from './support/attack.js';
 
 const ROUNDS = 60;
 
-function frame(...encoders: ((v: DataView, at: number) => number)[]): Uint8Array {
-  const v = new DataView(new ArrayBuffer(4096));
-  let n = 0;
-  for (const encode of encoders) n += encode(v, n);
-  return new Uint8Array(v.buffer, 0, n);
-}
-
-const newOrder = (clOrdId: number, side: sbe.Side, price: number, qty: number, tif: sbe.TimeInForce = sbe.TimeInForce.GTC, reduceOnly = false) =>
-  (v: DataView, at: number) => sbe.encodeNewOrder(v, at, {
-    clOrdId, instrument: PERP, side, ordType: sbe.OrdType.Limit, timeInForce: tif, stpMode: sbe.StpMode.None, price, qty,
-    reduceOnly: reduceOnly ? sbe.BooleanType.True : sbe.BooleanType.False,
-  });
-const cancel = (clOrdId: number, origClOrdId: number) => (v: DataView, at: number) => sbe.encodeCancelOrder(v, at, { clOrdId, origClOrdId, instrument: PERP, orderId: 0 });
-const amend = (clOrdId: number, origClOrdId: number, price: number, qty: number) =>
-  (v: DataView, at: number) => sbe.encodeAmendOrder(v, at, { clOrdId, origClOrdId, instrument: PERP, price, qty });
-const massCancel = (clOrdId: number) => (v: DataView, at: number) => sbe.encodeMassCancel(v, at, { clOrdId, instrument: PERP, side: sbe.SideFilter.Both });
-
-const reports = (c: WsSession) => c.got.filter((d) => d.type === 'ExecutionReport').map((d) => d.message as sbe.ExecutionReport);
-const cancelRejects = (c: WsSession) => c.got.filter((d) => d.type === 'CancelReject').map((d) => d.message as sbe.CancelReject);
+const { newOrder, cancel, amend, massCancel } = orderMessages(PERP);
 
 let env: GatewayNode;
 let second: GatewayServer;
@@ -76,20 +59,7 @@ describe('an attacker with trading keys on a perpetual', () => {
     const massRequests: number[] = [];
     const answered = (r: number) => cancelRejects(a).filter((c) => c.clOrdId === r).length + (reports(a).some((e) => e.requestClOrdId === r) ? 1 : 0);
     const placedAnswered = (r: number) => reports(a).filter((e) => e.clOrdId === r && (e.execType === sbe.ExecType.New || e.execType === sbe.ExecType.Rejected)).length;
-    const seen = { bothGateways: 0, sameOrderTwice: 0 };
-    const detach = env.node.attach({
-      applied: (batch) => {
-        const gateways = new Set<number>();
-        const named = new Map<number, number>();
-        for (const { command: c } of batch.commands) {
-          if (c.type === 'deposit' || c.type === 'withdraw' || c.origin?.keyId !== 1) continue;
-          gateways.add(c.origin.gateway);
-          if (c.type === 'cancel' || c.type === 'amend') named.set(c.orderId, (named.get(c.orderId) ?? 0) + 1);
-        }
-        if (gateways.size === 2) seen.bothGateways++;
-        if ([...named.values()].some((n) => n >= 2)) seen.sameOrderTwice++;
-      },
-    });
+    const { seen, detach } = watchBatches(env.node, 1);
     const priceUpdates: Promise<import('../src/pipeline/commands.js').Outcome>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       if (round % 10 === 0) await fresh();
