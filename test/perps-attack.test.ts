@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe('an attacker with trading keys on a perpetual', () => {
-  it(`[PERP-5] [SL-10] [OPS-1] ${ROUNDS} rounds of same-order amends past the margin, cancels and reduce-only orders in one frame, from two connections of one key at once, with a mass cancel and crossing orders: every request answered once, the margin reservation exact`, async () => {
+  it(`[PERP-3] [PERP-5] [SL-10] [OPS-1] ${ROUNDS} rounds of same-order amends past the margin, cancels and reduce-only orders in one frame, from two connections of one key at once, with a mass cancel, crossing orders and a mark move: every request answered once, the margin reservation exact, the band on the mark`, async () => {
     const random = mulberry32(7);
     const int = (n: number) => Math.floor(random() * n);
     const a = await loggedOn(env.url, 1, env.pems.get(1)!);
