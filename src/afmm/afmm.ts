@@ -162,20 +162,19 @@ export class Afmm {
 
   /** The fee tier an AFMM entry gives the account, if any. */
   feeTier(account: number): number | undefined {
-    const a = this.ledger.accounts.get(account);
-    const r = a && this.records.get(a.participant);
-    if (!r) return undefined;
-    for (const e of r.entries) if (e.kind === 'fee') return e.feeTier;
-    return undefined;
+    return this.entry(account, 'fee')?.feeTier;
   }
 
   /** The order rate an AFMM entry gives the account's sessions, if any. */
   ordersPerSecond(account: number): number | undefined {
+    return this.entry(account, 'rate-limit')?.ordersPerSecond;
+  }
+
+  /** The account's AFMM entry of a kind (one of each at most), if its participant is an AFMM with one. */
+  private entry<K extends AfmmEntry['kind']>(account: number, kind: K): Extract<AfmmEntry, { kind: K }> | undefined {
     const a = this.ledger.accounts.get(account);
     const r = a && this.records.get(a.participant);
-    if (!r) return undefined;
-    for (const e of r.entries) if (e.kind === 'rate-limit') return e.ordersPerSecond;
-    return undefined;
+    return r?.entries.find((e): e is Extract<AfmmEntry, { kind: K }> => e.kind === kind);
   }
 
   /** The public disclosure: every AFMM, its officer and every preference with its risk text. */
